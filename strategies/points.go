@@ -1,0 +1,15 @@
+package strategies
+
+// Fault points the strategies pass. A crash fault names one of them; the process dies there.
+const (
+	PointProducerBeforeCommit = "producer.before-commit"
+	PointProducerAfterCommit  = "producer.after-commit"
+	PointProducerAfterPublish = "producer.after-publish"
+	PointRelayAfterClaim      = "relay.after-claim"
+	PointRelayAfterPublish    = "relay.after-publish"
+	PointRelayAfterCommit     = "relay.after-commit"
+	PointConsumerAfterReceive = "consumer.after-receive"
+	PointConsumerAfterCheck   = "consumer.after-check"
+	PointConsumerAfterAck     = "consumer.after-ack"
+	PointConsumerAfterEffect  = "consumer.after-effect"
+)

@@ -1,0 +1,168 @@
+// Package strategies holds the ports a delivery strategy talks to (a store transaction, a broker
+// publisher with confirms, a subscription with prefetch and acks, named fault points, a clock)
+// and every producer and consumer strategy of the catalogue, registered by name.
+//
+// Strategies are straight-line Go against these ports. They never read the wall clock, never use
+// global randomness and never start goroutines: everything that varies comes through the ports,
+// so the same code runs on the deterministic simulator and on real PostgreSQL and RabbitMQ.
+// This package imports no backend; the backends (harness/sim, harness/real) implement the ports.
+package strategies
+
+import (
+	"context"
+	"time"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// Message is the business event a strategy moves: its ID is the broker's message id.
+type Message = history.Message
+
+// Store opens transactions on the service's database.
+type Store interface {
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Tx is one database transaction at READ COMMITTED. Each method maps to one SQL statement of the
+// real adapter. After an error other than from a read, the transaction is aborted and only
+// Rollback is useful, as in PostgreSQL.
+type Tx interface {
+	// InsertBusiness writes the producer's own state change (the order, the credit request, the
+	// price change) under its primary key.
+	InsertBusiness(ctx context.Context, m Message) error
+	// AppendOutbox writes the event into the outbox table in this transaction.
+	AppendOutbox(ctx context.Context, m Message) error
+	// ClaimOutbox locks up to limit unpublished committed outbox rows, oldest first, skipping rows
+	// another transaction holds (SELECT ... FOR UPDATE SKIP LOCKED).
+	ClaimOutbox(ctx context.Context, limit int) ([]OutboxRow, error)
+	// MarkPublished flags claimed outbox rows as published.
+	MarkPublished(ctx context.Context, ids []int64) error
+
+	// Apply performs the workload's effect the plain way: a new payment row, balance += amount,
+	// price := amount. Applying twice has two effects where the workload is not idempotent.
+	Apply(ctx context.Context, m Message) error
+	// ApplyIdempotent performs the effect keyed by the business id, so that a repeat changes
+	// nothing: INSERT ... ON CONFLICT DO NOTHING on the event's natural key.
+	ApplyIdempotent(ctx context.Context, m Message) error
+
+	// InboxInsert records (consumer, message id) under a unique key. A second insert of the same
+	// pair fails with ErrDuplicateKey; a concurrent one waits for the first to commit or abort.
+	InboxInsert(ctx context.Context, consumer, msgID string) error
+	// InboxContains reports whether the inbox holds (consumer, message id), as this transaction sees it.
+	InboxContains(ctx context.Context, consumer, msgID string) (bool, error)
+	// RecordProcessed appends (consumer, message id) to a processed log that has no unique key.
+	RecordProcessed(ctx context.Context, consumer, msgID string) error
+	// Processed reports whether the processed log holds (consumer, message id).
+	Processed(ctx context.Context, consumer, msgID string) (bool, error)
+
+	// Commit ends the transaction. Any error means the outcome is unknown to the caller: the
+	// COMMIT may have reached the server (ErrUnknownOutcome is the explicit form).
+	Commit(ctx context.Context) error
+	// Rollback ends the transaction without its writes. It is safe after any error.
+	Rollback(ctx context.Context) error
+}
+
+// OutboxRow is one claimed outbox row.
+type OutboxRow struct {
+	ID  int64
+	Msg Message
+}
+
+// Publisher sends messages to the broker with publisher confirms.
+type Publisher interface {
+	// Publish sends m; the returned confirmation resolves when the broker has taken it. An error
+	// means the message was not sent (the channel is closed; the next call reconnects).
+	Publish(ctx context.Context, m Message) (Confirmation, error)
+}
+
+// Confirmation is a pending publisher confirm (amqp091's DeferredConfirmation).
+type Confirmation interface {
+	// Wait returns nil when the broker confirmed, ErrNacked when it refused, and ErrNoConfirm or
+	// ErrChannelClosed when no confirm came: then the message may or may not be queued.
+	Wait(ctx context.Context) error
+}
+
+// Delivery is one message handed to a consumer.
+type Delivery struct {
+	Msg         Message
+	Tag         uint64
+	Redelivered bool // the broker delivered it before and it was requeued
+}
+
+// Subscription is a consumer's channel: deliveries arrive up to the prefetch limit and stay
+// unacknowledged until Ack or Nack; when the channel dies the broker requeues them with the
+// redelivered flag set.
+type Subscription interface {
+	// Next waits for the next delivery. ErrIdle means nothing came within the idle wait;
+	// ErrChannelClosed means the channel died (the next call reconnects).
+	Next(ctx context.Context) (Delivery, error)
+	// Ack acknowledges one delivery. A nil error does not prove the broker received it.
+	Ack(ctx context.Context, tag uint64) error
+	// Nack rejects one delivery; with requeue the broker delivers it again, flagged redelivered.
+	Nack(ctx context.Context, tag uint64, requeue bool) error
+}
+
+// Faults is where a strategy names the points a crash can hit. Passing a point is a no-op unless
+// the run's fault schedule kills the process there.
+type Faults interface {
+	Point(ctx context.Context, name string)
+}
+
+// Clock lets a strategy wait (retry backoff). The simulator's clock is logical.
+type Clock interface {
+	Sleep(ctx context.Context, d time.Duration)
+}
+
+// ProducerEnv is what a producer strategy may use.
+type ProducerEnv struct {
+	Store     Store
+	Publisher Publisher
+	Faults    Faults
+	Clock     Clock
+}
+
+// RelayEnv is what a relay (the outbox's background publisher) may use.
+type RelayEnv struct {
+	Store     Store
+	Publisher Publisher
+	Faults    Faults
+	Clock     Clock
+	Batch     int // rows to claim per pass
+}
+
+// ConsumerEnv is what a consumer strategy may use. Group names the logical consumer (the inbox
+// key's consumer part); every competing process of the group shares it.
+type ConsumerEnv struct {
+	Group  string
+	Store  Store
+	Sub    Subscription
+	Faults Faults
+	Clock  Clock
+}
+
+// Producer is how an event leaves the service.
+type Producer interface {
+	Name() string
+	Doc() string
+	// Points lists the fault points the strategy passes, for crash faults.
+	Points() []string
+	// Produce handles one client command: the business write and getting the event out.
+	Produce(ctx context.Context, env ProducerEnv, m Message) error
+}
+
+// Relay is the optional capability of a producer that publishes in the background (the outbox).
+type Relay interface {
+	// RelayPoints lists the relay's fault points.
+	RelayPoints() []string
+	// RelayPass claims, publishes and marks one batch; it returns how many rows it published.
+	RelayPass(ctx context.Context, env RelayEnv) (int, error)
+}
+
+// Consumer is how the effect of a delivered event is applied.
+type Consumer interface {
+	Name() string
+	Doc() string
+	Points() []string
+	// Handle applies one delivery and acknowledges it, in the strategy's order.
+	Handle(ctx context.Context, env ConsumerEnv, d Delivery) error
+}
