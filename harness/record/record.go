@@ -1,0 +1,297 @@
+// Package record wraps the strategy ports so that every call a strategy makes lands in the
+// History with what its caller knows of the outcome: ok, failed, or unknown (a COMMIT or a
+// publish whose answer never came). Recording is not the strategies' job and not the backends':
+// both backends put these wrappers between a strategy and their own port implementations, so a
+// history reads the same whichever backend produced it.
+package record
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// Log receives events. Now is the backend's clock: simulated ticks or elapsed real time.
+type Log interface {
+	Now() int64
+	Add(e history.Event)
+}
+
+// outcome classifies an error the way the caller can: nil is ok; an unanswered commit or
+// confirm is unknown; anything else failed.
+func outcome(err error) history.Outcome {
+	switch {
+	case err == nil:
+		return history.OK
+	case errors.Is(err, strategies.ErrUnknownOutcome), errors.Is(err, strategies.ErrNoConfirm):
+		return history.Unknown
+	default:
+		return history.Fail
+	}
+}
+
+func detail(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+type recorder struct {
+	log  Log
+	proc string
+}
+
+func (r recorder) add(op, msg, key string, out history.Outcome, d string) {
+	r.log.Add(history.Event{Time: r.log.Now(), Proc: r.proc, Op: op, Outcome: out, Msg: msg, Key: key, Detail: d})
+}
+
+// Store wraps a store so that the transactions it opens are recorded as proc.
+func Store(s strategies.Store, log Log, proc string) strategies.Store {
+	return &store{inner: s, r: recorder{log, proc}}
+}
+
+type store struct {
+	inner strategies.Store
+	r     recorder
+}
+
+func (s *store) Begin(ctx context.Context) (strategies.Tx, error) {
+	tx, err := s.inner.Begin(ctx)
+	if err != nil {
+		s.r.add(history.OpBegin, "", "", history.Fail, detail(err))
+		return nil, err
+	}
+	return &recTx{inner: tx, r: s.r}, nil
+}
+
+// recTx records statements. Begin and empty claims are not recorded (an idle relay would fill the
+// history with them); a rollback is recorded only when the transaction did something.
+type recTx struct {
+	inner strategies.Tx
+	r     recorder
+	msgs  []string
+}
+
+func (t *recTx) touch(id string) {
+	for _, m := range t.msgs {
+		if m == id {
+			return
+		}
+	}
+	t.msgs = append(t.msgs, id)
+}
+
+// subject is the message a commit or rollback is about: the one touched, or a list in detail.
+func (t *recTx) subject() (string, string) {
+	switch len(t.msgs) {
+	case 0:
+		return "", ""
+	case 1:
+		return t.msgs[0], ""
+	default:
+		return "", strings.Join(t.msgs, " ")
+	}
+}
+
+func (t *recTx) stmt(op string, m strategies.Message, err error) error {
+	t.touch(m.ID)
+	t.r.add(op, m.ID, m.Key, outcome(err), detail(err))
+	return err
+}
+
+func (t *recTx) InsertBusiness(ctx context.Context, m strategies.Message) error {
+	return t.stmt(history.OpInsert, m, t.inner.InsertBusiness(ctx, m))
+}
+
+func (t *recTx) AppendOutbox(ctx context.Context, m strategies.Message) error {
+	return t.stmt(history.OpOutbox, m, t.inner.AppendOutbox(ctx, m))
+}
+
+func (t *recTx) ClaimOutbox(ctx context.Context, limit int) ([]strategies.OutboxRow, error) {
+	rows, err := t.inner.ClaimOutbox(ctx, limit)
+	if err != nil {
+		t.r.add(history.OpClaim, "", "", history.Fail, detail(err))
+		return rows, err
+	}
+	for _, row := range rows {
+		t.touch(row.Msg.ID)
+		t.r.add(history.OpClaim, row.Msg.ID, row.Msg.Key, history.OK, "")
+	}
+	return rows, nil
+}
+
+func (t *recTx) MarkPublished(ctx context.Context, ids []int64) error {
+	err := t.inner.MarkPublished(ctx, ids)
+	msg, d := t.subject()
+	if err != nil {
+		d = detail(err)
+	}
+	t.r.add(history.OpMark, msg, "", outcome(err), d)
+	return err
+}
+
+func (t *recTx) Apply(ctx context.Context, m strategies.Message) error {
+	return t.stmt(history.OpApply, m, t.inner.Apply(ctx, m))
+}
+
+func (t *recTx) ApplyIdempotent(ctx context.Context, m strategies.Message) error {
+	err := t.inner.ApplyIdempotent(ctx, m)
+	t.touch(m.ID)
+	d := "idempotent"
+	if err != nil {
+		d = detail(err)
+	}
+	t.r.add(history.OpApply, m.ID, m.Key, outcome(err), d)
+	return err
+}
+
+func (t *recTx) InboxInsert(ctx context.Context, consumer, msgID string) error {
+	err := t.inner.InboxInsert(ctx, consumer, msgID)
+	t.touch(msgID)
+	d := ""
+	if err != nil {
+		d = detail(err)
+	}
+	t.r.add(history.OpInbox, msgID, "", outcome(err), d)
+	return err
+}
+
+func (t *recTx) check(msgID, what string, seen bool, err error) {
+	t.touch(msgID)
+	d := what + ": not seen"
+	if seen {
+		d = what + ": seen"
+	}
+	if err != nil {
+		d = detail(err)
+	}
+	t.r.add(history.OpCheck, msgID, "", outcome(err), d)
+}
+
+func (t *recTx) InboxContains(ctx context.Context, consumer, msgID string) (bool, error) {
+	seen, err := t.inner.InboxContains(ctx, consumer, msgID)
+	t.check(msgID, "inbox", seen, err)
+	return seen, err
+}
+
+func (t *recTx) RecordProcessed(ctx context.Context, consumer, msgID string) error {
+	err := t.inner.RecordProcessed(ctx, consumer, msgID)
+	t.touch(msgID)
+	t.r.add(history.OpRecord, msgID, "", outcome(err), detail(err))
+	return err
+}
+
+func (t *recTx) Processed(ctx context.Context, consumer, msgID string) (bool, error) {
+	seen, err := t.inner.Processed(ctx, consumer, msgID)
+	t.check(msgID, "processed log", seen, err)
+	return seen, err
+}
+
+func (t *recTx) Commit(ctx context.Context) error {
+	err := t.inner.Commit(ctx)
+	msg, d := t.subject()
+	out := history.OK
+	if err != nil {
+		// Whatever the error, the caller cannot know whether the COMMIT took effect.
+		out = history.Unknown
+		d = strings.TrimSpace(d + " " + detail(err))
+	}
+	if msg != "" || d != "" || err != nil {
+		t.r.add(history.OpCommit, msg, "", out, d)
+	}
+	return err
+}
+
+func (t *recTx) Rollback(ctx context.Context) error {
+	err := t.inner.Rollback(ctx)
+	if len(t.msgs) > 0 {
+		msg, d := t.subject()
+		t.r.add(history.OpRollback, msg, "", outcome(err), strings.TrimSpace(d+" "+detail(err)))
+	}
+	return err
+}
+
+// Publisher wraps a publisher.
+func Publisher(p strategies.Publisher, log Log, proc string) strategies.Publisher {
+	return &publisher{inner: p, r: recorder{log, proc}}
+}
+
+type publisher struct {
+	inner strategies.Publisher
+	r     recorder
+}
+
+func (p *publisher) Publish(ctx context.Context, m strategies.Message) (strategies.Confirmation, error) {
+	c, err := p.inner.Publish(ctx, m)
+	p.r.add(history.OpPublish, m.ID, m.Key, outcome(err), detail(err))
+	if err != nil {
+		return nil, err
+	}
+	return &confirmation{inner: c, r: p.r, m: m}, nil
+}
+
+type confirmation struct {
+	inner strategies.Confirmation
+	r     recorder
+	m     strategies.Message
+}
+
+func (c *confirmation) Wait(ctx context.Context) error {
+	err := c.inner.Wait(ctx)
+	out := outcome(err)
+	if errors.Is(err, strategies.ErrChannelClosed) {
+		out = history.Unknown // sent, never confirmed: it may be queued
+	}
+	c.r.add(history.OpConfirm, c.m.ID, c.m.Key, out, detail(err))
+	return err
+}
+
+// Subscription wraps a subscription. Idle waits are not recorded.
+func Subscription(s strategies.Subscription, log Log, proc string) strategies.Subscription {
+	return &subscription{inner: s, r: recorder{log, proc}, tags: map[uint64]strategies.Message{}}
+}
+
+type subscription struct {
+	inner strategies.Subscription
+	r     recorder
+	tags  map[uint64]strategies.Message
+}
+
+func (s *subscription) Next(ctx context.Context) (strategies.Delivery, error) {
+	d, err := s.inner.Next(ctx)
+	switch {
+	case errors.Is(err, strategies.ErrIdle):
+	case err != nil:
+		s.r.add(history.OpReceive, "", "", history.Fail, detail(err))
+	default:
+		s.tags[d.Tag] = d.Msg
+		flag := ""
+		if d.Redelivered {
+			flag = "redelivered"
+		}
+		s.r.add(history.OpReceive, d.Msg.ID, d.Msg.Key, history.OK, flag)
+	}
+	return d, err
+}
+
+func (s *subscription) settle(op string, tag uint64, err error) {
+	m := s.tags[tag]
+	delete(s.tags, tag)
+	s.r.add(op, m.ID, m.Key, outcome(err), detail(err))
+}
+
+func (s *subscription) Ack(ctx context.Context, tag uint64) error {
+	err := s.inner.Ack(ctx, tag)
+	s.settle(history.OpAck, tag, err)
+	return err
+}
+
+func (s *subscription) Nack(ctx context.Context, tag uint64, requeue bool) error {
+	err := s.inner.Nack(ctx, tag, requeue)
+	s.settle(history.OpNack, tag, err)
+	return err
+}

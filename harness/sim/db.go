@@ -1,0 +1,450 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// db is the simulated database at READ COMMITTED. A transaction's writes are private until it
+// commits; every write that a unique key or a row guards takes a lock held to the end of the
+// transaction, and a second writer of the same key waits for the first (then fails on the key, or
+// proceeds if the first aborted), as in PostgreSQL.
+type db struct {
+	w        *world
+	workload string
+
+	business   map[string]history.Message
+	committed  []history.Message // business rows in commit order
+	outbox     []*outboxRow      // id order
+	nextOutbox int64
+	inbox      map[string]bool // consumer \x00 message id
+	processed  map[string]int  // consumer \x00 message id -> rows
+	effects    []history.Effect
+	idem       map[string]bool // committed idempotency keys of natural effects
+	values     map[string]int64
+
+	locks       map[string]*tx
+	open        int // open transactions
+	unpublished int // committed outbox rows not yet marked published
+}
+
+type outboxRow struct {
+	id        int64
+	msg       history.Message
+	committed bool
+	published bool
+	lockedBy  *tx
+}
+
+func newDB(w *world, workload string) *db {
+	return &db{
+		w: w, workload: workload,
+		business: map[string]history.Message{}, inbox: map[string]bool{}, processed: map[string]int{},
+		idem: map[string]bool{}, values: map[string]int64{}, locks: map[string]*tx{},
+		nextOutbox: 1,
+	}
+}
+
+// tx is one transaction; its fields hold the private writes applied at commit.
+type tx struct {
+	d       *db
+	p       *proc
+	done    bool
+	aborted error // set when a statement failed: later statements fail with it
+
+	locks     []string
+	business  []history.Message
+	outbox    []*outboxRow
+	claimed   []*outboxRow
+	marked    []*outboxRow
+	inbox     []string
+	processed []string
+	effects   []history.Effect
+	idem      []string
+	values    map[string]int64
+}
+
+// store is a process's strategies.Store.
+type store struct{ p *proc }
+
+func (s store) Begin(context.Context) (strategies.Tx, error) {
+	p := s.p
+	if p.unwinding {
+		return nil, errUnwinding
+	}
+	p.step()
+	if !p.w.dbOp(p) {
+		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
+	}
+	t := &tx{d: p.w.db, p: p, values: map[string]int64{}}
+	p.txs = append(p.txs, t)
+	p.w.db.open++
+	return t, nil
+}
+
+// enter is the start of every statement: a scheduling point, the link check, the abort check.
+func (t *tx) enter() error {
+	p := t.p
+	if p.unwinding {
+		return errUnwinding
+	}
+	p.step()
+	if t.done {
+		return fmt.Errorf("statement after the transaction ended: %w", strategies.ErrTxAborted)
+	}
+	if !p.w.dbOp(p) {
+		t.abort("connection lost")
+		return fmt.Errorf("statement: %w", strategies.ErrConnection)
+	}
+	if t.aborted != nil {
+		return fmt.Errorf("%w (after: %v)", strategies.ErrTxAborted, t.aborted)
+	}
+	return nil
+}
+
+// fail aborts the transaction's future statements with err, as PostgreSQL does after an error.
+func (t *tx) fail(err error) error {
+	t.aborted = err
+	return err
+}
+
+// end releases everything the transaction holds.
+func (t *tx) end() {
+	if t.done {
+		return
+	}
+	t.done = true
+	for _, k := range t.locks {
+		if t.d.locks[k] == t {
+			delete(t.d.locks, k)
+		}
+	}
+	for _, r := range t.claimed {
+		if r.lockedBy == t {
+			r.lockedBy = nil
+		}
+	}
+	t.d.open--
+	t.p.txs = slices.DeleteFunc(t.p.txs, func(x *tx) bool { return x == t })
+}
+
+// abort ends the transaction server-side without its writes.
+func (t *tx) abort(string) {
+	if t.done {
+		return
+	}
+	t.abortWrites()
+	t.end()
+}
+
+// lock takes key for the rest of the transaction, waiting (with a deadline) while another
+// transaction holds it.
+func (t *tx) lock(key string) error {
+	d := t.d
+	for {
+		h := d.locks[key]
+		if h == nil {
+			d.locks[key] = t
+			t.locks = append(t.locks, key)
+			return nil
+		}
+		if h == t {
+			return nil
+		}
+		t.p.block(func() bool { return d.locks[key] != h }, d.w.now+d.w.cfg.LockTimeout)
+		if t.done {
+			return fmt.Errorf("lock %s: %w", key, strategies.ErrConnection)
+		}
+		if d.locks[key] == h {
+			return t.fail(fmt.Errorf("lock %s: %w", key, strategies.ErrLockTimeout))
+		}
+	}
+}
+
+// claimKey inserts a unique key: false when a committed or own row has it (after waiting for a
+// concurrent inserter to finish).
+func (t *tx) claimKey(key string, committed func() bool, own []string) (bool, error) {
+	if committed() || slices.Contains(own, key) {
+		return false, nil
+	}
+	if err := t.lock(key); err != nil {
+		return false, err
+	}
+	return !committed(), nil
+}
+
+func (t *tx) InsertBusiness(_ context.Context, m history.Message) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	ids := make([]string, len(t.business))
+	for i, b := range t.business {
+		ids[i] = "business/" + b.ID
+	}
+	ok, err := t.claimKey("business/"+m.ID, func() bool { _, ok := t.d.business[m.ID]; return ok }, ids)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return t.fail(fmt.Errorf("insert %s: %w", m.ID, strategies.ErrDuplicateKey))
+	}
+	t.business = append(t.business, m)
+	return nil
+}
+
+func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	// Like a serial column: the id is taken at insert time, not at commit.
+	r := &outboxRow{id: t.d.nextOutbox, msg: m}
+	t.d.nextOutbox++
+	t.d.outbox = append(t.d.outbox, r)
+	t.outbox = append(t.outbox, r)
+	return nil
+}
+
+func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, error) {
+	if err := t.enter(); err != nil {
+		return nil, err
+	}
+	var out []strategies.OutboxRow
+	for _, r := range t.d.outbox {
+		if len(out) >= limit {
+			break
+		}
+		if !r.committed || r.published || (r.lockedBy != nil && r.lockedBy != t) {
+			continue // invisible, done, or locked by another relay: SKIP LOCKED
+		}
+		if r.lockedBy != t {
+			r.lockedBy = t
+			t.claimed = append(t.claimed, r)
+		}
+		out = append(out, strategies.OutboxRow{ID: r.id, Msg: r.msg})
+	}
+	return out, nil
+}
+
+func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		i := slices.IndexFunc(t.claimed, func(r *outboxRow) bool { return r.id == id })
+		if i < 0 {
+			return t.fail(fmt.Errorf("mark %d: row not claimed by this transaction: %w", id, strategies.ErrTxAborted))
+		}
+		t.marked = append(t.marked, t.claimed[i])
+	}
+	return nil
+}
+
+// value is key's value as this transaction sees it.
+func (t *tx) value(key string) int64 {
+	if v, ok := t.values[key]; ok {
+		return v
+	}
+	return t.d.values[key]
+}
+
+// effect writes the workload's effect of m: always an effect row; for credits balance += amount;
+// for prices price := amount. The value's row is locked for the rest of the transaction.
+func (t *tx) effect(m history.Message) error {
+	t.effects = append(t.effects, history.Effect{Msg: m.ID, Key: m.Key, Amount: m.Amount})
+	switch t.d.workload {
+	case "credits":
+		if err := t.lock("value/" + m.Key); err != nil {
+			return err
+		}
+		t.values[m.Key] = t.value(m.Key) + m.Amount
+	case "prices":
+		if err := t.lock("value/" + m.Key); err != nil {
+			return err
+		}
+		t.values[m.Key] = m.Amount
+	}
+	return nil
+}
+
+func (t *tx) Apply(_ context.Context, m history.Message) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	return t.effect(m)
+}
+
+// ApplyIdempotent writes the effect under a unique key on the event's business id
+// (INSERT ... ON CONFLICT DO NOTHING): a repeat writes nothing. For prices the set-price upsert
+// runs whatever the log says, since setting a price is idempotent by itself.
+func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	key := "idem/" + m.ID
+	fresh, err := t.claimKey(key, func() bool { return t.d.idem[key] }, t.idem)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		t.idem = append(t.idem, key)
+		return t.effect(m)
+	}
+	if t.d.workload == "prices" {
+		if err := t.lock("value/" + m.Key); err != nil {
+			return err
+		}
+		t.values[m.Key] = m.Amount
+	}
+	return nil
+}
+
+func inboxKey(consumer, id string) string { return consumer + "\x00" + id }
+
+func (t *tx) InboxInsert(_ context.Context, consumer, msgID string) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	key := inboxKey(consumer, msgID)
+	ok, err := t.claimKey("inbox/"+key, func() bool { return t.d.inbox[key] }, prefixed("inbox/", t.inbox))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return t.fail(fmt.Errorf("inbox %s: %w", msgID, strategies.ErrDuplicateKey))
+	}
+	t.inbox = append(t.inbox, key)
+	return nil
+}
+
+func prefixed(prefix string, keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = prefix + k
+	}
+	return out
+}
+
+func (t *tx) InboxContains(_ context.Context, consumer, msgID string) (bool, error) {
+	if err := t.enter(); err != nil {
+		return false, err
+	}
+	key := inboxKey(consumer, msgID)
+	return t.d.inbox[key] || slices.Contains(t.inbox, key), nil
+}
+
+func (t *tx) RecordProcessed(_ context.Context, consumer, msgID string) error {
+	if err := t.enter(); err != nil {
+		return err
+	}
+	t.processed = append(t.processed, inboxKey(consumer, msgID))
+	return nil
+}
+
+func (t *tx) Processed(_ context.Context, consumer, msgID string) (bool, error) {
+	if err := t.enter(); err != nil {
+		return false, err
+	}
+	key := inboxKey(consumer, msgID)
+	return t.d.processed[key] > 0 || slices.Contains(t.processed, key), nil
+}
+
+func (t *tx) Commit(context.Context) error {
+	if err := t.enter(); err != nil {
+		t.abort("commit of a failed transaction")
+		return err
+	}
+	p, w := t.p, t.d.w
+	ambiguous := w.fire(commitKinds, p, "") != nil
+	t.apply()
+	if ambiguous {
+		// The COMMIT took effect; the reply is lost and the client waits for it in vain.
+		p.sleep(w.cfg.CommitTimeout)
+		return fmt.Errorf("commit: no reply within %dms: %w", w.cfg.CommitTimeout, strategies.ErrUnknownOutcome)
+	}
+	return nil
+}
+
+// apply makes the transaction's writes visible at once and ends it.
+func (t *tx) apply() {
+	d := t.d
+	for _, m := range t.business {
+		d.business[m.ID] = m
+		d.committed = append(d.committed, m)
+	}
+	for _, r := range t.outbox {
+		r.committed = true
+		d.unpublished++
+	}
+	for _, r := range t.marked {
+		if !r.published {
+			r.published = true
+			d.unpublished--
+		}
+	}
+	for _, k := range t.inbox {
+		d.inbox[k] = true
+	}
+	for _, k := range t.processed {
+		d.processed[k]++
+	}
+	for _, k := range t.idem {
+		d.idem[k] = true
+	}
+	d.effects = append(d.effects, t.effects...)
+	for _, k := range sortedKeys(t.values) {
+		d.values[k] = t.values[k]
+	}
+	t.end()
+}
+
+func (t *tx) Rollback(context.Context) error {
+	if t.p.unwinding {
+		t.end()
+		return nil
+	}
+	t.p.step()
+	if t.done {
+		return nil
+	}
+	t.abortWrites()
+	t.end()
+	return nil
+}
+
+// abortWrites forgets rows the transaction inserted into shared structures (outbox ids are
+// consumed like a sequence; the rows themselves never become visible).
+func (t *tx) abortWrites() {
+	if len(t.outbox) == 0 {
+		return
+	}
+	t.d.outbox = slices.DeleteFunc(t.d.outbox, func(r *outboxRow) bool { return slices.Contains(t.outbox, r) })
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// final reads the database the way the invariants see it.
+func (d *db) final() history.Final {
+	var f history.Final
+	f.Committed = slices.Clone(d.committed)
+	f.Effects = slices.Clone(d.effects)
+	for _, k := range sortedKeys(d.values) {
+		f.Values = append(f.Values, history.Value{Key: k, Value: d.values[k]})
+	}
+	for _, r := range d.outbox {
+		if r.committed {
+			f.Outbox = append(f.Outbox, history.OutboxRow{ID: r.id, Msg: r.msg.ID, Published: r.published})
+		}
+	}
+	return f
+}

@@ -1,0 +1,83 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// armed is one scheduled fault with the count of matching operations seen so far.
+type armed struct {
+	f     history.Fault
+	count int
+	fired bool
+}
+
+var (
+	crashKinds     = []string{fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer}
+	commitKinds    = []string{fault.AmbiguousCommit}
+	ackKinds       = []string{fault.LostAck}
+	publishKinds   = []string{fault.LostConfirm}
+	receiveKinds   = []string{fault.ConcurrentConsumers}
+	dbLinkKinds    = []string{fault.PartitionDB}
+	brokerOpsKinds = []string{fault.PartitionBroker, fault.BrokerDown}
+)
+
+// fire counts one operation of p that faults of the given kinds watch (at the named point, for
+// crashes) and returns the fault that fires on it, if any. Each fault fires once.
+func (w *world) fire(kinds []string, p *proc, point string) *history.Fault {
+	for _, a := range w.armed {
+		if a.fired || !slices.Contains(kinds, a.f.Kind) {
+			continue
+		}
+		if a.f.Target != "" && a.f.Target != p.name {
+			continue
+		}
+		if a.f.Point != "" && a.f.Point != point {
+			continue
+		}
+		a.count++
+		if a.count == a.f.Nth {
+			a.fired = true
+			w.note(p.name, history.OpFault, "", "", a.f.String())
+			return &a.f
+		}
+	}
+	return nil
+}
+
+// dbOp is called before every database operation of p: it may cut p's link (partition-db) and
+// reports whether p can reach the database.
+func (w *world) dbOp(p *proc) bool {
+	if f := w.fire(dbLinkKinds, p, ""); f != nil {
+		w.dbCut[p.name] = true
+		for len(p.txs) > 0 {
+			p.txs[0].abort("connection lost")
+		}
+		name := p.name
+		w.after(int64(max(1, f.Duration)), "database link of "+name+" restored", func() { delete(w.dbCut, name) })
+	}
+	return !w.dbCut[p.name]
+}
+
+// brokerOp is called before every broker operation of p: it may cut p's link
+// (partition-broker) or take the broker down for everyone (broker-down), and reports whether p
+// can reach the broker.
+func (w *world) brokerOp(p *proc) bool {
+	if f := w.fire(brokerOpsKinds, p, ""); f != nil {
+		d := int64(max(1, f.Duration))
+		switch f.Kind {
+		case fault.PartitionBroker:
+			w.brokerCut[p.name] = true
+			w.br.closeProc(p, "link cut")
+			name := p.name
+			w.after(d, "broker link of "+name+" restored", func() { delete(w.brokerCut, name) })
+		case fault.BrokerDown:
+			w.brokerDown = true
+			w.br.closeAll("broker down")
+			w.after(d, "broker back up", func() { w.brokerDown = false })
+		}
+	}
+	return !w.brokerDown && !w.brokerCut[p.name]
+}

@@ -1,0 +1,160 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// crashSignal unwinds a process that a fault killed; stopSignal unwinds every process when the
+// run ends. Both are recovered by the process's own loop.
+type (
+	crashSignal struct{}
+	stopSignal  struct{}
+)
+
+// never is a blocking condition that only the deadline ends.
+func never() bool { return false }
+
+// proc is one simulated OS process: its body runs as a coroutine; its volatile state (open
+// transactions, broker channels) is lost when it crashes.
+type proc struct {
+	w    *world
+	name string
+	body func(ctx context.Context)
+
+	next  func() (struct{}, bool)
+	stop  func()
+	yield func(struct{}) bool
+
+	cond  func() bool // while blocked: what ends the wait early (nil: runnable)
+	until int64       // while blocked: the deadline (0: none)
+
+	finished  bool
+	down      bool // crashed, waiting for its restart
+	unwinding bool // crash in progress: port calls fail at once
+
+	txs   []*tx
+	pubCh *channel
+	subCh *channel
+}
+
+// ready reports whether the scheduler may run p now.
+func (p *proc) ready(now int64) bool {
+	switch {
+	case p.finished:
+		return false
+	case p.cond == nil && p.until == 0:
+		return true
+	case p.until != 0 && now >= p.until:
+		return true
+	default:
+		return p.cond != nil && p.cond()
+	}
+}
+
+// block hands the baton back until cond holds or the deadline passes.
+func (p *proc) block(cond func() bool, until int64) {
+	p.cond, p.until = cond, until
+	if !p.yield(struct{}{}) {
+		panic(stopSignal{})
+	}
+	p.cond, p.until = nil, 0
+}
+
+// step is the scheduling point every port call starts with.
+func (p *proc) step() { p.block(nil, 0) }
+
+// sleep blocks for d simulated milliseconds.
+func (p *proc) sleep(d int64) { p.block(never, p.w.now+d) }
+
+// seq is the coroutine: incarnations of the body, a crash and a restart between them.
+func (p *proc) seq(yield func(struct{}) bool) {
+	p.yield = yield
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(stopSignal); !ok {
+				panic(r)
+			}
+		}
+	}()
+	for {
+		if !p.incarnation() {
+			p.finished = true
+			return
+		}
+		p.cleanup()
+		p.down = true
+		p.unwinding = false
+		p.sleep(p.w.cfg.RestartDelay)
+		p.down = false
+		p.w.note(p.name, history.OpRestart, "", "", "")
+	}
+}
+
+// incarnation runs the body once; it reports whether the body died in a crash.
+func (p *proc) incarnation() (crashed bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(crashSignal); ok {
+				crashed = true
+				return
+			}
+			panic(r)
+		}
+	}()
+	p.body(context.Background())
+	return false
+}
+
+// crash kills the process where it stands.
+func (p *proc) crash(point string) {
+	p.w.note(p.name, history.OpCrash, "", "", point)
+	p.unwinding = true
+	panic(crashSignal{})
+}
+
+// cleanup is what the kernel and the servers do when a process dies: its transactions abort
+// and its broker channels close, requeueing what it had not acknowledged.
+func (p *proc) cleanup() {
+	for len(p.txs) > 0 {
+		p.txs[0].abort("process died")
+	}
+	if p.pubCh != nil {
+		p.w.br.close(p.pubCh, "process died")
+		p.pubCh = nil
+	}
+	if p.subCh != nil {
+		p.w.br.close(p.subCh, "process died")
+		p.subCh = nil
+	}
+}
+
+// errUnwinding is what a port call made by a dying process's deferred code gets.
+var errUnwinding = fmt.Errorf("sim: process is dying")
+
+// faults is the process's strategies.Faults.
+type faults struct{ p *proc }
+
+func (f faults) Point(_ context.Context, name string) {
+	p := f.p
+	if p.unwinding {
+		return
+	}
+	p.step()
+	if p.w.fire(crashKinds, p, name) != nil {
+		p.crash(name)
+	}
+}
+
+// clock is the process's strategies.Clock: simulated milliseconds.
+type clock struct{ p *proc }
+
+func (c clock) Sleep(_ context.Context, d time.Duration) {
+	if c.p.unwinding {
+		return
+	}
+	c.p.sleep(max(1, d.Milliseconds()))
+}

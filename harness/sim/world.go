@@ -1,0 +1,188 @@
+// Package sim is the deterministic simulator backend: an in-memory database at READ COMMITTED
+// with unique keys, row locks and SKIP LOCKED claims, a RabbitMQ-like broker with publisher
+// confirms, prefetch, acks and requeue with the redelivered flag, links that can be cut, and
+// processes that crash and restart.
+//
+// Every simulated process is a coroutine (iter.Pull) holding the baton in turn: each port call is
+// a scheduling point where a PRNG seeded from the scenario picks who runs next, and simulated time
+// advances one millisecond per step. Nothing reads the wall clock or global randomness, so the
+// same scenario gives the same history, byte for byte.
+//
+// sim imports the strategy ports, the history vocabulary and the recording wrappers; nothing of
+// harness above it.
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// Config holds the simulated timeouts, in milliseconds of simulated time, and the run's bounds.
+type Config struct {
+	ConfirmTimeout int64 // a publisher waits this long for a confirm
+	CommitTimeout  int64 // a client waits this long for a COMMIT's reply
+	LockTimeout    int64 // a lock wait gives up after this long
+	IdleWait       int64 // a consumer's Next returns ErrIdle after this long
+	RestartDelay   int64 // a crashed process comes back after this long
+	RelayPoll      int64 // an idle relay polls the outbox this often
+	Reconnect      int64 // a consumer whose channel died waits this long before reconnecting
+	MaxTime        int64 // simulated time after which the run gives up waiting for quiescence
+}
+
+// DefaultConfig is what every catalogue run uses.
+func DefaultConfig() Config {
+	return Config{
+		ConfirmTimeout: 50,
+		CommitTimeout:  50,
+		LockTimeout:    200,
+		IdleWait:       100,
+		RestartDelay:   30,
+		RelayPoll:      10,
+		Reconnect:      10,
+		MaxTime:        200_000,
+	}
+}
+
+// ErrNoQuiescence means the run did not settle within Config.MaxTime: a harness failure (or a
+// liveness bug in a strategy), never an invariant verdict.
+var ErrNoQuiescence = errors.New("sim: no quiescence before the time bound")
+
+// world is one simulated run.
+type world struct {
+	cfg    Config
+	sc     history.Scenario
+	rng    *rand.Rand
+	now    int64
+	procs  []*proc
+	db     *db
+	br     *broker
+	events []history.Event
+	armed  []*armed
+	timers []timer
+
+	brokerCut  map[string]bool // proc -> its link to the broker is cut
+	dbCut      map[string]bool // proc -> its link to the database is cut
+	brokerDown bool
+
+	producerDone bool
+	runnable     []*proc
+}
+
+type timer struct {
+	at   int64
+	what string
+	fn   func()
+}
+
+// Now implements record.Log.
+func (w *world) Now() int64 { return w.now }
+
+// Add implements record.Log.
+func (w *world) Add(e history.Event) { w.events = append(w.events, e) }
+
+func (w *world) note(proc, op, msg, key, detail string) {
+	w.events = append(w.events, history.Event{Time: w.now, Proc: proc, Op: op, Msg: msg, Key: key, Detail: detail})
+}
+
+func (w *world) after(d int64, what string, fn func()) {
+	w.timers = append(w.timers, timer{at: w.now + d, what: what, fn: fn})
+}
+
+func (w *world) fireTimers() {
+	for i := 0; i < len(w.timers); {
+		t := w.timers[i]
+		if t.at > w.now {
+			i++
+			continue
+		}
+		w.timers = append(w.timers[:i], w.timers[i+1:]...)
+		t.fn()
+		w.note("harness", history.OpHeal, "", "", t.what)
+	}
+}
+
+// quiescent: the clients are done, nothing waits in the outbox or the broker, no transaction is
+// open, no fault is still in force and every process is up.
+func (w *world) quiescent() bool {
+	if !w.producerDone || len(w.timers) > 0 || w.db.unpublished > 0 || w.db.open > 0 {
+		return false
+	}
+	if len(w.br.ready) > 0 || w.br.unacked() > 0 {
+		return false
+	}
+	for _, p := range w.procs {
+		if p.down {
+			return false
+		}
+	}
+	return true
+}
+
+// nextWake is the earliest time a blocked process or a timer wakes up.
+func (w *world) nextWake() (int64, bool) {
+	best, ok := int64(0), false
+	for _, p := range w.procs {
+		if !p.finished && p.until > w.now && (!ok || p.until < best) {
+			best, ok = p.until, true
+		}
+	}
+	for _, t := range w.timers {
+		if !ok || t.at < best {
+			best, ok = t.at, true
+		}
+	}
+	return best, ok
+}
+
+// loop runs the scheduler until quiescence or the time bound.
+func (w *world) loop() (err error) {
+	for _, p := range w.procs {
+		p.next, p.stop = iter.Pull(p.seq)
+	}
+	defer func() {
+		for _, p := range w.procs {
+			p.stop()
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sim: a simulated process panicked: %v", r)
+		}
+	}()
+	for {
+		w.fireTimers()
+		if w.quiescent() {
+			w.note("harness", history.OpQuiesce, "", "", "")
+			return nil
+		}
+		if w.now > w.cfg.MaxTime {
+			return fmt.Errorf("%w (%d ms)", ErrNoQuiescence, w.cfg.MaxTime)
+		}
+		w.runnable = w.runnable[:0]
+		for _, p := range w.procs {
+			if p.ready(w.now) {
+				w.runnable = append(w.runnable, p)
+			}
+		}
+		if len(w.runnable) == 0 {
+			t, ok := w.nextWake()
+			if !ok {
+				return fmt.Errorf("%w: every process is blocked and nothing is due", ErrNoQuiescence)
+			}
+			w.now = t
+			continue
+		}
+		p := w.runnable[0]
+		if len(w.runnable) > 1 {
+			p = w.runnable[w.rng.IntN(len(w.runnable))]
+		}
+		w.now++
+		if _, ok := p.next(); !ok {
+			p.finished = true
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package invariants
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// balance: every account's balance is the sum of its distinct committed credits.
+type balance struct{}
+
+// Name implements Checker.
+func (balance) Name() string { return "balance" }
+
+// Doc implements Checker.
+func (balance) Doc() string {
+	return "every account's balance is the sum of its distinct committed credits"
+}
+
+// Applies implements Checker.
+func (balance) Applies(workload string) bool { return workload == workloadCredits }
+
+// Check implements Checker.
+func (c balance) Check(h *history.History) []Violation { return check(c, h) }
+
+func (c balance) run(s *state) []Violation {
+	credits := make(map[string][]history.Message) // distinct committed credits by account
+	want := make(map[string]int64)
+	keys := make([]string, 0, len(s.valueKey))
+	for _, m := range s.commits {
+		if _, ok := credits[m.Key]; !ok {
+			keys = append(keys, m.Key)
+		}
+		credits[m.Key] = append(credits[m.Key], m)
+		want[m.Key] += m.Amount
+	}
+	for _, k := range s.valueKey {
+		if _, ok := credits[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+
+	var phantoms map[string][]string // uncommitted effect ids by account, built on first mismatch
+	var out []Violation
+	for _, key := range keys {
+		got, hasGot := s.values[key]
+		if got == want[key] {
+			continue
+		}
+		if phantoms == nil {
+			phantoms = make(map[string][]string)
+			for _, id := range s.effectIDs {
+				if _, ok := s.committed[id]; !ok {
+					k := s.effects[id][0].Key
+					phantoms[k] = append(phantoms[k], id)
+				}
+			}
+		}
+		type reason struct{ id, text string }
+		var reasons []reason
+		for _, m := range credits[key] {
+			if r := c.explain(s, m); r != "" {
+				reasons = append(reasons, reason{m.ID, r})
+			}
+		}
+		for _, id := range phantoms[key] {
+			reasons = append(reasons, reason{id, fmt.Sprintf("%s applied %s but never committed", id, times(len(s.effects[id])))})
+		}
+		sort.Slice(reasons, func(i, j int) bool { return reasons[i].id < reasons[j].id })
+
+		var b strings.Builder
+		if hasGot {
+			fmt.Fprintf(&b, "%s balance %d", key, got)
+		} else {
+			fmt.Fprintf(&b, "%s balance 0 (no row)", key)
+		}
+		if _, ok := credits[key]; ok {
+			fmt.Fprintf(&b, ", committed credits sum to %d", want[key])
+		} else {
+			fmt.Fprintf(&b, ", but no credit to %s committed", key)
+		}
+		msgs := make([]string, 0, len(reasons))
+		if len(reasons) == 0 {
+			b.WriteString(" (no effect row explains the difference)")
+		} else {
+			b.WriteString(" (")
+			for i, r := range reasons {
+				if i > 0 {
+					b.WriteString("; ")
+				}
+				b.WriteString(r.text)
+				msgs = append(msgs, r.id)
+			}
+			b.WriteString(")")
+		}
+		out = append(out, s.violation(c.Name(), key, msgs, b.String()))
+	}
+	sortViolations(out)
+	return out
+}
+
+// explain says how committed credit m's effect rows depart from one row of its amount, or "".
+func (balance) explain(s *state, m history.Message) string {
+	rows := s.effects[m.ID]
+	if len(rows) == 0 {
+		return m.ID + " never applied"
+	}
+	text := ""
+	if len(rows) > 1 {
+		text = m.ID + " applied " + times(len(rows))
+	}
+	for _, e := range rows {
+		if e.Amount != m.Amount {
+			if text == "" {
+				text = m.ID + " applied"
+			} else {
+				text += ","
+			}
+			text += fmt.Sprintf(" as %d (committed %d)", e.Amount, m.Amount)
+			break
+		}
+	}
+	return text
+}

@@ -1,0 +1,20 @@
+// Package invariants judges a finished run. Each checker reads a history.History and reports the
+// invariants the run broke, each with its witness: the business key, the message ids involved and
+// the history events about those messages.
+//
+// The ground truth is the database's final state (History.Final): the committed business rows,
+// the committed effect rows and the final values per key. The events of the history are only
+// evidence; a checker never decides from them.
+//
+// The catalogue, in order:
+//
+//   - no-duplicate-effect: no message has more than one effect row (orders, credits; setting a
+//     price twice is harmless, so not prices).
+//   - no-lost-effect: every committed message has an effect row (all workloads).
+//   - no-phantom-effect: every effect row belongs to a committed message (all workloads).
+//   - converges: every product's final price is the price of its latest committed change (prices).
+//   - balance: every account's balance is the sum of its distinct committed credits (credits).
+//
+// A Violation is a result, never an error. Checkers are deterministic: the same history gives the
+// same violations in the same order (by key, then message ids).
+package invariants

@@ -1,0 +1,107 @@
+package invariants
+
+import (
+	"fmt"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// noDuplicateEffect: a message has at most one effect row.
+type noDuplicateEffect struct{}
+
+// Name implements Checker.
+func (noDuplicateEffect) Name() string { return "no-duplicate-effect" }
+
+// Doc implements Checker.
+func (noDuplicateEffect) Doc() string {
+	return "no message has more than one effect row (no order paid twice, no credit applied twice)"
+}
+
+// Applies implements Checker: not prices, where setting the same price again is harmless.
+func (noDuplicateEffect) Applies(workload string) bool {
+	return isWorkload(workload, workloadOrders, workloadCredits)
+}
+
+// Check implements Checker.
+func (c noDuplicateEffect) Check(h *history.History) []Violation { return check(c, h) }
+
+func (c noDuplicateEffect) run(s *state) []Violation {
+	var out []Violation
+	for _, id := range s.effectIDs {
+		n := len(s.effects[id])
+		if n < 2 {
+			continue
+		}
+		key := s.keyOf(id)
+		detail := fmt.Sprintf("%s %s %s%s (%s for %s: %d)", id, s.words.verb, times(n), s.words.to(key), s.words.rows, id, n)
+		out = append(out, s.violation(c.Name(), key, []string{id}, detail))
+	}
+	sortViolations(out)
+	return out
+}
+
+// noLostEffect: every committed message has an effect row.
+type noLostEffect struct{}
+
+// Name implements Checker.
+func (noLostEffect) Name() string { return "no-lost-effect" }
+
+// Doc implements Checker.
+func (noLostEffect) Doc() string {
+	return "every committed message has at least one effect row (no order left unpaid)"
+}
+
+// Applies implements Checker.
+func (noLostEffect) Applies(workload string) bool {
+	return isWorkload(workload, workloadOrders, workloadCredits, workloadPrices)
+}
+
+// Check implements Checker.
+func (c noLostEffect) Check(h *history.History) []Violation { return check(c, h) }
+
+func (c noLostEffect) run(s *state) []Violation {
+	var out []Violation
+	for _, m := range s.commits {
+		if len(s.effects[m.ID]) > 0 {
+			continue
+		}
+		detail := fmt.Sprintf("%s committed but never %s%s (%s for %s: 0)", m.ID, s.words.verb, s.words.to(m.Key), s.words.rows, m.ID)
+		out = append(out, s.violation(c.Name(), m.Key, []string{m.ID}, detail))
+	}
+	sortViolations(out)
+	return out
+}
+
+// noPhantomEffect: every effect row belongs to a committed message.
+type noPhantomEffect struct{}
+
+// Name implements Checker.
+func (noPhantomEffect) Name() string { return "no-phantom-effect" }
+
+// Doc implements Checker.
+func (noPhantomEffect) Doc() string {
+	return "every effect row belongs to a committed message (no payment for an order that was never placed)"
+}
+
+// Applies implements Checker.
+func (noPhantomEffect) Applies(workload string) bool {
+	return isWorkload(workload, workloadOrders, workloadCredits, workloadPrices)
+}
+
+// Check implements Checker.
+func (c noPhantomEffect) Check(h *history.History) []Violation { return check(c, h) }
+
+func (c noPhantomEffect) run(s *state) []Violation {
+	var out []Violation
+	for _, id := range s.effectIDs {
+		if _, ok := s.committed[id]; ok {
+			continue
+		}
+		rows := s.effects[id]
+		key := rows[0].Key
+		detail := fmt.Sprintf("%s %s %s%s but never committed (%s for %s: %d, committed rows: 0)", id, s.words.verb, times(len(rows)), s.words.to(key), s.words.rows, id, len(rows))
+		out = append(out, s.violation(c.Name(), key, []string{id}, detail))
+	}
+	sortViolations(out)
+	return out
+}

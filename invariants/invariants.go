@@ -1,0 +1,335 @@
+package invariants
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// Workload names, as Scenario.Workload carries them.
+const (
+	workloadOrders  = "orders"
+	workloadCredits = "credits"
+	workloadPrices  = "prices"
+)
+
+// Violation is a broken invariant with its witness. It is a result, never an error.
+type Violation struct {
+	Invariant string          `json:"invariant"`
+	Key       string          `json:"key,omitempty"`      // business key: order id, account, product
+	Msgs      []string        `json:"msgs,omitempty"`     // message ids involved, sorted
+	Detail    string          `json:"detail"`             // one readable line
+	Evidence  []history.Event `json:"evidence,omitempty"` // the events about Msgs, in time order
+}
+
+// Checker is one invariant of the catalogue.
+type Checker interface {
+	Name() string
+	// Doc is one line.
+	Doc() string
+	// Applies reports whether the invariant holds by design for the workload.
+	Applies(workload string) bool
+	// Check judges h. The violations are sorted by key, then message ids.
+	Check(h *history.History) []Violation
+}
+
+// checker is what every catalogue entry implements besides Checker: a check on shared state, so
+// that Check builds the maps of a history once for all checkers.
+type checker interface {
+	Checker
+	run(s *state) []Violation
+}
+
+// catalogue is the list of invariants in catalogue order. A new invariant is one file plus one
+// line here.
+var catalogue = []checker{noDuplicateEffect{}, noLostEffect{}, noPhantomEffect{}, converges{}, balance{}}
+
+// All returns every invariant in catalogue order.
+func All() []Checker {
+	out := make([]Checker, len(catalogue))
+	for i, c := range catalogue {
+		out[i] = c
+	}
+	return out
+}
+
+// Names lists the invariant names in catalogue order.
+func Names() []string {
+	out := make([]string, len(catalogue))
+	for i, c := range catalogue {
+		out[i] = c.Name()
+	}
+	return out
+}
+
+// Lookup finds an invariant by its catalogue name.
+func Lookup(name string) (Checker, error) {
+	for _, c := range catalogue {
+		if c.Name() == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown invariant %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// For returns the invariants that apply to workload, in catalogue order.
+func For(workload string) []Checker {
+	var out []Checker
+	for _, c := range catalogue {
+		if c.Applies(workload) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Check runs every invariant that applies to h's workload, in catalogue order, and returns their
+// violations: each checker's in its own order (key, then message ids), one checker after another.
+func Check(h *history.History) []Violation {
+	if h == nil {
+		return nil
+	}
+	s := newState(h)
+	var out []Violation
+	for _, c := range catalogue {
+		if c.Applies(h.Scenario.Workload) {
+			out = append(out, c.run(s)...)
+		}
+	}
+	return out
+}
+
+// Broken returns the distinct invariant names among vs, in catalogue order. Names outside the
+// catalogue come last, sorted.
+func Broken(vs []Violation) []string {
+	seen := make(map[string]bool)
+	for _, v := range vs {
+		seen[v.Invariant] = true
+	}
+	var out []string
+	for _, c := range catalogue {
+		if seen[c.Name()] {
+			out = append(out, c.Name())
+			delete(seen, c.Name())
+		}
+	}
+	if len(seen) > 0 {
+		rest := make([]string, 0, len(seen))
+		for name := range seen {
+			rest = append(rest, name)
+		}
+		sort.Strings(rest)
+		out = append(out, rest...)
+	}
+	return out
+}
+
+// check runs one checker alone on h.
+func check(c checker, h *history.History) []Violation {
+	if h == nil {
+		return nil
+	}
+	return c.run(newState(h))
+}
+
+// state is a history indexed once: the final reads by message id and by key, and (on first need)
+// the events by message id.
+type state struct {
+	h     *history.History
+	words vocabulary
+
+	committed map[string]history.Message // distinct committed messages by id (first row wins)
+	commits   []history.Message          // the same, in commit order
+
+	effects   map[string][]history.Effect // effect rows by message id, in row order
+	effectIDs []string                    // distinct message ids of effect rows, in row order
+
+	values   map[string]int64 // final value by key (last row wins)
+	valueKey []string         // distinct keys of values, in row order
+
+	events map[string][]int // indices into h.Events by message id; built by evidence
+}
+
+func newState(h *history.History) *state {
+	f := &h.Final
+	s := &state{
+		h:         h,
+		words:     vocabularyFor(h.Scenario.Workload),
+		committed: make(map[string]history.Message, len(f.Committed)),
+		commits:   make([]history.Message, 0, len(f.Committed)),
+		effects:   make(map[string][]history.Effect, len(f.Effects)),
+		values:    make(map[string]int64, len(f.Values)),
+	}
+	for _, m := range f.Committed {
+		if _, dup := s.committed[m.ID]; dup {
+			continue
+		}
+		s.committed[m.ID] = m
+		s.commits = append(s.commits, m)
+	}
+	for _, e := range f.Effects {
+		rows, seen := s.effects[e.Msg]
+		if !seen {
+			s.effectIDs = append(s.effectIDs, e.Msg)
+		}
+		s.effects[e.Msg] = append(rows, e)
+	}
+	for _, v := range f.Values {
+		if _, seen := s.values[v.Key]; !seen {
+			s.valueKey = append(s.valueKey, v.Key)
+		}
+		s.values[v.Key] = v.Value
+	}
+	return s
+}
+
+// keyOf is the business key of message id: the committed row's, else the first effect row's.
+func (s *state) keyOf(id string) string {
+	if m, ok := s.committed[id]; ok {
+		return m.Key
+	}
+	if rows := s.effects[id]; len(rows) > 0 {
+		return rows[0].Key
+	}
+	return ""
+}
+
+// violation builds a Violation: msgs sorted and deduplicated, evidence attached.
+func (s *state) violation(invariant, key string, msgs []string, detail string) Violation {
+	msgs = sortedSet(msgs)
+	return Violation{
+		Invariant: invariant,
+		Key:       key,
+		Msgs:      msgs,
+		Detail:    detail,
+		Evidence:  s.evidence(msgs),
+	}
+}
+
+// evidence returns the events about msgs (h.About of each, merged): in time order, ties in
+// history order, each event once.
+func (s *state) evidence(msgs []string) []history.Event {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if s.events == nil {
+		s.events = make(map[string][]int)
+		for i, e := range s.h.Events {
+			if e.Msg != "" {
+				s.events[e.Msg] = append(s.events[e.Msg], i)
+			}
+		}
+	}
+	var idx []int
+	for _, m := range msgs {
+		idx = append(idx, s.events[m]...)
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	events := s.h.Events
+	sort.SliceStable(idx, func(a, b int) bool {
+		ea, eb := events[idx[a]], events[idx[b]]
+		if ea.Time != eb.Time {
+			return ea.Time < eb.Time
+		}
+		return idx[a] < idx[b]
+	})
+	out := make([]history.Event, 0, len(idx))
+	for i, k := range idx {
+		if i > 0 && k == idx[i-1] {
+			continue
+		}
+		out = append(out, events[k])
+	}
+	return out
+}
+
+// sortedSet returns ids sorted, without repeats and without empty ids.
+func sortedSet(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Strings(out)
+	n := 1
+	for _, id := range out[1:] {
+		if id != out[n-1] {
+			out[n] = id
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// sortViolations orders violations by key, then message ids.
+func sortViolations(vs []Violation) {
+	sort.SliceStable(vs, func(i, j int) bool {
+		a, b := vs[i], vs[j]
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return lessMsgs(a.Msgs, b.Msgs)
+	})
+}
+
+func lessMsgs(a, b []string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return len(a) < len(b)
+}
+
+// vocabulary is how details speak of a workload's effect.
+type vocabulary struct {
+	verb    string // past participle: "paid"
+	rows    string // the effect rows: "payments"
+	withKey bool   // name the key the effect went to: "credited 2 times to acct-A"
+}
+
+func vocabularyFor(workload string) vocabulary {
+	switch workload {
+	case workloadOrders:
+		return vocabulary{verb: "paid", rows: "payments"}
+	case workloadCredits:
+		return vocabulary{verb: "credited", rows: "ledger entries", withKey: true}
+	case workloadPrices:
+		return vocabulary{verb: "written", rows: "price writes", withKey: true}
+	}
+	return vocabulary{verb: "applied", rows: "effect rows", withKey: true}
+}
+
+// to is " to <key>" where the workload names the key an effect went to.
+func (w vocabulary) to(key string) string {
+	if !w.withKey || key == "" {
+		return ""
+	}
+	return " to " + key
+}
+
+// times renders a repeat count: "1 time", "2 times".
+func times(n int) string {
+	if n == 1 {
+		return "1 time"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// isWorkload reports whether workload is one of names.
+func isWorkload(workload string, names ...string) bool {
+	for _, n := range names {
+		if workload == n {
+			return true
+		}
+	}
+	return false
+}
