@@ -209,7 +209,7 @@ func (s *state) violation(invariant, key string, msgs []string, detail string) V
 }
 
 // evidence returns the events about msgs (h.About of each, merged): in time order, ties in
-// history order, each event once.
+// history order. msgs are distinct, and an event names one message, so each event comes once.
 func (s *state) evidence(msgs []string) []history.Event {
 	if len(msgs) == 0 {
 		return nil
@@ -223,7 +223,7 @@ func (s *state) evidence(msgs []string) []history.Event {
 		}
 	}
 	var idx []int
-	for _, m := range msgs {
+	for _, m := range msgs { // distinct: violation deduplicates them
 		idx = append(idx, s.events[m]...)
 	}
 	if len(idx) == 0 {
@@ -237,12 +237,9 @@ func (s *state) evidence(msgs []string) []history.Event {
 		}
 		return idx[a] < idx[b]
 	})
-	out := make([]history.Event, 0, len(idx))
+	out := make([]history.Event, len(idx))
 	for i, k := range idx {
-		if i > 0 && k == idx[i-1] {
-			continue
-		}
-		out = append(out, events[k])
+		out[i] = events[k]
 	}
 	return out
 }

@@ -357,6 +357,34 @@ func TestBalanceAmountMismatch(t *testing.T) {
 	}
 }
 
+// Violations of one invariant come by key, then message id; a committed row read twice is one credit.
+func TestOrderAndDistinctCommits(t *testing.T) {
+	h := &history.History{
+		Scenario: history.Scenario{Workload: "credits"},
+		Final: history.Final{
+			Committed: []history.Message{
+				{ID: "txn-3", Key: "acct-B", Amount: 1}, {ID: "txn-2", Key: "acct-A", Amount: 5},
+				{ID: "txn-1", Key: "acct-A", Amount: 7}, {ID: "txn-2", Key: "acct-A", Amount: 5},
+			},
+			Effects: []history.Effect{
+				{Msg: "txn-3", Key: "acct-B", Amount: 1}, {Msg: "txn-3", Key: "acct-B", Amount: 1},
+				{Msg: "txn-2", Key: "acct-A", Amount: 5}, {Msg: "txn-2", Key: "acct-A", Amount: 5},
+				{Msg: "txn-1", Key: "acct-A", Amount: 7}, {Msg: "txn-1", Key: "acct-A", Amount: 7},
+			},
+			Values: []history.Value{{Key: "acct-B", Value: 2}, {Key: "acct-A", Value: 12}},
+		},
+	}
+	want := []expect{
+		{"no-duplicate-effect", "acct-A", []string{"txn-1"}, "txn-1 credited 2 times to acct-A (ledger entries for txn-1: 2)"},
+		{"no-duplicate-effect", "acct-A", []string{"txn-2"}, "txn-2 credited 2 times to acct-A (ledger entries for txn-2: 2)"},
+		{"no-duplicate-effect", "acct-B", []string{"txn-3"}, "txn-3 credited 2 times to acct-B (ledger entries for txn-3: 2)"},
+		{"balance", "acct-B", []string{"txn-3"}, "acct-B balance 2, committed credits sum to 1 (txn-3 applied 2 times)"},
+	}
+	if g := got(Check(h)); !reflect.DeepEqual(g, want) {
+		t.Errorf("Check:\n got %+v\nwant %+v", g, want)
+	}
+}
+
 // The expected price is the change with the highest seq, whatever order the rows come in.
 func TestConvergesHighestSeq(t *testing.T) {
 	committed := []history.Message{
