@@ -231,7 +231,7 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	}
 	c := p.subCh
 	if len(c.buffer) == 0 {
-		p.block(func() bool { return len(c.buffer) > 0 || !c.open }, w.now+w.cfg.IdleWait)
+		p.idleWait(func() bool { return len(c.buffer) > 0 || !c.open }, w.now+w.cfg.IdleWait)
 	}
 	if !c.open {
 		if p.subCh == c {

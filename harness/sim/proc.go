@@ -33,6 +33,7 @@ type proc struct {
 	until int64       // while blocked: the deadline (0: none)
 
 	finished  bool
+	idle      bool // blocked waiting for work: the only state in which a run may end
 	down      bool // crashed, waiting for its restart
 	unwinding bool // crash in progress: port calls fail at once
 
@@ -62,6 +63,14 @@ func (p *proc) block(cond func() bool, until int64) {
 		panic(stopSignal{})
 	}
 	p.cond, p.until = nil, 0
+}
+
+// idleWait blocks like block, marking the process idle meanwhile: waiting for work, not in the
+// middle of something.
+func (p *proc) idleWait(cond func() bool, until int64) {
+	p.idle = true
+	p.block(cond, until)
+	p.idle = false
 }
 
 // step is the scheduling point every port call starts with.

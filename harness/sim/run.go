@@ -71,7 +71,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 			for {
 				n, err := relay.RelayPass(ctx, env)
 				if err != nil || n == 0 {
-					rp.sleep(cfg.RelayPoll)
+					rp.idleWait(never, w.now+cfg.RelayPoll)
 				}
 			}
 		}

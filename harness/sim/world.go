@@ -106,7 +106,7 @@ func (w *world) fireTimers() {
 }
 
 // quiescent: the clients are done, nothing waits in the outbox or the broker, no transaction is
-// open, no fault is still in force and every process is up.
+// open, no fault is still in force and every process is up and idle, waiting for work.
 func (w *world) quiescent() bool {
 	if !w.producerDone || len(w.timers) > 0 || w.db.unpublished > 0 || w.db.open > 0 {
 		return false
@@ -115,7 +115,7 @@ func (w *world) quiescent() bool {
 		return false
 	}
 	for _, p := range w.procs {
-		if p.down {
+		if p.down || (!p.finished && !p.idle) {
 			return false
 		}
 	}

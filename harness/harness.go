@@ -1,0 +1,103 @@
+// Package harness runs one scenario: it resolves the strategies by name, checks that the
+// combination is possible, hands the scenario to a backend (the simulator, or real servers) and
+// returns the History with its final reads. Backends implement the strategy ports; recording is
+// done by harness/record around them; verdicts are the invariants package's business.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/sim"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// Workload names, a contract with the CLI and the reports.
+const (
+	Orders  = "orders"
+	Credits = "credits"
+	Prices  = "prices"
+)
+
+// WorkloadNames lists the workloads in catalogue order.
+func WorkloadNames() []string { return []string{Orders, Credits, Prices} }
+
+// ErrUsage marks errors in what the caller asked for (unknown names, impossible combinations),
+// as opposed to failures of a run.
+var ErrUsage = errors.New("harness: bad scenario")
+
+// Backend runs a scenario with resolved strategies.
+type Backend interface {
+	Name() string
+	Run(ctx context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (*history.History, error)
+}
+
+// Sim is the simulator backend.
+type Sim struct{ Config sim.Config }
+
+// NewSim returns the simulator with the catalogue's default timeouts.
+func NewSim() *Sim { return &Sim{Config: sim.DefaultConfig()} }
+
+// Name implements Backend.
+func (*Sim) Name() string { return "sim" }
+
+// Run implements Backend.
+func (s *Sim) Run(_ context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (*history.History, error) {
+	return sim.Run(sc, p, c, s.Config)
+}
+
+// Validate checks a scenario's names and topology; errors wrap ErrUsage.
+func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, error) {
+	p, err := strategies.LookupProducer(sc.Producer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	c, err := strategies.LookupConsumer(sc.Consumer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if err := ValidateWorkload(sc.Workload); err != nil {
+		return nil, nil, err
+	}
+	k, err := fault.Lookup(sc.Fault)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if err := k.Possible(strategies.HasRelay(p)); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s with %w", ErrUsage, p.Name(), err)
+	}
+	if sc.Consumers < k.Consumers {
+		return nil, nil, fmt.Errorf("%w: fault %s needs at least %d consumers, got %d", ErrUsage, k.Name, k.Consumers, sc.Consumers)
+	}
+	for _, f := range sc.Faults {
+		if _, err := fault.Lookup(f.Kind); err != nil {
+			return nil, nil, fmt.Errorf("%w: schedule: %w", ErrUsage, err)
+		}
+		if f.Nth < 1 {
+			return nil, nil, fmt.Errorf("%w: schedule: fault %s: nth must be 1 or more", ErrUsage, f.Kind)
+		}
+	}
+	return p, c, nil
+}
+
+// ValidateWorkload checks a workload name.
+func ValidateWorkload(name string) error {
+	for _, w := range WorkloadNames() {
+		if w == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown workload %q (known: orders, credits, prices)", ErrUsage, name)
+}
+
+// Run validates the scenario and runs it on the backend.
+func Run(ctx context.Context, b Backend, sc history.Scenario) (*history.History, error) {
+	p, c, err := Validate(sc)
+	if err != nil {
+		return nil, err
+	}
+	return b.Run(ctx, sc, p, c)
+}

@@ -1,0 +1,275 @@
+package scenarios
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// The catalogue of expected outcomes. It is written from the strategies' mechanics, before any
+// run: what each producer does to the stream of events under each fault (lose one, invent one,
+// publish one twice), what each consumer does with that stream and with the faults that hit it
+// (apply twice, lose, apply out of order), and which invariants each of those breaks in each
+// workload. A cell's expectation is the union; every line carries its reason. The property tests
+// and `simulate matrix` compare what the harness finds with it.
+//
+// Topology: one consumer process under every fault except concurrent-consumers (two or three);
+// prefetch 1-3; one relay.
+
+// anomaly is what a producer does to the stream of events.
+type anomaly int
+
+const (
+	lostEvent    anomaly = iota // a committed event never reaches the broker
+	phantomEvent                // an event reaches the broker for a transaction that never committed
+	dupEvent                    // the same event reaches the broker twice (the copy is not flagged redelivered)
+)
+
+// effect is what reaches the consumer's database.
+type effect int
+
+const (
+	dupEffect     effect = iota // an effect applied twice
+	lostEffect                  // a committed event's effect never applied
+	phantomEffect               // an effect for a transaction that never committed
+	staleEffect                 // an older set-state effect applied after a newer one
+)
+
+type producerLine struct {
+	what anomaly
+	why  string
+}
+
+type consumerLine struct {
+	what effect
+	why  string
+}
+
+// dupInput is the trigger key for a producer-side duplicate reaching a consumer.
+const dupInput = "duplicate-publish"
+
+var producerTable = map[string]map[string][]producerLine{
+	"double-write": {
+		fault.CrashProducer:   {{lostEvent, "double-write dies between its commit and its publish: the committed event is never published"}},
+		fault.AmbiguousCommit: {{lostEvent, "double-write takes an unanswered COMMIT for a failure and does not publish what did commit"}},
+		fault.LostConfirm:     {{dupEvent, "double-write retries a publish whose confirm was lost: the broker holds two copies"}},
+		fault.PartitionBroker: {
+			{lostEvent, "double-write's publish retries run out while its link is cut: the committed event is dropped"},
+			{dupEvent, "double-write loses a confirm with its link and publishes again after healing"},
+		},
+		fault.BrokerDown: {
+			{lostEvent, "double-write's publish retries run out while the broker is down"},
+			{dupEvent, "double-write loses a confirm when the broker goes down and publishes again"},
+		},
+	},
+	"publish-first": {
+		fault.CrashProducer: {{phantomEvent, "publish-first dies between its publish and its commit: an event for an order that does not exist"}},
+		fault.LostConfirm:   {{dupEvent, "publish-first retries a publish whose confirm was lost"}},
+		fault.PartitionBroker: {
+			{dupEvent, "publish-first loses a confirm with its link and publishes again after healing"},
+			{phantomEvent, "publish-first's first copy was queued, its confirm lost, the retries run out and it does not commit"},
+		},
+		fault.PartitionDB: {{phantomEvent, "publish-first published, then cannot reach the database to commit"}},
+		fault.BrokerDown: {
+			{dupEvent, "publish-first loses a confirm when the broker goes down and publishes again"},
+			{phantomEvent, "publish-first's first copy was queued, the broker went down before the confirm, the retries run out and it does not commit"},
+		},
+	},
+	"outbox": {
+		fault.CrashRelay:      {{dupEvent, "the relay dies between publishing and marking: the rows are published again (seed 003)"}},
+		fault.LostConfirm:     {{dupEvent, "the relay misses a confirm, rolls the mark back and publishes the batch again"}},
+		fault.PartitionBroker: {{dupEvent, "the relay loses a confirm with its link, rolls back and publishes the batch again"}},
+		fault.PartitionDB:     {{dupEvent, "the relay published, then cannot mark the rows: a later pass publishes them again"}},
+		fault.BrokerDown:      {{dupEvent, "the relay loses confirms when the broker goes down and publishes the batch again"}},
+	},
+}
+
+var (
+	reorderRequeue = "a delivery handed back with nack after its transaction failed returns behind one already prefetched, so an older price is written last"
+	reorderCompete = "competing consumers apply two price changes of one product in either order"
+)
+
+var consumerTable = map[string]map[string][]consumerLine{
+	"naive": {
+		dupInput:                  {{dupEffect, "naive applies every copy it receives"}},
+		fault.CrashConsumer:       {{dupEffect, "naive dies after its commit and before its ack: the redelivery is applied again"}},
+		fault.AmbiguousCommit:     {{dupEffect, "naive hands back a delivery whose COMMIT did take effect and applies it again"}, {staleEffect, reorderRequeue}},
+		fault.LostAck:             {{dupEffect, "naive's ack is lost: the broker redelivers an applied message"}},
+		fault.PartitionBroker:     {{dupEffect, "naive's ack cannot cross the cut link: the applied message is redelivered"}},
+		fault.BrokerDown:          {{dupEffect, "naive's ack cannot reach the broker that is down: the applied message is redelivered"}},
+		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
+		fault.ConcurrentConsumers: {{dupEffect, "naive: two consumers apply the two copies"}, {staleEffect, reorderCompete}},
+	},
+	"ack-first": {
+		dupInput:                  {{dupEffect, "ack-first takes a producer-side copy for a new message and applies it"}},
+		fault.CrashConsumer:       {{lostEffect, "ack-first dies after its ack and before its commit: the effect is lost"}},
+		fault.LostAck:             {{dupEffect, "ack-first's Ack returned nil but never reached the broker: the message comes back and is applied again"}},
+		fault.PartitionDB:         {{lostEffect, "ack-first acked, then its transaction cannot reach the database: the effect is lost"}},
+		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+	},
+	"inbox": {
+		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
+		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+	},
+	"inbox-racy": {
+		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
+		fault.ConcurrentConsumers: {{dupEffect, "inbox-racy: two consumers both check before either records"}, {staleEffect, reorderCompete}},
+	},
+	"natural": {
+		fault.AmbiguousCommit:     {{staleEffect, reorderRequeue}},
+		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
+		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+	},
+	"redelivered-flag": {
+		dupInput:                  {{dupEffect, "redelivered-flag: a producer-side copy is a new message to the broker and arrives unflagged (seed 002's claim is wrong)"}},
+		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
+		fault.ConcurrentConsumers: {{dupEffect, "redelivered-flag: the flagged copy is checked before the first copy commits"}, {staleEffect, reorderCompete}},
+	},
+}
+
+// breaks maps an effect to the invariants it breaks in a workload.
+func breaks(e effect, workload string) []string {
+	switch e {
+	case dupEffect:
+		switch workload {
+		case harness.Orders:
+			return []string{"no-duplicate-effect"}
+		case harness.Credits:
+			return []string{"no-duplicate-effect", "balance"}
+		}
+		return nil // setting a price twice is harmless
+	case lostEffect:
+		if workload == harness.Credits {
+			return []string{"no-lost-effect", "balance"}
+		}
+		if workload == harness.Prices {
+			return []string{"no-lost-effect", "converges"}
+		}
+		return []string{"no-lost-effect"}
+	case phantomEffect:
+		if workload == harness.Credits {
+			return []string{"no-phantom-effect", "balance"}
+		}
+		if workload == harness.Prices {
+			return []string{"no-phantom-effect", "converges"}
+		}
+		return []string{"no-phantom-effect"}
+	case staleEffect:
+		if workload == harness.Prices {
+			return []string{"converges"}
+		}
+	}
+	return nil
+}
+
+// Expectation is a cell's expected outcome: the invariants that some draw breaks, and why.
+type Expectation struct {
+	Breaks  []string // catalogue order; empty: every invariant holds for every draw
+	Reasons []string // one line per mechanism that breaks something here
+	// MayBreak lists invariants a mechanism can break only with a combination the generator
+	// rarely draws: allowed, not required to be found.
+	MayBreak []string
+}
+
+// Agrees reports whether a set of broken invariants agrees with the expectation: everything
+// expected was found, and nothing was found that is neither expected nor allowed.
+func (e Expectation) Agrees(broken []string) bool {
+	for _, name := range e.Breaks {
+		if !slices.Contains(broken, name) {
+			return false
+		}
+	}
+	for _, name := range broken {
+		if !slices.Contains(e.Breaks, name) && !slices.Contains(e.MayBreak, name) {
+			return false
+		}
+	}
+	return true
+}
+
+// Reason renders the reasons as one line.
+func (e Expectation) Reason() string {
+	if len(e.Reasons) == 0 {
+		return "holds: no mechanism of these strategies turns this fault into a lost, invented, repeated or stale effect"
+	}
+	return strings.Join(e.Reasons, "; ")
+}
+
+// Expected returns the catalogue's expectation for a cell.
+func Expected(c Cell) Expectation {
+	set := map[string]bool{}
+	var reasons, mayBreak []string
+	add := func(e effect, why string) {
+		inv := breaks(e, c.Workload)
+		if len(inv) == 0 {
+			return
+		}
+		for _, name := range inv {
+			set[name] = true
+		}
+		if !slices.Contains(reasons, why) {
+			reasons = append(reasons, why)
+		}
+	}
+	for _, line := range producerTable[c.Producer][c.Fault] {
+		switch line.what {
+		case lostEvent:
+			add(lostEffect, line.why)
+		case phantomEvent:
+			add(phantomEffect, line.why)
+		case dupEvent:
+			for _, cl := range consumerTable[c.Consumer][dupInput] {
+				add(cl.what, line.why+", and "+cl.why)
+			}
+		}
+	}
+	for _, cl := range consumerTable[c.Consumer][c.Fault] {
+		add(cl.what, cl.why)
+	}
+	// One schedule can hit the publisher and a consumer at once. Then redelivered-flag applies the
+	// unflagged copy of an older set-state event and skips the flagged copy of the newer one.
+	if c.Consumer == "redelivered-flag" && c.Fault == fault.PartitionBroker {
+		for _, line := range producerTable[c.Producer][c.Fault] {
+			if line.what == dupEvent {
+				add(staleEffect, "redelivered-flag: a republished older event arrives unflagged and is applied, while a flagged copy of the newer one is skipped as already processed")
+				break
+			}
+		}
+	}
+	// The same under broker-down needs two outages at the right moments: reachable, rarely drawn.
+	if c.Consumer == "redelivered-flag" && c.Fault == fault.BrokerDown && c.Workload == harness.Prices {
+		mayBreak = append(mayBreak, "converges")
+	}
+	var out Expectation
+	for _, name := range invariants.Names() {
+		if set[name] {
+			out.Breaks = append(out.Breaks, name)
+		}
+	}
+	out.Reasons = reasons
+	out.MayBreak = mayBreak
+	return out
+}
+
+// Cells lists every possible cell of the catalogue: workload, then producer, consumer and fault,
+// each in catalogue order. Combinations that cannot exist (a relay fault without a relay) are left out.
+func Cells() []Cell {
+	var out []Cell
+	for _, w := range harness.WorkloadNames() {
+		for _, p := range strategies.Producers() {
+			for _, c := range strategies.ConsumerNames() {
+				for _, k := range fault.Kinds() {
+					if k.Possible(strategies.HasRelay(p)) != nil {
+						continue
+					}
+					out = append(out, Cell{Producer: p.Name(), Consumer: c, Workload: w, Fault: k.Name})
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,162 @@
+// Package scenarios composes the harness: the workloads, the generators of workload × fault
+// schedule × concurrency (driven by a seed for the CLI, or by pgregory.net/rapid in the property
+// tests), the catalogue of expected outcomes (the truth table, reasoned from the strategies'
+// mechanics), running a cell over many seeds, and shrinking a failure to a small counterexample.
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// Source is where a generator's choices come from: a seeded PRNG for the CLI (so a seed names a
+// scenario), or rapid's draws in the property tests (so failures shrink).
+type Source interface {
+	// IntRange returns a number in [lo, hi]; smaller is simpler.
+	IntRange(label string, lo, hi int) int
+}
+
+// SeedSource draws from a PCG seeded with seed: the same seed, the same scenario.
+type SeedSource struct{ r *rand.Rand }
+
+// NewSeedSource returns the source for seed.
+func NewSeedSource(seed uint64) *SeedSource {
+	return &SeedSource{r: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+}
+
+// IntRange implements Source.
+func (s *SeedSource) IntRange(_ string, lo, hi int) int {
+	if hi <= lo {
+		return lo
+	}
+	return lo + s.r.IntN(hi-lo+1)
+}
+
+// Limits bound what the generator draws.
+type Limits struct {
+	MaxCommands int // business commands per scenario
+	MaxKeys     int // accounts (credits) or products (prices)
+	MaxFaults   int // faults of the cell's kind in one schedule
+	MaxDuration int // milliseconds a cut or an outage lasts at most
+}
+
+// DefaultLimits are the catalogue's: small scenarios find every known break quickly and shrink
+// well; `simulate run --commands` raises them.
+var DefaultLimits = Limits{MaxCommands: 5, MaxKeys: 2, MaxFaults: 2, MaxDuration: 300}
+
+// Commands generates n business commands of a workload. Amounts are distinct so that a repeated,
+// missing or stale effect always shows in the final state.
+func Commands(src Source, workload string, n, keys int) []history.Message {
+	out := make([]history.Message, 0, n)
+	seq := map[string]int64{}
+	for i := 1; i <= n; i++ {
+		var m history.Message
+		switch workload {
+		case harness.Orders:
+			id := fmt.Sprintf("order-%d", i)
+			m = history.Message{ID: id, Key: id, Amount: int64(10 * i), Kind: "OrderPlaced"}
+		case harness.Credits:
+			k := src.IntRange("account", 0, keys-1)
+			m = history.Message{ID: fmt.Sprintf("txn-%d", i), Key: fmt.Sprintf("acct-%c", 'A'+k), Amount: int64(10 * i), Kind: "AccountCredited"}
+		case harness.Prices:
+			k := src.IntRange("product", 0, keys-1)
+			key := fmt.Sprintf("sku-%d", k+1)
+			seq[key]++
+			m = history.Message{ID: fmt.Sprintf("price-%d", i), Key: key, Amount: int64(100 + i), Seq: seq[key], Kind: "ProductPriceChanged"}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// Generate draws a scenario for a cell: commands, topology, and a schedule of one or more faults
+// of the cell's kind on targets, points and moments the source picks.
+func Generate(src Source, c Cell, lim Limits) (history.Scenario, error) {
+	p, err := strategies.LookupProducer(c.Producer)
+	if err != nil {
+		return history.Scenario{}, err
+	}
+	cons, err := strategies.LookupConsumer(c.Consumer)
+	if err != nil {
+		return history.Scenario{}, err
+	}
+	k, err := fault.Lookup(c.Fault)
+	if err != nil {
+		return history.Scenario{}, err
+	}
+	if err := harness.ValidateWorkload(c.Workload); err != nil {
+		return history.Scenario{}, err
+	}
+	relay, hasRelay := p.(strategies.Relay)
+	if err := k.Possible(hasRelay); err != nil {
+		return history.Scenario{}, err
+	}
+	n := src.IntRange("commands", 1, max(1, lim.MaxCommands))
+	keys := src.IntRange("keys", 1, max(1, lim.MaxKeys))
+	sc := history.Scenario{
+		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
+		Commands: Commands(src, c.Workload, n, keys),
+	}
+	sc.Consumers = k.Consumers
+	if k.Consumers > 1 {
+		sc.Consumers = src.IntRange("consumers", k.Consumers, k.Consumers+1)
+	}
+	sc.Prefetch = src.IntRange("prefetch", 1, 3)
+	if hasRelay {
+		sc.Batch = src.IntRange("batch", 1, 3)
+	}
+	if k.Name != fault.None {
+		targets := k.Targets(fault.Topology{Relay: hasRelay, Consumers: sc.Consumers})
+		nf := src.IntRange("faults", 1, max(1, lim.MaxFaults))
+		for range nf {
+			f := history.Fault{Kind: k.Name, Target: targets[src.IntRange("target", 0, len(targets)-1)]}
+			if k.Point {
+				var points []string
+				switch {
+				case f.Target == "producer":
+					points = p.Points()
+				case f.Target == "relay":
+					points = relay.RelayPoints()
+				default:
+					points = cons.Points()
+				}
+				f.Point = points[src.IntRange("point", 0, len(points)-1)]
+			}
+			f.Nth = src.IntRange("nth", 1, nthBound(k.Name, n))
+			if k.Duration {
+				f.Duration = src.IntRange("duration", 1, max(1, lim.MaxDuration))
+			}
+			sc.Faults = append(sc.Faults, f)
+		}
+	}
+	sc.Seed = uint64(src.IntRange("interleaving", 0, 1<<30))
+	return sc, nil
+}
+
+// nthBound is how far into a process's matching operations a fault may wait: crashes at a point
+// and per-message operations happen about once per command; link operations several times.
+func nthBound(kind string, commands int) int {
+	switch kind {
+	case fault.PartitionBroker, fault.PartitionDB, fault.BrokerDown:
+		return 3 * commands
+	case fault.ConcurrentConsumers:
+		return (commands + 1) / 2 // consumer-1 gets about half of the deliveries
+	default:
+		return commands
+	}
+}
+
+// FromSeed is the scenario the CLI runs for a seed: `simulate replay --seed S` rebuilds it.
+func FromSeed(c Cell, seed uint64, lim Limits) (history.Scenario, error) {
+	sc, err := Generate(NewSeedSource(seed), c, lim)
+	if err != nil {
+		return sc, err
+	}
+	sc.Seed = seed
+	return sc, nil
+}

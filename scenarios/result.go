@@ -1,0 +1,65 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
+)
+
+// Cell is one entry of the catalogue: a producer, a consumer, a workload and a fault kind.
+type Cell struct {
+	Producer string `json:"producer"`
+	Consumer string `json:"consumer"`
+	Workload string `json:"workload"`
+	Fault    string `json:"fault"`
+}
+
+// String renders the cell as producer/consumer/workload/fault.
+func (c Cell) String() string {
+	return fmt.Sprintf("%s/%s/%s/%s", c.Producer, c.Consumer, c.Workload, c.Fault)
+}
+
+// CellResult is a cell run over many seeds, compared with the catalogue's expectation. Its JSON
+// field names are a contract (DESIGN.md, "The CLI contract").
+type CellResult struct {
+	Producer       string          `json:"producer"`
+	Consumer       string          `json:"consumer"`
+	Workload       string          `json:"workload"`
+	Fault          string          `json:"fault"`
+	Backend        string          `json:"backend"`
+	Runs           int             `json:"runs"`
+	Violations     map[string]int  `json:"violations"` // invariant -> runs that broke it (every applicable invariant is present)
+	Expected       []string        `json:"expected"`   // invariants the catalogue expects to break
+	Reason         string          `json:"reason"`     // why, from the strategies' mechanics
+	Matches        bool            `json:"matches"`    // the broken set equals the expected set
+	Counterexample *Counterexample `json:"counterexample"`
+	Errors         int             `json:"errors,omitempty"` // runs the harness itself failed (no quiescence)
+}
+
+// Cell returns the cell of a result.
+func (r CellResult) Cell() Cell {
+	return Cell{Producer: r.Producer, Consumer: r.Consumer, Workload: r.Workload, Fault: r.Fault}
+}
+
+// Broken lists the invariants broken in at least one run, in catalogue order.
+func (r CellResult) Broken() []string {
+	var out []string
+	for _, name := range invariants.Names() {
+		if r.Violations[name] > 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Counterexample is the smallest failing scenario found for a cell: the seed that first failed,
+// the shrunk scenario (its schedule included), the violations and the run's history, which
+// renders as a timeline. `simulate replay` reproduces it from either the seed or the scenario.
+type Counterexample struct {
+	Seed       uint64                 `json:"seed"`      // the seed whose scenario first failed
+	Invariant  string                 `json:"invariant"` // the invariant it was shrunk for
+	Scenario   history.Scenario       `json:"scenario"`  // shrunk: commands, schedule, topology
+	Violations []invariants.Violation `json:"violations"`
+	History    *history.History       `json:"history"`
+}

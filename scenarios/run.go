@@ -1,0 +1,254 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
+)
+
+// Options say how many seeds a cell runs and whether failures are shrunk.
+type Options struct {
+	Seeds     int    // runs per cell
+	FirstSeed uint64 // seeds are FirstSeed, FirstSeed+1, ...
+	Limits    Limits
+	NoShrink  bool
+}
+
+// DefaultOptions are the catalogue's: 100 seeds a cell, shrinking on.
+func DefaultOptions() Options { return Options{Seeds: 100, FirstSeed: 1, Limits: DefaultLimits} }
+
+// Outcome of one scenario: its history and the violations found in it.
+type Outcome struct {
+	History    *history.History
+	Violations []invariants.Violation
+}
+
+// RunScenario runs one scenario and checks every applicable invariant on its final state.
+func RunScenario(ctx context.Context, b harness.Backend, sc history.Scenario) (Outcome, error) {
+	h, err := harness.Run(ctx, b, sc)
+	if err != nil {
+		return Outcome{History: h}, err
+	}
+	return Outcome{History: h, Violations: invariants.Check(h)}, nil
+}
+
+// RunCell runs a cell over opts.Seeds seeds, counts the runs that broke each invariant, compares
+// with the catalogue and shrinks the first failure of the first broken invariant.
+func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (CellResult, error) {
+	exp := Expected(c)
+	r := CellResult{
+		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
+		Backend: b.Name(), Violations: map[string]int{}, Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
+	}
+	if r.Expected == nil {
+		r.Expected = []string{}
+	}
+	for _, inv := range invariants.For(c.Workload) {
+		r.Violations[inv.Name()] = 0
+	}
+	first := map[string]uint64{}
+	var firstErr error
+	for i := range opts.Seeds {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		seed := opts.FirstSeed + uint64(i)
+		sc, err := FromSeed(c, seed, opts.Limits)
+		if err != nil {
+			return r, fmt.Errorf("%w: %w", harness.ErrUsage, err)
+		}
+		out, err := RunScenario(ctx, b, sc)
+		r.Runs++
+		if err != nil {
+			if errors.Is(err, harness.ErrUsage) {
+				return r, err
+			}
+			r.Errors++
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for _, name := range invariants.Broken(out.Violations) {
+			r.Violations[name]++
+			if _, ok := first[name]; !ok {
+				first[name] = seed
+			}
+		}
+	}
+	r.Matches = r.Errors == 0 && exp.Agrees(r.Broken())
+	for _, name := range invariants.Names() {
+		seed, ok := first[name]
+		if !ok {
+			continue
+		}
+		ce, err := FindCounterexample(ctx, b, c, seed, name, opts)
+		if err != nil {
+			return r, err
+		}
+		r.Counterexample = ce
+		break
+	}
+	if firstErr != nil && r.Counterexample == nil {
+		return r, fmt.Errorf("%s: %d of %d runs failed, first: %w", c, r.Errors, r.Runs, firstErr)
+	}
+	return r, nil
+}
+
+// FindCounterexample rebuilds the scenario of seed, shrinks it (unless opts.NoShrink) while it
+// still breaks invariant, and returns it with its history.
+func FindCounterexample(ctx context.Context, b harness.Backend, c Cell, seed uint64, invariant string, opts Options) (*Counterexample, error) {
+	sc, err := FromSeed(c, seed, opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.NoShrink {
+		sc = Shrink(ctx, b, sc, invariant)
+	}
+	out, err := RunScenario(ctx, b, sc)
+	if err != nil {
+		return nil, err
+	}
+	return &Counterexample{Seed: seed, Invariant: invariant, Scenario: sc, Violations: out.Violations, History: out.History}, nil
+}
+
+// breaksInvariant reports whether sc still breaks invariant.
+func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) bool {
+	out, err := RunScenario(ctx, b, sc)
+	if err != nil {
+		return false
+	}
+	return slices.Contains(invariants.Broken(out.Violations), invariant)
+}
+
+// Shrink makes a failing scenario smaller while it keeps breaking invariant: fewer faults, fewer
+// commands, earlier and shorter faults, fewer consumers, prefetch and batch of one. Each step is
+// kept only if the failure survives it, so the result fails the same way; the interleaving seed
+// is kept. It stops after a bounded number of runs.
+func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) history.Scenario {
+	budget := 400
+	try := func(cand history.Scenario) bool {
+		if budget <= 0 || ctx.Err() != nil {
+			return false
+		}
+		budget--
+		if _, _, err := harness.Validate(cand); err != nil {
+			return false
+		}
+		if breaksInvariant(ctx, b, cand, invariant) {
+			sc = cand
+			return true
+		}
+		return false
+	}
+	minConsumers := 1
+	if k, err := fault.Lookup(sc.Fault); err == nil {
+		minConsumers = k.Consumers
+	}
+	for progress := true; progress && budget > 0; {
+		progress = false
+		for i := 0; i < len(sc.Faults) && len(sc.Faults) > 1; i++ {
+			cand := sc
+			cand.Faults = slices.Delete(slices.Clone(sc.Faults), i, i+1)
+			if try(cand) {
+				progress = true
+				i--
+			}
+		}
+		for i := len(sc.Commands) - 1; i >= 0 && len(sc.Commands) > 1; i-- {
+			cand := sc
+			cand.Commands = slices.Delete(slices.Clone(sc.Commands), i, i+1)
+			if try(cand) {
+				progress = true
+			}
+		}
+		for i := range sc.Faults {
+			for _, nth := range []int{1, sc.Faults[i].Nth / 2, sc.Faults[i].Nth - 1} {
+				if nth < 1 || nth >= sc.Faults[i].Nth {
+					continue
+				}
+				cand := sc
+				cand.Faults = slices.Clone(sc.Faults)
+				cand.Faults[i].Nth = nth
+				if try(cand) {
+					progress = true
+					break
+				}
+			}
+			for _, d := range []int{1, sc.Faults[i].Duration / 2} {
+				if d < 1 || d >= sc.Faults[i].Duration {
+					continue
+				}
+				cand := sc
+				cand.Faults = slices.Clone(sc.Faults)
+				cand.Faults[i].Duration = d
+				if try(cand) {
+					progress = true
+					break
+				}
+			}
+		}
+		for _, step := range []func(*history.Scenario) bool{
+			func(s *history.Scenario) bool { s.Consumers--; return s.Consumers >= minConsumers },
+			func(s *history.Scenario) bool { s.Prefetch = 1; return sc.Prefetch > 1 },
+			func(s *history.Scenario) bool { s.Batch = 1; return sc.Batch > 1 },
+		} {
+			cand := sc
+			cand.Commands = slices.Clone(sc.Commands)
+			cand.Faults = slices.Clone(sc.Faults)
+			if step(&cand) && try(cand) {
+				progress = true
+			}
+		}
+	}
+	return sc
+}
+
+// Progress is told how many cells are done.
+type Progress func(done, total int)
+
+// RunMatrix runs every cell on the backend, one cell per worker, as many workers as CPUs; the
+// results come back in the order of cells.
+func RunMatrix(ctx context.Context, b harness.Backend, cells []Cell, opts Options, progress Progress) ([]CellResult, error) {
+	results := make([]CellResult, len(cells))
+	errs := make([]error, len(cells))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				results[i], errs[i] = RunCell(ctx, b, cells[i], opts)
+				mu.Lock()
+				done++
+				if progress != nil {
+					progress(done, len(cells))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range cells {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return results, err
+	}
+	return results, errors.Join(errs...)
+}
