@@ -29,10 +29,11 @@ type CellResult struct {
 	Fault          string          `json:"fault"`
 	Backend        string          `json:"backend"`
 	Runs           int             `json:"runs"`
-	Violations     map[string]int  `json:"violations"` // invariant -> runs that broke it (every applicable invariant is present)
-	Expected       []string        `json:"expected"`   // invariants the catalogue expects to break
-	Reason         string          `json:"reason"`     // why, from the strategies' mechanics
-	Matches        bool            `json:"matches"`    // the broken set equals the expected set
+	Violations     map[string]int  `json:"violations"`          // invariant -> runs that broke it (every applicable invariant is present)
+	Expected       []string        `json:"expected"`            // invariants the catalogue expects to break
+	MayBreak       []string        `json:"may_break,omitempty"` // allowed to break: reachable, rarely drawn
+	Reason         string          `json:"reason"`              // why, from the strategies' mechanics
+	Matches        bool            `json:"matches"`             // the broken set equals the expected set
 	Counterexample *Counterexample `json:"counterexample"`
 	Errors         int             `json:"errors,omitempty"` // runs the harness itself failed (no quiescence)
 }
