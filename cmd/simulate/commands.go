@@ -1,0 +1,503 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/reports"
+	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// common are the flags several commands share.
+type common struct {
+	producer, consumer, workload, fault string
+	backend, format                     string
+	seeds                               int
+	firstSeed                           uint64
+	commands                            int
+	noShrink                            bool
+}
+
+func newFlags(name string, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.producer, "producer", "", "producer strategy")
+	fs.StringVar(&c.consumer, "consumer", "", "consumer strategy")
+	fs.StringVar(&c.workload, "workload", "", "workload")
+	fs.StringVar(&c.fault, "fault", "", "fault kind")
+	fs.StringVar(&c.backend, "backend", "sim", "backend: sim")
+	fs.StringVar(&c.format, "format", "text", "output: text, json or markdown")
+	fs.IntVar(&c.seeds, "seeds", 100, "seeds (runs) per cell")
+	fs.Uint64Var(&c.firstSeed, "first-seed", 1, "first seed")
+	fs.IntVar(&c.commands, "commands", scenarios.DefaultLimits.MaxCommands, "most business commands per scenario")
+	fs.BoolVar(&c.noShrink, "no-shrink", false, "report the first failing scenario as it was drawn")
+	return fs
+}
+
+// parse parses flags and turns every problem into a one-line usage error.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usagef("%s: see `simulate help`", fs.Name())
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func (c *common) validate() error {
+	if c.seeds < 1 {
+		return usagef("--seeds must be 1 or more, got %d", c.seeds)
+	}
+	if c.commands < 1 || c.commands > 1000 {
+		return usagef("--commands must be between 1 and 1000, got %d", c.commands)
+	}
+	switch c.format {
+	case "text", "json", "markdown":
+	case "html":
+		return usagef("--format html is not available yet (text, json, markdown)")
+	default:
+		return usagef("unknown --format %q (text, json, markdown)", c.format)
+	}
+	return nil
+}
+
+func (c *common) options() scenarios.Options {
+	opts := scenarios.DefaultOptions()
+	opts.Seeds = c.seeds
+	opts.FirstSeed = c.firstSeed
+	opts.Limits.MaxCommands = c.commands
+	opts.NoShrink = c.noShrink
+	return opts
+}
+
+func backendFor(name string) (harness.Backend, error) {
+	switch name {
+	case "sim":
+		return harness.NewSim(), nil
+	case "real":
+		return nil, usagef("--backend real: the real backend (PostgreSQL and RabbitMQ) is not part of this build yet; use --backend sim")
+	}
+	return nil, usagef("unknown --backend %q (sim, real)", name)
+}
+
+// cell validates a fully named cell.
+func (c *common) cell() (scenarios.Cell, error) {
+	for flagName, v := range map[string]string{"producer": c.producer, "consumer": c.consumer, "workload": c.workload, "fault": c.fault} {
+		if v == "" {
+			return scenarios.Cell{}, usagef("--%s is required (see `simulate list`)", flagName)
+		}
+	}
+	cell := scenarios.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
+	if err := checkNames(cell); err != nil {
+		return cell, err
+	}
+	return cell, nil
+}
+
+// checkNames checks each non-empty name and that the combination can exist.
+func checkNames(c scenarios.Cell) error {
+	var p strategies.Producer
+	if c.Producer != "" {
+		var err error
+		if p, err = strategies.LookupProducer(c.Producer); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	if c.Consumer != "" {
+		if _, err := strategies.LookupConsumer(c.Consumer); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	if c.Workload != "" {
+		if err := harness.ValidateWorkload(c.Workload); err != nil {
+			return usagef("unknown workload %q (known: %s)", c.Workload, strings.Join(harness.WorkloadNames(), ", "))
+		}
+	}
+	if c.Fault != "" {
+		k, err := fault.Lookup(c.Fault)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if p != nil {
+			if err := k.Possible(strategies.HasRelay(p)); err != nil {
+				return usagef("impossible combination: %s with %v", p.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
+	var c common
+	fs := newFlags("run", &c)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	cell, err := c.cell()
+	if err != nil {
+		return err
+	}
+	b, err := backendFor(c.backend)
+	if err != nil {
+		return err
+	}
+	r, err := scenarios.RunCell(ctx, b, cell, c.options())
+	if err != nil {
+		return usageOr(err)
+	}
+	results := []scenarios.CellResult{r}
+	switch c.format {
+	case "json":
+		err = reports.JSON(stdout, results)
+	case "markdown":
+		err = reports.Markdown(stdout, results)
+	default:
+		err = reports.Cell(stdout, r)
+	}
+	if err != nil {
+		return err
+	}
+	if len(r.Broken()) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// usageOr turns harness usage errors into one-line usage errors.
+func usageOr(err error) error {
+	if errors.Is(err, harness.ErrUsage) {
+		return usagef("%v", err)
+	}
+	return err
+}
+
+// selectCells filters the catalogue by the names given.
+func selectCells(c common) ([]scenarios.Cell, error) {
+	sel := scenarios.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
+	if err := checkNames(scenarios.Cell{Producer: sel.Producer, Consumer: sel.Consumer, Workload: sel.Workload}); err != nil {
+		return nil, err
+	}
+	if sel.Fault != "" {
+		if _, err := fault.Lookup(sel.Fault); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
+	var out []scenarios.Cell
+	for _, cell := range scenarios.Cells() {
+		if (sel.Producer == "" || sel.Producer == cell.Producer) &&
+			(sel.Consumer == "" || sel.Consumer == cell.Consumer) &&
+			(sel.Workload == "" || sel.Workload == cell.Workload) &&
+			(sel.Fault == "" || sel.Fault == cell.Fault) {
+			out = append(out, cell)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usagef("no cell of the catalogue matches %s", sel)
+	}
+	return out, nil
+}
+
+// matrixRun runs the selected cells with a progress line and reports elapsed time.
+func matrixRun(ctx context.Context, c common, stderr io.Writer, tty bool) ([]scenarios.CellResult, time.Duration, error) {
+	if err := c.validate(); err != nil {
+		return nil, 0, err
+	}
+	cells, err := selectCells(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := backendFor(c.backend)
+	if err != nil {
+		return nil, 0, err
+	}
+	start := time.Now()
+	progress := func(done, total int) {
+		if tty {
+			fmt.Fprintf(stderr, "\r%d/%d cells, %d seeds each, %.1fs", done, total, c.seeds, time.Since(start).Seconds())
+		} else if done == total || done%100 == 0 {
+			fmt.Fprintf(stderr, "%d/%d cells, %d seeds each, %.1fs\n", done, total, c.seeds, time.Since(start).Seconds())
+		}
+	}
+	results, err := scenarios.RunMatrix(ctx, b, cells, c.options(), progress)
+	if tty {
+		fmt.Fprintln(stderr)
+	}
+	return results, time.Since(start), usageOr(err)
+}
+
+func differs(results []scenarios.CellResult) int {
+	n := 0
+	for _, r := range results {
+		if !r.Matches {
+			n++
+		}
+	}
+	return n
+}
+
+func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
+	var c common
+	fs := newFlags("matrix", &c)
+	out := fs.String("out", "", "also write matrix.txt, matrix.json, matrix.md and the counterexamples into this folder")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	results, _, err := matrixRun(ctx, c, stderr, tty)
+	if err != nil {
+		return err
+	}
+	switch c.format {
+	case "json":
+		err = reports.JSON(stdout, results)
+	case "markdown":
+		err = reports.Markdown(stdout, results)
+	default:
+		err = reports.Matrix(stdout, results, reports.MatrixOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := writeReport(*out, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report written to %s\n", *out)
+	}
+	if differs(results) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// defaultReportDir is where the no-argument run writes its report.
+const defaultReportDir = "simulate-report"
+
+func cmdDefault(ctx context.Context, stdout, stderr io.Writer, tty bool) error {
+	c := common{backend: "sim", format: "text", seeds: 100, firstSeed: 1, commands: scenarios.DefaultLimits.MaxCommands}
+	results, took, err := matrixRun(ctx, c, stderr, tty)
+	if err != nil {
+		return err
+	}
+	if err := reports.Matrix(stdout, results, reports.MatrixOptions{}); err != nil {
+		return err
+	}
+	if err := writeReport(defaultReportDir, results); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%d cells x %d seeds on the simulator in %.1fs; report written to %s/ (matrix.txt, matrix.md, matrix.json, counterexamples/)\n",
+		len(results), c.seeds, took.Seconds(), defaultReportDir)
+	fmt.Fprintf(stdout, "see one counterexample: go run ./cmd/simulate run --producer double-write --consumer naive --workload orders --fault crash-consumer\n")
+	if differs(results) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// writeReport writes the matrix in every format and one file per counterexample: its timeline
+// and its shrunk scenario as JSON, which `simulate replay --scenario` reads.
+func writeReport(dir string, results []scenarios.CellResult) error {
+	cdir := filepath.Join(dir, "counterexamples")
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	write := func(name string, render func(io.Writer) error) error {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if err := render(f); err != nil {
+			f.Close()
+			return fmt.Errorf("report %s: %w", name, err)
+		}
+		return f.Close()
+	}
+	if err := write("matrix.txt", func(w io.Writer) error { return reports.Matrix(w, results, reports.MatrixOptions{}) }); err != nil {
+		return err
+	}
+	if err := write("matrix.json", func(w io.Writer) error { return reports.JSON(w, results) }); err != nil {
+		return err
+	}
+	if err := write("matrix.md", func(w io.Writer) error { return reports.Markdown(w, results) }); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Counterexample == nil {
+			continue
+		}
+		base := strings.ReplaceAll(r.Cell().String(), "/", "_")
+		scen := filepath.Join("counterexamples", base+".json")
+		if err := write(scen, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r.Counterexample.Scenario)
+		}); err != nil {
+			return err
+		}
+		opts := reports.TimelineOptions{ReplayFile: filepath.Join(dir, scen)}
+		if err := write(filepath.Join("counterexamples", base+".txt"), func(w io.Writer) error {
+			return reports.Timeline(w, r.Counterexample, r.Cell(), opts)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
+	var c common
+	fs := newFlags("replay", &c)
+	seed := fs.Uint64("seed", 0, "the seed to replay")
+	file := fs.String("scenario", "", "a scenario (or counterexample) JSON file to replay")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	b, err := backendFor(c.backend)
+	if err != nil {
+		return err
+	}
+	var ce *scenarios.Counterexample
+	var cell scenarios.Cell
+	switch {
+	case *file != "":
+		sc, err := readScenario(*file)
+		if err != nil {
+			return err
+		}
+		cell = scenarios.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+		out, err := scenarios.RunScenario(ctx, b, sc)
+		if err != nil {
+			return usageOr(err)
+		}
+		inv := ""
+		if broken := invariants.Broken(out.Violations); len(broken) > 0 {
+			inv = broken[0]
+		}
+		ce = &scenarios.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
+	default:
+		if *seed == 0 {
+			return usagef("replay needs --seed S (with --producer --consumer --workload --fault) or --scenario FILE")
+		}
+		cell, err = c.cell()
+		if err != nil {
+			return err
+		}
+		opts := c.options()
+		sc, err := scenarios.FromSeed(cell, *seed, opts.Limits)
+		if err != nil {
+			return usageOr(err)
+		}
+		out, err := scenarios.RunScenario(ctx, b, sc)
+		if err != nil {
+			return usageOr(err)
+		}
+		broken := invariants.Broken(out.Violations)
+		if len(broken) == 0 {
+			ce = &scenarios.Counterexample{Seed: *seed, Scenario: sc, History: out.History}
+		} else if ce, err = scenarios.FindCounterexample(ctx, b, cell, *seed, broken[0], opts); err != nil {
+			return err
+		}
+	}
+	switch c.format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(ce); err != nil {
+			return err
+		}
+	default:
+		if err := reports.Timeline(stdout, ce, cell); err != nil {
+			return err
+		}
+	}
+	if len(ce.Violations) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// readScenario reads a scenario JSON, bare or inside a counterexample ({"scenario": ...}).
+func readScenario(path string) (history.Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return history.Scenario{}, usagef("--scenario: %v", err)
+	}
+	var wrapped struct {
+		Scenario *history.Scenario `json:"scenario"`
+	}
+	if err := json.Unmarshal(data, &wrapped); err == nil && wrapped.Scenario != nil {
+		return *wrapped.Scenario, nil
+	}
+	var sc history.Scenario
+	if err := json.Unmarshal(data, &sc); err != nil {
+		return sc, usagef("--scenario %s: not a scenario JSON: %v", path, err)
+	}
+	if sc.Producer == "" {
+		return sc, usagef("--scenario %s: not a scenario JSON (no producer)", path)
+	}
+	return sc, nil
+}
+
+func cmdList(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	w := stdout
+	fmt.Fprintln(w, "producer strategies:")
+	for _, p := range strategies.Producers() {
+		fmt.Fprintf(w, "  %-18s %s\n", p.Name(), p.Doc())
+		fmt.Fprintf(w, "  %-18s points: %s\n", "", strings.Join(p.Points(), ", "))
+		if r, ok := p.(strategies.Relay); ok {
+			fmt.Fprintf(w, "  %-18s relay points: %s\n", "", strings.Join(r.RelayPoints(), ", "))
+		}
+	}
+	fmt.Fprintln(w, "\nconsumer strategies:")
+	for _, c := range strategies.Consumers() {
+		fmt.Fprintf(w, "  %-18s %s\n", c.Name(), c.Doc())
+		fmt.Fprintf(w, "  %-18s points: %s\n", "", strings.Join(c.Points(), ", "))
+	}
+	fmt.Fprintln(w, "\nfaults:")
+	for _, k := range fault.Kinds() {
+		fmt.Fprintf(w, "  %-22s %s\n", k.Name, k.Doc)
+	}
+	fmt.Fprintln(w, "\nworkloads:")
+	for _, name := range harness.WorkloadNames() {
+		fmt.Fprintf(w, "  %-10s %s\n", name, workloadDoc[name])
+	}
+	fmt.Fprintln(w, "\ninvariants:")
+	for _, inv := range invariants.All() {
+		fmt.Fprintf(w, "  %-20s %s\n", inv.Name(), inv.Doc())
+	}
+	fmt.Fprintf(w, "\nbackends: sim\n")
+	return nil
+}
+
+var workloadDoc = map[string]string{
+	harness.Orders:  "OrderPlaced -> one payment per order",
+	harness.Credits: "AccountCredited with a transaction number -> balance += amount (seed 004)",
+	harness.Prices:  "ProductPriceChanged, set price to X -> final price (seed 002)",
+}
