@@ -173,6 +173,9 @@ type Expectation struct {
 	// MayBreak lists invariants a mechanism can break only with a combination the generator
 	// rarely draws: allowed, not required to be found.
 	MayBreak []string
+	// TwoFaults lists invariants whose only mechanism here needs two faults in one schedule (one
+	// on the publisher, one on a consumer): their smallest counterexample has two.
+	TwoFaults []string
 }
 
 // Agrees reports whether a set of broken invariants agrees with the expectation: everything
@@ -202,7 +205,7 @@ func (e Expectation) Reason() string {
 // Expected returns the catalogue's expectation for a cell.
 func Expected(c Cell) Expectation {
 	set := map[string]bool{}
-	var reasons, mayBreak []string
+	var reasons, mayBreak, twoFaults []string
 	add := func(e effect, why string) {
 		inv := breaks(e, c.Workload)
 		if len(inv) == 0 {
@@ -235,6 +238,9 @@ func Expected(c Cell) Expectation {
 	if c.Consumer == "redelivered-flag" && c.Fault == fault.PartitionBroker {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == dupEvent {
+				if !set["converges"] && c.Workload == harness.Prices {
+					twoFaults = append(twoFaults, "converges")
+				}
 				add(staleEffect, "redelivered-flag: a republished older event arrives unflagged and is applied, while a flagged copy of the newer one is skipped as already processed")
 				break
 			}
@@ -252,6 +258,7 @@ func Expected(c Cell) Expectation {
 	}
 	out.Reasons = reasons
 	out.MayBreak = mayBreak
+	out.TwoFaults = twoFaults
 	return out
 }
 

@@ -130,22 +130,57 @@ func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario
 }
 
 // Shrink makes a failing scenario smaller while it keeps breaking invariant: fewer faults, fewer
-// commands, earlier and shorter faults, fewer consumers, prefetch and batch of one. Each step is
-// kept only if the failure survives it, so the result fails the same way; the interleaving seed
-// is kept. It stops after a bounded number of runs.
+// commands, earlier and shorter faults, fewer consumers, prefetch and batch of one. A smaller
+// candidate is tried with the scenario's interleaving seed first and then with a few others, since
+// removing a command changes the interleaving; each step is kept only if the failure survives it,
+// so the result fails the same way. It stops after a bounded number of runs.
 func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) history.Scenario {
-	budget := 400
-	try := func(cand history.Scenario) bool {
-		if budget <= 0 || ctx.Err() != nil {
-			return false
+	sc = shrinkSteps(ctx, b, sc, invariant)
+	if len(sc.Commands) <= 2 && len(sc.Faults) <= 1 {
+		return sc
+	}
+	// Still large: look for a small scenario of the same cell that fails the same way, drawn
+	// afresh with at most two commands and one fault, then shrink that.
+	c := Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+	small := DefaultLimits
+	small.MaxCommands, small.MaxFaults = 2, 1
+	for seed := uint64(1); seed <= smallSearch && ctx.Err() == nil; seed++ {
+		cand, err := FromSeed(c, seed, small)
+		if err != nil {
+			break
 		}
-		budget--
+		if breaksInvariant(ctx, b, cand, invariant) {
+			return shrinkSteps(ctx, b, cand, invariant)
+		}
+	}
+	return sc
+}
+
+// smallSearch is how many small scenarios Shrink draws when the steps leave a large one.
+const smallSearch = 400
+
+func shrinkSteps(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) history.Scenario {
+	budget := 1500
+	try := func(cand history.Scenario) bool {
 		if _, _, err := harness.Validate(cand); err != nil {
 			return false
 		}
-		if breaksInvariant(ctx, b, cand, invariant) {
-			sc = cand
-			return true
+		seeds := []uint64{cand.Seed}
+		for s := uint64(1); s <= shrinkSeeds; s++ {
+			if s != cand.Seed {
+				seeds = append(seeds, s)
+			}
+		}
+		for _, seed := range seeds {
+			if budget <= 0 || ctx.Err() != nil {
+				return false
+			}
+			budget--
+			cand.Seed = seed
+			if breaksInvariant(ctx, b, cand, invariant) {
+				sc = cand
+				return true
+			}
 		}
 		return false
 	}
@@ -171,10 +206,7 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 			}
 		}
 		for i := range sc.Faults {
-			for _, nth := range []int{1, sc.Faults[i].Nth / 2, sc.Faults[i].Nth - 1} {
-				if nth < 1 || nth >= sc.Faults[i].Nth {
-					continue
-				}
+			for nth := 1; nth < sc.Faults[i].Nth; nth++ {
 				cand := sc
 				cand.Faults = slices.Clone(sc.Faults)
 				cand.Faults[i].Nth = nth
@@ -183,7 +215,7 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 					break
 				}
 			}
-			for _, d := range []int{1, sc.Faults[i].Duration / 2} {
+			for _, d := range []int{1, sc.Faults[i].Duration / 4, sc.Faults[i].Duration / 2} {
 				if d < 1 || d >= sc.Faults[i].Duration {
 					continue
 				}
@@ -211,6 +243,9 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 	}
 	return sc
 }
+
+// shrinkSeeds is how many other interleavings a shrinking step tries.
+const shrinkSeeds = 16
 
 // Progress is told how many cells are done.
 type Progress func(done, total int)

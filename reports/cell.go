@@ -1,0 +1,69 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/deliveryharness/harness/scenarios"
+)
+
+// cellWidth is the width Cell wraps the catalogue's reason to.
+const cellWidth = 100
+
+// Cell writes the result of one cell, as `simulate run` prints it: the cell, its backend and runs,
+// for each invariant the runs that broke it, the expected and observed outcome with the
+// catalogue's reason, then the counterexample's timeline if there is one. At most one
+// TimelineOptions is used, for the timeline.
+func Cell(w io.Writer, r scenarios.CellResult, opts ...TimelineOptions) error {
+	var b strings.Builder
+	writeCell(&b, r)
+	if ce := r.Counterexample; ce != nil {
+		var o TimelineOptions
+		if len(opts) > 0 {
+			o = opts[0]
+		}
+		b.WriteString("\ncounterexample:\n")
+		buildTimeline(ce, r.Cell(), o).writeText(&b)
+	}
+	return write(w, &b)
+}
+
+func writeCell(b *strings.Builder, r scenarios.CellResult) {
+	fmt.Fprintln(b, cellTitle(r.Cell()))
+	var head []string
+	if r.Backend != "" {
+		head = append(head, "backend "+r.Backend)
+	}
+	head = append(head, plural(r.Runs, "run"))
+	if r.Errors > 0 {
+		head = append(head, fmt.Sprintf("%d did not settle (harness errors, not verdicts)", r.Errors))
+	}
+	fmt.Fprintln(b, strings.Join(head, ", "))
+
+	names := ordered(r.Violations)
+	if len(names) > 0 {
+		b.WriteByte('\n')
+		nameW, countW := 0, len(fmt.Sprint(r.Runs))
+		for _, n := range names {
+			nameW = max(nameW, len(n))
+			countW = max(countW, len(fmt.Sprint(r.Violations[n])))
+		}
+		for _, n := range names {
+			fmt.Fprintf(b, "  %s  %s/%d runs\n", pad(n, nameW), padLeft(fmt.Sprint(r.Violations[n]), countW), r.Runs)
+		}
+	}
+
+	b.WriteByte('\n')
+	fmt.Fprintf(b, "expected  %s\n", nameList(r.Expected, "nothing broken"))
+	verdict := "(as expected)"
+	if !r.Matches {
+		verdict = "<== differs from the catalogue"
+	}
+	fmt.Fprintf(b, "observed  %s  %s\n", nameList(broken(r), "nothing broken"), verdict)
+	if r.Reason != "" {
+		for _, l := range wrap(r.Reason, cellWidth, "reason    ", "          ") {
+			fmt.Fprintln(b, l)
+		}
+	}
+}

@@ -1,0 +1,17 @@
+// Package reports renders the results of the harness for people and for machines: a terminal
+// matrix of every cell, the text of a single cell, counterexample timelines, indented JSON (the
+// CLI contract) and Markdown that pastes into an architecture decision record.
+//
+// Every renderer is deterministic: the same results give the same bytes. Rows, columns and blocks
+// follow the order of the results; invariants follow the catalogue order (invariants.Names), and
+// names outside the catalogue come after it, sorted.
+//
+// A counterexample renders as a numbered timeline of its history: one aligned line per event,
+// faults, crashes, restarts and heals in upper case, runs of identical lines from one process
+// collapsed into one line with a repeat count, and the effects that make the violation marked
+// with "<==": every committed apply of a duplicated message numbered ("effect #2 of order-1
+// (duplicate)"), the commit of a message whose effect was lost, the apply of a phantom effect.
+//
+// The package imports only the standard library and the harness's plain data: the history
+// vocabulary, the invariants' Violation and the scenarios' results.
+package reports

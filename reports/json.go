@@ -1,0 +1,109 @@
+package reports
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/scenarios"
+)
+
+// JSONReport is the document JSON writes. Its field names are the CLI contract (DESIGN.md).
+type JSONReport struct {
+	Cells []JSONCell `json:"cells"`
+}
+
+// JSONCell is one cell's result.
+type JSONCell struct {
+	Producer       string              `json:"producer"`
+	Consumer       string              `json:"consumer"`
+	Workload       string              `json:"workload"`
+	Fault          string              `json:"fault"`
+	Backend        string              `json:"backend"`
+	Runs           int                 `json:"runs"`
+	Violations     map[string]int      `json:"violations"` // invariant -> runs that broke it
+	Broken         []string            `json:"broken"`     // invariants broken at least once, catalogue order
+	Expected       []string            `json:"expected"`
+	Reason         string              `json:"reason"`
+	Matches        bool                `json:"matches"`
+	Errors         int                 `json:"errors"` // runs that did not settle
+	Counterexample *JSONCounterexample `json:"counterexample"`
+}
+
+// JSONCounterexample is a counterexample without its raw history: the seed, the shrunk scenario
+// and its fault schedule, the violations without their evidence, and the numbered timeline lines.
+type JSONCounterexample struct {
+	Seed       uint64           `json:"seed"`
+	Invariant  string           `json:"invariant"`
+	Scenario   history.Scenario `json:"scenario"`
+	Schedule   []history.Fault  `json:"schedule"`
+	Violations []JSONViolation  `json:"violations"`
+	Replay     string           `json:"replay"`   // the command that replays the seed
+	Timeline   []string         `json:"timeline"` // the numbered lines of the text timeline
+}
+
+// JSONViolation is a violation without its evidence (the timeline shows it).
+type JSONViolation struct {
+	Invariant string   `json:"invariant"`
+	Key       string   `json:"key,omitempty"`
+	Msgs      []string `json:"msgs,omitempty"`
+	Detail    string   `json:"detail"`
+}
+
+// NewJSONReport converts results into the JSON document; slices and maps are never null, except
+// a missing counterexample.
+func NewJSONReport(results []scenarios.CellResult) JSONReport {
+	rep := JSONReport{Cells: make([]JSONCell, 0, len(results))}
+	for _, r := range results {
+		c := JSONCell{
+			Producer:   r.Producer,
+			Consumer:   r.Consumer,
+			Workload:   r.Workload,
+			Fault:      r.Fault,
+			Backend:    r.Backend,
+			Runs:       r.Runs,
+			Violations: make(map[string]int, len(r.Violations)),
+			Broken:     broken(r),
+			Expected:   append([]string{}, r.Expected...),
+			Reason:     r.Reason,
+			Matches:    r.Matches,
+			Errors:     r.Errors,
+		}
+		for k, v := range r.Violations {
+			c.Violations[k] = v
+		}
+		if c.Broken == nil {
+			c.Broken = []string{}
+		}
+		if ce := r.Counterexample; ce != nil {
+			t := buildTimeline(ce, r.Cell(), TimelineOptions{})
+			jc := &JSONCounterexample{
+				Seed:       ce.Seed,
+				Invariant:  ce.Invariant,
+				Scenario:   ce.Scenario,
+				Schedule:   append([]history.Fault{}, ce.Scenario.Faults...),
+				Violations: make([]JSONViolation, len(ce.Violations)),
+				Replay:     t.replay[0],
+				Timeline:   append([]string{}, t.rows...),
+			}
+			for i, v := range ce.Violations {
+				jc.Violations[i] = JSONViolation{Invariant: v.Invariant, Key: v.Key, Msgs: v.Msgs, Detail: v.Detail}
+			}
+			c.Counterexample = jc
+		}
+		rep.Cells = append(rep.Cells, c)
+	}
+	return rep
+}
+
+// JSON writes results as indented JSON: {"cells": [...]}, each cell with its producer, consumer,
+// workload, fault, backend, runs, violations (invariant -> runs that broke it), broken, expected,
+// reason, matches, errors and counterexample (null, or the seed, the invariant, the shrunk
+// scenario, its schedule, the violations without evidence, the replay command and the timeline).
+// Map keys are sorted, so the output is deterministic.
+func JSON(w io.Writer, results []scenarios.CellResult) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // the timeline's "<==" markers stay readable
+	return enc.Encode(NewJSONReport(results))
+}

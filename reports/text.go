@@ -1,0 +1,268 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios"
+)
+
+// abbreviations are the short symbols of the catalogue's invariants in a matrix cell.
+var abbreviations = map[string]string{
+	"no-duplicate-effect": "dup",
+	"no-lost-effect":      "lost",
+	"no-phantom-effect":   "phantom",
+	"converges":           "conv",
+	"balance":             "bal",
+}
+
+// abbrev is the matrix symbol of an invariant: its abbreviation, or its name when it has none.
+func abbrev(name string) string {
+	if a, ok := abbreviations[name]; ok {
+		return a
+	}
+	return name
+}
+
+// legendItems explain the cell symbols, in catalogue order.
+func legendItems() []string {
+	parts := []string{"ok = nothing broke"}
+	for _, name := range invariants.Names() {
+		parts = append(parts, abbrev(name)+" = "+name)
+	}
+	parts = append(parts,
+		"! = differs from the catalogue's expectation",
+		"? = some runs did not settle (harness errors)",
+		"- = not run")
+	return parts
+}
+
+// legendText is the legend as one sentence.
+func legendText() string { return strings.Join(legendItems(), ", ") }
+
+// ordered returns the keys of counts in catalogue order, then the others sorted.
+func ordered(counts map[string]int) []string {
+	var out []string
+	seen := make(map[string]bool, len(counts))
+	for _, name := range invariants.Names() {
+		if _, ok := counts[name]; ok {
+			out = append(out, name)
+			seen[name] = true
+		}
+	}
+	var rest []string
+	for name := range counts {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// broken lists the invariants broken in at least one run: catalogue order, then the others sorted.
+func broken(r scenarios.CellResult) []string {
+	var out []string
+	for _, name := range ordered(r.Violations) {
+		if r.Violations[name] > 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// symbol is a result's matrix cell: "ok" or the broken invariants' abbreviations joined by "+",
+// then "!" when the result differs from its expectation and "?" when runs did not settle.
+func symbol(r scenarios.CellResult) string {
+	names := broken(r)
+	s := "ok"
+	if len(names) > 0 {
+		abbrs := make([]string, len(names))
+		for i, n := range names {
+			abbrs[i] = abbrev(n)
+		}
+		s = strings.Join(abbrs, "+")
+	}
+	if !r.Matches {
+		s += "!"
+	}
+	if r.Errors > 0 {
+		s += "?"
+	}
+	return s
+}
+
+// nameList renders invariant names for people: "a, b", or none when the list is empty.
+func nameList(names []string, none string) string {
+	if len(names) == 0 {
+		return none
+	}
+	return strings.Join(names, ", ")
+}
+
+// observed renders the broken invariants of a result with their counts.
+func observed(r scenarios.CellResult) string {
+	names := broken(r)
+	if len(names) == 0 {
+		return "nothing broken"
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s (%d/%d runs)", n, r.Violations[n], r.Runs)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cellTitle is "producer / consumer / workload under fault".
+func cellTitle(c scenarios.Cell) string {
+	return fmt.Sprintf("%s / %s / %s under %s", c.Producer, c.Consumer, c.Workload, c.Fault)
+}
+
+// pair is the row label of a result: producer/consumer.
+func pair(r scenarios.CellResult) string { return r.Producer + "/" + r.Consumer }
+
+// plural renders a count with its noun: "1 command", "2 commands", "0 faults".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// wrap breaks text into lines of at most width columns (a longer word stays whole). The first
+// line starts with first, the others with indent.
+func wrap(text string, width int, first, indent string) []string {
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		return []string{strings.TrimRight(first, " ")}
+	}
+	var lines []string
+	line := first + words[0]
+	for _, w := range words[1:] {
+		if len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = indent + w
+			continue
+		}
+		line += " " + w
+	}
+	return append(lines, line)
+}
+
+// wrapItems joins items with ", " into lines of at most width columns, never breaking an item.
+// The first line starts with first, the others with indent.
+func wrapItems(items []string, width int, first, indent string) []string {
+	if len(items) == 0 {
+		return []string{strings.TrimRight(first, " ")}
+	}
+	var lines []string
+	line := first + items[0]
+	for _, it := range items[1:] {
+		if len(line)+2+len(it) > width {
+			lines = append(lines, line+",")
+			line = indent + it
+			continue
+		}
+		line += ", " + it
+	}
+	return append(lines, line)
+}
+
+// pad left-aligns s in a field of width n.
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
+
+// padLeft right-aligns s in a field of width n.
+func padLeft(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return strings.Repeat(" ", n-len(s)) + s
+}
+
+// write sends a rendered report to w in one call.
+func write(w io.Writer, b *strings.Builder) error {
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// distinct returns the distinct values of key over results, in order of first appearance.
+func distinct(results []scenarios.CellResult, key func(scenarios.CellResult) string) []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, r := range results {
+		k := key(r)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// runsSummary describes the backends and runs per cell of results: "backend sim, 100 runs per cell".
+func runsSummary(results []scenarios.CellResult) string {
+	backends := distinct(results, func(r scenarios.CellResult) string { return r.Backend })
+	sort.Strings(backends)
+	var b strings.Builder
+	switch {
+	case len(backends) == 1 && backends[0] != "":
+		fmt.Fprintf(&b, "backend %s", backends[0])
+	case len(backends) > 1:
+		fmt.Fprintf(&b, "backends %s", strings.Join(backends, ", "))
+	}
+	if len(results) > 0 {
+		lo, hi := results[0].Runs, results[0].Runs
+		for _, r := range results {
+			lo, hi = min(lo, r.Runs), max(hi, r.Runs)
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		if lo == hi {
+			fmt.Fprintf(&b, "%s per cell", plural(lo, "run"))
+		} else {
+			fmt.Fprintf(&b, "%d to %d runs per cell", lo, hi)
+		}
+	}
+	return b.String()
+}
+
+// totals is the summary of a set of results.
+type totals struct {
+	cells, runs, asExpected, differing, errors int
+}
+
+func summarize(results []scenarios.CellResult) totals {
+	var t totals
+	for _, r := range results {
+		t.cells++
+		t.runs += r.Runs
+		t.errors += r.Errors
+		switch {
+		case !r.Matches:
+			t.differing++
+		case len(broken(r)) > 0:
+			t.asExpected++
+		}
+	}
+	return t
+}
+
+// items are the parts of the summary line.
+func (t totals) items() []string {
+	out := []string{plural(t.cells, "cell"), plural(t.runs, "run"), plural(t.asExpected, "cell") + " broken as expected", fmt.Sprintf("%d differing", t.differing)}
+	if t.errors > 0 {
+		out = append(out, plural(t.errors, "run")+" did not settle")
+	}
+	return out
+}
+
+func (t totals) String() string { return strings.Join(t.items(), ", ") }

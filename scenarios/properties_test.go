@@ -1,0 +1,177 @@
+package scenarios
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
+	"pgregory.net/rapid"
+)
+
+// findBound is how many rapid draws a known break must be found within.
+const findBound = 1000
+
+// TestNothingUnexpected: for every cell of the catalogue, every drawn scenario breaks only
+// invariants the catalogue expects (or allows) there. For the cells that hold, that is "every
+// invariant holds for every draw". A failure is saved under testdata/rapid/ and replays with
+// -rapid.failfile.
+func TestNothingUnexpected(t *testing.T) {
+	b := harness.NewSim()
+	for _, c := range Cells() {
+		exp := Expected(c)
+		t.Run(c.String(), func(t *testing.T) {
+			rapid.Check(t, func(rt *rapid.T) {
+				sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
+				out, err := RunScenario(context.Background(), b, sc)
+				if err != nil {
+					rt.Fatalf("harness failed: %v", err)
+				}
+				for _, name := range invariants.Broken(out.Violations) {
+					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
+						rt.Fatalf("%s broke %s, which the catalogue says holds (%s):\n%s", c, name, exp.Reason(), describe(out))
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestKnownBreaksAreFound: every invariant the catalogue expects a cell to break is found within
+// findBound draws, and rapid shrinks the failure to a small counterexample: one or two commands
+// and a single fault.
+func TestKnownBreaksAreFound(t *testing.T) {
+	b := harness.NewSim()
+	restore := setRapidFlags(t, map[string]string{"rapid.checks": fmt.Sprint(findBound), "rapid.nofailfile": "true"})
+	defer restore()
+	worst, worstCell := 0, ""
+	for _, c := range Cells() {
+		for _, inv := range Expected(c).Breaks {
+			t.Run(c.String()+"/"+inv, func(t *testing.T) {
+				draws, found := 0, -1
+				var last history.Scenario
+				tb := &quietTB{name: t.Name()}
+				rapid.Check(tb, func(rt *rapid.T) {
+					draws++
+					sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
+					out, err := RunScenario(context.Background(), b, sc)
+					if err != nil {
+						t.Errorf("harness failed: %v", err)
+						return
+					}
+					if slices.Contains(invariants.Broken(out.Violations), inv) {
+						if found < 0 {
+							found = draws
+						}
+						last = sc
+						rt.Fatalf("broken")
+					}
+				})
+				if found < 0 {
+					t.Fatalf("%s: %s not found within %d draws (%s)", c, inv, findBound, Expected(c).Reason())
+				}
+				if found > worst {
+					worst, worstCell = found, c.String()+" "+inv
+				}
+				maxCommands, maxFaults := 2, 1
+				if slices.Contains(Expected(c).TwoFaults, inv) {
+					maxCommands, maxFaults = 3, 2
+				}
+				if len(last.Commands) > maxCommands || len(last.Faults) > maxFaults {
+					t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(last.Commands), len(last.Faults), last)
+				}
+			})
+		}
+	}
+	t.Logf("the slowest break to find took %d draws: %s", worst, worstCell)
+}
+
+// TestShrinkIsSmall: the CLI's shrinker brings every cell's first counterexample down to one or
+// two commands and one fault (three commands and two faults where the mechanism needs a fault on
+// the publisher and one on a consumer), and the shrunk scenario still breaks the invariant.
+func TestShrinkIsSmall(t *testing.T) {
+	b := harness.NewSim()
+	opts := DefaultOptions()
+	opts.Seeds = 100
+	for _, c := range Cells() {
+		if len(Expected(c).Breaks) == 0 {
+			continue
+		}
+		r, err := RunCell(context.Background(), b, c, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ce := r.Counterexample
+		if ce == nil {
+			t.Errorf("%s: no counterexample", c)
+			continue
+		}
+		maxCommands, maxFaults := 2, 1
+		if slices.Contains(Expected(c).TwoFaults, ce.Invariant) {
+			maxCommands, maxFaults = 3, 2
+		}
+		if len(ce.Scenario.Commands) > maxCommands || len(ce.Scenario.Faults) > maxFaults {
+			t.Errorf("%s: shrunk only to %d commands and %d faults", c, len(ce.Scenario.Commands), len(ce.Scenario.Faults))
+		}
+		if !slices.Contains(invariants.Broken(ce.Violations), ce.Invariant) {
+			t.Errorf("%s: the shrunk scenario no longer breaks %s", c, ce.Invariant)
+		}
+	}
+}
+
+func describe(out Outcome) string {
+	var b strings.Builder
+	for _, v := range out.Violations {
+		fmt.Fprintf(&b, "  %s: %s\n", v.Invariant, v.Detail)
+	}
+	for i, e := range out.History.Events {
+		fmt.Fprintf(&b, "  %3d t=%d %s\n", i+1, e.Time, e)
+	}
+	return b.String()
+}
+
+// setRapidFlags sets rapid's command-line flags for one test and returns what restores them.
+func setRapidFlags(t *testing.T, values map[string]string) func() {
+	old := map[string]string{}
+	for name, v := range values {
+		f := flag.Lookup(name)
+		if f == nil {
+			t.Fatalf("rapid has no flag %s", name)
+		}
+		old[name] = f.Value.String()
+		if err := flag.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {
+		for name, v := range old {
+			_ = flag.Set(name, v)
+		}
+	}
+}
+
+// quietTB lets a property fail on purpose: rapid reports the failure to it, and it keeps quiet.
+type quietTB struct {
+	name   string
+	failed bool
+}
+
+func (q *quietTB) Helper()               {}
+func (q *quietTB) Name() string          { return q.name }
+func (q *quietTB) Logf(string, ...any)   {}
+func (q *quietTB) Log(...any)            {}
+func (q *quietTB) Skipf(string, ...any)  {}
+func (q *quietTB) Skip(...any)           {}
+func (q *quietTB) SkipNow()              {}
+func (q *quietTB) Errorf(string, ...any) { q.failed = true }
+func (q *quietTB) Error(...any)          { q.failed = true }
+func (q *quietTB) Fatalf(string, ...any) { q.failed = true }
+func (q *quietTB) Fatal(...any)          { q.failed = true }
+func (q *quietTB) FailNow()              { q.failed = true }
+func (q *quietTB) Fail()                 { q.failed = true }
+func (q *quietTB) Failed() bool          { return q.failed }

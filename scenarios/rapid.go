@@ -1,0 +1,34 @@
+package scenarios
+
+import (
+	"github.com/deliveryharness/harness/harness/history"
+	"pgregory.net/rapid"
+)
+
+// rapidSource draws the generator's choices with rapid, so that a failing scenario shrinks.
+type rapidSource struct{ t *rapid.T }
+
+// IntRange implements Source.
+func (s rapidSource) IntRange(label string, lo, hi int) int {
+	if hi <= lo {
+		return lo
+	}
+	return rapid.IntRange(lo, hi).Draw(s.t, label)
+}
+
+// Scenarios is the rapid generator of a cell's scenarios: commands × fault schedule ×
+// concurrency × interleaving, drawn within lim. Use it in a property:
+//
+//	rapid.Check(t, func(t *rapid.T) {
+//		sc := scenarios.Scenarios(cell, scenarios.DefaultLimits).Draw(t, "scenario")
+//		...
+//	})
+func Scenarios(c Cell, lim Limits) *rapid.Generator[history.Scenario] {
+	return rapid.Custom(func(t *rapid.T) history.Scenario {
+		sc, err := Generate(rapidSource{t}, c, lim)
+		if err != nil {
+			t.Fatalf("generate %s: %v", c, err)
+		}
+		return sc
+	})
+}
