@@ -173,9 +173,6 @@ type Expectation struct {
 	// MayBreak lists invariants a mechanism can break only with a combination the generator
 	// rarely draws: allowed, not required to be found.
 	MayBreak []string
-	// TwoFaults lists invariants whose only mechanism here needs two faults in one schedule (one
-	// on the publisher, one on a consumer): their smallest counterexample has two.
-	TwoFaults []string
 }
 
 // Agrees reports whether a set of broken invariants agrees with the expectation: everything
@@ -205,7 +202,7 @@ func (e Expectation) Reason() string {
 // Expected returns the catalogue's expectation for a cell.
 func Expected(c Cell) Expectation {
 	set := map[string]bool{}
-	var reasons, mayBreak, twoFaults []string
+	var reasons, mayBreak []string
 	add := func(e effect, why string) {
 		inv := breaks(e, c.Workload)
 		if len(inv) == 0 {
@@ -234,21 +231,16 @@ func Expected(c Cell) Expectation {
 		add(cl.what, cl.why)
 	}
 	// One schedule can hit the publisher and a consumer at once. Then redelivered-flag applies the
-	// unflagged copy of an older set-state event and skips the flagged copy of the newer one.
-	if c.Consumer == "redelivered-flag" && c.Fault == fault.PartitionBroker {
+	// unflagged copy of an older set-state event and skips a flagged copy of the newer one as
+	// already processed. It needs two faults at the right moments: reachable, rarely drawn.
+	if c.Consumer == "redelivered-flag" && c.Workload == harness.Prices && !set["converges"] &&
+		(c.Fault == fault.PartitionBroker || c.Fault == fault.BrokerDown) {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == dupEvent {
-				if !set["converges"] && c.Workload == harness.Prices {
-					twoFaults = append(twoFaults, "converges")
-				}
-				add(staleEffect, "redelivered-flag: a republished older event arrives unflagged and is applied, while a flagged copy of the newer one is skipped as already processed")
+				mayBreak = append(mayBreak, "converges")
 				break
 			}
 		}
-	}
-	// The same under broker-down needs two outages at the right moments: reachable, rarely drawn.
-	if c.Consumer == "redelivered-flag" && c.Fault == fault.BrokerDown && c.Workload == harness.Prices {
-		mayBreak = append(mayBreak, "converges")
 	}
 	var out Expectation
 	for _, name := range invariants.Names() {
@@ -258,7 +250,6 @@ func Expected(c Cell) Expectation {
 	}
 	out.Reasons = reasons
 	out.MayBreak = mayBreak
-	out.TwoFaults = twoFaults
 	return out
 }
 
