@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
@@ -72,16 +74,54 @@ func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, er
 	if sc.Consumers < k.Consumers {
 		return nil, nil, fmt.Errorf("%w: fault %s needs at least %d consumers, got %d", ErrUsage, k.Name, k.Consumers, sc.Consumers)
 	}
+	if sc.Consumers > MaxConsumers || sc.Prefetch > MaxPrefetch || sc.Batch > MaxBatch || len(sc.Commands) > MaxCommands {
+		return nil, nil, fmt.Errorf("%w: topology out of bounds (at most %d consumers, prefetch %d, batch %d, %d commands)",
+			ErrUsage, MaxConsumers, MaxPrefetch, MaxBatch, MaxCommands)
+	}
+	seen := map[string]bool{}
+	for _, m := range sc.Commands {
+		if m.ID == "" || seen[m.ID] {
+			return nil, nil, fmt.Errorf("%w: commands: empty or repeated id %q", ErrUsage, m.ID)
+		}
+		seen[m.ID] = true
+	}
+	_, hasRelay := p.(strategies.Relay)
 	for _, f := range sc.Faults {
-		if _, err := fault.Lookup(f.Kind); err != nil {
+		fk, err := fault.Lookup(f.Kind)
+		if err != nil {
 			return nil, nil, fmt.Errorf("%w: schedule: %w", ErrUsage, err)
 		}
 		if f.Nth < 1 {
 			return nil, nil, fmt.Errorf("%w: schedule: fault %s: nth must be 1 or more", ErrUsage, f.Kind)
 		}
+		targets := fk.Targets(fault.Topology{Relay: hasRelay, Consumers: sc.Consumers})
+		if !slices.Contains(targets, f.Target) {
+			return nil, nil, fmt.Errorf("%w: schedule: fault %s cannot target %q here (targets: %q)", ErrUsage, f.Kind, f.Target, targets)
+		}
+		if fk.Point {
+			points := c.Points()
+			switch f.Target {
+			case "producer":
+				points = p.Points()
+			case "relay":
+				points = p.(strategies.Relay).RelayPoints()
+			}
+			if !slices.Contains(points, f.Point) {
+				return nil, nil, fmt.Errorf("%w: schedule: %s has no fault point %q (points: %s)", ErrUsage, f.Target, f.Point, strings.Join(points, ", "))
+			}
+		}
 	}
 	return p, c, nil
 }
+
+// Bounds on a scenario's topology, so that a hand-written scenario file cannot ask for a run
+// that would not end.
+const (
+	MaxConsumers = 16
+	MaxPrefetch  = 1000
+	MaxBatch     = 1000
+	MaxCommands  = 100_000
+)
 
 // ValidateWorkload checks a workload name.
 func ValidateWorkload(name string) error {

@@ -32,6 +32,11 @@ type TimelineOptions struct {
 	// scenario differs from the one the seed generates: the timeline then gives a second replay
 	// command, `go run ./cmd/simulate replay --scenario <ReplayFile>`.
 	ReplayFile string
+	// ReplayFlags are extra flags the run used that the seed's scenario depends on, such as
+	// " --commands 2" or " --no-shrink"; they are appended to the replay-by-seed command.
+	ReplayFlags string
+	// NotShrunk says the counterexample is the scenario as drawn (--no-shrink).
+	NotShrunk bool
 }
 
 // Timeline writes a counterexample as a numbered timeline a person can follow: a title (the cell
@@ -140,7 +145,11 @@ func buildTimeline(ce *scenarios.Counterexample, cell scenarios.Cell, o Timeline
 	}
 	t.broken = nameList(names, "nothing") + " broken"
 
-	t.seed = fmt.Sprintf("seed %d, shrunk to %s and %s", ce.Seed, plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
+	shrunk := "shrunk to "
+	if o.NotShrunk {
+		shrunk = "as drawn, "
+	}
+	t.seed = fmt.Sprintf("seed %d, %s%s and %s", ce.Seed, shrunk, plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
 	if len(sc.Faults) > 0 {
 		faults := make([]string, len(sc.Faults))
 		for i, f := range sc.Faults {
@@ -153,8 +162,8 @@ func buildTimeline(ce *scenarios.Counterexample, cell scenarios.Cell, o Timeline
 	if ce.History != nil && ce.History.Backend != "" && ce.History.Backend != "sim" {
 		backend = " --backend " + ce.History.Backend
 	}
-	t.replay = []string{fmt.Sprintf("go run ./cmd/simulate replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s",
-		cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, backend)}
+	t.replay = []string{fmt.Sprintf("go run ./cmd/simulate replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
+		cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
 	if o.ReplayFile != "" {
 		t.replay = append(t.replay, "go run ./cmd/simulate replay --scenario "+o.ReplayFile+backend)
 	}

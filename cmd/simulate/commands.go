@@ -87,6 +87,19 @@ func (c *common) options() scenarios.Options {
 	return opts
 }
 
+// timelineOptions carries the flags a replay-by-seed needs to rebuild the same scenario.
+func (c *common) timelineOptions() reports.TimelineOptions {
+	var o reports.TimelineOptions
+	if c.commands != scenarios.DefaultLimits.MaxCommands {
+		o.ReplayFlags += fmt.Sprintf(" --commands %d", c.commands)
+	}
+	if c.noShrink {
+		o.ReplayFlags += " --no-shrink"
+		o.NotShrunk = true
+	}
+	return o
+}
+
 func backendFor(name string) (harness.Backend, error) {
 	switch name {
 	case "sim":
@@ -99,9 +112,9 @@ func backendFor(name string) (harness.Backend, error) {
 
 // cell validates a fully named cell.
 func (c *common) cell() (scenarios.Cell, error) {
-	for flagName, v := range map[string]string{"producer": c.producer, "consumer": c.consumer, "workload": c.workload, "fault": c.fault} {
-		if v == "" {
-			return scenarios.Cell{}, usagef("--%s is required (see `simulate list`)", flagName)
+	for _, f := range []struct{ name, value string }{{"producer", c.producer}, {"consumer", c.consumer}, {"workload", c.workload}, {"fault", c.fault}} {
+		if f.value == "" {
+			return scenarios.Cell{}, usagef("--%s is required (see `simulate list`)", f.name)
 		}
 	}
 	cell := scenarios.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
@@ -172,7 +185,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	case "markdown":
 		err = reports.Markdown(stdout, results)
 	default:
-		err = reports.Cell(stdout, r)
+		err = reports.Cell(stdout, r, c.timelineOptions())
 	}
 	if err != nil {
 		return err
@@ -281,7 +294,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		if err := writeReport(*out, results); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "report written to %s\n", *out)
+		fmt.Fprintf(stderr, "report written to %s\n", *out)
 	}
 	if differs(results) > 0 {
 		return errFindings
@@ -378,6 +391,9 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.format == "markdown" {
+		return usagef("replay: --format markdown is not available (text, json)")
+	}
 	var ce *scenarios.Counterexample
 	var cell scenarios.Cell
 	switch {
@@ -397,7 +413,9 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		ce = &scenarios.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
 	default:
-		if *seed == 0 {
+		seedSet := false
+		fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+		if !seedSet {
 			return usagef("replay needs --seed S (with --producer --consumer --workload --fault) or --scenario FILE")
 		}
 		cell, err = c.cell()
@@ -428,7 +446,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	default:
-		if err := reports.Timeline(stdout, ce, cell); err != nil {
+		if err := reports.Timeline(stdout, ce, cell, c.timelineOptions()); err != nil {
 			return err
 		}
 	}
