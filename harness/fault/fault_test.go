@@ -1,0 +1,54 @@
+package fault
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestTargets(t *testing.T) {
+	cases := []struct {
+		kind string
+		topo Topology
+		want []string
+	}{
+		{CrashProducer, Topology{Relay: false, Consumers: 1}, []string{"producer"}},
+		{CrashRelay, Topology{Relay: false, Consumers: 1}, nil},
+		{CrashRelay, Topology{Relay: true, Consumers: 1}, []string{"relay"}},
+		{CrashConsumer, Topology{Consumers: 2}, []string{"consumer-1", "consumer-2"}},
+		{LostConfirm, Topology{Relay: false, Consumers: 1}, []string{"producer"}},
+		{LostConfirm, Topology{Relay: true, Consumers: 1}, []string{"relay"}},
+		{PartitionBroker, Topology{Relay: true, Consumers: 1}, []string{"relay", "consumer-1"}},
+		{PartitionDB, Topology{Relay: true, Consumers: 1}, []string{"producer", "relay", "consumer-1"}},
+		{AmbiguousCommit, Topology{Relay: false, Consumers: 1}, []string{"producer", "consumer-1"}},
+		{BrokerDown, Topology{Consumers: 1}, []string{""}},
+		{ConcurrentConsumers, Topology{Consumers: 3}, []string{"consumer-1"}},
+		{None, Topology{Consumers: 1}, nil},
+	}
+	for _, tc := range cases {
+		k, err := Lookup(tc.kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := k.Targets(tc.topo); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %+v: targets %q, want %q", tc.kind, tc.topo, got, tc.want)
+		}
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	want := []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack",
+		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers"}
+	if !slices.Equal(Names(), want) {
+		t.Errorf("names %q, want the catalogue's %q", Names(), want)
+	}
+	if _, err := Lookup("nosuch"); err == nil {
+		t.Error("unknown fault accepted")
+	}
+	k, _ := Lookup(CrashRelay)
+	if k.Possible(false) == nil || k.Possible(true) != nil {
+		t.Error("crash-relay needs a relay and only that")
+	}
+	if k, _ := Lookup(ConcurrentConsumers); k.Consumers < 2 {
+		t.Error("concurrent-consumers needs two consumers")
+	}
+}
