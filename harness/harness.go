@@ -61,27 +61,36 @@ func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	if err := ValidateWorkload(sc.Workload); err != nil {
+	if err := ValidateWith(sc, p, c); err != nil {
 		return nil, nil, err
+	}
+	return p, c, nil
+}
+
+// ValidateWith checks a scenario for the given strategies, which need not be registered: a team
+// checks its own strategy this way.
+func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consumer) error {
+	if err := ValidateWorkload(sc.Workload); err != nil {
+		return err
 	}
 	k, err := fault.Lookup(sc.Fault)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if err := k.Possible(strategies.HasRelay(p)); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s with %w", ErrUsage, p.Name(), err)
+		return fmt.Errorf("%w: %s with %w", ErrUsage, p.Name(), err)
 	}
 	if sc.Consumers < k.Consumers {
-		return nil, nil, fmt.Errorf("%w: fault %s needs at least %d consumers, got %d", ErrUsage, k.Name, k.Consumers, sc.Consumers)
+		return fmt.Errorf("%w: fault %s needs at least %d consumers, got %d", ErrUsage, k.Name, k.Consumers, sc.Consumers)
 	}
 	if sc.Consumers > MaxConsumers || sc.Prefetch > MaxPrefetch || sc.Batch > MaxBatch || len(sc.Commands) > MaxCommands {
-		return nil, nil, fmt.Errorf("%w: topology out of bounds (at most %d consumers, prefetch %d, batch %d, %d commands)",
+		return fmt.Errorf("%w: topology out of bounds (at most %d consumers, prefetch %d, batch %d, %d commands)",
 			ErrUsage, MaxConsumers, MaxPrefetch, MaxBatch, MaxCommands)
 	}
 	seen := map[string]bool{}
 	for _, m := range sc.Commands {
 		if m.ID == "" || seen[m.ID] {
-			return nil, nil, fmt.Errorf("%w: commands: empty or repeated id %q", ErrUsage, m.ID)
+			return fmt.Errorf("%w: commands: empty or repeated id %q", ErrUsage, m.ID)
 		}
 		seen[m.ID] = true
 	}
@@ -89,14 +98,14 @@ func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, er
 	for _, f := range sc.Faults {
 		fk, err := fault.Lookup(f.Kind)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: schedule: %w", ErrUsage, err)
+			return fmt.Errorf("%w: schedule: %w", ErrUsage, err)
 		}
 		if f.Nth < 1 {
-			return nil, nil, fmt.Errorf("%w: schedule: fault %s: nth must be 1 or more", ErrUsage, f.Kind)
+			return fmt.Errorf("%w: schedule: fault %s: nth must be 1 or more", ErrUsage, f.Kind)
 		}
 		targets := fk.Targets(fault.Topology{Relay: hasRelay, Consumers: sc.Consumers})
 		if !slices.Contains(targets, f.Target) {
-			return nil, nil, fmt.Errorf("%w: schedule: fault %s cannot target %q here (targets: %q)", ErrUsage, f.Kind, f.Target, targets)
+			return fmt.Errorf("%w: schedule: fault %s cannot target %q here (targets: %q)", ErrUsage, f.Kind, f.Target, targets)
 		}
 		if fk.Point {
 			points := c.Points()
@@ -107,11 +116,11 @@ func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, er
 				points = p.(strategies.Relay).RelayPoints()
 			}
 			if !slices.Contains(points, f.Point) {
-				return nil, nil, fmt.Errorf("%w: schedule: %s has no fault point %q (points: %s)", ErrUsage, f.Target, f.Point, strings.Join(points, ", "))
+				return fmt.Errorf("%w: schedule: %s has no fault point %q (points: %s)", ErrUsage, f.Target, f.Point, strings.Join(points, ", "))
 			}
 		}
 	}
-	return p, c, nil
+	return nil
 }
 
 // Bounds on a scenario's topology, so that a hand-written scenario file cannot ask for a run
@@ -131,6 +140,14 @@ func ValidateWorkload(name string) error {
 		}
 	}
 	return fmt.Errorf("%w: unknown workload %q (known: orders, credits, prices)", ErrUsage, name)
+}
+
+// RunWith validates the scenario for the given strategies and runs it on the backend.
+func RunWith(ctx context.Context, b Backend, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (*history.History, error) {
+	if err := ValidateWith(sc, p, c); err != nil {
+		return nil, err
+	}
+	return b.Run(ctx, sc, p, c)
 }
 
 // Run validates the scenario and runs it on the backend.

@@ -85,6 +85,13 @@ func Generate(src Source, c Cell, lim Limits) (history.Scenario, error) {
 	if err != nil {
 		return history.Scenario{}, err
 	}
+	return GenerateFor(src, p, cons, c.Workload, c.Fault, lim)
+}
+
+// GenerateFor draws a scenario for strategies given as values, registered or not: the same
+// draws as Generate, with the cell named after the strategies.
+func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, workload, faultKind string, lim Limits) (history.Scenario, error) {
+	c := Cell{Producer: p.Name(), Consumer: cons.Name(), Workload: workload, Fault: faultKind}
 	k, err := fault.Lookup(c.Fault)
 	if err != nil {
 		return history.Scenario{}, err

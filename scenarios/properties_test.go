@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/deliveryharness/harness/harness"
@@ -34,7 +33,7 @@ func TestNothingUnexpected(t *testing.T) {
 				}
 				for _, name := range invariants.Broken(out.Violations) {
 					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						rt.Fatalf("%s broke %s, which the catalogue says holds (%s):\n%s", c, name, exp.Reason(), describe(out))
+						rt.Fatalf("%s broke %s, which the catalogue says holds (%s):\n%s", c, name, exp.Reason(), Describe(out.History, out.Violations))
 					}
 				}
 			})
@@ -123,17 +122,6 @@ func TestShrinkIsSmall(t *testing.T) {
 			t.Errorf("%s: the shrunk scenario no longer breaks %s", c, ce.Invariant)
 		}
 	}
-}
-
-func describe(out Outcome) string {
-	var b strings.Builder
-	for _, v := range out.Violations {
-		fmt.Fprintf(&b, "  %s: %s\n", v.Invariant, v.Detail)
-	}
-	for i, e := range out.History.Events {
-		fmt.Fprintf(&b, "  %3d t=%d %s\n", i+1, e.Time, e)
-	}
-	return b.String()
 }
 
 // setRapidFlags sets rapid's command-line flags for one test and returns what restores them.
