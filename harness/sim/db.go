@@ -217,7 +217,8 @@ func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, 
 		if len(out) >= limit {
 			break
 		}
-		if !r.committed || r.published || (r.lockedBy != nil && r.lockedBy != t) {
+		visible := r.committed || slices.Contains(t.outbox, r) // its own insert is visible to a transaction
+		if !visible || r.published || (r.lockedBy != nil && r.lockedBy != t) {
 			continue // invisible, done, or locked by another relay: SKIP LOCKED
 		}
 		if r.lockedBy != t {
@@ -403,7 +404,7 @@ func (t *tx) apply() {
 
 func (t *tx) Rollback(context.Context) error {
 	if t.p.unwinding {
-		t.end()
+		t.abort("process dying")
 		return nil
 	}
 	t.p.step()

@@ -1,0 +1,144 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/record"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// Ports are the ports one body of RunBodies gets: those of its own simulated process, wrapped by
+// the recorder as a strategy's are.
+type Ports struct {
+	Name      string // the process name: body-1, body-2, ...
+	Store     strategies.Store
+	Publisher strategies.Publisher
+	Sub       strategies.Subscription // opens its channel, and starts taking deliveries, at the first Next
+	Faults    strategies.Faults
+	Clock     strategies.Clock
+}
+
+// BodyName names the i-th body of RunBodies (1-based), as fault targets and events name it.
+func BodyName(i int) string { return fmt.Sprintf("body-%d", i) }
+
+// RunBodies runs each body as its own simulated process against one fresh database and broker,
+// and returns when every body has returned. It drives the simulator with straight-line code
+// instead of strategies, as the conformance suite of port semantics does.
+//
+// Of sc it uses Seed (the interleaving), Workload (the effect semantics of Tx.Apply), Prefetch and
+// Faults (targets name bodies, see BodyName); a body that a crash fault kills restarts from its
+// beginning after Config.RestartDelay. A body's return is its process's exit: its open
+// transactions roll back and its broker channels close, so the broker requeues what it had not
+// acknowledged, flagged redelivered.
+//
+// The history's Final holds the reads taken after the last body returned; Quiesced is true when
+// every body returned. An error means the simulation failed: a body was still running at
+// Config.MaxTime, every body is blocked for good, or a body panicked.
+func RunBodies(sc history.Scenario, cfg Config, bodies ...func(ctx context.Context, env Ports)) (*history.History, error) {
+	w := &world{
+		cfg:       cfg,
+		sc:        sc,
+		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
+		brokerCut: map[string]bool{},
+		dbCut:     map[string]bool{},
+	}
+	w.db = newDB(w, sc.Workload)
+	w.br = &broker{w: w}
+	for _, f := range sc.Faults {
+		w.armed = append(w.armed, &armed{f: f})
+	}
+	for i, body := range bodies {
+		p := &proc{w: w, name: BodyName(i + 1)}
+		p.body = func(ctx context.Context) {
+			body(ctx, Ports{
+				Name:      p.name,
+				Store:     record.Store(store{p}, w, p.name),
+				Publisher: record.Publisher(publisher{p}, w, p.name),
+				Sub:       record.Subscription(subscription{p}, w, p.name),
+				Faults:    faults{p},
+				Clock:     clock{p},
+			})
+			p.cleanup() // the process exits
+		}
+		w.procs = append(w.procs, p)
+	}
+
+	err := w.loopUntilReturned()
+	h := &history.History{
+		Backend:  "sim",
+		Scenario: sc,
+		Events:   w.events,
+		Final:    w.db.final(),
+		Quiesced: err == nil,
+	}
+	h.Final.Ready = len(w.br.ready)
+	h.Final.Unacked = w.br.unacked()
+	if err != nil {
+		return h, fmt.Errorf("sim: %d bodies, seed %d: %w", len(bodies), sc.Seed, err)
+	}
+	return h, nil
+}
+
+// loopUntilReturned is loop with another end: every process has returned. Nothing here is a
+// server that waits for work, so quiescence is the processes' end, not an idle state; faults
+// still in force when the last body returns are left as they are.
+func (w *world) loopUntilReturned() (err error) {
+	for _, p := range w.procs {
+		p.next, p.stop = iter.Pull(p.seq)
+	}
+	defer func() {
+		for _, p := range w.procs {
+			p.stop()
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sim: a simulated process panicked: %v", r)
+		}
+	}()
+	for {
+		w.fireTimers()
+		if w.allReturned() {
+			w.note("harness", history.OpQuiesce, "", "", "every body returned")
+			return nil
+		}
+		if w.now > w.cfg.MaxTime {
+			return fmt.Errorf("%w (%d ms)", ErrNoQuiescence, w.cfg.MaxTime)
+		}
+		w.runnable = w.runnable[:0]
+		for _, p := range w.procs {
+			if p.ready(w.now) {
+				w.runnable = append(w.runnable, p)
+			}
+		}
+		if len(w.runnable) == 0 {
+			t, ok := w.nextWake()
+			if !ok {
+				return fmt.Errorf("%w: every body is blocked and nothing is due", ErrNoQuiescence)
+			}
+			w.now = t
+			continue
+		}
+		p := w.runnable[0]
+		if len(w.runnable) > 1 {
+			p = w.runnable[w.rng.IntN(len(w.runnable))]
+		}
+		w.now++
+		if _, ok := p.next(); !ok {
+			p.finished = true
+		}
+	}
+}
+
+func (w *world) allReturned() bool {
+	for _, p := range w.procs {
+		if !p.finished {
+			return false
+		}
+	}
+	return true
+}
