@@ -3,8 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"iter"
-	"math/rand/v2"
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/record"
@@ -39,18 +37,7 @@ func BodyName(i int) string { return fmt.Sprintf("body-%d", i) }
 // every body returned. An error means the simulation failed: a body was still running at
 // Config.MaxTime, every body is blocked for good, or a body panicked.
 func RunBodies(sc history.Scenario, cfg Config, bodies ...func(ctx context.Context, env Ports)) (*history.History, error) {
-	w := &world{
-		cfg:       cfg,
-		sc:        sc,
-		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
-		brokerCut: map[string]bool{},
-		dbCut:     map[string]bool{},
-	}
-	w.db = newDB(w, sc.Workload)
-	w.br = &broker{w: w}
-	for _, f := range sc.Faults {
-		w.armed = append(w.armed, &armed{f: f})
-	}
+	w := newWorld(sc, cfg)
 	for i, body := range bodies {
 		p := &proc{w: w, name: BodyName(i + 1)}
 		p.body = func(ctx context.Context) {
@@ -67,73 +54,17 @@ func RunBodies(sc history.Scenario, cfg Config, bodies ...func(ctx context.Conte
 		w.procs = append(w.procs, p)
 	}
 
-	err := w.loopUntilReturned()
-	h := &history.History{
-		Backend:  "sim",
-		Scenario: sc,
-		Events:   w.events,
-		Final:    w.db.final(),
-		Quiesced: err == nil,
-	}
-	h.Final.Ready = len(w.br.ready)
-	h.Final.Unacked = w.br.unacked()
+	// Nothing here is a server that waits for work: the run ends when every body has returned;
+	// faults still in force then are left as they are.
+	err := w.loop(w.allReturned, "every body returned")
+	h := w.history(err)
 	if err != nil {
 		return h, fmt.Errorf("sim: %d bodies, seed %d: %w", len(bodies), sc.Seed, err)
 	}
 	return h, nil
 }
 
-// loopUntilReturned is loop with another end: every process has returned. Nothing here is a
-// server that waits for work, so quiescence is the processes' end, not an idle state; faults
-// still in force when the last body returns are left as they are.
-func (w *world) loopUntilReturned() (err error) {
-	for _, p := range w.procs {
-		p.next, p.stop = iter.Pull(p.seq)
-	}
-	defer func() {
-		for _, p := range w.procs {
-			p.stop()
-		}
-	}()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("sim: a simulated process panicked: %v", r)
-		}
-	}()
-	for {
-		w.fireTimers()
-		if w.allReturned() {
-			w.note("harness", history.OpQuiesce, "", "", "every body returned")
-			return nil
-		}
-		if w.now > w.cfg.MaxTime {
-			return fmt.Errorf("%w (%d ms)", ErrNoQuiescence, w.cfg.MaxTime)
-		}
-		w.runnable = w.runnable[:0]
-		for _, p := range w.procs {
-			if p.ready(w.now) {
-				w.runnable = append(w.runnable, p)
-			}
-		}
-		if len(w.runnable) == 0 {
-			t, ok := w.nextWake()
-			if !ok {
-				return fmt.Errorf("%w: every body is blocked and nothing is due", ErrNoQuiescence)
-			}
-			w.now = t
-			continue
-		}
-		p := w.runnable[0]
-		if len(w.runnable) > 1 {
-			p = w.runnable[w.rng.IntN(len(w.runnable))]
-		}
-		w.now++
-		if _, ok := p.next(); !ok {
-			p.finished = true
-		}
-	}
-}
-
+// allReturned: every body has returned.
 func (w *world) allReturned() bool {
 	for _, p := range w.procs {
 		if !p.finished {

@@ -145,6 +145,7 @@ func (t *tx) abort(string) {
 // transaction holds it.
 func (t *tx) lock(key string) error {
 	d := t.d
+	deadline := d.w.now + d.w.cfg.LockTimeout // one deadline, however many holders come and go
 	for {
 		h := d.locks[key]
 		if h == nil {
@@ -155,7 +156,10 @@ func (t *tx) lock(key string) error {
 		if h == t {
 			return nil
 		}
-		t.p.block(func() bool { return d.locks[key] != h }, d.w.now+d.w.cfg.LockTimeout)
+		if d.w.now >= deadline {
+			return t.fail(fmt.Errorf("lock %s: %w", key, strategies.ErrLockTimeout))
+		}
+		t.p.block(func() bool { return d.locks[key] != h }, deadline)
 		if t.done {
 			return fmt.Errorf("lock %s: %w", key, strategies.ErrConnection)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
@@ -19,19 +18,7 @@ const Group = "effects"
 // included. The same scenario always gives the same history. An error means the simulation
 // itself failed (no quiescence within the bound); invariant verdicts are not errors.
 func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer, cfg Config) (*history.History, error) {
-	w := &world{
-		cfg:       cfg,
-		sc:        sc,
-		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
-		brokerCut: map[string]bool{},
-		dbCut:     map[string]bool{},
-	}
-	w.db = newDB(w, sc.Workload)
-	w.br = &broker{w: w}
-	for _, f := range sc.Faults {
-		w.armed = append(w.armed, &armed{f: f})
-	}
-	w.events = make([]history.Event, 0, 16*len(sc.Commands)+16)
+	w := newWorld(sc, cfg)
 
 	// The producer: the clients' commands, one after the other. A command that was in progress
 	// when the producer died is not retried (the client saw its connection reset).
@@ -102,16 +89,8 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 		w.procs = append(w.procs, cp)
 	}
 
-	err := w.loop()
-	h := &history.History{
-		Backend:  "sim",
-		Scenario: sc,
-		Events:   w.events,
-		Final:    w.db.final(),
-		Quiesced: err == nil,
-	}
-	h.Final.Ready = len(w.br.ready)
-	h.Final.Unacked = w.br.unacked()
+	err := w.loop(w.quiescent, "")
+	h := w.history(err)
 	if err != nil {
 		return h, fmt.Errorf("sim: %s/%s/%s seed %d: %w", sc.Producer, sc.Consumer, sc.Workload, sc.Seed, err)
 	}

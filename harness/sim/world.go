@@ -138,8 +138,40 @@ func (w *world) nextWake() (int64, bool) {
 	return best, ok
 }
 
-// loop runs the scheduler until quiescence or the time bound.
-func (w *world) loop() (err error) {
+// newWorld builds an empty run of sc: a database, a broker, the armed fault schedule.
+func newWorld(sc history.Scenario, cfg Config) *world {
+	w := &world{
+		cfg:       cfg,
+		sc:        sc,
+		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
+		brokerCut: map[string]bool{},
+		dbCut:     map[string]bool{},
+	}
+	w.db = newDB(w, sc.Workload)
+	w.br = &broker{w: w}
+	for _, f := range sc.Faults {
+		w.armed = append(w.armed, &armed{f: f})
+	}
+	w.events = make([]history.Event, 0, 16*len(sc.Commands)+16)
+	return w
+}
+
+// history is the run's history with the final reads; err is how the loop ended.
+func (w *world) history(err error) *history.History {
+	h := &history.History{
+		Backend:  "sim",
+		Scenario: w.sc,
+		Events:   w.events,
+		Final:    w.db.final(),
+		Quiesced: err == nil,
+	}
+	h.Final.Ready = len(w.br.ready)
+	h.Final.Unacked = w.br.unacked()
+	return h
+}
+
+// loop runs the scheduler until done holds (then it notes why) or the time bound passes.
+func (w *world) loop(done func() bool, why string) (err error) {
 	for _, p := range w.procs {
 		p.next, p.stop = iter.Pull(p.seq)
 	}
@@ -155,8 +187,8 @@ func (w *world) loop() (err error) {
 	}()
 	for {
 		w.fireTimers()
-		if w.quiescent() {
-			w.note("harness", history.OpQuiesce, "", "", "")
+		if done() {
+			w.note("harness", history.OpQuiesce, "", "", why)
 			return nil
 		}
 		if w.now > w.cfg.MaxTime {
