@@ -178,22 +178,27 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageOr(err)
 	}
-	results := []scenarios.CellResult{r}
-	switch c.format {
-	case "json":
-		err = reports.JSON(stdout, results)
-	case "markdown":
-		err = reports.Markdown(stdout, results)
-	default:
-		err = reports.Cell(stdout, r, c.timelineOptions())
-	}
-	if err != nil {
+	if err := render(stdout, c.format, []scenarios.CellResult{r}, func(w io.Writer) error {
+		return reports.Cell(w, r, c.timelineOptions())
+	}); err != nil {
 		return err
 	}
 	if len(r.Broken()) > 0 {
 		return errFindings
 	}
 	return nil
+}
+
+// render writes results in the format asked for; text is the command's own text rendering.
+func render(w io.Writer, format string, results []scenarios.CellResult, text func(io.Writer) error) error {
+	switch format {
+	case "json":
+		return reports.JSON(w, results)
+	case "markdown":
+		return reports.Markdown(w, results)
+	default:
+		return text(w)
+	}
 }
 
 // usageOr turns harness usage errors into one-line usage errors.
@@ -279,15 +284,9 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	if err != nil {
 		return err
 	}
-	switch c.format {
-	case "json":
-		err = reports.JSON(stdout, results)
-	case "markdown":
-		err = reports.Markdown(stdout, results)
-	default:
-		err = reports.Matrix(stdout, results, reports.MatrixOptions{})
-	}
-	if err != nil {
+	if err := render(stdout, c.format, results, func(w io.Writer) error {
+		return reports.Matrix(w, results, reports.MatrixOptions{})
+	}); err != nil {
 		return err
 	}
 	if *out != "" {
