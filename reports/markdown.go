@@ -47,6 +47,12 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 		b.WriteString("\n### Cells that differ from the catalogue\n\n")
 		for _, r := range differing {
 			fmt.Fprintf(&b, "- **%s**: expected %s; observed %s.", mdEscape(cellTitle(r.Cell())), nameList(r.Expected, "nothing broken"), observed(r))
+			if u := r.Unexpected(); len(u) > 0 {
+				fmt.Fprintf(&b, " Unexpected: %s, which the catalogue says cannot break here.", nameList(u, ""))
+			}
+			if m := r.Missing(); len(m) > 0 {
+				fmt.Fprintf(&b, " Not found in %d runs: %s (more seeds may find it).", r.Runs, nameList(m, ""))
+			}
 			if r.Errors > 0 {
 				fmt.Fprintf(&b, " %s of %d did not settle.", plural(r.Errors, "run"), r.Runs)
 			}

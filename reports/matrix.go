@@ -109,6 +109,18 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 			fmt.Fprintf(&b, "  %s\n", r.Cell())
 			fmt.Fprintf(&b, "    expected  %s\n", nameList(r.Expected, "nothing broken"))
 			fmt.Fprintf(&b, "    observed  %s\n", observed(r))
+			var notes []string
+			if u := r.Unexpected(); len(u) > 0 {
+				notes = append(notes, "    extra     ", nameList(u, "")+" broke: the catalogue says it cannot here; replay the counterexample")
+			}
+			if m := r.Missing(); len(m) > 0 {
+				notes = append(notes, "    missing   ", fmt.Sprintf("%s not found in %d runs: a rarer mechanism; more --seeds may find it", nameList(m, ""), r.Runs))
+			}
+			for i := 0; i < len(notes); i += 2 {
+				for _, l := range wrap(notes[i+1], width, notes[i], "              ") {
+					fmt.Fprintln(&b, l)
+				}
+			}
 			if r.Errors > 0 {
 				fmt.Fprintf(&b, "    errors    %s of %d did not settle\n", plural(r.Errors, "run"), r.Runs)
 			}

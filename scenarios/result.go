@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"slices"
+
 	"fmt"
 
 	"github.com/deliveryharness/harness/harness/history"
@@ -63,4 +65,28 @@ type Counterexample struct {
 	Scenario   history.Scenario       `json:"scenario"`  // shrunk: commands, schedule, topology
 	Violations []invariants.Violation `json:"violations"`
 	History    *history.History       `json:"history"`
+}
+
+// Unexpected lists the invariants broken here that the catalogue neither expects nor allows: a
+// contradiction between the harness and the catalogue's reasoning, to investigate.
+func (r CellResult) Unexpected() []string {
+	var out []string
+	for _, name := range r.Broken() {
+		if !slices.Contains(r.Expected, name) && !slices.Contains(r.MayBreak, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Missing lists the invariants the catalogue expects to break here that no run broke: with few
+// seeds, a rarer mechanism may simply not have been drawn.
+func (r CellResult) Missing() []string {
+	var out []string
+	for _, name := range r.Expected {
+		if r.Violations[name] == 0 {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -1,0 +1,33 @@
+package scenarios
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestUnexpectedAndMissing(t *testing.T) {
+	cases := []struct {
+		name                string
+		expected, mayBreak  []string
+		violations          map[string]int
+		unexpected, missing []string
+	}{
+		{"agrees", []string{"no-duplicate-effect"}, nil, map[string]int{"no-duplicate-effect": 3, "no-lost-effect": 0}, nil, nil},
+		{"missing", []string{"no-duplicate-effect"}, nil, map[string]int{"no-duplicate-effect": 0}, nil, []string{"no-duplicate-effect"}},
+		{"extra", nil, nil, map[string]int{"no-lost-effect": 1}, []string{"no-lost-effect"}, nil},
+		{"allowed", nil, []string{"converges"}, map[string]int{"converges": 1}, nil, nil},
+	}
+	for _, tc := range cases {
+		r := CellResult{Expected: tc.expected, MayBreak: tc.mayBreak, Violations: tc.violations}
+		if got := r.Unexpected(); !slices.Equal(got, tc.unexpected) {
+			t.Errorf("%s: unexpected %q, want %q", tc.name, got, tc.unexpected)
+		}
+		if got := r.Missing(); !slices.Equal(got, tc.missing) {
+			t.Errorf("%s: missing %q, want %q", tc.name, got, tc.missing)
+		}
+		exp := Expectation{Breaks: tc.expected, MayBreak: tc.mayBreak}
+		if agrees := exp.Agrees(r.Broken()); agrees != (len(tc.unexpected) == 0 && len(tc.missing) == 0) {
+			t.Errorf("%s: Agrees = %v", tc.name, agrees)
+		}
+	}
+}
