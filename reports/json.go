@@ -24,6 +24,7 @@ type JSONCell struct {
 	Violations     map[string]int      `json:"violations"` // invariant -> runs that broke it
 	Broken         []string            `json:"broken"`     // invariants broken at least once, catalogue order
 	Expected       []string            `json:"expected"`
+	MayBreak       []string            `json:"may_break,omitempty"` // allowed: reachable, rarely drawn
 	Reason         string              `json:"reason"`
 	Matches        bool                `json:"matches"`
 	Errors         int                 `json:"errors"` // runs that did not settle
@@ -65,6 +66,7 @@ func NewJSONReport(results []scenarios.CellResult) JSONReport {
 			Violations: make(map[string]int, len(r.Violations)),
 			Broken:     broken(r),
 			Expected:   append([]string{}, r.Expected...),
+			MayBreak:   r.MayBreak,
 			Reason:     r.Reason,
 			Matches:    r.Matches,
 			Errors:     r.Errors,

@@ -395,7 +395,11 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var ce *scenarios.Counterexample
 	var cell scenarios.Cell
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
 	switch {
+	case *file != "" && seedSet:
+		return usagef("replay takes --seed or --scenario, not both")
 	case *file != "":
 		sc, err := readScenario(*file)
 		if err != nil {
@@ -412,8 +416,6 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		ce = &scenarios.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
 	default:
-		seedSet := false
-		fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
 		if !seedSet {
 			return usagef("replay needs --seed S (with --producer --consumer --workload --fault) or --scenario FILE")
 		}
@@ -439,9 +441,8 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch c.format {
 	case "json":
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(ce); err != nil {
+		// The same shape as a cell of `run --format json`, for one run.
+		if err := reports.JSON(stdout, []scenarios.CellResult{replayResult(cell, b.Name(), ce)}); err != nil {
 			return err
 		}
 	default:
@@ -453,6 +454,30 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		return errFindings
 	}
 	return nil
+}
+
+// replayResult is a replayed counterexample as a one-run cell result.
+func replayResult(cell scenarios.Cell, backend string, ce *scenarios.Counterexample) scenarios.CellResult {
+	exp := scenarios.Expected(cell)
+	r := scenarios.CellResult{
+		Producer: cell.Producer, Consumer: cell.Consumer, Workload: cell.Workload, Fault: cell.Fault,
+		Backend: backend, Runs: 1, Violations: map[string]int{},
+		Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
+	}
+	if r.Expected == nil {
+		r.Expected = []string{}
+	}
+	for _, inv := range invariants.For(cell.Workload) {
+		r.Violations[inv.Name()] = 0
+	}
+	for _, name := range invariants.Broken(ce.Violations) {
+		r.Violations[name] = 1
+	}
+	r.Matches = len(r.Unexpected()) == 0
+	if len(ce.Violations) > 0 {
+		r.Counterexample = ce
+	}
+	return r
 }
 
 // readScenario reads a scenario JSON, bare or inside a counterexample ({"scenario": ...}).
