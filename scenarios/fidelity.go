@@ -1,0 +1,72 @@
+package scenarios
+
+import (
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// Named is a hand-written scenario with a name, run on every backend by the fidelity test: the
+// same scenario must give the same verdict per invariant on the simulator and on real servers.
+// Its faults fire at points both backends count the same way (the first commit, the first ack,
+// a named fault point), so that neither timing nor interleaving decides the verdict.
+type Named struct {
+	Name     string
+	Scenario history.Scenario
+	Breaks   []string // the invariants it breaks, from the mechanism its name states
+}
+
+func orders(n int) []history.Message {
+	return Commands(NewSeedSource(0), "orders", n, 1)
+}
+
+func named(name string, breaks []string, p, c, w, f string, cmds []history.Message, faults ...history.Fault) Named {
+	consumers := 1
+	if f == "concurrent-consumers" {
+		consumers = 2
+	}
+	return Named{Name: name, Breaks: breaks, Scenario: history.Scenario{
+		Producer: p, Consumer: c, Workload: w, Fault: f, Seed: 1,
+		Commands: cmds, Faults: faults, Consumers: consumers, Prefetch: 1, Batch: 1,
+	}}
+}
+
+// NamedScenarios is the fidelity set: each of the catalogue's mechanisms once, and its fix.
+func NamedScenarios() []Named {
+	crash := func(target, point string) history.Fault {
+		kind := map[string]string{"producer": "crash-producer", "relay": "crash-relay"}[target]
+		if kind == "" {
+			kind = "crash-consumer"
+		}
+		return history.Fault{Kind: kind, Target: target, Point: point, Nth: 1}
+	}
+	return []Named{
+		named("baseline outbox inbox", nil, "outbox", "inbox", "orders", "none", orders(3)),
+		named("double write loses the event when the producer dies after commit", []string{"no-lost-effect"}, "double-write", "inbox", "orders", "crash-producer", orders(1),
+			crash("producer", "producer.after-commit")),
+		named("publish first invents an order when the producer dies after publishing", []string{"no-phantom-effect"}, "publish-first", "inbox", "orders", "crash-producer", orders(1),
+			crash("producer", "producer.after-publish")),
+		named("naive pays twice when the consumer dies before its ack", []string{"no-duplicate-effect"}, "double-write", "naive", "orders", "crash-consumer", orders(1),
+			crash("consumer-1", "consumer.after-effect")),
+		named("inbox pays once when the consumer dies before its ack", nil, "outbox", "inbox", "orders", "crash-consumer", orders(1),
+			crash("consumer-1", "consumer.after-effect")),
+		named("ack first loses the payment when the consumer dies after its ack", []string{"no-lost-effect"}, "outbox", "ack-first", "orders", "crash-consumer", orders(1),
+			crash("consumer-1", "consumer.after-ack")),
+		named("the outbox relay publishes twice when it dies before marking", []string{"no-duplicate-effect"}, "outbox", "naive", "orders", "crash-relay", orders(1),
+			crash("relay", "relay.after-publish")),
+		named("inbox absorbs the relay's second publish", nil, "outbox", "inbox", "orders", "crash-relay", orders(1),
+			crash("relay", "relay.after-publish")),
+		named("a lost confirm makes double write publish twice", []string{"no-duplicate-effect"}, "double-write", "naive", "orders", "lost-confirm", orders(1),
+			history.Fault{Kind: "lost-confirm", Target: "producer", Nth: 1}),
+		named("the redelivered flag misses a producer-side duplicate", []string{"no-duplicate-effect"}, "outbox", "redelivered-flag", "orders", "lost-confirm", orders(1),
+			history.Fault{Kind: "lost-confirm", Target: "relay", Nth: 1}),
+		named("a lost ack makes ack first apply twice", []string{"no-duplicate-effect"}, "outbox", "ack-first", "orders", "lost-ack", orders(1),
+			history.Fault{Kind: "lost-ack", Target: "consumer-1", Nth: 1}),
+		named("inbox absorbs the redelivery after a lost ack", nil, "outbox", "inbox", "credits", "lost-ack", Commands(NewSeedSource(0), "credits", 2, 1),
+			history.Fault{Kind: "lost-ack", Target: "consumer-1", Nth: 1}),
+		named("an unanswered commit makes double write drop the event", []string{"no-lost-effect"}, "double-write", "inbox", "orders", "ambiguous-commit", orders(1),
+			history.Fault{Kind: "ambiguous-commit", Target: "producer", Nth: 1}),
+		named("an unanswered commit makes naive apply twice", []string{"no-duplicate-effect"}, "outbox", "naive", "orders", "ambiguous-commit", orders(1),
+			history.Fault{Kind: "ambiguous-commit", Target: "consumer-1", Nth: 1}),
+		named("outbox and inbox ride out a broker outage", nil, "outbox", "inbox", "credits", "broker-down", Commands(NewSeedSource(0), "credits", 2, 1),
+			history.Fault{Kind: "broker-down", Nth: 1, Duration: 300}),
+	}
+}
