@@ -1,0 +1,562 @@
+package real
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// Backend runs scenarios on real servers: every component (producer, relay, consumers) is a
+// separate OS process (this binary re-executed as a worker) with its own connections through its
+// own Toxiproxy proxies. A crash is a SIGKILL at the named fault point; a restart is a new
+// process. Each run has its own schema and queue and removes them afterwards.
+type Backend struct {
+	Infra        Infra
+	Timeouts     Timeouts
+	RestartDelay time.Duration // between a kill and the new process
+	Deadline     time.Duration // a run that has not settled by then fails
+	// Executable is the binary re-executed as a worker; empty means this one. It must call
+	// WorkerMain when IsWorker is true.
+	Executable string
+}
+
+// NewBackend returns a backend on the given servers with the default timeouts.
+func NewBackend(inf Infra) *Backend {
+	return &Backend{Infra: inf, Timeouts: DefaultTimeouts(), RestartDelay: 30 * time.Millisecond, Deadline: time.Minute}
+}
+
+// Name implements harness.Backend.
+func (*Backend) Name() string { return "real" }
+
+// Run implements harness.Backend.
+func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (h *history.History, err error) {
+	exe := b.Executable
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("real: worker binary: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.Deadline)
+	defer cancel()
+	r := &run{
+		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(),
+		pgURL: map[string]string{}, mqURL: map[string]string{},
+		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256),
+	}
+	for _, f := range sc.Faults {
+		r.armed = append(r.armed, &armedFault{f: f})
+	}
+	if r.schema, err = CreateSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if derr := r.schema.Drop(context.Background()); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	if r.queue, err = DeclareQueue(ctx, b.Infra.AMQPURL, r.runID); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if derr := r.queue.Delete(context.Background()); derr != nil && err == nil {
+			err = derr
+		}
+		_ = r.queue.Close()
+	}()
+	r.proxies = newProxies()
+	defer r.proxies.close()
+	defer r.stopAll()
+
+	names := []string{"producer"}
+	if strategies.HasRelay(p) {
+		names = append(names, "relay")
+	}
+	for i := 1; i <= max(1, sc.Consumers); i++ {
+		names = append(names, fault.ConsumerName(i))
+	}
+	for _, n := range names {
+		if r.pgURL[n], err = r.proxies.add(n+"/postgres", b.Infra.PostgresURL); err != nil {
+			return nil, err
+		}
+		if r.mqURL[n], err = r.proxies.add(n+"/amqp", b.Infra.AMQPURL); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range names {
+		if err := r.spawn(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	runErr := r.loop(ctx)
+	r.stopAll()
+	// The final reads get their own deadline: the run's may be spent.
+	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer fcancel()
+	h = r.history(fctx, runErr == nil)
+	if runErr != nil {
+		return h, fmt.Errorf("real: %s/%s/%s: %w", sc.Producer, sc.Consumer, sc.Workload, runErr)
+	}
+	return h, nil
+}
+
+// run is one scenario on real servers.
+type run struct {
+	b       *Backend
+	sc      history.Scenario
+	exe     string
+	epoch   time.Time
+	runID   string
+	schema  *Schema
+	queue   *Queue
+	proxies *proxies
+	pgURL   map[string]string
+	mqURL   map[string]string
+
+	mu      sync.Mutex
+	events  []history.Event
+	workers map[string]*wproc
+	msgs    chan wmsg
+	armed   []*armedFault
+	timers  []rtimer
+	pending []pendingToxic // toxics to take off at a worker's next "done" gate
+
+	cursor       int // the producer's next command
+	producerDone bool
+}
+
+type rtimer struct {
+	at   time.Time
+	what string
+	fn   func()
+}
+
+type pendingToxic struct {
+	worker, gate, proxy, toxic string
+}
+
+type armedFault struct {
+	f     history.Fault
+	count int
+	fired bool
+}
+
+// wproc is one worker process.
+type wproc struct {
+	name  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	idle  bool
+	dead  bool
+	gen   int // incarnation
+	err   bytes.Buffer
+}
+
+type wmsg struct {
+	w   *wproc
+	gen int
+	m   message
+	eof bool
+}
+
+func (r *run) now() int64 { return time.Since(r.epoch).Milliseconds() }
+
+func (r *run) note(proc, op, msg, detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, history.Event{Time: r.now(), Proc: proc, Op: op, Msg: msg, Detail: detail})
+}
+
+// spawn starts the worker process for a component.
+func (r *run) spawn(ctx context.Context, name string) error {
+	role := "consumer"
+	switch name {
+	case "producer", "relay":
+		role = name
+	}
+	cfg := WorkerConfig{
+		Role: role, Name: name, Producer: r.sc.Producer, Consumer: r.sc.Consumer, Workload: r.sc.Workload,
+		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Schema: r.schema.Name, Queue: r.queue.Name, Group: "effects",
+		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
+	}
+	if role == "producer" {
+		cfg.Commands = r.sc.Commands[r.cursor:]
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, r.exe)
+	cmd.Env = append(os.Environ(), EnvWorker+"="+string(raw))
+	w := &wproc{name: name, cmd: cmd}
+	cmd.Stderr = &w.err
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start worker %s: %w", name, err)
+	}
+	w.stdin = stdin
+	r.mu.Lock()
+	if old := r.workers[name]; old != nil {
+		w.gen = old.gen + 1
+	}
+	r.workers[name] = w
+	gen := w.gen
+	r.mu.Unlock()
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			var m message
+			if err := json.Unmarshal(sc.Bytes(), &m); err == nil {
+				r.msgs <- wmsg{w: w, gen: gen, m: m}
+			}
+		}
+		r.msgs <- wmsg{w: w, gen: gen, eof: true}
+	}()
+	return nil
+}
+
+// kill SIGKILLs a worker and waits for it.
+func (r *run) kill(w *wproc) {
+	if w.dead {
+		return
+	}
+	w.dead = true
+	_ = w.cmd.Process.Kill()
+	_ = w.cmd.Wait()
+}
+
+func (r *run) stopAll() {
+	r.mu.Lock()
+	ws := make([]*wproc, 0, len(r.workers))
+	for _, w := range r.workers {
+		ws = append(ws, w)
+	}
+	r.mu.Unlock()
+	for _, w := range ws {
+		_ = w.stdin.Close()
+		r.kill(w)
+	}
+}
+
+// fire counts one gate of a worker against the faults watching it; it returns the fault that
+// fires now, if any.
+func (r *run) fire(kinds []string, worker, point string) *history.Fault {
+	for _, a := range r.armed {
+		if a.fired || !slices.Contains(kinds, a.f.Kind) {
+			continue
+		}
+		if a.f.Target != "" && a.f.Target != worker {
+			continue
+		}
+		if a.f.Point != "" && a.f.Point != point {
+			continue
+		}
+		a.count++
+		if a.count == a.f.Nth {
+			a.fired = true
+			r.note(worker, history.OpFault, "", a.f.String())
+			return &a.f
+		}
+	}
+	return nil
+}
+
+func (r *run) after(d time.Duration, what string, fn func()) {
+	r.timers = append(r.timers, rtimer{at: time.Now().Add(d), what: what, fn: fn})
+}
+
+// gate decides what a fault does at a worker's gate; it reports whether the worker was killed.
+func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err error) {
+	name := w.name
+	if w.name == "producer" && g.Kind == "produce" {
+		r.cursor++
+	}
+	// Toxics waiting for this worker's "done" gate come off first.
+	for i := 0; i < len(r.pending); i++ {
+		pt := r.pending[i]
+		if pt.worker == name && pt.gate == g.Kind {
+			// A timeout toxic swallows what it holds; the connections it stalled are dead to their
+			// clients already. Closing them first lets the toxic come off at once.
+			if err := r.proxies.cut(pt.proxy); err != nil {
+				return false, err
+			}
+			if err := r.proxies.heal(pt.proxy); err != nil {
+				return false, err
+			}
+			if err := r.proxies.remove(pt.proxy, pt.toxic); err != nil {
+				return false, err
+			}
+			r.pending = slices.Delete(r.pending, i, i+1)
+			i--
+		}
+	}
+	switch g.Kind {
+	case "point":
+		if f := r.fire([]string{fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer}, name, g.Point); f != nil {
+			r.note(name, history.OpCrash, "", g.Point+" (SIGKILL)")
+			r.kill(w)
+			r.after(r.b.RestartDelay, "", func() {
+				if err := r.spawn(ctx, name); err == nil {
+					r.note(name, history.OpRestart, "", "new process")
+				}
+			})
+			return true, nil
+		}
+	case "commit":
+		if r.fire([]string{fault.AmbiguousCommit}, name, "") != nil {
+			toxic, err := r.proxies.poison(name+"/postgres", "timeout", "downstream", map[string]int{"timeout": 0})
+			if err != nil {
+				return false, err
+			}
+			r.pending = append(r.pending, pendingToxic{worker: name, gate: "commit-done", proxy: name + "/postgres", toxic: toxic})
+		}
+		if err := r.linkOp(fault.PartitionDB, name, "/postgres"); err != nil {
+			return false, err
+		}
+	case "db":
+		if err := r.linkOp(fault.PartitionDB, name, "/postgres"); err != nil {
+			return false, err
+		}
+	case "ack":
+		if r.fire([]string{fault.LostAck}, name, "") != nil {
+			toxic, err := r.proxies.poison(name+"/amqp", "reset_peer", "upstream", map[string]int{"timeout": 0})
+			if err != nil {
+				return false, err
+			}
+			r.pending = append(r.pending, pendingToxic{worker: name, gate: "ack-done", proxy: name + "/amqp", toxic: toxic})
+		}
+		if err := r.brokerOp(name); err != nil {
+			return false, err
+		}
+	case "publish":
+		if r.fire([]string{fault.LostConfirm}, name, "") != nil {
+			toxic, err := r.proxies.poison(name+"/amqp", "timeout", "downstream", map[string]int{"timeout": 0})
+			if err != nil {
+				return false, err
+			}
+			r.pending = append(r.pending, pendingToxic{worker: name, gate: "confirm-done", proxy: name + "/amqp", toxic: toxic})
+		}
+		if err := r.brokerOp(name); err != nil {
+			return false, err
+		}
+	case "broker":
+		if err := r.brokerOp(name); err != nil {
+			return false, err
+		}
+	case "receive":
+		if r.fire([]string{fault.ConcurrentConsumers}, name, "") != nil {
+			// The connection drops under the consumer: the broker requeues what it holds while
+			// the consumer goes on with this delivery.
+			if err := r.proxies.cut(name + "/amqp"); err != nil {
+				return false, err
+			}
+			if err := r.proxies.heal(name + "/amqp"); err != nil {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// linkOp counts a database operation for partition-db and cuts the worker's link when it fires.
+func (r *run) linkOp(kind, name, suffix string) error {
+	f := r.fire([]string{kind}, name, "")
+	if f == nil {
+		return nil
+	}
+	proxy := name + suffix
+	if err := r.proxies.cut(proxy); err != nil {
+		return err
+	}
+	r.after(time.Duration(max(1, f.Duration))*time.Millisecond, "link "+proxy+" restored", func() { _ = r.proxies.heal(proxy) })
+	return nil
+}
+
+// brokerOp counts a broker operation for partition-broker and broker-down.
+func (r *run) brokerOp(name string) error {
+	f := r.fire([]string{fault.PartitionBroker, fault.BrokerDown}, name, "")
+	if f == nil {
+		return nil
+	}
+	d := time.Duration(max(1, f.Duration)) * time.Millisecond
+	if f.Kind == fault.PartitionBroker {
+		proxy := name + "/amqp"
+		if err := r.proxies.cut(proxy); err != nil {
+			return err
+		}
+		r.after(d, "broker link of "+name+" restored", func() { _ = r.proxies.heal(proxy) })
+		return nil
+	}
+	var cut []string
+	for n := range r.mqURL {
+		cut = append(cut, n+"/amqp")
+	}
+	sort.Strings(cut)
+	for _, proxy := range cut {
+		if err := r.proxies.cut(proxy); err != nil {
+			return err
+		}
+	}
+	r.after(d, "broker back up", func() {
+		for _, proxy := range cut {
+			_ = r.proxies.heal(proxy)
+		}
+	})
+	return nil
+}
+
+// loop serves the workers' gates and events until quiescence or the deadline.
+func (r *run) loop(ctx context.Context) error {
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	settled := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no quiescence before the deadline: %w", ctx.Err())
+		case m := <-r.msgs:
+			if err := r.handle(ctx, m); err != nil {
+				return err
+			}
+			if busy(m) {
+				settled = 0
+			}
+		case <-tick.C:
+			for i := 0; i < len(r.timers); {
+				t := r.timers[i]
+				if time.Now().Before(t.at) {
+					i++
+					continue
+				}
+				r.timers = slices.Delete(r.timers, i, i+1)
+				t.fn()
+				if t.what != "" {
+					r.note("harness", history.OpHeal, "", t.what)
+				}
+			}
+			ok, err := r.quiescent(ctx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				settled++
+			} else {
+				settled = 0
+			}
+			if settled >= 3 {
+				r.note("harness", history.OpQuiesce, "", "")
+				return nil
+			}
+		}
+	}
+}
+
+// busy reports whether a worker's message shows work: an event, or a gate other than the polls of
+// an idle relay or consumer.
+func busy(m wmsg) bool {
+	switch {
+	case m.eof || m.m.Event != nil || m.m.Done:
+		return true
+	case m.m.Gate != nil:
+		return m.m.Gate.Kind != "broker" && m.m.Gate.Kind != "db"
+	}
+	return false
+}
+
+func (r *run) handle(ctx context.Context, m wmsg) error {
+	r.mu.Lock()
+	current := r.workers[m.w.name] == m.w && m.gen == m.w.gen
+	r.mu.Unlock()
+	w := m.w
+	switch {
+	case m.eof:
+		if current && !w.dead {
+			w.dead = true
+			_ = w.cmd.Wait()
+			return fmt.Errorf("worker %s exited: %s", w.name, bytes.TrimSpace(w.err.Bytes()))
+		}
+		return nil
+	case !current:
+		return nil
+	case m.m.Event != nil:
+		r.mu.Lock()
+		r.events = append(r.events, *m.m.Event)
+		r.mu.Unlock()
+	case m.m.Idle:
+		w.idle = true
+	case m.m.Done:
+		r.producerDone = true
+	case m.m.Gate != nil:
+		if k := m.m.Gate.Kind; k != "broker" && k != "db" {
+			w.idle = false
+		}
+		killed, err := r.gate(ctx, w, *m.m.Gate)
+		if err != nil {
+			return err
+		}
+		if !killed {
+			if _, err := io.WriteString(w.stdin, "go\n"); err != nil && !w.dead {
+				return fmt.Errorf("worker %s: %w", w.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// quiescent: the producer is done, no fault is in force, every component process is alive and
+// idle, nothing waits in the outbox, and the queue is empty.
+func (r *run) quiescent(ctx context.Context) (bool, error) {
+	if !r.producerDone || len(r.timers) > 0 || len(r.pending) > 0 {
+		return false, nil
+	}
+	for _, w := range r.workers {
+		if w.name != "producer" && (w.dead || !w.idle) {
+			return false, nil
+		}
+	}
+	n, err := r.schema.Unpublished(ctx)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	ready, err := r.queue.Depth(ctx)
+	if err != nil || ready > 0 {
+		return false, err
+	}
+	return true, nil
+}
+
+// history is the run's events in time order with the final reads.
+func (r *run) history(ctx context.Context, quiesced bool) *history.History {
+	r.mu.Lock()
+	events := slices.Clone(r.events)
+	r.mu.Unlock()
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
+	h := &history.History{Backend: "real", Scenario: r.sc, Events: events, Quiesced: quiesced}
+	if f, err := r.schema.Final(ctx); err == nil {
+		h.Final = f
+	}
+	if ready, err := r.queue.Depth(ctx); err == nil {
+		h.Final.Ready = ready
+	}
+	return h
+}

@@ -1,0 +1,101 @@
+package real
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deliveryharness/harness/harness/conformance"
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// TestConformance runs the port-semantics suite on PostgreSQL and RabbitMQ: the same checks the
+// simulator passes, so that a verdict on one means the same on the other.
+func TestConformance(t *testing.T) {
+	inf := Require(t)
+	conformance.Test(t, confBackend{inf: inf}, conformance.Features{RequeueKeepsPosition: true})
+}
+
+// confBackend runs each body as a goroutine with its own database pool and broker connections.
+type confBackend struct{ inf Infra }
+
+func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformance.Body) history.Final {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	runID := NewRunID()
+	schema, err := CreateSchema(ctx, b.inf.PostgresURL, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := schema.Drop(context.Background()); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	q, err := DeclareQueue(ctx, b.inf.AMQPURL, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := q.Delete(context.Background()); err != nil {
+			t.Errorf("delete queue: %v", err)
+		}
+		_ = q.Close()
+	})
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		store, err := NewStore(ctx, b.inf.PostgresURL, schema.Name, s.Workload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := NewPublisher(ctx, b.inf.AMQPURL, q.Name, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := NewSubscription(ctx, b.inf.AMQPURL, q.Name, max(1, s.Prefetch), 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The body's return is its process's exit: channels close (the broker requeues what
+			// was not acknowledged) and connections go (open transactions roll back).
+			defer store.Close()
+			defer pub.Close()
+			defer sub.Close()
+			body(ctx, conformance.Env{Name: "body-" + string(rune('1'+i)), Store: store, Publisher: pub, Sub: sub, Clock: Clock{}})
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("bodies still running after %v", time.Minute)
+	}
+	final, err := schema.Final(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A closed channel's requeue reaches the queue shortly after Close returns.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ready, err := q.Depth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		final.Ready = ready
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+		again, err := q.Depth(ctx)
+		if err == nil && again == ready {
+			break
+		}
+	}
+	return final
+}

@@ -1,0 +1,10 @@
+// Package real is the backend on real servers: the strategy ports implemented with PostgreSQL
+// (github.com/jackc/pgx/v5) and RabbitMQ (github.com/rabbitmq/amqp091-go), and the discovery of
+// the servers in the order the design gives (explicit URLs, the local default ports, then
+// testcontainers when a Docker engine is reachable).
+//
+// Isolation: every run works in its own PostgreSQL schema and its own queue, named with a unique
+// run id under the harness's prefix, and removes them afterwards. The package refuses to drop a
+// schema or delete a queue it did not create. Credentials never reach a log, a report or an
+// error: URLs are redacted first.
+package real

@@ -1,0 +1,37 @@
+package real
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios"
+)
+
+// TestFidelity runs the named scenarios on the simulator and on real servers and requires the
+// same verdict per invariant. Where they differ, the simulator's model is wrong, or the
+// difference is explained in the README.
+func TestFidelity(t *testing.T) {
+	inf := Require(t)
+	realB := NewBackend(inf)
+	simB := harness.NewSim()
+	for _, n := range scenarios.NamedScenarios() {
+		t.Run(n.Name, func(t *testing.T) {
+			simOut, err := scenarios.RunScenario(context.Background(), simB, n.Scenario)
+			if err != nil {
+				t.Fatalf("sim: %v", err)
+			}
+			realOut, err := scenarios.RunScenario(context.Background(), realB, n.Scenario)
+			if err != nil {
+				t.Fatalf("real: %v", err)
+			}
+			s, r := invariants.Broken(simOut.Violations), invariants.Broken(realOut.Violations)
+			if !slices.Equal(s, r) {
+				t.Errorf("verdicts differ: sim broke %q, real broke %q\nreal:\n%s\nsim:\n%s", s, r,
+					scenarios.Describe(realOut.History, realOut.Violations), scenarios.Describe(simOut.History, simOut.Violations))
+			}
+		})
+	}
+}

@@ -1,0 +1,894 @@
+package real
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+// pgTestRunID is a run id unique to this test: its sanitized name and a random suffix.
+func pgTestRunID(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, r := range strings.ToLower(t.Name()) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if len(name) > 28 {
+		name = name[:28]
+	}
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	return name + "_" + hex.EncodeToString(rnd[:])
+}
+
+// pgCtx bounds a test's database calls.
+func pgCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// pgTestSchema creates this test's schema and drops it afterwards.
+func pgTestSchema(t *testing.T, inf Infra) *Schema {
+	t.Helper()
+	s, err := CreateSchema(pgCtx(t), inf.PostgresURL, pgTestRunID(t))
+	if err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Drop(context.Background()); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return s
+}
+
+func pgTestStore(t *testing.T, inf Infra, s *Schema, workload string) *Store {
+	t.Helper()
+	st, err := NewStore(pgCtx(t), inf.PostgresURL, s.Name, workload)
+	if err != nil {
+		t.Fatalf("new store: %v", err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+// pgAdminConn is a connection for looking at the server from outside the adapter.
+func pgAdminConn(t *testing.T, inf Infra) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(pgCtx(t), inf.PostgresURL)
+	if err != nil {
+		t.Fatalf("admin connection: %v", err)
+	}
+	t.Cleanup(func() { pgCloseConn(c) })
+	return c
+}
+
+func pgMustBegin(t *testing.T, st *Store) *pgTx {
+	t.Helper()
+	tx, err := st.Begin(pgCtx(t))
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	return tx.(*pgTx)
+}
+
+// pgCommitted runs fn in a transaction and commits it.
+func pgCommitted(t *testing.T, st *Store, fn func(ctx context.Context, tx strategies.Tx) error) {
+	t.Helper()
+	ctx := pgCtx(t)
+	tx := pgMustBegin(t, st)
+	if err := fn(ctx, tx); err != nil {
+		t.Fatalf("statement: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+}
+
+func pgFinal(t *testing.T, s *Schema) history.Final {
+	t.Helper()
+	f, err := s.Final(pgCtx(t))
+	if err != nil {
+		t.Fatalf("final: %v", err)
+	}
+	return f
+}
+
+func pgWantIs(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v, want %v", what, err, want)
+	}
+}
+
+func pgSchemaExists(t *testing.T, c *pgx.Conn, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := c.QueryRow(pgCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// pgAwaitLockWait waits until the backend pid waits for a lock.
+func pgAwaitLockWait(t *testing.T, c *pgx.Conn, pid uint32) {
+	t.Helper()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for {
+		var waiting bool
+		err := c.QueryRow(pgCtx(t), `SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`,
+			int64(pid)).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend %d never waited for a lock", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pgReplyProxy forwards TCP to the server and can swallow the server's replies from some moment
+// on, as a link that loses the reply to a COMMIT does.
+type pgReplyProxy struct {
+	ln      net.Listener
+	swallow atomic.Bool
+	mu      sync.Mutex
+	conns   []net.Conn
+}
+
+// pgStartReplyProxy starts a proxy in front of rawURL's server and returns the URL through it.
+func pgStartReplyProxy(t *testing.T, rawURL string) (*pgReplyProxy, string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgReplyProxy{ln: ln}
+	upstream := u.Host
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", upstream)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); _ = s.Close() }()
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 32*1024)
+				for {
+					n, err := s.Read(buf)
+					if err != nil {
+						return
+					}
+					if !p.swallow.Load() {
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+	})
+	u.Host = ln.Addr().String()
+	return p, u.String()
+}
+
+func pgOrder(id string) history.Message {
+	return history.Message{ID: id, Key: id, Amount: 10, Seq: 1, Kind: "OrderPlaced"}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas
+
+func TestSchemaCreateAndDrop(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	runID := pgTestRunID(t)
+	s, err := CreateSchema(ctx, inf.PostgresURL, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "harness_"+runID {
+		t.Fatalf("name %q, want harness_%s", s.Name, runID)
+	}
+	admin := pgAdminConn(t, inf)
+	var comment string
+	if err := admin.QueryRow(ctx, `SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1`, s.Name).Scan(&comment); err != nil {
+		t.Fatal(err)
+	}
+	if want := "owned by the delivery harness, run " + runID; comment != want {
+		t.Errorf("comment %q, want %q", comment, want)
+	}
+	rows, _ := admin.Query(ctx, `SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, s.Name)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"business", "effects", "inbox", "outbox", "processed", "run", "vals"}; !slices.Equal(tables, want) {
+		t.Errorf("tables %v, want %v", tables, want)
+	}
+	if f := pgFinal(t, s); len(f.Committed)+len(f.Effects)+len(f.Values)+len(f.Outbox) != 0 {
+		t.Errorf("final of a new schema: %+v, want empty", f)
+	}
+	if err := s.Drop(ctx); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	if pgSchemaExists(t, admin, s.Name) {
+		t.Fatalf("schema %s still exists after Drop", s.Name)
+	}
+	if err := s.Drop(ctx); err != nil {
+		t.Errorf("second drop of a schema already gone: %v", err)
+	}
+}
+
+func TestSchemaCreateRefusesExisting(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	s := pgTestSchema(t, inf)
+	runID := strings.TrimPrefix(s.Name, SchemaPrefix)
+	again, err := CreateSchema(pgCtx(t), inf.PostgresURL, runID)
+	if err == nil {
+		again.Close()
+		t.Fatal("CreateSchema of an existing schema: got no error")
+	}
+	if !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("error %q does not say the schema exists", err)
+	}
+	if _, err := s.Final(pgCtx(t)); err != nil {
+		t.Errorf("the existing schema is damaged: %v", err)
+	}
+}
+
+func TestSchemaCreateRejectsBadRunID(t *testing.T) {
+	for _, id := range []string{"", "Upper", "with-dash", "semi;colon", "quote'", strings.Repeat("a", 41)} {
+		if s, err := CreateSchema(context.Background(), LocalPostgresURL, id); err == nil {
+			s.Close()
+			t.Errorf("CreateSchema(%q): got no error", id)
+		}
+	}
+}
+
+func TestSchemaDropRefusesUnmarked(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		comment string // empty: none
+	}{
+		{"no comment", ""},
+		{"another run's marker", "owned by the delivery harness, run someone_else"},
+		{"foreign comment", "the billing team's scratch space"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := pgCtx(t)
+			admin := pgAdminConn(t, inf)
+			rid := pgTestRunID(t)
+			name := "harness_foreign_xyz_" + rid[len(rid)-8:]
+			ident := pgx.Identifier{name}.Sanitize()
+			if _, err := admin.Exec(ctx, `CREATE SCHEMA `+ident); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+ident+` CASCADE`) })
+			if tc.comment != "" {
+				if _, err := admin.Exec(ctx, `COMMENT ON SCHEMA `+ident+` IS `+pgLiteral(tc.comment)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := admin.Exec(ctx, `CREATE TABLE `+pgx.Identifier{name, "precious"}.Sanitize()+` (x int)`); err != nil {
+				t.Fatal(err)
+			}
+			s := &Schema{Name: name, url: inf.PostgresURL}
+			err := s.Drop(ctx)
+			if err == nil || !strings.Contains(err.Error(), "marker") {
+				t.Fatalf("drop of an unmarked schema: got %v, want an error about the marker", err)
+			}
+			if !pgSchemaExists(t, admin, name) {
+				t.Fatalf("schema %s was dropped", name)
+			}
+			if _, err := admin.Exec(ctx, `DROP SCHEMA `+ident+` CASCADE`); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestSchemaDropOrphans(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	admin := pgAdminConn(t, inf)
+	orphan, live := pgTestSchema(t, inf), pgTestSchema(t, inf)
+	for _, s := range []*Schema{orphan, live} {
+		// Both look two hours old.
+		if _, err := admin.Exec(ctx, `UPDATE `+pgx.Identifier{s.Name, "run"}.Sanitize()+` SET created = now() - interval '2 hours'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan.Close() // its run is gone: no connection left
+	st := pgTestStore(t, inf, live, "orders")
+	tx := pgMustBegin(t, st) // the live run holds a connection
+	dropped, err := DropOrphans(ctx, inf.PostgresURL, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(dropped, orphan.Name) || pgSchemaExists(t, admin, orphan.Name) {
+		t.Errorf("DropOrphans dropped %v: want %s among them, and gone", dropped, orphan.Name)
+	}
+	if slices.Contains(dropped, live.Name) || !pgSchemaExists(t, admin, live.Name) {
+		t.Errorf("DropOrphans dropped %v: the live run's %s among them", dropped, live.Name)
+	}
+	_ = tx.Rollback(ctx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores and transactions
+
+func TestStoreRejectsUnknownWorkload(t *testing.T) {
+	for _, w := range []string{"", "emails", "Orders"} {
+		if _, err := NewStore(context.Background(), LocalPostgresURL, "harness_x", w); err == nil {
+			t.Errorf("NewStore(workload %q): got no error", w)
+		}
+	}
+}
+
+func TestStoreUnreachableServer(t *testing.T) {
+	_ = Require(t)
+	t.Parallel()
+	const url = "postgres://u:secret@127.0.0.1:1/test?sslmode=disable"
+	for _, tc := range []struct {
+		name string
+		op   func(ctx context.Context) error
+	}{
+		{"begin", func(ctx context.Context) error {
+			st, err := NewStore(ctx, url, "harness_x", "orders")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = st.Begin(ctx)
+			return err
+		}},
+		{"create schema", func(ctx context.Context) error {
+			_, err := CreateSchema(ctx, url, "unreachable")
+			return err
+		}},
+		{"drop orphans", func(ctx context.Context) error {
+			_, err := DropOrphans(ctx, url, time.Hour)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.op(pgCtx(t))
+			if !errors.Is(err, strategies.ErrConnection) {
+				t.Fatalf("got %v, want ErrConnection", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "secret") {
+				t.Errorf("error shows the password: %s", msg)
+			}
+			if strings.ContainsAny(msg, "\n\r") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			t.Log(msg)
+			if !strings.Contains(msg, "127.0.0.1:1") {
+				t.Errorf("error does not name the server: %s", msg)
+			}
+		})
+	}
+}
+
+func TestTxDuplicateKeys(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	m := pgOrder("dup-1")
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+		if err := tx.InsertBusiness(ctx, m); err != nil {
+			return err
+		}
+		return tx.InboxInsert(ctx, "g", m.ID)
+	})
+	for _, tc := range []struct {
+		name  string
+		first func(ctx context.Context, tx strategies.Tx) error // nil: none
+		dup   func(ctx context.Context, tx strategies.Tx) error
+	}{
+		{"business row committed before", nil, func(ctx context.Context, tx strategies.Tx) error { return tx.InsertBusiness(ctx, m) }},
+		{"business row in the same tx",
+			func(ctx context.Context, tx strategies.Tx) error { return tx.InsertBusiness(ctx, pgOrder("dup-2")) },
+			func(ctx context.Context, tx strategies.Tx) error { return tx.InsertBusiness(ctx, pgOrder("dup-2")) }},
+		{"inbox committed before", nil, func(ctx context.Context, tx strategies.Tx) error { return tx.InboxInsert(ctx, "g", m.ID) }},
+		{"inbox in the same tx",
+			func(ctx context.Context, tx strategies.Tx) error { return tx.InboxInsert(ctx, "g", "dup-3") },
+			func(ctx context.Context, tx strategies.Tx) error { return tx.InboxInsert(ctx, "g", "dup-3") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := pgCtx(t)
+			tx := pgMustBegin(t, st)
+			if err := tx.RecordProcessed(ctx, "g", "lost-"+tc.name); err != nil {
+				t.Fatal(err)
+			}
+			if tc.first != nil {
+				if err := tc.first(ctx, tx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := tc.dup(ctx, tx)
+			pgWantIs(t, "duplicate", err, strategies.ErrDuplicateKey)
+			if !strings.Contains(err.Error(), "dup-") {
+				t.Errorf("error %q does not name the message", err)
+			}
+			_, err = tx.Processed(ctx, "g", "x")
+			pgWantIs(t, "statement after the duplicate", err, strategies.ErrTxAborted)
+			pgWantIs(t, "commit after the duplicate", tx.Commit(ctx), strategies.ErrTxAborted)
+			if err := tx.Rollback(ctx); err != nil {
+				t.Errorf("rollback after commit: %v", err)
+			}
+			_, err = tx.Processed(ctx, "g", "x")
+			pgWantIs(t, "statement after the end", err, strategies.ErrTxAborted)
+		})
+	}
+	// Nothing of the aborted transactions committed; the inbox key is per consumer.
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+		for _, id := range []string{"lost-business row committed before", "lost-inbox in the same tx"} {
+			if seen, err := tx.Processed(ctx, "g", id); err != nil || seen {
+				t.Errorf("processed %s of an aborted transaction: %v, %v", id, seen, err)
+			}
+		}
+		return tx.InboxInsert(ctx, "other", m.ID)
+	})
+	if f := pgFinal(t, s); len(f.Committed) != 1 || f.Committed[0] != m {
+		t.Errorf("committed %v, want only %v", f.Committed, m)
+	}
+}
+
+func TestTxConcurrentInboxInsertWaits(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		firstCommits bool
+	}{{"first commits", true}, {"first rolls back", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := pgCtx(t)
+			s := pgTestSchema(t, inf)
+			st := pgTestStore(t, inf, s, "orders")
+			admin := pgAdminConn(t, inf)
+			first, second := pgMustBegin(t, st), pgMustBegin(t, st)
+			if err := first.InboxInsert(ctx, "g", "ci-1"); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- second.InboxInsert(ctx, "g", "ci-1") }()
+			pgAwaitLockWait(t, admin, second.conn.PgConn().PID())
+			select {
+			case err := <-done:
+				t.Fatalf("second insert returned (%v) while the first held the key", err)
+			default:
+			}
+			if tc.firstCommits {
+				if err := first.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+				pgWantIs(t, "second insert after the commit", <-done, strategies.ErrDuplicateKey)
+				return
+			}
+			if err := first.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("second insert after the rollback: %v", err)
+			}
+			if err := second.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestTxLockTimeout(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	first, second := pgMustBegin(t, st), pgMustBegin(t, st)
+	if err := first.InboxInsert(ctx, "g", "lt-1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := second.InboxInsert(ctx, "g", "lt-1")
+	pgWantIs(t, "insert of a key held past lock_timeout", err, strategies.ErrLockTimeout)
+	if waited := time.Since(start); waited < 1500*time.Millisecond {
+		t.Errorf("lock timeout after %v, want about 2s", waited)
+	}
+	_, err = second.InboxContains(ctx, "g", "lt-1")
+	pgWantIs(t, "statement after the lock timeout", err, strategies.ErrTxAborted)
+}
+
+func TestTxClaimOutboxSkipLocked(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	msgs := []history.Message{pgOrder("sl-1"), pgOrder("sl-2"), pgOrder("sl-3"), pgOrder("sl-4")}
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+		for _, m := range msgs {
+			if err := tx.AppendOutbox(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ids := func(rows []strategies.OutboxRow) []string {
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Msg.ID)
+		}
+		return out
+	}
+	a, b := pgMustBegin(t, st), pgMustBegin(t, st)
+	gotA, err := a.ClaimOutbox(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotB, err := b.ClaimOutbox(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(gotA), []string{"sl-1", "sl-2"}) || !slices.Equal(ids(gotB), []string{"sl-3", "sl-4"}) {
+		t.Fatalf("claims %v and %v, want sl-1 sl-2 and sl-3 sl-4", ids(gotA), ids(gotB))
+	}
+	if gotA[0].Msg != msgs[0] {
+		t.Errorf("claimed row %+v, want the message %+v", gotA[0].Msg, msgs[0])
+	}
+	if err := a.MarkPublished(ctx, []int64{gotA[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := pgMustBegin(t, st)
+	gotC, err := c.ClaimOutbox(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(gotC), []string{"sl-2", "sl-3", "sl-4"}) {
+		t.Errorf("claim after the mark: %v, want sl-2 sl-3 sl-4", ids(gotC))
+	}
+	_ = c.Rollback(ctx)
+	if n, err := s.Unpublished(ctx); err != nil || n != 3 {
+		t.Errorf("unpublished: %d, %v, want 3", n, err)
+	}
+}
+
+func TestTxUncommittedOutboxInvisible(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	writer, reader := pgMustBegin(t, st), pgMustBegin(t, st)
+	if err := writer.AppendOutbox(ctx, pgOrder("uc-1")); err != nil {
+		t.Fatal(err)
+	}
+	if own, err := writer.ClaimOutbox(ctx, 10); err != nil || len(own) != 1 {
+		t.Fatalf("own uncommitted row: %v, %v, want it claimable by its transaction", own, err)
+	}
+	if got, err := reader.ClaimOutbox(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("another transaction's uncommitted row: claimed %v, %v, want none", got, err)
+	}
+	if n, err := s.Unpublished(ctx); err != nil || n != 0 {
+		t.Errorf("unpublished before the commit: %d, %v, want 0", n, err)
+	}
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// READ COMMITTED: the reader's next statement sees the commit.
+	if got, err := reader.ClaimOutbox(ctx, 10); err != nil || len(got) != 1 {
+		t.Fatalf("after the commit: claimed %v, %v, want the row", got, err)
+	}
+}
+
+func TestTxApplyEffects(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	credit := func(id string, amount int64) history.Message {
+		return history.Message{ID: id, Key: "acct", Amount: amount, Seq: 1, Kind: "AccountCredited"}
+	}
+	price := func(id string, amount int64) history.Message {
+		return history.Message{ID: id, Key: "prod", Amount: amount, Seq: 1, Kind: "ProductPriceChanged"}
+	}
+	type step struct {
+		m          history.Message
+		idempotent bool
+	}
+	for _, tc := range []struct {
+		name     string
+		workload string
+		steps    []step
+		effects  []string // message ids of the effect rows, in order
+		values   []history.Value
+	}{
+		{"orders apply twice", "orders", []step{{pgOrder("o-1"), false}, {pgOrder("o-1"), false}},
+			[]string{"o-1", "o-1"}, nil},
+		{"orders idempotent twice", "orders", []step{{pgOrder("o-1"), true}, {pgOrder("o-1"), true}},
+			[]string{"o-1"}, nil},
+		{"credits sum", "credits", []step{{credit("c-1", 5), false}, {credit("c-1", 5), false}, {credit("c-2", 7), false}},
+			[]string{"c-1", "c-1", "c-2"}, []history.Value{{Key: "acct", Value: 17}}},
+		{"credits idempotent", "credits", []step{{credit("c-1", 5), true}, {credit("c-1", 5), true}, {credit("c-2", 7), true}},
+			[]string{"c-1", "c-2"}, []history.Value{{Key: "acct", Value: 12}}},
+		{"prices last wins", "prices", []step{{price("p-1", 25), false}, {price("p-2", 30), false}},
+			[]string{"p-1", "p-2"}, []history.Value{{Key: "prod", Value: 30}}},
+		// A repeated set-price sets the price again, though it writes no second effect row.
+		{"prices idempotent repeat sets again", "prices", []step{{price("p-1", 25), true}, {price("p-2", 30), true}, {price("p-1", 25), true}},
+			[]string{"p-1", "p-2"}, []history.Value{{Key: "prod", Value: 25}}},
+	} {
+		for _, oneTx := range []bool{false, true} {
+			name := tc.name + "/separate transactions"
+			if oneTx {
+				name = tc.name + "/one transaction"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				s := pgTestSchema(t, inf)
+				st := pgTestStore(t, inf, s, tc.workload)
+				apply := func(ctx context.Context, tx strategies.Tx, st step) error {
+					if st.idempotent {
+						return tx.ApplyIdempotent(ctx, st.m)
+					}
+					return tx.Apply(ctx, st.m)
+				}
+				if oneTx {
+					pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+						for _, s := range tc.steps {
+							if err := apply(ctx, tx, s); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+				} else {
+					for _, s := range tc.steps {
+						pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error { return apply(ctx, tx, s) })
+					}
+				}
+				f := pgFinal(t, s)
+				var got []string
+				for _, e := range f.Effects {
+					got = append(got, e.Msg)
+				}
+				if !slices.Equal(got, tc.effects) {
+					t.Errorf("effects %v, want %v", got, tc.effects)
+				}
+				if !slices.Equal(f.Values, tc.values) {
+					t.Errorf("values %v, want %v", f.Values, tc.values)
+				}
+			})
+		}
+	}
+}
+
+func TestTxConnectionLost(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	admin := pgAdminConn(t, inf)
+	tx := pgMustBegin(t, st)
+	if err := tx.InsertBusiness(ctx, pgOrder("cl-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, int64(tx.conn.PgConn().PID())); err != nil {
+		t.Fatal(err)
+	}
+	err := tx.AppendOutbox(ctx, pgOrder("cl-1"))
+	pgWantIs(t, "statement on a terminated connection", err, strategies.ErrConnection)
+	_, err = tx.InboxContains(ctx, "g", "cl-1")
+	pgWantIs(t, "statement after the loss", err, strategies.ErrTxAborted)
+	pgWantIs(t, "commit after the loss", tx.Commit(ctx), strategies.ErrTxAborted)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Errorf("rollback after the loss: %v", err)
+	}
+	// The store goes on with a new connection; nothing of the lost transaction committed.
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error { return tx.InsertBusiness(ctx, pgOrder("cl-1")) })
+}
+
+func TestTxCommitOnDeadIdleConnectionReconnects(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	admin := pgAdminConn(t, inf)
+	tx := pgMustBegin(t, st)
+	pid := tx.conn.PgConn().PID()
+	_ = tx.Rollback(ctx) // the connection goes back to the pool, idle
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, int64(pid)); err != nil {
+		t.Fatal(err)
+	}
+	// Begin notices the dead idle connection and takes a fresh one.
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error { return tx.InboxInsert(ctx, "g", "re-1") })
+}
+
+func TestSchemaFinal(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "credits")
+	c1 := history.Message{ID: "txn-1", Key: "acct-b", Amount: 5, Seq: 1, Kind: "AccountCredited"}
+	c2 := history.Message{ID: "txn-2", Key: "acct-a", Amount: 7, Seq: 1, Kind: "AccountCredited"}
+	c3 := history.Message{ID: "txn-3", Key: "acct-B", Amount: 1, Seq: 2, Kind: "AccountCredited"}
+	for _, m := range []history.Message{c1, c2, c3} {
+		pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+			if err := tx.InsertBusiness(ctx, m); err != nil {
+				return err
+			}
+			if err := tx.AppendOutbox(ctx, m); err != nil {
+				return err
+			}
+			return tx.Apply(ctx, m)
+		})
+	}
+	// A rolled-back transaction leaves nothing, though it took an outbox id.
+	rb := pgMustBegin(t, st)
+	if err := rb.AppendOutbox(ctx, pgOrder("rolled-back")); err != nil {
+		t.Fatal(err)
+	}
+	_ = rb.Rollback(ctx)
+	var published int64
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+		rows, err := tx.ClaimOutbox(ctx, 1)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("claim: %v, %v", rows, err)
+		}
+		published = rows[0].ID
+		return tx.MarkPublished(ctx, []int64{published})
+	})
+	// An open transaction's writes are not in the final reads.
+	open := pgMustBegin(t, st)
+	if err := open.InsertBusiness(ctx, pgOrder("open")); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.AppendOutbox(ctx, pgOrder("open")); err != nil {
+		t.Fatal(err)
+	}
+	f := pgFinal(t, s)
+	if want := []history.Message{c1, c2, c3}; !slices.Equal(f.Committed, want) {
+		t.Errorf("committed %v, want %v", f.Committed, want)
+	}
+	if want := []history.Effect{{Msg: "txn-1", Key: "acct-b", Amount: 5}, {Msg: "txn-2", Key: "acct-a", Amount: 7}, {Msg: "txn-3", Key: "acct-B", Amount: 1}}; !slices.Equal(f.Effects, want) {
+		t.Errorf("effects %v, want %v", f.Effects, want)
+	}
+	// Byte order, as Go sorts: upper case first.
+	if want := []history.Value{{Key: "acct-B", Value: 1}, {Key: "acct-a", Value: 7}, {Key: "acct-b", Value: 5}}; !slices.Equal(f.Values, want) {
+		t.Errorf("values %v, want %v", f.Values, want)
+	}
+	var outbox []string
+	for _, r := range f.Outbox {
+		outbox = append(outbox, r.Msg)
+		if r.Published != (r.ID == published) {
+			t.Errorf("outbox row %+v: published %v, want %v", r, r.Published, r.ID == published)
+		}
+	}
+	if want := []string{"txn-1", "txn-2", "txn-3"}; !slices.Equal(outbox, want) {
+		t.Errorf("outbox %v, want %v", outbox, want)
+	}
+	if f.Ready != 0 || f.Unacked != 0 {
+		t.Errorf("broker counts %d/%d in a database read", f.Ready, f.Unacked)
+	}
+}
+
+func TestTxAmbiguousCommit(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	proxy, through := pgStartReplyProxy(t, inf.PostgresURL)
+	st, err := NewStore(ctx, through, s.Name, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	tx := pgMustBegin(t, st)
+	if err := tx.InsertBusiness(ctx, pgOrder("amb-1")); err != nil {
+		t.Fatal(err)
+	}
+	proxy.swallow.Store(true) // the COMMIT reaches the server; its reply never comes back
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err = tx.Commit(cctx)
+	pgWantIs(t, "commit whose reply is lost", err, strategies.ErrUnknownOutcome)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Errorf("rollback after the ambiguous commit: %v", err)
+	}
+	// The outcome was unknown to the client; the server committed.
+	if f := pgFinal(t, s); len(f.Committed) != 1 || f.Committed[0].ID != "amb-1" {
+		t.Errorf("committed %v, want amb-1: the server had committed", f.Committed)
+	}
+}
+
+func TestStoreCloseEndsOpenTransactions(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	dying, other := pgTestStore(t, inf, s, "orders"), pgTestStore(t, inf, s, "orders")
+	tx := pgMustBegin(t, dying)
+	if err := tx.InboxInsert(ctx, "g", "exit-1"); err != nil {
+		t.Fatal(err)
+	}
+	dying.Close() // the process exits with the transaction open
+	// The key is free at once: the server rolled the transaction back.
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	pgCommitted(t, other, func(_ context.Context, tx strategies.Tx) error { return tx.InboxInsert(cctx, "g", "exit-1") })
+	err := tx.RecordProcessed(ctx, "g", "exit-1")
+	pgWantIs(t, "statement after Close", err, strategies.ErrConnection)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Errorf("rollback after Close: %v", err)
+	}
+	if _, err := dying.Begin(ctx); err == nil {
+		t.Error("begin on a closed store: got no error")
+	}
+}

@@ -1,0 +1,116 @@
+package real
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/rs/zerolog"
+)
+
+// proxies is an in-process Toxiproxy server with one proxy per component per server, so that a
+// fault can cut or poison exactly one link.
+type proxies struct {
+	mu     sync.Mutex
+	srv    *toxiproxy.ApiServer
+	byName map[string]*toxiproxy.Proxy
+	toxics map[string]int // proxy -> toxics added, for unique names
+}
+
+func newProxies() *proxies {
+	return &proxies{
+		srv:    toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
+		byName: map[string]*toxiproxy.Proxy{},
+		toxics: map[string]int{},
+	}
+}
+
+// add starts a proxy named name in front of the server of rawURL and returns the URL that goes
+// through it.
+func (ps *proxies) add(name, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("proxy %s: bad server URL %s", name, Redact(rawURL))
+	}
+	p := toxiproxy.NewProxy(ps.srv, name, "127.0.0.1:0", u.Host)
+	if err := ps.srv.Collection.Add(p, true); err != nil {
+		return "", fmt.Errorf("proxy %s: %w", name, err)
+	}
+	ps.mu.Lock()
+	ps.byName[name] = p
+	ps.mu.Unlock()
+	u.Host = p.Listen
+	return u.String(), nil
+}
+
+func (ps *proxies) get(name string) (*toxiproxy.Proxy, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p, ok := ps.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("no proxy %s", name)
+	}
+	return p, nil
+}
+
+// cut takes a link down: its connections close and new ones are refused.
+func (ps *proxies) cut(name string) error {
+	p, err := ps.get(name)
+	if err != nil {
+		return err
+	}
+	p.Stop()
+	return nil
+}
+
+// heal brings a link back on the same port.
+func (ps *proxies) heal(name string) error {
+	p, err := ps.get(name)
+	if err != nil {
+		return err
+	}
+	if err := p.Start(); err != nil && !strings.Contains(err.Error(), "already started") {
+		return fmt.Errorf("heal %s: %w", name, err)
+	}
+	return nil
+}
+
+// poison adds a toxic to a link and returns its name, for remove.
+func (ps *proxies) poison(name, typ, stream string, attrs map[string]int) (string, error) {
+	p, err := ps.get(name)
+	if err != nil {
+		return "", err
+	}
+	ps.mu.Lock()
+	ps.toxics[name]++
+	toxic := fmt.Sprintf("%s-%s-%d", typ, stream, ps.toxics[name])
+	ps.mu.Unlock()
+	body, _ := json.Marshal(map[string]any{"name": toxic, "type": typ, "stream": stream, "toxicity": 1.0, "attributes": attrs})
+	if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(body))); err != nil {
+		return "", fmt.Errorf("toxic %s on %s: %w", typ, name, err)
+	}
+	return toxic, nil
+}
+
+// remove takes a toxic off a link.
+func (ps *proxies) remove(name, toxic string) error {
+	p, err := ps.get(name)
+	if err != nil {
+		return err
+	}
+	return p.Toxics.RemoveToxic(context.Background(), toxic)
+}
+
+// close stops every proxy.
+func (ps *proxies) close() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.byName {
+		p.Stop()
+	}
+	_ = ps.srv.Collection.Clear()
+}
