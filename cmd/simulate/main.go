@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+
+	"github.com/deliveryharness/harness/harness/real"
 )
 
 // Exit codes, in one place.
@@ -29,6 +31,9 @@ const (
 )
 
 func main() {
+	if real.IsWorker() {
+		real.WorkerMain() // this process is a component of a real-backend run
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
 	stop()
@@ -94,9 +99,9 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
 
   simulate                       the whole catalogue on the simulator; a matrix and a report folder
   simulate run     --producer P --consumer C --workload W --fault F [--seeds N] [--first-seed S]
-                   [--commands N] [--no-shrink] [--backend sim] [--format text|json|markdown]
+                   [--commands N] [--no-shrink] [--backend sim|real] [--format text|json|markdown]
   simulate matrix  [--seeds N] [--producer P] [--consumer C] [--workload W] [--fault F]
-                   [--backend sim] [--format text|json|markdown] [--out DIR]
+                   [--backend sim|real] [--format text|json|markdown] [--out DIR]
   simulate replay  --producer P --consumer C --workload W --fault F --seed S [--no-shrink]
   simulate replay  --scenario FILE      (a scenario or counterexample JSON)
   simulate list    strategies, faults and their points, workloads, invariants

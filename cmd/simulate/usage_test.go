@@ -93,7 +93,6 @@ func TestBadUsage(t *testing.T) {
 		{"matrix selects no cell", []string{"matrix", "--producer", "double-write", "--fault", "crash-relay"}, []string{"double-write", "crash-relay"}},
 
 		{"run unknown backend", args("run", ok, "--backend", "nosuch"), []string{quoted("nosuch")}},
-		{"run real backend unavailable", args("run", ok, "--backend", "real"), []string{"real"}},
 		{"matrix unknown backend", []string{"matrix", "--backend", "nosuch"}, []string{quoted("nosuch")}},
 		{"replay unknown backend", args("replay", ok, "--seed", "1", "--backend", "nosuch"), []string{quoted("nosuch")}},
 		{"run unknown format", args("run", ok, "--format", "nosuch"), []string{quoted("nosuch"), "text", "json"}},
