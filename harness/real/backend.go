@@ -54,7 +54,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	r := &run{
 		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(),
 		pgURL: map[string]string{}, mqURL: map[string]string{},
-		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256),
+		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
 	}
 	for _, f := range sc.Faults {
 		r.armed = append(r.armed, &armedFault{f: f})
@@ -101,6 +101,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		}
 	}
 	runErr := r.loop(ctx)
+	close(r.done)
 	r.stopAll()
 	// The final reads get their own deadline: the run's may be spent.
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -129,6 +130,7 @@ type run struct {
 	events  []history.Event
 	workers map[string]*wproc
 	msgs    chan wmsg
+	done    chan struct{} // closed when the run ends: the workers' readers stop sending
 	armed   []*armedFault
 	timers  []rtimer
 	pending []pendingToxic // toxics to take off at a worker's next "done" gate
@@ -224,13 +226,21 @@ func (r *run) spawn(ctx context.Context, name string) error {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
-			var m message
-			if err := json.Unmarshal(sc.Bytes(), &m); err == nil {
-				r.msgs <- wmsg{w: w, gen: gen, m: m}
+		send := func(m wmsg) bool {
+			select {
+			case r.msgs <- m:
+				return true
+			case <-r.done:
+				return false
 			}
 		}
-		r.msgs <- wmsg{w: w, gen: gen, eof: true}
+		for sc.Scan() {
+			var m message
+			if err := json.Unmarshal(sc.Bytes(), &m); err == nil && !send(wmsg{w: w, gen: gen, m: m}) {
+				return
+			}
+		}
+		send(wmsg{w: w, gen: gen, eof: true})
 	}()
 	return nil
 }
