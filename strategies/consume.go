@@ -26,7 +26,7 @@ func rollbackAck(ctx context.Context, env ConsumerEnv, tx Tx, d Delivery) error 
 	return env.Sub.Ack(ctx, d.Tag)
 }
 
-// applyAndAck is the common tail: apply inside tx with apply, commit, then acknowledge.
+// commitAndAck is the common tail: commit the transaction, pass the fault point, acknowledge.
 func commitAndAck(ctx context.Context, env ConsumerEnv, tx Tx, d Delivery, name string) error {
 	if err := tx.Commit(ctx); err != nil {
 		// Unknown outcome: hand the delivery back; whether that duplicates depends on the strategy.

@@ -2,7 +2,7 @@ package sim
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/deliveryharness/harness/harness/history"
@@ -142,7 +142,7 @@ func (p *proc) cleanup() {
 }
 
 // errUnwinding is what a port call made by a dying process's deferred code gets.
-var errUnwinding = fmt.Errorf("sim: process is dying")
+var errUnwinding = errors.New("sim: process is dying")
 
 // faults is the process's strategies.Faults.
 type faults struct{ p *proc }
