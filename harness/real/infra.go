@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +26,12 @@ const (
 	LocalAMQPURL     = "amqp://guest:guest@127.0.0.1:5672/"
 )
 
+// The local servers Discover tries; the package's tests point them at ports where nothing answers.
+var (
+	localPostgresURL = LocalPostgresURL
+	localAMQPURL     = LocalAMQPURL
+)
+
 // Infra names the servers a run uses and where they came from.
 type Infra struct {
 	PostgresURL string
@@ -33,23 +41,75 @@ type Infra struct {
 	Close func(ctx context.Context) error
 }
 
-// ErrNoInfra: no server could be found. Its message says what to set.
-var ErrNoInfra = errors.New("real: no PostgreSQL and RabbitMQ found: set " + EnvPostgresURL + " and " + EnvAMQPURL +
-	", start them on 127.0.0.1:5432 and :5672, or make a Docker engine reachable")
+// ErrNoInfra: no server could be found. Discover's error wraps it in one line that says what to set.
+var ErrNoInfra = errors.New("real: no PostgreSQL and RabbitMQ found")
 
-// Discover finds the servers: the URLs in the environment, then the local default ports.
-func Discover(ctx context.Context) (Infra, error) {
+// Option adds to what Discover tries.
+type Option func(*discovery)
+
+type discovery struct {
+	containers func(ctx context.Context) (Infra, error)
+}
+
+// WithContainers makes start the last step of discovery, tried when neither the environment nor
+// the local ports give servers. In practice start is containers.Start (package
+// harness/real/containers), which runs both servers in Docker with testcontainers-go; that
+// package stays apart because testcontainers brings the testing package and testify into any
+// binary that imports it. start returns an Infra whose Close stops what it started, or an error
+// at once when it cannot start anything (no Docker engine).
+func WithContainers(start func(ctx context.Context) (Infra, error)) Option {
+	return func(d *discovery) { d.containers = start }
+}
+
+// Discover finds the servers, in this order: the URLs in HARNESS_POSTGRES_URL and
+// HARNESS_AMQP_URL (both or neither); servers answering on the default local ports; the
+// WithContainers starter, if given. Otherwise it returns an error that wraps ErrNoInfra and says
+// what to set. No error carries a password.
+func Discover(ctx context.Context, opts ...Option) (Infra, error) {
+	var d discovery
+	for _, o := range opts {
+		o(&d)
+	}
 	pg, mq := os.Getenv(EnvPostgresURL), os.Getenv(EnvAMQPURL)
 	if pg != "" || mq != "" {
 		if pg == "" || mq == "" {
-			return Infra{}, fmt.Errorf("real: set both %s and %s, or neither", EnvPostgresURL, EnvAMQPURL)
+			set, unset := EnvPostgresURL, EnvAMQPURL
+			if pg == "" {
+				set, unset = unset, set
+			}
+			return Infra{}, fmt.Errorf("real: %s is set but %s is not: set both %s and %s, or neither",
+				set, unset, EnvPostgresURL, EnvAMQPURL)
 		}
 		return Infra{PostgresURL: pg, AMQPURL: mq, Source: "env"}, nil
 	}
-	if reachable(ctx, LocalPostgresURL) && reachable(ctx, LocalAMQPURL) {
-		return Infra{PostgresURL: LocalPostgresURL, AMQPURL: LocalAMQPURL, Source: "local"}, nil
+	pgUp, mqUp := reachable(ctx, localPostgresURL), reachable(ctx, localAMQPURL)
+	if pgUp && mqUp {
+		return Infra{PostgresURL: localPostgresURL, AMQPURL: localAMQPURL, Source: "local"}, nil
 	}
-	return Infra{}, ErrNoInfra
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "set %s and %s, or start them on %s and %s (%s)", EnvPostgresURL, EnvAMQPURL,
+		hostOf(localPostgresURL), hostOf(localAMQPURL), answering(pgUp, mqUp))
+	if d.containers == nil {
+		msg.WriteString("; this caller does not start containers (see package harness/real/containers)")
+		return Infra{}, fmt.Errorf("%w: %s", ErrNoInfra, msg.String())
+	}
+	inf, err := d.containers(ctx)
+	if err == nil {
+		return inf, nil
+	}
+	fmt.Fprintf(&msg, ", or make a Docker engine reachable (testcontainers: %s)", redactText(err.Error()))
+	return Infra{}, fmt.Errorf("%w: %s", ErrNoInfra, msg.String())
+}
+
+// answering says which of the two local servers answered.
+func answering(pgUp, mqUp bool) string {
+	switch {
+	case pgUp:
+		return "PostgreSQL answers there, RabbitMQ does not"
+	case mqUp:
+		return "RabbitMQ answers there, PostgreSQL does not"
+	}
+	return "neither answers there"
 }
 
 // reachable reports whether the URL's host accepts a TCP connection within a short deadline.
@@ -67,25 +127,71 @@ func reachable(ctx context.Context, raw string) bool {
 	return true
 }
 
-// Redact hides the password of a URL, for logs, reports and errors.
+// hostOf is the host:port of a URL, without its user information.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return Redact(raw)
+}
+
+// urlInText matches something that looks like a URL inside a text.
+var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
+
+// redactText puts text on one line and redacts every URL in it.
+func redactText(text string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	return urlInText.ReplaceAllStringFunc(text, Redact)
+}
+
+// pgKeywordPassword matches the password in a keyword/value connection string
+// ("host=h user=u password=secret"), quoted or not.
+var pgKeywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// Redact hides the password of a URL, for logs, reports and errors: the one in its user
+// information and a password query parameter (which PostgreSQL URLs accept). A keyword/value
+// connection string has its password value masked; anything else that is not a URL gives
+// "(unparsable URL)".
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		if !strings.Contains(raw, "://") && pgKeywordPassword.MatchString(raw) {
+			return pgKeywordPassword.ReplaceAllString(raw, "${1}xxxxx")
+		}
+		if err == nil && u.Scheme == "" && !strings.ContainsAny(raw, ":@") {
+			return raw // keyword/value without a password, or a bare name
+		}
 		return "(unparsable URL)"
 	}
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }
 
-// Require finds the servers for a test, or skips it with one line saying what to set; with
-// HARNESS_REQUIRE_INFRA=1 a missing server fails the test instead.
+// Require finds the servers for a test without starting any: the environment's URLs, then the
+// local ports (RequireWith(t) with no option). It skips the test with one line saying what to set;
+// with HARNESS_REQUIRE_INFRA=1 a missing server fails the test instead.
+//
+// The real package's own tests use Require and so never start containers: the package that
+// starts them (harness/real/containers) imports this one, and a package's tests cannot import a
+// package that imports it. Tests elsewhere get the Docker step from containers.Require.
 func Require(t testing.TB) Infra {
+	t.Helper()
+	return RequireWith(t)
+}
+
+// RequireWith is Require with discovery options, such as WithContainers; what discovery started
+// is stopped when the test ends.
+func RequireWith(t testing.TB, opts ...Option) Infra {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	inf, err := Discover(ctx)
+	inf, err := Discover(ctx, opts...)
 	if err != nil {
 		if os.Getenv(EnvRequireInfra) == "1" {
 			t.Fatalf("%v (%s=1)", err, EnvRequireInfra)
@@ -93,7 +199,13 @@ func Require(t testing.TB) Infra {
 		t.Skip(err.Error())
 	}
 	if inf.Close != nil {
-		t.Cleanup(func() { _ = inf.Close(context.Background()) })
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := inf.Close(ctx); err != nil {
+				t.Errorf("stop the servers discovery started: %v", err)
+			}
+		})
 	}
 	return inf
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/strategies"
@@ -34,6 +35,7 @@ const (
 	pgDropLockTimeout  = "10s"           // DROP SCHEMA waits for stragglers' locks this long
 	pgStoreConns       = 4               // connections per Store
 	pgAdminConns       = 2               // connections per Schema (creation, final reads)
+	pgPoolCloseWait    = 2 * time.Second // Close waits this long for the pool to close its idle connections
 )
 
 var pgRunIDPattern = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
@@ -62,11 +64,11 @@ func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 		return nil, fmt.Errorf("postgres: run id %q: want 1 to 40 characters of [a-z0-9_]", runID)
 	}
 	name := SchemaPrefix + runID
-	cfg, err := pgParse(url, name)
+	pool, err := newPgPool(ctx, url, name, pgAdminConns)
 	if err != nil {
 		return nil, err
 	}
-	s := &Schema{Name: name, url: url, pool: newPgPool(cfg, pgAdminConns)}
+	s := &Schema{Name: name, url: url, pool: pool}
 	if err := s.create(ctx, runID); err != nil {
 		s.Close()
 		return nil, err
@@ -77,11 +79,12 @@ func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 func (s *Schema) create(ctx context.Context, runID string) error {
 	ctx, cancel := context.WithTimeout(ctx, pgStatementTimeout)
 	defer cancel()
-	conn, err := s.pool.acquire(ctx)
+	held, err := s.pool.acquire(ctx)
 	if err != nil {
 		return pgConnectErr(s.url, err)
 	}
-	defer s.pool.release(conn)
+	defer s.pool.release(held)
+	conn := held.conn
 	q := pgx.Identifier{s.Name}.Sanitize()
 	tab := func(t string) string { return pgx.Identifier{s.Name, t}.Sanitize() }
 	stmts := []string{
@@ -257,11 +260,12 @@ func (s *Schema) Unpublished(ctx context.Context) (int, error) {
 func (s *Schema) read(ctx context.Context, what string, fn func(pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, pgStatementTimeout)
 	defer cancel()
-	conn, err := s.pool.acquire(ctx)
+	held, err := s.pool.acquire(ctx)
 	if err != nil {
 		return pgConnectErr(s.url, err)
 	}
-	defer s.pool.release(conn)
+	defer s.pool.release(held)
+	conn := held.conn
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return pgWrap("postgres: "+s.Name+": "+what, err, conn)
@@ -353,7 +357,7 @@ type pgStatements struct {
 
 // NewStore returns a Store on schema for workload ("orders", "credits" or "prices"). It does not
 // connect: connections open at Begin, so a Store can be made while the server is unreachable.
-func NewStore(_ context.Context, url, schema, workload string) (*Store, error) {
+func NewStore(ctx context.Context, url, schema, workload string) (*Store, error) {
 	switch workload {
 	case "orders", "credits", "prices":
 	default:
@@ -362,14 +366,14 @@ func NewStore(_ context.Context, url, schema, workload string) (*Store, error) {
 	if schema == "" {
 		return nil, errors.New("postgres: empty schema name")
 	}
-	cfg, err := pgParse(url, schema)
+	pool, err := newPgPool(ctx, url, schema, pgStoreConns)
 	if err != nil {
 		return nil, err
 	}
 	tab := func(t string) string { return pgx.Identifier{schema, t}.Sanitize() }
 	return &Store{
 		schema: schema, workload: workload, url: url,
-		pool: newPgPool(cfg, pgStoreConns),
+		pool: pool,
 		sql: pgStatements{
 			insertBusiness: `INSERT INTO ` + tab("business") + ` (id, key, amount, version, kind) VALUES ($1, $2, $3, $4, $5)`,
 			appendOutbox:   `INSERT INTO ` + tab("outbox") + ` (msg_id, key, amount, version, kind) VALUES ($1, $2, $3, $4, $5)`,
@@ -400,19 +404,20 @@ func (s *Store) Begin(ctx context.Context) (strategies.Tx, error) {
 	ctx, cancel := context.WithTimeout(ctx, pgStatementTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := s.pool.acquireReused(ctx)
+		held, err := s.pool.acquire(ctx)
 		if err != nil {
 			return nil, pgConnectErr(s.url, err)
 		}
-		tx, err := conn.Begin(ctx)
+		tx, err := held.conn.Begin(ctx)
 		if err == nil {
-			return &pgTx{s: s, conn: conn, tx: tx}, nil
+			return &pgTx{s: s, held: held, conn: held.conn, tx: tx}, nil
 		}
-		werr := pgWrap("postgres: begin", err, conn)
-		s.pool.discard(conn)
-		// An idle connection may have died since its last use (a cut link, a restarted server):
-		// BEGIN on it changed nothing, so one more try on a fresh connection is safe.
-		if reused && attempt == 0 && ctx.Err() == nil {
+		werr := pgWrap("postgres: begin", err, held.conn)
+		s.pool.discard(held)
+		// An idle connection may have died since its last use (a cut link, a restarted server)
+		// less than a second ago, too recently for the pool's ping: BEGIN on it changed nothing,
+		// so one more try on a fresh connection is safe.
+		if held.reused && attempt == 0 && ctx.Err() == nil {
 			continue
 		}
 		return nil, werr
@@ -422,7 +427,8 @@ func (s *Store) Begin(ctx context.Context) (strategies.Tx, error) {
 // pgTx is one transaction: a connection held from Begin to Commit or Rollback.
 type pgTx struct {
 	s    *Store
-	conn *pgx.Conn
+	held *pgHeld
+	conn *pgx.Conn // held.conn
 	tx   pgx.Tx
 	done bool  // Commit or Rollback was called
 	lost error // a statement lost the connection: the server has rolled the transaction back
@@ -625,16 +631,22 @@ func (t *pgTx) end() {
 		return
 	}
 	t.done = true
-	t.s.pool.release(t.conn)
+	t.s.pool.release(t.held)
 }
 
-// pgParse parses url into a connection config with the adapter's session settings: lock_timeout,
-// the schema's name as application_name, a connect timeout.
+// pgParse parses url into a connection config with the adapter's session settings.
 func pgParse(url, schema string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad URL %s: %w", Redact(url), pgRedacted(err, url))
 	}
+	pgSession(cfg, schema)
+	return cfg, nil
+}
+
+// pgSession sets the adapter's session settings on cfg: lock_timeout, the schema's name as
+// application_name (unless schema is empty), a connect timeout when the URL sets none.
+func pgSession(cfg *pgx.ConnConfig, schema string) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = pgConnectTimeout
 	}
@@ -642,7 +654,6 @@ func pgParse(url, schema string) (*pgx.ConnConfig, error) {
 	if schema != "" {
 		cfg.RuntimeParams["application_name"] = schema
 	}
-	return cfg, nil
 }
 
 // pgWrap wraps a failed operation's error with what was being done, the strategies sentinel it
@@ -728,107 +739,126 @@ func pgCloseConn(c *pgx.Conn) {
 
 var errPoolClosed = errors.New("postgres: connections closed")
 
-// pgPool is a small bounded pool of connections. (pgxpool would do; it needs a module the build
-// does not carry yet.) A connection goes back to the pool only when it is open and idle, outside
-// any transaction; anything else is closed.
+// pgPool is a pgxpool.Pool of a few connections, opened lazily, that also knows which
+// connections are taken, so that close can cut them as the exit of a process would. A connection
+// goes back to the pool only when it is open and idle, outside any transaction (pgxpool destroys
+// any other); one idle for more than a second is pinged before it is handed out again.
 type pgPool struct {
-	cfg   *pgx.ConnConfig
-	slots chan struct{} // one token per connection in use
+	pool *pgxpool.Pool
 
 	mu     sync.Mutex
-	idle   []*pgx.Conn
-	inUse  map[*pgx.Conn]bool
+	taken  map[*pgHeld]bool
 	closed bool
 }
 
-func newPgPool(cfg *pgx.ConnConfig, size int) *pgPool {
-	return &pgPool{cfg: cfg, slots: make(chan struct{}, size), inUse: map[*pgx.Conn]bool{}}
+// pgHeld is a connection taken from a pgPool, until release.
+type pgHeld struct {
+	conn   *pgx.Conn
+	reused bool          // the connection served an earlier acquire
+	pc     *pgxpool.Conn // nil once close cut the connection (or after release)
 }
 
-func (p *pgPool) acquire(ctx context.Context) (*pgx.Conn, error) {
-	c, _, err := p.acquireReused(ctx)
-	return c, err
-}
+// pgReusedKey marks, in a connection's custom data, that it has been handed out before.
+const pgReusedKey = "harness.reused"
 
-// acquireReused returns a connection, waiting for a free slot; reused tells an idle connection
-// from a fresh one.
-func (p *pgPool) acquireReused(ctx context.Context) (*pgx.Conn, bool, error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false, fmt.Errorf("waiting for a free connection: %w", ctx.Err())
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		<-p.slots
-		return nil, false, errPoolClosed
-	}
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if !c.IsClosed() {
-			p.inUse[c] = true
-			p.mu.Unlock()
-			return c, true, nil
-		}
-	}
-	p.mu.Unlock()
-	c, err := pgx.ConnectConfig(ctx, p.cfg)
+// newPgPool makes a pool of at most size connections to url, with the adapter's session
+// settings and schema as application_name. It opens no connection.
+func newPgPool(ctx context.Context, url, schema string, size int32) (*pgPool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		<-p.slots
-		return nil, false, err
+		return nil, fmt.Errorf("postgres: bad URL %s: %w", Redact(url), pgRedacted(err, url))
 	}
+	pgSession(cfg.ConnConfig, schema)
+	cfg.MaxConns, cfg.MinConns, cfg.MinIdleConns = size, 0, 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres %s: %w", Redact(url), pgRedacted(err, url))
+	}
+	return &pgPool{pool: pool, taken: map[*pgHeld]bool{}}, nil
+}
+
+// acquire takes a connection, waiting for a free one (until ctx ends) or opening a new one.
+func (p *pgPool) acquire(ctx context.Context) (*pgHeld, error) {
+	if p.isClosed() {
+		return nil, errPoolClosed
+	}
+	pc, err := p.pool.Acquire(ctx)
+	if err != nil {
+		if p.isClosed() {
+			return nil, errPoolClosed
+		}
+		return nil, err
+	}
+	conn := pc.Conn()
+	data := conn.PgConn().CustomData()
+	_, reused := data[pgReusedKey]
+	data[pgReusedKey] = true
+	h := &pgHeld{conn: conn, reused: reused, pc: pc}
 	p.mu.Lock()
 	closed := p.closed
 	if !closed {
-		p.inUse[c] = true
+		p.taken[h] = true
 	}
 	p.mu.Unlock()
 	if closed {
-		pgCloseConn(c)
-		<-p.slots
-		return nil, false, errPoolClosed
+		pc.Release()
+		return nil, errPoolClosed
 	}
-	return c, false, nil
+	return h, nil
 }
 
-// release gives c back, keeping it only if it is open and outside a transaction.
-func (p *pgPool) release(c *pgx.Conn) {
+func (p *pgPool) isClosed() bool {
 	p.mu.Lock()
-	delete(p.inUse, c)
-	keep := !p.closed && !c.IsClosed() && c.PgConn().TxStatus() == 'I'
-	if keep {
-		p.idle = append(p.idle, c)
-	}
-	p.mu.Unlock()
-	if !keep {
-		pgCloseConn(c)
-	}
-	<-p.slots
+	defer p.mu.Unlock()
+	return p.closed
 }
 
-// discard closes c and frees its slot.
-func (p *pgPool) discard(c *pgx.Conn) {
+// release gives h back to the pool (which keeps it only if it is open and idle); a connection
+// that close cut is closed instead. Only the goroutine that took h calls release, once.
+func (p *pgPool) release(h *pgHeld) {
 	p.mu.Lock()
-	delete(p.inUse, c)
+	delete(p.taken, h)
+	pc := h.pc
+	h.pc = nil
 	p.mu.Unlock()
-	pgCloseConn(c)
-	<-p.slots
+	if pc != nil {
+		pc.Release()
+		return
+	}
+	pgCloseConn(h.conn) // close cut it and took it out of the pool
 }
 
-// close closes every connection, as the exit of a process would: the idle ones at once, and
-// the sockets of those in use, so that the server rolls back their open transactions (their next
-// statement fails with ErrConnection; Commit or Rollback then frees them).
+// discard closes h's connection and gives it back, so that the pool destroys it.
+func (p *pgPool) discard(h *pgHeld) {
+	pgCloseConn(h.conn)
+	p.release(h)
+}
+
+// close closes every connection, as the exit of a process would: it takes the ones in use out of
+// the pool and closes their sockets, so that the server rolls back their open transactions (their
+// next statement fails with ErrConnection; Commit or Rollback then frees them), and then closes
+// the pool, waiting at most pgPoolCloseWait for its idle connections to close.
 func (p *pgPool) close() {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
-	for c := range p.inUse {
-		_ = c.PgConn().Conn().Close()
+	if p.closed {
+		p.mu.Unlock()
+		return
 	}
+	p.closed = true
+	for h := range p.taken {
+		h.pc.Hijack()
+		h.pc = nil
+		_ = h.conn.PgConn().Conn().Close()
+	}
+	clear(p.taken)
 	p.mu.Unlock()
-	for _, c := range idle {
-		pgCloseConn(c)
+	done := make(chan struct{})
+	go func() {
+		p.pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(pgPoolCloseWait):
 	}
 }

@@ -878,7 +878,11 @@ func TestStoreCloseEndsOpenTransactions(t *testing.T) {
 	if err := tx.InboxInsert(ctx, "g", "exit-1"); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	dying.Close() // the process exits with the transaction open
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Close took %v with a transaction open, want at once", took)
+	}
 	// The key is free at once: the server rolled the transaction back.
 	cctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -890,5 +894,48 @@ func TestStoreCloseEndsOpenTransactions(t *testing.T) {
 	}
 	if _, err := dying.Begin(ctx); err == nil {
 		t.Error("begin on a closed store: got no error")
+	}
+}
+
+func TestStoreSessionSettingsAndSize(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	ctx := pgCtx(t)
+	s := pgTestSchema(t, inf)
+	st := pgTestStore(t, inf, s, "orders")
+	var txs []*pgTx
+	for range pgStoreConns {
+		txs = append(txs, pgMustBegin(t, st))
+	}
+	var lockTimeout, appName string
+	if err := txs[0].tx.QueryRow(ctx, `SELECT current_setting('lock_timeout'), current_setting('application_name')`).
+		Scan(&lockTimeout, &appName); err != nil {
+		t.Fatal(err)
+	}
+	if lockTimeout != pgLockTimeout || appName != s.Name {
+		t.Errorf("lock_timeout %q, application_name %q: want %q and %q", lockTimeout, appName, pgLockTimeout, s.Name)
+	}
+	// Every connection is taken: one more Begin waits, until its deadline.
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if tx, err := st.Begin(wctx); err == nil {
+		_ = tx.Rollback(ctx)
+		t.Fatalf("begin number %d: got a transaction, want a wait for a free connection", pgStoreConns+1)
+	}
+	var n int
+	if err := pgAdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1
+		AND state = 'idle in transaction'`, s.Name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != pgStoreConns {
+		t.Errorf("%d connections of the store, want %d", n, pgStoreConns)
+	}
+	// A connection given back serves the next Begin.
+	if err := txs[0].Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tx := pgMustBegin(t, st)
+	if tx.conn != txs[0].conn {
+		t.Error("the next Begin opened a new connection instead of reusing the idle one")
 	}
 }
