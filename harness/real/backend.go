@@ -325,6 +325,7 @@ func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err erro
 		if f := r.fire([]string{fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer}, name, g.Point); f != nil {
 			r.note(name, history.OpCrash, "", g.Point+" (SIGKILL)")
 			r.kill(w)
+			r.observeBroker(ctx, name)
 			r.after(r.b.RestartDelay, "", func() {
 				if err := r.spawn(ctx, name); err == nil {
 					r.note(name, history.OpRestart, "", "new process")
@@ -386,6 +387,17 @@ func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err erro
 		}
 	}
 	return false, nil
+}
+
+// observeBroker records what the broker holds once a dead process's connection is gone: the
+// deliveries it had not acknowledged are back in the queue, flagged redelivered.
+func (r *run) observeBroker(ctx context.Context, name string) {
+	time.Sleep(50 * time.Millisecond) // the broker sees the closed socket at once; give it a moment
+	ready, err := r.queue.Depth(ctx)
+	if err != nil {
+		return
+	}
+	r.note("broker", history.OpRequeue, "", fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready))
 }
 
 // linkOp counts a database operation for partition-db and cuts the worker's link when it fires.
