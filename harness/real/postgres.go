@@ -94,8 +94,12 @@ func (s *Schema) create(ctx context.Context, runID string) error {
 			amount bigint NOT NULL, version bigint NOT NULL, kind text NOT NULL)`,
 		`CREATE TABLE ` + tab("outbox") + ` (id bigserial PRIMARY KEY, msg_id text NOT NULL, key text NOT NULL,
 			amount bigint NOT NULL, version bigint NOT NULL, kind text NOT NULL, published boolean NOT NULL DEFAULT false)`,
+		// The relay's claim walks only the rows still to publish, however many were published.
+		`CREATE INDEX ON ` + tab("outbox") + ` (id) WHERE NOT published`,
 		`CREATE TABLE ` + tab("inbox") + ` (consumer text, msg_id text, PRIMARY KEY (consumer, msg_id))`,
+		// No unique key here (the point of the processed log), but lookups by message are indexed.
 		`CREATE TABLE ` + tab("processed") + ` (consumer text NOT NULL, msg_id text NOT NULL)`,
+		`CREATE INDEX ON ` + tab("processed") + ` (consumer, msg_id)`,
 		`CREATE TABLE ` + tab("effects") + ` (seq bigserial, msg_id text NOT NULL, key text NOT NULL,
 			amount bigint NOT NULL, idem_key text UNIQUE)`,
 		`CREATE TABLE ` + tab("vals") + ` (key text PRIMARY KEY, value bigint NOT NULL)`,
