@@ -3,6 +3,8 @@ package fault
 import (
 	"slices"
 	"testing"
+
+	"github.com/deliveryharness/harness/harness/history"
 )
 
 func TestTargets(t *testing.T) {
@@ -50,5 +52,38 @@ func TestCatalogue(t *testing.T) {
 	}
 	if k, _ := Lookup(ConcurrentConsumers); k.Consumers < 2 {
 		t.Error("concurrent-consumers needs two consumers")
+	}
+}
+
+// TestSchedule: a fault fires at its target's Nth matching operation, once; other processes,
+// kinds and points do not count towards it.
+func TestSchedule(t *testing.T) {
+	s := NewSchedule([]history.Fault{
+		{Kind: CrashConsumer, Target: "consumer-1", Point: "consumer.after-effect", Nth: 2},
+		{Kind: BrokerDown, Nth: 1, Duration: 10},
+	})
+	crash := []string{CrashConsumer}
+	steps := []struct {
+		kinds       []string
+		proc, point string
+		fires       string
+	}{
+		{crash, "consumer-2", "consumer.after-effect", ""},
+		{crash, "consumer-1", "consumer.after-receive", ""},
+		{crash, "consumer-1", "consumer.after-effect", ""},
+		{[]string{LostAck}, "consumer-1", "", ""},
+		{crash, "consumer-1", "consumer.after-effect", CrashConsumer},
+		{crash, "consumer-1", "consumer.after-effect", ""},
+		{[]string{BrokerDown}, "relay", "", BrokerDown},
+		{[]string{BrokerDown}, "relay", "", ""},
+	}
+	for i, st := range steps {
+		got := ""
+		if f := s.Fire(st.kinds, st.proc, st.point); f != nil {
+			got = f.Kind
+		}
+		if got != st.fires {
+			t.Errorf("step %d (%s at %q): fired %q, want %q", i, st.proc, st.point, got, st.fires)
+		}
 	}
 }

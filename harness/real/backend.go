@@ -56,9 +56,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		pgURL: map[string]string{}, mqURL: map[string]string{},
 		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
 	}
-	for _, f := range sc.Faults {
-		r.armed = append(r.armed, &armedFault{f: f})
-	}
+	r.schedule = fault.NewSchedule(sc.Faults)
 	if r.schema, err = CreateSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
 		return nil, err
 	}
@@ -126,14 +124,14 @@ type run struct {
 	pgURL   map[string]string
 	mqURL   map[string]string
 
-	mu      sync.Mutex
-	events  []history.Event
-	workers map[string]*wproc
-	msgs    chan wmsg
-	done    chan struct{} // closed when the run ends: the workers' readers stop sending
-	armed   []*armedFault
-	timers  []rtimer
-	pending []pendingToxic // toxics to take off at a worker's next "done" gate
+	mu       sync.Mutex
+	events   []history.Event
+	workers  map[string]*wproc
+	msgs     chan wmsg
+	done     chan struct{} // closed when the run ends: the workers' readers stop sending
+	schedule *fault.Schedule
+	timers   []rtimer
+	pending  []pendingToxic // toxics to take off at a worker's next "done" gate
 
 	cursor       int // the producer's next command
 	producerDone bool
@@ -147,12 +145,6 @@ type rtimer struct {
 
 type pendingToxic struct {
 	worker, gate, proxy, toxic string
-}
-
-type armedFault struct {
-	f     history.Fault
-	count int
-	fired bool
 }
 
 // wproc is one worker process.
@@ -268,27 +260,14 @@ func (r *run) stopAll() {
 	}
 }
 
-// fire counts one gate of a worker against the faults watching it; it returns the fault that
-// fires now, if any.
+// fire counts one gate of a worker against the faults watching it and returns the fault that
+// fires now, if any, noting it in the history.
 func (r *run) fire(kinds []string, worker, point string) *history.Fault {
-	for _, a := range r.armed {
-		if a.fired || !slices.Contains(kinds, a.f.Kind) {
-			continue
-		}
-		if a.f.Target != "" && a.f.Target != worker {
-			continue
-		}
-		if a.f.Point != "" && a.f.Point != point {
-			continue
-		}
-		a.count++
-		if a.count == a.f.Nth {
-			a.fired = true
-			r.note(worker, history.OpFault, "", a.f.String())
-			return &a.f
-		}
+	f := r.schedule.Fire(kinds, worker, point)
+	if f != nil {
+		r.note(worker, history.OpFault, "", f.String())
 	}
-	return nil
+	return f
 }
 
 func (r *run) after(d time.Duration, what string, fn func()) {

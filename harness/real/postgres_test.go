@@ -2,8 +2,6 @@ package real
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -24,39 +22,10 @@ import (
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-// pgTestRunID is a run id unique to this test: its sanitized name and a random suffix.
-func pgTestRunID(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	for _, r := range strings.ToLower(t.Name()) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	name := b.String()
-	if len(name) > 28 {
-		name = name[:28]
-	}
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	return name + "_" + hex.EncodeToString(rnd[:])
-}
-
-// pgCtx bounds a test's database calls.
-func pgCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // pgTestSchema creates this test's schema and drops it afterwards.
 func pgTestSchema(t *testing.T, inf Infra) *Schema {
 	t.Helper()
-	s, err := CreateSchema(pgCtx(t), inf.PostgresURL, pgTestRunID(t))
+	s, err := CreateSchema(testCtx(t), inf.PostgresURL, testRunID(t))
 	if err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
@@ -70,7 +39,7 @@ func pgTestSchema(t *testing.T, inf Infra) *Schema {
 
 func pgTestStore(t *testing.T, inf Infra, s *Schema, workload string) *Store {
 	t.Helper()
-	st, err := NewStore(pgCtx(t), inf.PostgresURL, s.Name, workload)
+	st, err := NewStore(testCtx(t), inf.PostgresURL, s.Name, workload)
 	if err != nil {
 		t.Fatalf("new store: %v", err)
 	}
@@ -81,7 +50,7 @@ func pgTestStore(t *testing.T, inf Infra, s *Schema, workload string) *Store {
 // pgAdminConn is a connection for looking at the server from outside the adapter.
 func pgAdminConn(t *testing.T, inf Infra) *pgx.Conn {
 	t.Helper()
-	c, err := pgx.Connect(pgCtx(t), inf.PostgresURL)
+	c, err := pgx.Connect(testCtx(t), inf.PostgresURL)
 	if err != nil {
 		t.Fatalf("admin connection: %v", err)
 	}
@@ -91,7 +60,7 @@ func pgAdminConn(t *testing.T, inf Infra) *pgx.Conn {
 
 func pgMustBegin(t *testing.T, st *Store) *pgTx {
 	t.Helper()
-	tx, err := st.Begin(pgCtx(t))
+	tx, err := st.Begin(testCtx(t))
 	if err != nil {
 		t.Fatalf("begin: %v", err)
 	}
@@ -102,7 +71,7 @@ func pgMustBegin(t *testing.T, st *Store) *pgTx {
 // pgCommitted runs fn in a transaction and commits it.
 func pgCommitted(t *testing.T, st *Store, fn func(ctx context.Context, tx strategies.Tx) error) {
 	t.Helper()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	tx := pgMustBegin(t, st)
 	if err := fn(ctx, tx); err != nil {
 		t.Fatalf("statement: %v", err)
@@ -114,7 +83,7 @@ func pgCommitted(t *testing.T, st *Store, fn func(ctx context.Context, tx strate
 
 func pgFinal(t *testing.T, s *Schema) history.Final {
 	t.Helper()
-	f, err := s.Final(pgCtx(t))
+	f, err := s.Final(testCtx(t))
 	if err != nil {
 		t.Fatalf("final: %v", err)
 	}
@@ -131,7 +100,7 @@ func pgWantIs(t *testing.T, what string, err, want error) {
 func pgSchemaExists(t *testing.T, c *pgx.Conn, name string) bool {
 	t.Helper()
 	var ok bool
-	if err := c.QueryRow(pgCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&ok); err != nil {
+	if err := c.QueryRow(testCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&ok); err != nil {
 		t.Fatal(err)
 	}
 	return ok
@@ -143,7 +112,7 @@ func pgAwaitLockWait(t *testing.T, c *pgx.Conn, pid uint32) {
 	deadline := time.Now().Add(1500 * time.Millisecond)
 	for {
 		var waiting bool
-		err := c.QueryRow(pgCtx(t), `SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`,
+		err := c.QueryRow(testCtx(t), `SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`,
 			int64(pid)).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
@@ -234,8 +203,8 @@ func pgOrder(id string) history.Message {
 func TestSchemaCreateAndDrop(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
-	runID := pgTestRunID(t)
+	ctx := testCtx(t)
+	runID := testRunID(t)
 	s, err := CreateSchema(ctx, inf.PostgresURL, runID)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +247,7 @@ func TestSchemaCreateRefusesExisting(t *testing.T) {
 	t.Parallel()
 	s := pgTestSchema(t, inf)
 	runID := strings.TrimPrefix(s.Name, SchemaPrefix)
-	again, err := CreateSchema(pgCtx(t), inf.PostgresURL, runID)
+	again, err := CreateSchema(testCtx(t), inf.PostgresURL, runID)
 	if err == nil {
 		again.Close()
 		t.Fatal("CreateSchema of an existing schema: got no error")
@@ -286,7 +255,7 @@ func TestSchemaCreateRefusesExisting(t *testing.T) {
 	if !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("error %q does not say the schema exists", err)
 	}
-	if _, err := s.Final(pgCtx(t)); err != nil {
+	if _, err := s.Final(testCtx(t)); err != nil {
 		t.Errorf("the existing schema is damaged: %v", err)
 	}
 }
@@ -312,9 +281,9 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 		{"foreign comment", "the billing team's scratch space"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := pgCtx(t)
+			ctx := testCtx(t)
 			admin := pgAdminConn(t, inf)
-			rid := pgTestRunID(t)
+			rid := testRunID(t)
 			name := "harness_foreign_xyz_" + rid[len(rid)-8:]
 			ident := pgx.Identifier{name}.Sanitize()
 			if _, err := admin.Exec(ctx, `CREATE SCHEMA `+ident); err != nil {
@@ -347,7 +316,7 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 func TestSchemaDropOrphans(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	admin := pgAdminConn(t, inf)
 	orphan, live := pgTestSchema(t, inf), pgTestSchema(t, inf)
 	for _, s := range []*Schema{orphan, live} {
@@ -410,7 +379,7 @@ func TestStoreUnreachableServer(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.op(pgCtx(t))
+			err := tc.op(testCtx(t))
 			if !errors.Is(err, strategies.ErrConnection) {
 				t.Fatalf("got %v, want ErrConnection", err)
 			}
@@ -456,7 +425,7 @@ func TestTxDuplicateKeys(t *testing.T) {
 			func(ctx context.Context, tx strategies.Tx) error { return tx.InboxInsert(ctx, "g", "dup-3") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := pgCtx(t)
+			ctx := testCtx(t)
 			tx := pgMustBegin(t, st)
 			if err := tx.RecordProcessed(ctx, "g", "lost-"+tc.name); err != nil {
 				t.Fatal(err)
@@ -504,7 +473,7 @@ func TestTxConcurrentInboxInsertWaits(t *testing.T) {
 	}{{"first commits", true}, {"first rolls back", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := pgCtx(t)
+			ctx := testCtx(t)
 			s := pgTestSchema(t, inf)
 			st := pgTestStore(t, inf, s, "orders")
 			admin := pgAdminConn(t, inf)
@@ -543,7 +512,7 @@ func TestTxConcurrentInboxInsertWaits(t *testing.T) {
 func TestTxLockTimeout(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
 	first, second := pgMustBegin(t, st), pgMustBegin(t, st)
@@ -563,7 +532,7 @@ func TestTxLockTimeout(t *testing.T) {
 func TestTxClaimOutboxSkipLocked(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
 	msgs := []history.Message{pgOrder("sl-1"), pgOrder("sl-2"), pgOrder("sl-3"), pgOrder("sl-4")}
@@ -623,7 +592,7 @@ func TestTxClaimOutboxSkipLocked(t *testing.T) {
 func TestTxUncommittedOutboxInvisible(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
 	writer, reader := pgMustBegin(t, st), pgMustBegin(t, st)
@@ -730,7 +699,7 @@ func TestTxApplyEffects(t *testing.T) {
 func TestTxConnectionLost(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
 	admin := pgAdminConn(t, inf)
@@ -756,7 +725,7 @@ func TestTxConnectionLost(t *testing.T) {
 func TestTxCommitOnDeadIdleConnectionReconnects(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
 	admin := pgAdminConn(t, inf)
@@ -773,7 +742,7 @@ func TestTxCommitOnDeadIdleConnectionReconnects(t *testing.T) {
 func TestSchemaFinal(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "credits")
 	c1 := history.Message{ID: "txn-1", Key: "acct-b", Amount: 5, Seq: 1, Kind: "AccountCredited"}
@@ -842,7 +811,7 @@ func TestSchemaFinal(t *testing.T) {
 func TestTxAmbiguousCommit(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	proxy, through := pgStartReplyProxy(t, inf.PostgresURL)
 	st, err := NewStore(ctx, through, s.Name, "orders")
@@ -871,7 +840,7 @@ func TestTxAmbiguousCommit(t *testing.T) {
 func TestStoreCloseEndsOpenTransactions(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	dying, other := pgTestStore(t, inf, s, "orders"), pgTestStore(t, inf, s, "orders")
 	tx := pgMustBegin(t, dying)
@@ -900,7 +869,7 @@ func TestStoreCloseEndsOpenTransactions(t *testing.T) {
 func TestStoreSessionSettingsAndSize(t *testing.T) {
 	inf := Require(t)
 	t.Parallel()
-	ctx := pgCtx(t)
+	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
 	var txs []*pgTx

@@ -2,8 +2,6 @@ package real
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,35 +22,6 @@ import (
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-// testRunID is a run id unique to this test: its sanitized name and a random suffix.
-func testRunID(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	for _, r := range strings.ToLower(t.Name()) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	name := b.String()
-	if len(name) > 60 {
-		name = name[:60]
-	}
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	return name + "-" + hex.EncodeToString(rnd[:])
-}
-
-// testCtx bounds a test's broker calls.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // newTestQueue declares this test's queue and deletes it afterwards.
 func newTestQueue(t *testing.T, inf Infra) *Queue {

@@ -1,18 +1,9 @@
 package sim
 
 import (
-	"slices"
-
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 )
-
-// armed is one scheduled fault with the count of matching operations seen so far.
-type armed struct {
-	f     history.Fault
-	count int
-	fired bool
-}
 
 var (
 	crashKinds     = []string{fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer}
@@ -24,27 +15,14 @@ var (
 	brokerOpsKinds = []string{fault.PartitionBroker, fault.BrokerDown}
 )
 
-// fire counts one operation of p that faults of the given kinds watch (at the named point, for
-// crashes) and returns the fault that fires on it, if any. Each fault fires once.
+// fire counts one operation of p for the faults of the given kinds (at the named point, for
+// crashes) and returns the fault that fires on it, if any, noting it in the history.
 func (w *world) fire(kinds []string, p *proc, point string) *history.Fault {
-	for _, a := range w.armed {
-		if a.fired || !slices.Contains(kinds, a.f.Kind) {
-			continue
-		}
-		if a.f.Target != "" && a.f.Target != p.name {
-			continue
-		}
-		if a.f.Point != "" && a.f.Point != point {
-			continue
-		}
-		a.count++
-		if a.count == a.f.Nth {
-			a.fired = true
-			w.note(p.name, history.OpFault, "", "", a.f.String())
-			return &a.f
-		}
+	f := w.schedule.Fire(kinds, p.name, point)
+	if f != nil {
+		w.note(p.name, history.OpFault, "", "", f.String())
 	}
-	return nil
+	return f
 }
 
 // dbOp is called before every database operation of p: it may cut p's link (partition-db) and

@@ -18,6 +18,7 @@ import (
 	"iter"
 	"math/rand/v2"
 
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 )
 
@@ -53,16 +54,16 @@ var ErrNoQuiescence = errors.New("sim: no quiescence before the time bound")
 
 // world is one simulated run.
 type world struct {
-	cfg    Config
-	sc     history.Scenario
-	rng    *rand.Rand
-	now    int64
-	procs  []*proc
-	db     *db
-	br     *broker
-	events []history.Event
-	armed  []*armed
-	timers []timer
+	cfg      Config
+	sc       history.Scenario
+	rng      *rand.Rand
+	now      int64
+	procs    []*proc
+	db       *db
+	br       *broker
+	events   []history.Event
+	schedule *fault.Schedule
+	timers   []timer
 
 	brokerCut  map[string]bool // proc -> its link to the broker is cut
 	dbCut      map[string]bool // proc -> its link to the database is cut
@@ -149,9 +150,7 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 	}
 	w.db = newDB(w, sc.Workload)
 	w.br = &broker{w: w}
-	for _, f := range sc.Faults {
-		w.armed = append(w.armed, &armed{f: f})
-	}
+	w.schedule = fault.NewSchedule(sc.Faults)
 	w.events = make([]history.Event, 0, 16*len(sc.Commands)+16)
 	return w
 }
