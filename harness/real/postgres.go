@@ -208,39 +208,24 @@ func (s *Schema) Final(ctx context.Context) (history.Final, error) {
 	var f history.Final
 	err := s.read(ctx, "final read", func(tx pgx.Tx) error {
 		tab := func(t string) string { return pgx.Identifier{s.Name, t}.Sanitize() }
+		// Columns are selected in the order of the history types' fields.
 		rows, _ := tx.Query(ctx, `SELECT id, key, amount, version, kind FROM `+tab("business")+` ORDER BY seq`)
-		committed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (history.Message, error) {
-			var m history.Message
-			err := r.Scan(&m.ID, &m.Key, &m.Amount, &m.Seq, &m.Kind)
-			return m, err
-		})
+		committed, err := pgx.CollectRows(rows, pgx.RowToStructByPos[history.Message])
 		if err != nil {
 			return fmt.Errorf("business: %w", err)
 		}
 		rows, _ = tx.Query(ctx, `SELECT msg_id, key, amount FROM `+tab("effects")+` ORDER BY seq`)
-		effects, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (history.Effect, error) {
-			var e history.Effect
-			err := r.Scan(&e.Msg, &e.Key, &e.Amount)
-			return e, err
-		})
+		effects, err := pgx.CollectRows(rows, pgx.RowToStructByPos[history.Effect])
 		if err != nil {
 			return fmt.Errorf("effects: %w", err)
 		}
 		rows, _ = tx.Query(ctx, `SELECT key, value FROM `+tab("vals")+` ORDER BY key COLLATE "C"`)
-		values, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (history.Value, error) {
-			var v history.Value
-			err := r.Scan(&v.Key, &v.Value)
-			return v, err
-		})
+		values, err := pgx.CollectRows(rows, pgx.RowToStructByPos[history.Value])
 		if err != nil {
 			return fmt.Errorf("vals: %w", err)
 		}
 		rows, _ = tx.Query(ctx, `SELECT id, msg_id, published FROM `+tab("outbox")+` ORDER BY id`)
-		outbox, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (history.OutboxRow, error) {
-			var o history.OutboxRow
-			err := r.Scan(&o.ID, &o.Msg, &o.Published)
-			return o, err
-		})
+		outbox, err := pgx.CollectRows(rows, pgx.RowToStructByPos[history.OutboxRow])
 		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
