@@ -77,7 +77,7 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 		return nil, errUnwinding
 	}
 	p.step()
-	if !p.w.dbOp(p) {
+	if !p.w.dbOp(p, true) {
 		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
 	}
 	t := &tx{d: p.w.db, p: p, values: map[string]int64{}}
@@ -87,7 +87,9 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 }
 
 // enter is the start of every statement: a scheduling point, the link check, the abort check.
-func (t *tx) enter() error {
+// counted says whether partition-db counts it: BEGIN and COMMIT only, the operations the real
+// backend stops its workers at, so that a schedule's "#N" means the same on both backends.
+func (t *tx) enter(counted bool) error {
 	p := t.p
 	if p.unwinding {
 		return errUnwinding
@@ -96,7 +98,7 @@ func (t *tx) enter() error {
 	if t.done {
 		return fmt.Errorf("statement after the transaction ended: %w", strategies.ErrTxAborted)
 	}
-	if !p.w.dbOp(p) {
+	if !p.w.dbOp(p, counted) {
 		t.abort("connection lost")
 		return fmt.Errorf("statement: %w", strategies.ErrConnection)
 	}
@@ -182,7 +184,7 @@ func (t *tx) claimKey(key string, committed func() bool, own []string) (bool, er
 }
 
 func (t *tx) InsertBusiness(_ context.Context, m history.Message) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	ids := make([]string, len(t.business))
@@ -201,7 +203,7 @@ func (t *tx) InsertBusiness(_ context.Context, m history.Message) error {
 }
 
 func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	// Like a serial column: the id is taken at insert time, not at commit.
@@ -213,7 +215,7 @@ func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
 }
 
 func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, error) {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return nil, err
 	}
 	var out []strategies.OutboxRow
@@ -235,7 +237,7 @@ func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, 
 }
 
 func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -276,7 +278,7 @@ func (t *tx) effect(m history.Message) error {
 }
 
 func (t *tx) Apply(_ context.Context, m history.Message) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	return t.effect(m)
@@ -286,7 +288,7 @@ func (t *tx) Apply(_ context.Context, m history.Message) error {
 // (INSERT ... ON CONFLICT DO NOTHING): a repeat writes nothing. For prices the set-price upsert
 // runs whatever the log says, since setting a price is idempotent by itself.
 func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	key := "idem/" + m.ID
@@ -310,7 +312,7 @@ func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
 func inboxKey(consumer, id string) string { return consumer + "\x00" + id }
 
 func (t *tx) InboxInsert(_ context.Context, consumer, msgID string) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	key := inboxKey(consumer, msgID)
@@ -334,7 +336,7 @@ func prefixed(prefix string, keys []string) []string {
 }
 
 func (t *tx) InboxContains(_ context.Context, consumer, msgID string) (bool, error) {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return false, err
 	}
 	key := inboxKey(consumer, msgID)
@@ -342,7 +344,7 @@ func (t *tx) InboxContains(_ context.Context, consumer, msgID string) (bool, err
 }
 
 func (t *tx) RecordProcessed(_ context.Context, consumer, msgID string) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return err
 	}
 	t.processed = append(t.processed, inboxKey(consumer, msgID))
@@ -350,7 +352,7 @@ func (t *tx) RecordProcessed(_ context.Context, consumer, msgID string) error {
 }
 
 func (t *tx) Processed(_ context.Context, consumer, msgID string) (bool, error) {
-	if err := t.enter(); err != nil {
+	if err := t.enter(false); err != nil {
 		return false, err
 	}
 	key := inboxKey(consumer, msgID)
@@ -358,7 +360,7 @@ func (t *tx) Processed(_ context.Context, consumer, msgID string) (bool, error) 
 }
 
 func (t *tx) Commit(context.Context) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(true); err != nil {
 		t.abort("commit of a failed transaction")
 		return err
 	}

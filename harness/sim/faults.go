@@ -25,9 +25,12 @@ func (w *world) fire(kinds []string, p *proc, point string) *history.Fault {
 	return f
 }
 
-// dbOp is called before every database operation of p: it may cut p's link (partition-db) and
-// reports whether p can reach the database.
-func (w *world) dbOp(p *proc) bool {
+// dbOp is called before every database operation of p: a counted one (BEGIN, COMMIT) may cut
+// p's link (partition-db); it reports whether p can reach the database.
+func (w *world) dbOp(p *proc, counted bool) bool {
+	if !counted {
+		return !w.dbCut[p.name]
+	}
 	if f := w.fire(dbLinkKinds, p, ""); f != nil {
 		w.dbCut[p.name] = true
 		for len(p.txs) > 0 {
