@@ -491,6 +491,10 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 	w := m.w
 	switch {
 	case m.eof:
+		if err := ctx.Err(); err != nil {
+			// The run's context ended and took its worker processes with it.
+			return fmt.Errorf("no quiescence before the deadline: %w", err)
+		}
 		if current && !w.dead {
 			w.dead = true
 			_ = w.cmd.Wait()
