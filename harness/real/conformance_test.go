@@ -1,4 +1,4 @@
-package real
+package real_test
 
 import (
 	"context"
@@ -8,24 +8,26 @@ import (
 
 	"github.com/deliveryharness/harness/harness/conformance"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/containers"
 )
 
 // TestConformance runs the port-semantics suite on PostgreSQL and RabbitMQ: the same checks the
 // simulator passes, so that a verdict on one means the same on the other.
 func TestConformance(t *testing.T) {
-	inf := Require(t)
+	inf := containers.Require(t)
 	conformance.Test(t, confBackend{inf: inf}, conformance.Features{RequeueKeepsPosition: true})
 }
 
 // confBackend runs each body as a goroutine with its own database pool and broker connections.
-type confBackend struct{ inf Infra }
+type confBackend struct{ inf real.Infra }
 
 func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformance.Body) history.Final {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	runID := NewRunID()
-	schema, err := CreateSchema(ctx, b.inf.PostgresURL, runID)
+	runID := real.NewRunID()
+	schema, err := real.CreateSchema(ctx, b.inf.PostgresURL, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	q, err := DeclareQueue(ctx, b.inf.AMQPURL, runID)
+	q, err := real.DeclareQueue(ctx, b.inf.AMQPURL, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,15 +48,15 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 	})
 	var wg sync.WaitGroup
 	for i, body := range bodies {
-		store, err := NewStore(ctx, b.inf.PostgresURL, schema.Name, s.Workload)
+		store, err := real.NewStore(ctx, b.inf.PostgresURL, schema.Name, s.Workload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub, err := NewPublisher(ctx, b.inf.AMQPURL, q.Name, 2*time.Second)
+		pub, err := real.NewPublisher(ctx, b.inf.AMQPURL, q.Name, 2*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := NewSubscription(ctx, b.inf.AMQPURL, q.Name, max(1, s.Prefetch), 50*time.Millisecond)
+		sub, err := real.NewSubscription(ctx, b.inf.AMQPURL, q.Name, max(1, s.Prefetch), 50*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +68,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 			defer store.Close()
 			defer pub.Close()
 			defer sub.Close()
-			body(ctx, conformance.Env{Name: "body-" + string(rune('1'+i)), Store: store, Publisher: pub, Sub: sub, Clock: Clock{}})
+			body(ctx, conformance.Env{Name: "body-" + string(rune('1'+i)), Store: store, Publisher: pub, Sub: sub, Clock: real.Clock{}})
 		}()
 	}
 	done := make(chan struct{})

@@ -1,4 +1,4 @@
-package real
+package real_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 )
@@ -14,8 +16,8 @@ import (
 // same verdict per invariant. Where they differ, the simulator's model is wrong, or the
 // difference is explained in the README.
 func TestFidelity(t *testing.T) {
-	inf := Require(t)
-	realB := NewBackend(inf)
+	inf := containers.Require(t)
+	realB := real.NewBackend(inf)
 	simB := harness.NewSim()
 	for _, n := range scenarios.NamedScenarios() {
 		t.Run(n.Name, func(t *testing.T) {

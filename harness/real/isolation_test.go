@@ -1,4 +1,4 @@
-package real
+package real_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/jackc/pgx/v5"
 )
@@ -33,9 +35,9 @@ func harnessSchemas(t *testing.T, url string) int {
 // TestConcurrentRunsAreIsolated: two runs at once, each in its own schema and queue, end with
 // their own final state and leave nothing behind.
 func TestConcurrentRunsAreIsolated(t *testing.T) {
-	inf := Require(t)
+	inf := containers.Require(t)
 	before := harnessSchemas(t, inf.PostgresURL)
-	b := NewBackend(inf)
+	b := real.NewBackend(inf)
 	mk := func(w string, n int) history.Scenario {
 		return history.Scenario{Producer: "outbox", Consumer: "inbox", Workload: w, Fault: "none", Seed: 1,
 			Commands: scenarios.Commands(scenarios.NewSeedSource(1), w, n, 1), Consumers: 1, Prefetch: 2, Batch: 2}
@@ -68,9 +70,9 @@ func TestConcurrentRunsAreIsolated(t *testing.T) {
 // TestInterruptedRunCleansUp: a run whose context ends mid-way (an interrupt) still kills its
 // workers and removes its schema.
 func TestInterruptedRunCleansUp(t *testing.T) {
-	inf := Require(t)
+	inf := containers.Require(t)
 	before := harnessSchemas(t, inf.PostgresURL)
-	b := NewBackend(inf)
+	b := real.NewBackend(inf)
 	sc := history.Scenario{Producer: "outbox", Consumer: "inbox", Workload: "orders", Fault: "broker-down", Seed: 1,
 		Commands: scenarios.Commands(scenarios.NewSeedSource(1), "orders", 2, 1), Consumers: 1, Prefetch: 1, Batch: 1,
 		Faults: []history.Fault{{Kind: "broker-down", Nth: 1, Duration: 20_000}}}

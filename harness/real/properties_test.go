@@ -1,4 +1,4 @@
-package real
+package real_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"pgregory.net/rapid"
@@ -19,8 +21,8 @@ const realDraws = 3
 // TestCatalogueHoldsOnReal: the exactly-once pairing (outbox with inbox) keeps every invariant
 // under every fault on PostgreSQL and RabbitMQ, for realDraws rapid draws per fault and workload.
 func TestCatalogueHoldsOnReal(t *testing.T) {
-	inf := Require(t)
-	b := NewBackend(inf)
+	inf := containers.Require(t)
+	b := real.NewBackend(inf)
 	old := flag.Lookup("rapid.checks").Value.String()
 	_ = flag.Set("rapid.checks", "3")
 	defer func() { _ = flag.Set("rapid.checks", old) }()
@@ -52,8 +54,8 @@ func TestCatalogueHoldsOnReal(t *testing.T) {
 // found on real servers within a few seeded scenarios, and nothing outside the cell's expectation
 // breaks on the way.
 func TestKnownBreaksFoundOnReal(t *testing.T) {
-	inf := Require(t)
-	b := NewBackend(inf)
+	inf := containers.Require(t)
+	b := real.NewBackend(inf)
 	const bound = 12
 	cells := []scenarios.Cell{
 		{Producer: "double-write", Consumer: "naive", Workload: "orders", Fault: "crash-consumer"},
