@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/containers"
 )
 
 // TestRunReal: `run --backend real` runs a cell on PostgreSQL and RabbitMQ with worker processes,
 // finds the double charge of a naive consumer that dies before its ack, and reports it with the
 // real backend named in the result and in the replay command.
 func TestRunReal(t *testing.T) {
-	real.Require(t)
+	containers.Require(t)
 	args := []string{"run", "--backend", "real", "--producer", "double-write", "--consumer", "naive",
 		"--workload", "orders", "--fault", "crash-consumer", "--seeds", "6", "--commands", "2", "--format", "json"}
 	r := simulate(t, args...)
