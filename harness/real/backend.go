@@ -43,6 +43,13 @@ func (*Backend) Name() string { return "real" }
 
 // Run implements harness.Backend.
 func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (h *history.History, err error) {
+	// The workers are new processes: they find the strategies by name in the registry.
+	if _, err := strategies.LookupProducer(p.Name()); err != nil {
+		return nil, fmt.Errorf("real: worker processes run registered strategies only: %w", err)
+	}
+	if _, err := strategies.LookupConsumer(c.Name()); err != nil {
+		return nil, fmt.Errorf("real: worker processes run registered strategies only: %w", err)
+	}
 	exe := b.Executable
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {
