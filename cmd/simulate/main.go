@@ -106,6 +106,8 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
   simulate replay  --scenario FILE      (a scenario or counterexample JSON)
   simulate list    strategies, faults and their points, workloads, invariants
 
+--seeds defaults to 100 on the simulator and 5 on real servers (about a second a run).
+
 exit status: 0 ok; 1 an invariant broke (run, replay) or a cell differs from the catalogue
 (matrix); 2 bad usage; 3 the harness itself failed
 `

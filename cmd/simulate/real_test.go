@@ -42,3 +42,15 @@ func TestRunReal(t *testing.T) {
 		t.Errorf("the timeline does not show the kill:\n%s", strings.Join(c.Counterexample.Timeline, "\n"))
 	}
 }
+
+// TestRealDefaultSeeds: on real servers a cell runs 5 seeds unless --seeds says otherwise.
+func TestRealDefaultSeeds(t *testing.T) {
+	containers.Require(t)
+	args := []string{"run", "--backend", "real", "--producer", "outbox", "--consumer", "inbox",
+		"--workload", "orders", "--fault", "none", "--commands", "1"}
+	r := simulate(t, args...)
+	requireCode(t, r, exitOK, args)
+	if !strings.Contains(r.stdout, "backend real, 5 runs") {
+		t.Errorf("want 5 runs by default on real servers:\n%s", r.stdout)
+	}
+}
