@@ -22,10 +22,16 @@ const (
 	Orders  = "orders"
 	Credits = "credits"
 	Prices  = "prices"
+	Emails  = "emails"
 )
 
 // WorkloadNames lists the workloads in catalogue order.
-func WorkloadNames() []string { return []string{Orders, Credits, Prices} }
+func WorkloadNames() []string { return []string{Orders, Credits, Prices, Emails} }
+
+// Topology is what a scenario's faults can target.
+func Topology(sc history.Scenario, p strategies.Producer) fault.Topology {
+	return fault.Topology{Relay: strategies.HasRelay(p), Consumers: sc.Consumers, Gateway: sc.Workload == Emails}
+}
 
 // ErrUsage marks errors in what the caller asked for (unknown names, impossible combinations),
 // as opposed to failures of a run.
@@ -83,6 +89,9 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 	if sc.Consumers < k.Consumers {
 		return fmt.Errorf("%w: fault %s needs at least %d consumers, got %d", ErrUsage, k.Name, k.Consumers, sc.Consumers)
 	}
+	if sc.Prefetch < k.Prefetch {
+		return fmt.Errorf("%w: fault %s needs a prefetch of at least %d, got %d", ErrUsage, k.Name, k.Prefetch, sc.Prefetch)
+	}
 	if sc.Consumers > MaxConsumers || sc.Prefetch > MaxPrefetch || sc.Batch > MaxBatch || len(sc.Commands) > MaxCommands {
 		return fmt.Errorf("%w: topology out of bounds (at most %d consumers, prefetch %d, batch %d, %d commands)",
 			ErrUsage, MaxConsumers, MaxPrefetch, MaxBatch, MaxCommands)
@@ -94,7 +103,7 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 		}
 		seen[m.ID] = true
 	}
-	_, hasRelay := p.(strategies.Relay)
+	topo := Topology(sc, p)
 	for _, f := range sc.Faults {
 		fk, err := fault.Lookup(f.Kind)
 		if err != nil {
@@ -103,9 +112,14 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 		if f.Nth < 1 {
 			return fmt.Errorf("%w: schedule: fault %s: nth must be 1 or more", ErrUsage, f.Kind)
 		}
-		targets := fk.Targets(fault.Topology{Relay: hasRelay, Consumers: sc.Consumers})
+		targets := fk.Targets(topo)
 		if !slices.Contains(targets, f.Target) {
 			return fmt.Errorf("%w: schedule: fault %s cannot target %q here (targets: %q)", ErrUsage, f.Kind, f.Target, targets)
+		}
+		if links := fault.Links(f.Target, topo); fk.Link && !slices.Contains(links, f.Link) {
+			return fmt.Errorf("%w: schedule: fault %s on %s needs a link, one of %q (got %q)", ErrUsage, f.Kind, f.Target, links, f.Link)
+		} else if !fk.Link && f.Link != "" {
+			return fmt.Errorf("%w: schedule: fault %s takes no link (got %q)", ErrUsage, f.Kind, f.Link)
 		}
 		if fk.Point {
 			points := c.Points()
@@ -139,7 +153,7 @@ func ValidateWorkload(name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: unknown workload %q (known: orders, credits, prices)", ErrUsage, name)
+	return fmt.Errorf("%w: unknown workload %q (known: %s)", ErrUsage, name, strings.Join(WorkloadNames(), ", "))
 }
 
 // RunWith validates the scenario for the given strategies and runs it on the backend.

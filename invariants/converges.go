@@ -26,16 +26,11 @@ func (converges) Applies(workload string) bool { return workload == workloadPric
 func (c converges) Check(h *history.History) []Violation { return check(c, h) }
 
 func (c converges) run(s *state) []Violation {
-	// The latest committed change per key: highest Seq; on a tie, the later commit.
-	latest := make(map[string]history.Message)
+	latest := latestByKey(s.commits)
 	keys := make([]string, 0, len(s.valueKey))
 	for _, m := range s.commits {
-		best, ok := latest[m.Key]
-		if !ok {
+		if latest[m.Key].ID == m.ID {
 			keys = append(keys, m.Key)
-		}
-		if !ok || m.Seq >= best.Seq {
-			latest[m.Key] = m
 		}
 	}
 	for _, k := range s.valueKey {
@@ -103,4 +98,15 @@ func (converges) sources(s *state, effects []history.Effect, key string, value i
 		}
 	}
 	return sortedSet(ids)
+}
+
+// latestByKey is each key's latest committed change: highest Seq; on a tie, the later commit.
+func latestByKey(commits []history.Message) map[string]history.Message {
+	latest := make(map[string]history.Message)
+	for _, m := range commits {
+		if best, ok := latest[m.Key]; !ok || m.Seq >= best.Seq {
+			latest[m.Key] = m
+		}
+	}
+	return latest
 }

@@ -13,6 +13,7 @@ const (
 	workloadOrders  = "orders"
 	workloadCredits = "credits"
 	workloadPrices  = "prices"
+	workloadEmails  = "emails"
 )
 
 // Violation is a broken invariant with its witness. It is a result, never an error.
@@ -301,6 +302,8 @@ func vocabularyFor(workload string) vocabulary {
 		return vocabulary{verb: "credited", rows: "ledger entries", withKey: true}
 	case workloadPrices:
 		return vocabulary{verb: "written", rows: "price writes", withKey: true}
+	case workloadEmails:
+		return vocabulary{verb: "emailed", rows: "emails", withKey: true}
 	}
 	return vocabulary{verb: "applied", rows: "effect rows", withKey: true}
 }

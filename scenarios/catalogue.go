@@ -33,10 +33,11 @@ const (
 type effect int
 
 const (
-	dupEffect     effect = iota // an effect applied twice
-	lostEffect                  // a committed event's effect never applied
-	phantomEffect               // an effect for a transaction that never committed
-	staleEffect                 // an older set-state effect applied after a newer one
+	dupEffect       effect = iota // an effect applied twice
+	lostEffect                    // a committed event's effect never applied
+	phantomEffect                 // an effect for a transaction that never committed
+	staleEffect                   // an older set-state effect applied after a newer one
+	overtakenEffect               // an older event skipped because a newer one of its key was applied first
 )
 
 type producerLine struct {
@@ -65,6 +66,10 @@ var producerTable = map[string]map[string][]producerLine{
 			{lostEvent, "double-write's publish retries run out while the broker is down"},
 			{dupEvent, "double-write loses a confirm when the broker goes down and publishes again"},
 		},
+		fault.Latency: {
+			{lostEvent, "double-write's COMMIT reply comes after its timeout on a slow database link: it takes the commit for a failure and does not publish"},
+			{dupEvent, "double-write's confirm comes after its timeout on a slow broker link: it publishes again"},
+		},
 	},
 	"publish-first": {
 		fault.CrashProducer: {{phantomEvent, "publish-first dies between its publish and its commit: an event for an order that does not exist"}},
@@ -74,6 +79,10 @@ var producerTable = map[string]map[string][]producerLine{
 			{phantomEvent, "publish-first's first copy was queued, its confirm lost, the retries run out and it does not commit"},
 		},
 		fault.PartitionDB: {{phantomEvent, "publish-first published, then cannot reach the database to commit"}},
+		fault.Latency: {
+			{dupEvent, "publish-first's confirm comes after its timeout on a slow broker link: it publishes again"},
+			{phantomEvent, "publish-first's first copy was queued, every retry timed out on the slow link, and it does not commit"},
+		},
 		fault.BrokerDown: {
 			{dupEvent, "publish-first loses a confirm when the broker goes down and publishes again"},
 			{phantomEvent, "publish-first's first copy was queued, the broker went down before the confirm, the retries run out and it does not commit"},
@@ -85,12 +94,23 @@ var producerTable = map[string]map[string][]producerLine{
 		fault.PartitionBroker: {{dupEvent, "the relay loses a confirm with its link, rolls back and publishes the batch again"}},
 		fault.PartitionDB:     {{dupEvent, "the relay published, then cannot mark the rows: a later pass publishes them again"}},
 		fault.BrokerDown:      {{dupEvent, "the relay loses confirms when the broker goes down and publishes the batch again"}},
+		fault.Latency:         {{dupEvent, "the relay's confirms come after its timeout on a slow broker link: it rolls back and publishes the batch again"}},
+	},
+	"log-tailing": {
+		fault.CrashRelay:      {{dupEvent, "the tailer dies between publishing and advancing the slot: the slot hands it the same changes again"}},
+		fault.LostConfirm:     {{dupEvent, "the tailer misses a confirm, does not advance, and publishes the changes again"}},
+		fault.PartitionBroker: {{dupEvent, "the tailer loses a confirm with its link and publishes the changes again"}},
+		fault.PartitionDB:     {{dupEvent, "the tailer published, then cannot advance the slot: it reads and publishes the changes again"}},
+		fault.BrokerDown:      {{dupEvent, "the tailer loses confirms when the broker goes down and publishes the changes again"}},
+		fault.Latency:         {{dupEvent, "the tailer's confirms come after its timeout on a slow broker link: it publishes the changes again"}},
 	},
 }
 
 var (
 	reorderRequeue = "a delivery handed back with nack after its transaction failed returns behind one already prefetched, so an older price is written last"
 	reorderCompete = "competing consumers apply two price changes of one product in either order"
+	reorderFault   = "a delivery handed back with nack returns behind the next one, or a competing consumer takes it, so an older price is written last"
+	overtaken      = "versioned skips an older credit that arrives after a newer one of the same account: right for set-state events, a lost credit for increments"
 )
 
 var consumerTable = map[string]map[string][]consumerLine{
@@ -103,6 +123,11 @@ var consumerTable = map[string]map[string][]consumerLine{
 		fault.BrokerDown:          {{dupEffect, "naive's ack cannot reach the broker that is down: the applied message is redelivered"}},
 		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
 		fault.ConcurrentConsumers: {{dupEffect, "naive: two consumers apply the two copies"}, {staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
+		fault.Latency: {
+			{dupEffect, "naive's COMMIT reply comes after its timeout on a slow database link: it hands back a delivery it applied and applies it again"},
+			{staleEffect, reorderRequeue},
+		},
 	},
 	"ack-first": {
 		dupInput:                  {{dupEffect, "ack-first takes a producer-side copy for a new message and applies it"}},
@@ -110,25 +135,57 @@ var consumerTable = map[string]map[string][]consumerLine{
 		fault.LostAck:             {{dupEffect, "ack-first's Ack returned nil but never reached the broker: the message comes back and is applied again"}},
 		fault.PartitionDB:         {{lostEffect, "ack-first acked, then its transaction cannot reach the database: the effect is lost"}},
 		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
 	},
 	"inbox": {
 		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
 		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
 	},
 	"inbox-racy": {
 		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
 		fault.ConcurrentConsumers: {{dupEffect, "inbox-racy: two consumers both check before either records"}, {staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
 	},
 	"natural": {
 		fault.AmbiguousCommit:     {{staleEffect, reorderRequeue}},
 		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
 		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
+		fault.Latency:             {{staleEffect, reorderRequeue}},
+	},
+	"versioned": {
+		fault.PartitionDB:         {{overtakenEffect, overtaken}},
+		fault.ConcurrentConsumers: {{overtakenEffect, overtaken}},
+		fault.Reorder:             {{overtakenEffect, overtaken}},
+	},
+	"idempotency-key": {
+		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
+		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
 	},
 	"redelivered-flag": {
 		dupInput:                  {{dupEffect, "redelivered-flag: a producer-side copy is a new message to the broker and arrives unflagged (seed 002's claim is wrong)"}},
 		fault.PartitionDB:         {{staleEffect, reorderRequeue}},
 		fault.ConcurrentConsumers: {{dupEffect, "redelivered-flag: the flagged copy is checked before the first copy commits"}, {staleEffect, reorderCompete}},
+		fault.Reorder:             {{staleEffect, reorderFault}},
 	},
+}
+
+// externalTable holds what a consumer does when its effect lands outside the database (the
+// emails workload): the email is sent before the transaction that records it commits, and a
+// rollback does not unsend it. natural and idempotency-key send with the event id as the
+// gateway's idempotency key, so the gateway drops the repeat; they have no line here.
+var externalTable = map[string]map[string][]consumerLine{}
+
+func init() {
+	for _, name := range []string{"naive", "inbox", "inbox-racy", "redelivered-flag", "versioned"} {
+		externalTable[name] = map[string][]consumerLine{
+			fault.CrashConsumer: {{dupEffect, name + " dies after the email went out and before its commit: the redelivery sends it again"}},
+			fault.PartitionDB:   {{dupEffect, name + "'s commit cannot reach the database after the email went out: the rollback does not unsend it, and the redelivery sends it again"}},
+			fault.Latency:       {{dupEffect, name + "'s gateway call times out on a slow link after the gateway sent the email: it rolls back, and the redelivery sends it again"}},
+		}
+	}
 }
 
 // breaks maps an effect to the invariants it breaks in a workload.
@@ -140,6 +197,8 @@ func breaks(e effect, workload string) []string {
 			return []string{"no-duplicate-effect"}
 		case harness.Credits:
 			return []string{"no-duplicate-effect", "balance"}
+		case harness.Emails:
+			return []string{"no-duplicate-effect"}
 		}
 		return nil // setting a price twice is harmless
 	case lostEffect:
@@ -161,6 +220,10 @@ func breaks(e effect, workload string) []string {
 	case staleEffect:
 		if workload == harness.Prices {
 			return []string{"converges"}
+		}
+	case overtakenEffect:
+		if workload == harness.Credits {
+			return []string{"no-lost-effect", "balance"}
 		}
 	}
 	return nil
@@ -230,6 +293,11 @@ func Expected(c Cell) Expectation {
 	for _, cl := range consumerTable[c.Consumer][c.Fault] {
 		add(cl.what, cl.why)
 	}
+	if c.Workload == harness.Emails {
+		for _, cl := range externalTable[c.Consumer][c.Fault] {
+			add(cl.what, cl.why)
+		}
+	}
 	// One schedule can hit the publisher and a consumer at once. Then redelivered-flag applies the
 	// unflagged copy of an older set-state event and skips a flagged copy of the newer one as
 	// already processed. It needs two faults at the right moments: reachable, rarely drawn.
@@ -238,6 +306,17 @@ func Expected(c Cell) Expectation {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == dupEvent {
 				mayBreak = append(mayBreak, "converges")
+				break
+			}
+		}
+	}
+	// A phantom price change carries a version no committed change had yet: versioned takes it,
+	// and skips the committed change that follows it with a lower version. Reachable whenever a
+	// phantom reaches versioned, drawn only when the versions line up.
+	if c.Consumer == "versioned" && c.Workload == harness.Prices && !set["no-lost-effect"] {
+		for _, line := range producerTable[c.Producer][c.Fault] {
+			if line.what == phantomEvent {
+				mayBreak = append(mayBreak, "no-lost-effect")
 				break
 			}
 		}

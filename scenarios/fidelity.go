@@ -19,14 +19,27 @@ func orders(n int) []history.Message {
 }
 
 func named(name string, breaks []string, p, c, w, f string, cmds []history.Message, faults ...history.Fault) Named {
-	consumers := 1
-	if f == "concurrent-consumers" {
+	consumers, prefetch := 1, 1
+	switch f {
+	case "concurrent-consumers":
 		consumers = 2
+	case "reorder":
+		prefetch = 2
 	}
 	return Named{Name: name, Breaks: breaks, Scenario: history.Scenario{
 		Producer: p, Consumer: c, Workload: w, Fault: f, Seed: 1,
-		Commands: cmds, Faults: faults, Consumers: consumers, Prefetch: 1, Batch: 1,
+		Commands: cmds, Faults: faults, Consumers: consumers, Prefetch: prefetch, Batch: 1,
 	}}
+}
+
+// prices is n changes of one product's price.
+func prices(n int) []history.Message {
+	return Commands(NewSeedSource(0), "prices", n, 1)
+}
+
+// emails is n user registrations.
+func emails(n int) []history.Message {
+	return Commands(NewSeedSource(0), "emails", n, 1)
 }
 
 // NamedScenarios is the fidelity set: each of the catalogue's mechanisms once, and its fix.
@@ -68,5 +81,27 @@ func NamedScenarios() []Named {
 			history.Fault{Kind: "ambiguous-commit", Target: "consumer-1", Nth: 1}),
 		named("outbox and inbox ride out a broker outage", nil, "outbox", "inbox", "credits", "broker-down", Commands(NewSeedSource(0), "credits", 2, 1),
 			history.Fault{Kind: "broker-down", Nth: 1, Duration: 300}),
+
+		named("baseline log tailing inbox", nil, "log-tailing", "inbox", "credits", "none", Commands(NewSeedSource(0), "credits", 3, 1)),
+		named("the log tailer publishes twice when it dies before advancing the slot", []string{"no-duplicate-effect"}, "log-tailing", "naive", "orders", "crash-relay", orders(1),
+			crash("relay", "relay.after-publish")),
+		named("inbox absorbs the log tailer's second publish", nil, "log-tailing", "inbox", "orders", "crash-relay", orders(1),
+			crash("relay", "relay.after-publish")),
+
+		named("inbox sends a second email when the consumer dies before its commit", []string{"no-duplicate-effect"}, "outbox", "inbox", "emails", "crash-consumer", emails(1),
+			crash("consumer-1", "consumer.before-commit")),
+		named("the gateway's idempotency key keeps it to one email", nil, "outbox", "idempotency-key", "emails", "crash-consumer", emails(1),
+			crash("consumer-1", "consumer.before-commit")),
+		named("a slow gateway makes inbox send a second email", []string{"no-duplicate-effect"}, "outbox", "inbox", "emails", "latency", emails(1),
+			history.Fault{Kind: "latency", Target: "consumer-1", Link: "gateway", Nth: 1, Duration: 40}),
+		named("the idempotency key holds on a slow gateway", nil, "outbox", "idempotency-key", "emails", "latency", emails(1),
+			history.Fault{Kind: "latency", Target: "consumer-1", Link: "gateway", Nth: 1, Duration: 40}),
+		named("a slow broker link makes double write publish twice", []string{"no-duplicate-effect"}, "double-write", "naive", "orders", "latency", orders(1),
+			history.Fault{Kind: "latency", Target: "producer", Link: "broker", Nth: 1, Duration: 40}),
+
+		named("a reordered delivery leaves natural on an older price", []string{"converges"}, "double-write", "natural", "prices", "reorder", prices(2),
+			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),
+		named("versioned converges whatever the order", nil, "double-write", "versioned", "prices", "reorder", prices(2),
+			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),
 	}
 }

@@ -65,10 +65,14 @@ func Commands(src Source, workload string, n, keys int) []history.Message {
 			m = history.Message{ID: fmt.Sprintf("txn-%d", i), Key: fmt.Sprintf("acct-%c", 'A'+k), Amount: int64(10 * i), Kind: "AccountCredited"}
 		case harness.Prices:
 			k := src.IntRange("product", 0, keys-1)
-			key := fmt.Sprintf("sku-%d", k+1)
-			seq[key]++
-			m = history.Message{ID: fmt.Sprintf("price-%d", i), Key: key, Amount: int64(100 + i), Seq: seq[key], Kind: "ProductPriceChanged"}
+			m = history.Message{ID: fmt.Sprintf("price-%d", i), Key: fmt.Sprintf("sku-%d", k+1), Amount: int64(100 + i), Kind: "ProductPriceChanged"}
+		case harness.Emails:
+			m = history.Message{ID: fmt.Sprintf("signup-%d", i), Key: fmt.Sprintf("user-%d", i), Amount: int64(i), Kind: "UserRegistered"}
 		}
+		// Every event carries its key's version (1, 2, ... in command order), as an event-sourced
+		// aggregate's sequence number would: the versioned consumer compares it.
+		seq[m.Key]++
+		m.Seq = seq[m.Key]
 		out = append(out, m)
 	}
 	return out
@@ -110,15 +114,16 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 		Commands: Commands(src, c.Workload, n, keys),
 	}
 	sc.Consumers = k.Consumers
-	if k.Consumers > 1 {
+	if k.Consumers > 1 || k.Name == fault.Reorder {
 		sc.Consumers = src.IntRange("consumers", k.Consumers, k.Consumers+1)
 	}
-	sc.Prefetch = src.IntRange("prefetch", 1, 3)
+	sc.Prefetch = src.IntRange("prefetch", max(1, k.Prefetch), 3)
 	if hasRelay {
 		sc.Batch = src.IntRange("batch", 1, 3)
 	}
 	if k.Name != fault.None {
-		targets := k.Targets(fault.Topology{Relay: hasRelay, Consumers: sc.Consumers})
+		topo := harness.Topology(sc, p)
+		targets := k.Targets(topo)
 		nf := src.IntRange("faults", 1, max(1, lim.MaxFaults))
 		for range nf {
 			f := history.Fault{Kind: k.Name, Target: targets[src.IntRange("target", 0, len(targets)-1)]}
@@ -133,6 +138,10 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 					points = cons.Points()
 				}
 				f.Point = points[src.IntRange("point", 0, len(points)-1)]
+			}
+			if k.Link {
+				links := fault.Links(f.Target, topo)
+				f.Link = links[src.IntRange("link", 0, len(links)-1)]
 			}
 			f.Nth = src.IntRange("nth", 1, nthBound(k.Name, n))
 			if k.Duration {
@@ -149,9 +158,9 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 // and per-message operations happen about once per command; link operations several times.
 func nthBound(kind string, commands int) int {
 	switch kind {
-	case fault.PartitionBroker, fault.PartitionDB, fault.BrokerDown:
+	case fault.PartitionBroker, fault.PartitionDB, fault.BrokerDown, fault.Latency:
 		return 3 * commands
-	case fault.ConcurrentConsumers:
+	case fault.ConcurrentConsumers, fault.Reorder:
 		return (commands + 1) / 2 // consumer-1 gets about half of the deliveries
 	default:
 		return commands

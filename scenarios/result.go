@@ -38,6 +38,10 @@ type CellResult struct {
 	Matches        bool            `json:"matches"`             // the broken set equals the expected set
 	Counterexample *Counterexample `json:"counterexample"`
 	Errors         int             `json:"errors,omitempty"` // runs the harness itself failed (no quiescence)
+	// Searched counts the runs after Runs spent looking for an expected break the first Runs did
+	// not draw; FoundBySearch names the seed that found each. They do not count in Violations.
+	Searched      int               `json:"searched,omitempty"`
+	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
 }
 
 // Cell returns the cell of a result.
@@ -45,11 +49,11 @@ func (r CellResult) Cell() Cell {
 	return Cell{Producer: r.Producer, Consumer: r.Consumer, Workload: r.Workload, Fault: r.Fault}
 }
 
-// Broken lists the invariants broken in at least one run, in catalogue order.
+// Broken lists the invariants broken in at least one run, the search's included, in catalogue order.
 func (r CellResult) Broken() []string {
 	var out []string
 	for _, name := range invariants.Names() {
-		if r.Violations[name] > 0 {
+		if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 			out = append(out, name)
 		}
 	}
@@ -84,7 +88,7 @@ func (r CellResult) Unexpected() []string {
 func (r CellResult) Missing() []string {
 	var out []string
 	for _, name := range r.Expected {
-		if r.Violations[name] == 0 {
+		if _, found := r.FoundBySearch[name]; r.Violations[name] == 0 && !found {
 			out = append(out, name)
 		}
 	}

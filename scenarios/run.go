@@ -20,10 +20,17 @@ type Options struct {
 	FirstSeed uint64 // seeds are FirstSeed, FirstSeed+1, ...
 	Limits    Limits
 	NoShrink  bool
+	// Search is how many more seeds a cell may draw, after Seeds, to look for a break the
+	// catalogue expects and the first Seeds runs did not draw. Rates stay those of the first
+	// Seeds runs; a break found this way is reported with its seed (CellResult.FoundBySearch).
+	Search int
 }
 
-// DefaultOptions are the catalogue's: 100 seeds a cell, shrinking on.
-func DefaultOptions() Options { return Options{Seeds: 100, FirstSeed: 1, Limits: DefaultLimits} }
+// DefaultOptions are the catalogue's: 100 seeds a cell, up to 900 more to find an expected break
+// that is rarely drawn, shrinking on.
+func DefaultOptions() Options {
+	return Options{Seeds: 100, FirstSeed: 1, Limits: DefaultLimits, Search: 900}
+}
 
 // Outcome of one scenario: its history and the violations found in it.
 type Outcome struct {
@@ -81,6 +88,32 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			r.Violations[name]++
 			if _, ok := first[name]; !ok {
 				first[name] = seed
+			}
+		}
+	}
+	for i := 0; i < opts.Search && len(r.Missing()) > 0; i++ {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		seed := opts.FirstSeed + uint64(opts.Seeds+i)
+		sc, err := FromSeed(c, seed, opts.Limits)
+		if err != nil {
+			return r, fmt.Errorf("%w: %w", harness.ErrUsage, err)
+		}
+		out, err := RunScenario(ctx, b, sc)
+		r.Searched++
+		if err != nil {
+			continue // the search only looks for the missing breaks
+		}
+		for _, name := range invariants.Broken(out.Violations) {
+			if slices.Contains(r.Missing(), name) {
+				if r.FoundBySearch == nil {
+					r.FoundBySearch = map[string]uint64{}
+				}
+				r.FoundBySearch[name] = seed
+				if _, ok := first[name]; !ok {
+					first[name] = seed
+				}
 			}
 		}
 	}

@@ -18,7 +18,7 @@ func (AckFirst) Doc() string { return "ack, then apply the effect and commit" }
 
 // Points implements Consumer.
 func (AckFirst) Points() []string {
-	return []string{PointConsumerAfterReceive, PointConsumerAfterAck, PointConsumerAfterEffect}
+	return []string{PointConsumerAfterReceive, PointConsumerAfterAck, PointConsumerBeforeCommit, PointConsumerAfterEffect}
 }
 
 // Handle implements Consumer.
@@ -37,6 +37,7 @@ func (AckFirst) Handle(ctx context.Context, env ConsumerEnv, d Delivery) error {
 		_ = tx.Rollback(ctx)
 		return fmt.Errorf("ack-first: apply %s: %w", d.Msg.ID, err)
 	}
+	env.Faults.Point(ctx, PointConsumerBeforeCommit)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ack-first: commit %s: %w", d.Msg.ID, err)
 	}

@@ -26,8 +26,10 @@ func rollbackAck(ctx context.Context, env ConsumerEnv, tx Tx, d Delivery) error 
 	return env.Sub.Ack(ctx, d.Tag)
 }
 
-// commitAndAck is the common tail: commit the transaction, pass the fault point, acknowledge.
+// commitAndAck is the common tail: pass the point before the commit (the effect is done, the
+// transaction is not), commit, pass the point after it, acknowledge.
 func commitAndAck(ctx context.Context, env ConsumerEnv, tx Tx, d Delivery, name string) error {
+	env.Faults.Point(ctx, PointConsumerBeforeCommit)
 	if err := tx.Commit(ctx); err != nil {
 		// Unknown outcome: hand the delivery back; whether that duplicates depends on the strategy.
 		return retryLater(ctx, env, d, fmt.Errorf("%s: commit %s: %w", name, d.Msg.ID, err))

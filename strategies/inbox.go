@@ -20,7 +20,7 @@ func (Inbox) Doc() string {
 
 // Points implements Consumer.
 func (Inbox) Points() []string {
-	return []string{PointConsumerAfterReceive, PointConsumerAfterEffect}
+	return []string{PointConsumerAfterReceive, PointConsumerBeforeCommit, PointConsumerAfterEffect}
 }
 
 // Handle implements Consumer.

@@ -20,7 +20,7 @@ func (InboxRacy) Doc() string {
 
 // Points implements Consumer.
 func (InboxRacy) Points() []string {
-	return []string{PointConsumerAfterReceive, PointConsumerAfterCheck, PointConsumerAfterEffect}
+	return []string{PointConsumerAfterReceive, PointConsumerAfterCheck, PointConsumerBeforeCommit, PointConsumerAfterEffect}
 }
 
 // Handle implements Consumer.

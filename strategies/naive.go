@@ -17,7 +17,7 @@ func (Naive) Doc() string { return "apply the effect, commit, then ack" }
 
 // Points implements Consumer.
 func (Naive) Points() []string {
-	return []string{PointConsumerAfterReceive, PointConsumerAfterEffect}
+	return []string{PointConsumerAfterReceive, PointConsumerBeforeCommit, PointConsumerAfterEffect}
 }
 
 // Handle implements Consumer.

@@ -18,7 +18,7 @@ func (Natural) Doc() string { return "idempotent effect: upsert keyed by the bus
 
 // Points implements Consumer.
 func (Natural) Points() []string {
-	return []string{PointConsumerAfterReceive, PointConsumerAfterEffect}
+	return []string{PointConsumerAfterReceive, PointConsumerBeforeCommit, PointConsumerAfterEffect}
 }
 
 // Handle implements Consumer.

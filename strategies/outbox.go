@@ -31,24 +31,51 @@ func (Outbox) RelayPoints() []string {
 
 // Produce implements Producer.
 func (Outbox) Produce(ctx context.Context, env ProducerEnv, m Message) error {
+	return writeWithOutbox(ctx, env, m, "outbox")
+}
+
+// writeWithOutbox is the producer side of the outbox and of log tailing: the business row and
+// the outbox row in one transaction.
+func writeWithOutbox(ctx context.Context, env ProducerEnv, m Message, name string) error {
 	tx, err := env.Store.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("outbox: begin: %w", err)
+		return fmt.Errorf("%s: begin: %w", name, err)
 	}
 	if err := tx.InsertBusiness(ctx, m); err != nil {
 		_ = tx.Rollback(ctx)
-		return fmt.Errorf("outbox: insert %s: %w", m.ID, err)
+		return fmt.Errorf("%s: insert %s: %w", name, m.ID, err)
 	}
 	if err := tx.AppendOutbox(ctx, m); err != nil {
 		_ = tx.Rollback(ctx)
-		return fmt.Errorf("outbox: append %s: %w", m.ID, err)
+		return fmt.Errorf("%s: append %s: %w", name, m.ID, err)
 	}
 	env.Faults.Point(ctx, PointProducerBeforeCommit)
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("outbox: commit %s: %w", m.ID, err)
+		return fmt.Errorf("%s: commit %s: %w", name, m.ID, err)
 	}
 	env.Faults.Point(ctx, PointProducerAfterCommit)
 	return nil
+}
+
+// publishBatch publishes every message, then waits for every confirm (confirms pipelined); the
+// first failure is returned.
+func publishBatch(ctx context.Context, pub Publisher, rows []OutboxRow) error {
+	confs := make([]Confirmation, 0, len(rows))
+	var failed error
+	for _, r := range rows {
+		c, err := pub.Publish(ctx, r.Msg)
+		if err != nil {
+			failed = err
+			break
+		}
+		confs = append(confs, c)
+	}
+	for _, c := range confs {
+		if err := c.Wait(ctx); err != nil && failed == nil {
+			failed = err
+		}
+	}
+	return failed
 }
 
 // RelayPass implements Relay: one claim, publish, mark cycle in one transaction. The claimed
@@ -67,22 +94,7 @@ func (Outbox) RelayPass(ctx context.Context, env RelayEnv) (int, error) {
 		return 0, nil
 	}
 	env.Faults.Point(ctx, PointRelayAfterClaim)
-	// Publish the whole batch, then wait for the confirms: confirms pipelined.
-	confs := make([]Confirmation, 0, len(rows))
-	var failed error
-	for _, r := range rows {
-		c, err := env.Publisher.Publish(ctx, r.Msg)
-		if err != nil {
-			failed = err
-			break
-		}
-		confs = append(confs, c)
-	}
-	for _, c := range confs {
-		if err := c.Wait(ctx); err != nil && failed == nil {
-			failed = err
-		}
-	}
+	failed := publishBatch(ctx, env.Publisher, rows)
 	if failed != nil {
 		// Unmarked rows are published again by a later pass.
 		_ = tx.Rollback(ctx)

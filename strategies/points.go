@@ -8,8 +8,11 @@ const (
 	PointRelayAfterClaim      = "relay.after-claim"
 	PointRelayAfterPublish    = "relay.after-publish"
 	PointRelayAfterCommit     = "relay.after-commit"
+	PointRelayAfterRead       = "relay.after-read"
+	PointRelayAfterAdvance    = "relay.after-advance"
 	PointConsumerAfterReceive = "consumer.after-receive"
 	PointConsumerAfterCheck   = "consumer.after-check"
 	PointConsumerAfterAck     = "consumer.after-ack"
+	PointConsumerBeforeCommit = "consumer.before-commit"
 	PointConsumerAfterEffect  = "consumer.after-effect"
 )

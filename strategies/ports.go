@@ -39,11 +39,19 @@ type Tx interface {
 	MarkPublished(ctx context.Context, ids []int64) error
 
 	// Apply performs the workload's effect the plain way: a new payment row, balance += amount,
-	// price := amount. Applying twice has two effects where the workload is not idempotent.
+	// price := amount, or (emails) a call to the mail gateway. Applying twice has two effects
+	// where the workload is not idempotent. The email is sent outside the transaction: Rollback
+	// does not unsend it.
 	Apply(ctx context.Context, m Message) error
-	// ApplyIdempotent performs the effect keyed by the business id, so that a repeat changes
-	// nothing: INSERT ... ON CONFLICT DO NOTHING on the event's natural key.
+	// ApplyIdempotent performs the effect keyed by the event id, so that a repeat changes
+	// nothing: INSERT ... ON CONFLICT DO NOTHING on the event's natural key, or (emails) the
+	// gateway call with the event id as its idempotency key, which the gateway keeps.
 	ApplyIdempotent(ctx context.Context, m Message) error
+	// ApplyVersioned performs the effect only when m.Seq is newer than the version stored for
+	// m.Key, and stores m.Seq as the key's version (an upsert whose WHERE compares versions). It
+	// reports whether it applied; the key's version row stays locked to the end of the
+	// transaction. For emails the version row is in the database and the email is not.
+	ApplyVersioned(ctx context.Context, m Message) (bool, error)
 
 	// InboxInsert records (consumer, message id) under a unique key. A second insert of the same
 	// pair fails with ErrDuplicateKey; a concurrent one waits for the first to commit or abort.
@@ -66,6 +74,25 @@ type Tx interface {
 type OutboxRow struct {
 	ID  int64
 	Msg Message
+}
+
+// ChangeLog is the database's transaction log as a logical replication slot decodes it: committed
+// transactions in commit order, from the slot's confirmed position on. Reading does not move the
+// slot; only Advance does, so a reader that dies between the two reads the same changes again.
+type ChangeLog interface {
+	// Read decodes committed transactions after the confirmed position, oldest commit first,
+	// stopping at a transaction boundary after about limit changes. It returns the outbox
+	// inserts among them and the position just after the last transaction decoded.
+	Read(ctx context.Context, limit int) (LogBatch, error)
+	// Advance confirms everything before pos: it is never decoded again. Any error means the
+	// outcome is unknown, as for a COMMIT.
+	Advance(ctx context.Context, pos uint64) error
+}
+
+// LogBatch is what one Read decoded.
+type LogBatch struct {
+	Rows []OutboxRow // outbox inserts, in commit order
+	End  uint64      // the position after the last transaction read; 0 when nothing was read
 }
 
 // Publisher sends messages to the broker with publisher confirms.
@@ -121,9 +148,10 @@ type ProducerEnv struct {
 	Clock     Clock
 }
 
-// RelayEnv is what a relay (the outbox's background publisher) may use.
+// RelayEnv is what a relay (the outbox's background publisher, or the log tailer) may use.
 type RelayEnv struct {
 	Store     Store
+	Log       ChangeLog // the replication slot, for producers that tail the log
 	Publisher Publisher
 	Faults    Faults
 	Clock     Clock
@@ -150,12 +178,27 @@ type Producer interface {
 	Produce(ctx context.Context, env ProducerEnv, m Message) error
 }
 
-// Relay is the optional capability of a producer that publishes in the background (the outbox).
+// Relay is the optional capability of a producer that publishes in the background (the outbox,
+// the log tailer).
 type Relay interface {
 	// RelayPoints lists the relay's fault points.
 	RelayPoints() []string
 	// RelayPass claims, publishes and marks one batch; it returns how many rows it published.
 	RelayPass(ctx context.Context, env RelayEnv) (int, error)
+}
+
+// LogTailer marks a relay that reads the transaction log (RelayEnv.Log) instead of polling the
+// outbox table: the backends give it a replication slot, and count the slot's backlog, not the
+// unpublished rows, as work still to do.
+type LogTailer interface {
+	Relay
+	TailsLog()
+}
+
+// TailsLog reports whether the producer's relay reads the transaction log.
+func TailsLog(p Producer) bool {
+	_, ok := p.(LogTailer)
+	return ok
 }
 
 // Consumer is how the effect of a delivered event is applied.

@@ -22,7 +22,7 @@ func (RedeliveredFlag) Doc() string {
 
 // Points implements Consumer.
 func (RedeliveredFlag) Points() []string {
-	return []string{PointConsumerAfterReceive, PointConsumerAfterEffect}
+	return []string{PointConsumerAfterReceive, PointConsumerBeforeCommit, PointConsumerAfterEffect}
 }
 
 // Handle implements Consumer.

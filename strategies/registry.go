@@ -8,8 +8,8 @@ import (
 // The registry is one explicit list per kind, in catalogue order, so that `simulate list` and the
 // matrix are stable. A new strategy is one file plus one line here.
 var (
-	producers = []Producer{DoubleWrite{}, PublishFirst{}, Outbox{}}
-	consumers = []Consumer{Naive{}, AckFirst{}, Inbox{}, InboxRacy{}, Natural{}, RedeliveredFlag{}}
+	producers = []Producer{DoubleWrite{}, PublishFirst{}, Outbox{}, LogTailing{}}
+	consumers = []Consumer{Naive{}, AckFirst{}, Inbox{}, InboxRacy{}, Natural{}, RedeliveredFlag{}, Versioned{}, IdempotencyKey{}}
 )
 
 // Producers returns every producer strategy in catalogue order.

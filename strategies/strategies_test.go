@@ -41,6 +41,9 @@ func (c *calls) Apply(context.Context, strategies.Message) error { return c.do("
 func (c *calls) ApplyIdempotent(context.Context, strategies.Message) error {
 	return c.do("apply-idempotent")
 }
+func (c *calls) ApplyVersioned(context.Context, strategies.Message) (bool, error) {
+	return !c.seen, c.do("apply-versioned")
+}
 func (c *calls) InboxInsert(context.Context, string, string) error { return c.do("inbox-insert") }
 func (c *calls) InboxContains(context.Context, string, string) (bool, error) {
 	return c.seen, c.do("inbox-check")
@@ -86,22 +89,28 @@ func TestConsumerOrder(t *testing.T) {
 		fail        map[string]error
 		want        string
 	}{
-		{"naive", false, false, nil, "@consumer.after-receive begin apply commit @consumer.after-effect ack"},
+		{"naive", false, false, nil, "@consumer.after-receive begin apply @consumer.before-commit commit @consumer.after-effect ack"},
 		{"naive", false, false, map[string]error{"commit": strategies.ErrUnknownOutcome},
-			"@consumer.after-receive begin apply commit sleep 20ms nack(requeue=true)"},
-		{"ack-first", false, false, nil, "@consumer.after-receive ack @consumer.after-ack begin apply commit @consumer.after-effect"},
+			"@consumer.after-receive begin apply @consumer.before-commit commit sleep 20ms nack(requeue=true)"},
+		{"ack-first", false, false, nil, "@consumer.after-receive ack @consumer.after-ack begin apply @consumer.before-commit commit @consumer.after-effect"},
 		{"ack-first", false, false, map[string]error{"ack": strategies.ErrChannelClosed}, "@consumer.after-receive ack"},
-		{"inbox", false, false, nil, "@consumer.after-receive begin inbox-check inbox-insert apply commit @consumer.after-effect ack"},
+		{"inbox", false, false, nil, "@consumer.after-receive begin inbox-check inbox-insert apply @consumer.before-commit commit @consumer.after-effect ack"},
 		{"inbox", false, true, nil, "@consumer.after-receive begin inbox-check rollback ack"},
 		{"inbox", false, false, map[string]error{"inbox-insert": strategies.ErrDuplicateKey},
 			"@consumer.after-receive begin inbox-check inbox-insert rollback ack"},
 		{"inbox-racy", false, false, nil,
-			"@consumer.after-receive begin processed-check rollback @consumer.after-check begin apply record commit @consumer.after-effect ack"},
+			"@consumer.after-receive begin processed-check rollback @consumer.after-check begin apply record @consumer.before-commit commit @consumer.after-effect ack"},
 		{"inbox-racy", false, true, nil, "@consumer.after-receive begin processed-check rollback ack"},
-		{"natural", false, false, nil, "@consumer.after-receive begin apply-idempotent commit @consumer.after-effect ack"},
-		{"redelivered-flag", false, true, nil, "@consumer.after-receive begin apply record commit @consumer.after-effect ack"},
+		{"natural", false, false, nil, "@consumer.after-receive begin apply-idempotent @consumer.before-commit commit @consumer.after-effect ack"},
+		{"redelivered-flag", false, true, nil, "@consumer.after-receive begin apply record @consumer.before-commit commit @consumer.after-effect ack"},
 		{"redelivered-flag", true, true, nil, "@consumer.after-receive begin processed-check rollback ack"},
-		{"redelivered-flag", true, false, nil, "@consumer.after-receive begin processed-check apply record commit @consumer.after-effect ack"},
+		{"redelivered-flag", true, false, nil, "@consumer.after-receive begin processed-check apply record @consumer.before-commit commit @consumer.after-effect ack"},
+		{"versioned", false, false, nil, "@consumer.after-receive begin apply-versioned @consumer.before-commit commit @consumer.after-effect ack"},
+		{"versioned", false, false, map[string]error{"apply-versioned": strategies.ErrLockTimeout},
+			"@consumer.after-receive begin apply-versioned rollback sleep 20ms nack(requeue=true)"},
+		{"idempotency-key", false, false, nil, "@consumer.after-receive begin inbox-insert apply-idempotent @consumer.before-commit commit @consumer.after-effect ack"},
+		{"idempotency-key", false, false, map[string]error{"inbox-insert": strategies.ErrDuplicateKey},
+			"@consumer.after-receive begin inbox-insert rollback ack"},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/redelivered=%v/seen=%v/fail=%v", tc.consumer, tc.redelivered, tc.seen, tc.fail), func(t *testing.T) {
@@ -139,6 +148,7 @@ func TestProducerOrder(t *testing.T) {
 			"begin insert commit @producer.after-commit publish confirm sleep 10ms publish confirm @producer.after-publish", false},
 		{"publish-first", nil, nil, "publish confirm @producer.after-publish begin insert commit @producer.after-commit", false},
 		{"outbox", nil, nil, "begin insert outbox @producer.before-commit commit @producer.after-commit", false},
+		{"log-tailing", nil, nil, "begin insert outbox @producer.before-commit commit @producer.after-commit", false},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%v/%v", tc.producer, tc.fail, tc.confirms), func(t *testing.T) {
@@ -192,6 +202,61 @@ func TestRelayPass(t *testing.T) {
 		if got := strings.Join(f.log, " "); got != tc.want || n != tc.n {
 			t.Errorf("got %d: %s\nwant %d: %s", n, got, tc.n, tc.want)
 		}
+	}
+}
+
+// slot is a fake replication slot: Read returns its batch until Advance moves past it.
+type slot struct {
+	f     *calls
+	batch strategies.LogBatch
+	done  uint64
+}
+
+func (s *slot) Read(context.Context, int) (strategies.LogBatch, error) {
+	if s.batch.End <= s.done {
+		return strategies.LogBatch{}, s.f.do("read")
+	}
+	return s.batch, s.f.do("read")
+}
+
+func (s *slot) Advance(_ context.Context, pos uint64) error {
+	err := s.f.do("advance")
+	if err == nil {
+		s.done = pos
+	}
+	return err
+}
+
+// TestTailerPass: the tailer publishes what it read before it advances the slot; a missing
+// confirm leaves the slot where it was, so the next pass publishes the same rows again.
+func TestTailerPass(t *testing.T) {
+	rows := []strategies.OutboxRow{{ID: 1, Msg: msg}, {ID: 2, Msg: strategies.Message{ID: "order-2"}}}
+	cases := []struct {
+		confirms []error
+		want     string
+		n        int
+		advanced bool
+	}{
+		{nil, "read @relay.after-read publish publish confirm confirm @relay.after-publish advance @relay.after-advance", 2, true},
+		{[]error{strategies.ErrNoConfirm}, "read @relay.after-read publish publish confirm confirm", 0, false},
+	}
+	for _, tc := range cases {
+		f := &calls{confirms: tc.confirms}
+		l := &slot{f: f, batch: strategies.LogBatch{Rows: rows, End: 7}}
+		n, _ := strategies.LogTailing{}.RelayPass(context.Background(), strategies.RelayEnv{Log: l, Publisher: f, Faults: f, Clock: f, Batch: 10})
+		if got := strings.Join(f.log, " "); got != tc.want || n != tc.n || (l.done == 7) != tc.advanced {
+			t.Errorf("got %d (advanced %v): %s\nwant %d (advanced %v): %s", n, l.done == 7, got, tc.n, tc.advanced, tc.want)
+		}
+	}
+	// Nothing to read: no publish, no advance.
+	f := &calls{}
+	l := &slot{f: f, batch: strategies.LogBatch{}}
+	if n, err := (strategies.LogTailing{}).RelayPass(context.Background(), strategies.RelayEnv{Log: l, Publisher: f, Faults: f, Clock: f, Batch: 10}); n != 0 || err != nil || strings.Join(f.log, " ") != "read" {
+		t.Errorf("empty slot: %d, %v, %v", n, err, f.log)
+	}
+	// No slot from the backend: a clear error, not a panic.
+	if _, err := (strategies.LogTailing{}).RelayPass(context.Background(), strategies.RelayEnv{Publisher: f, Faults: f, Clock: f, Batch: 10}); err == nil {
+		t.Error("a tailer without a slot did not fail")
 	}
 }
 

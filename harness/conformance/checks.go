@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -372,6 +373,75 @@ func checkApplyPrices(t *testing.T, b Backend, _ Features) {
 		},
 	)
 	wantValue(t, f, "prod-1", 30)
+}
+
+// checkVersioned: ApplyVersioned applies only what is newer than the key's version; a repeat
+// and an older event change nothing, and say so.
+func checkVersioned(t *testing.T, b Backend, _ Features) {
+	s := newScene(t)
+	at := func(id string, seq, amount int64) history.Message {
+		m := price(id, "prod-v", amount)
+		m.Seq = seq
+		return m
+	}
+	steps := []struct {
+		m       history.Message
+		applied bool
+	}{
+		{at("pv-2", 2, 20), true},
+		{at("pv-1", 1, 10), false}, // overtaken: older than what is stored
+		{at("pv-2", 2, 20), false}, // a repeat
+		{at("pv-3", 3, 30), true},
+	}
+	f := b.Run(t, Setup{Workload: "prices", Prefetch: 1},
+		func(ctx context.Context, env Env) {
+			for _, st := range steps {
+				if !s.commitTx(ctx, env, "versioned "+st.m.ID, func(tx strategies.Tx) error {
+					applied, err := tx.ApplyVersioned(ctx, st.m)
+					if err == nil {
+						s.want(env, applied, st.applied, fmt.Sprintf("%s (seq %d) applied", st.m.ID, st.m.Seq))
+					}
+					return err
+				}) {
+					return
+				}
+			}
+		},
+	)
+	wantValue(t, f, "prod-v", 30)
+	wantEffects(t, f, "pv-1", 0)
+	wantEffects(t, f, "pv-2", 1)
+	wantEffects(t, f, "pv-3", 1)
+}
+
+// checkEmails: the emails workload's effect is a call to the mail gateway, outside the database.
+// A rolled-back transaction does not unsend its email; without a key the gateway sends every
+// request; with one (ApplyIdempotent: the event id) it sends the first only.
+func checkEmails(t *testing.T, b Backend, _ Features) {
+	s := newScene(t)
+	m1 := history.Message{ID: "signup-1", Key: "user-1", Amount: 1, Seq: 1, Kind: "UserRegistered"}
+	m2 := history.Message{ID: "signup-2", Key: "user-2", Amount: 2, Seq: 1, Kind: "UserRegistered"}
+	f := b.Run(t, Setup{Workload: "emails", Prefetch: 1},
+		func(ctx context.Context, env Env) {
+			tx, ok := s.begin(ctx, env)
+			if !ok {
+				return
+			}
+			if !s.ok(env, tx.Apply(ctx, m1), "send in a transaction") || !s.ok(env, tx.Rollback(ctx), "rollback") {
+				return
+			}
+			if !s.commitTx(ctx, env, "send again", func(tx strategies.Tx) error { return tx.Apply(ctx, m1) }) {
+				return
+			}
+			for range 2 {
+				if !s.commitTx(ctx, env, "send with a key", func(tx strategies.Tx) error { return tx.ApplyIdempotent(ctx, m2) }) {
+					return
+				}
+			}
+		},
+	)
+	wantEffects(t, f, "signup-1", 2)
+	wantEffects(t, f, "signup-2", 1)
 }
 
 // The outbox.

@@ -30,7 +30,8 @@ import (
 // Setup is the infrastructure one check asks for.
 type Setup struct {
 	// Workload names the effect semantics of Tx.Apply and Tx.ApplyIdempotent: "orders" (a payment
-	// row per effect), "credits" (balance += amount) or "prices" (price := amount).
+	// row per effect), "credits" (balance += amount), "prices" (price := amount) or "emails" (a
+	// call to the mail gateway, outside the database; Final.Effects are what the gateway sent).
 	Workload string
 	// Prefetch is every subscription's limit of unacknowledged deliveries (1 or more).
 	Prefetch int
@@ -105,6 +106,8 @@ var checks = []check{
 	{"effect-apply-credits-sums", checkApplyCredits},
 	{"effect-concurrent-credits-sum", checkConcurrentCredits},
 	{"effect-apply-prices-last-wins", checkApplyPrices},
+	{"effect-versioned-newer-only", checkVersioned},
+	{"effect-emails-outside-the-transaction", checkEmails},
 	{"outbox-skip-locked", checkSkipLocked},
 	{"outbox-uncommitted-not-claimable", checkUncommittedOutbox},
 	{"outbox-mark-published", checkMarkPublished},

@@ -22,6 +22,15 @@ const (
 	PartitionDB         = "partition-db"
 	BrokerDown          = "broker-down"
 	ConcurrentConsumers = "concurrent-consumers"
+	Latency             = "latency"
+	Reorder             = "reorder"
+)
+
+// Links a slow-link fault (latency) can hit.
+const (
+	LinkDB      = "db"
+	LinkBroker  = "broker"
+	LinkGateway = "gateway"
 )
 
 // Kind describes one fault kind.
@@ -36,6 +45,10 @@ type Kind struct {
 	Consumers int
 	// NeedsRelay: the fault only exists where the producer has a relay.
 	NeedsRelay bool
+	// Link: the fault names one of the target's links (Fault.Link).
+	Link bool
+	// Prefetch is the prefetch the fault needs at least (0: any).
+	Prefetch int
 }
 
 var kinds = []Kind{
@@ -50,6 +63,8 @@ var kinds = []Kind{
 	{Name: PartitionDB, Doc: "one process's link to the database is cut for a while, then healed", Duration: true, Consumers: 1},
 	{Name: BrokerDown, Doc: "the broker is unreachable for everyone for a while, as when it restarts", Duration: true, Consumers: 1},
 	{Name: ConcurrentConsumers, Doc: "two or more competing consumers; one loses its connection mid-message, so a copy is redelivered while the first is still being processed", Consumers: 2},
+	{Name: Latency, Doc: "one process's link (database, broker or mail gateway) turns slow for a while: replies come after the client's timeout, so it gives up on, or retries, what did happen", Duration: true, Consumers: 1, Link: true},
+	{Name: Reorder, Doc: "a consumer hands a delivery back (nack, requeue) once the next one has arrived, so the next overtakes it (one or two consumers)", Consumers: 1, Prefetch: 2},
 }
 
 // Kinds returns every fault kind in catalogue order.
@@ -78,6 +93,7 @@ func Lookup(name string) (Kind, error) {
 type Topology struct {
 	Relay     bool // the producer strategy has a relay process
 	Consumers int  // competing consumer processes
+	Gateway   bool // the consumers call the mail gateway (the emails workload)
 }
 
 // ConsumerName names the i-th consumer process (1-based).
@@ -106,8 +122,10 @@ func (k Kind) Targets(t Topology) []string {
 			return nil
 		}
 		return []string{"relay"}
-	case CrashConsumer, LostAck:
+	case CrashConsumer, LostAck, Reorder:
 		return consumers
+	case Latency:
+		return append(writers, consumers...)
 	case AmbiguousCommit, PartitionDB:
 		return append(writers, consumers...)
 	case LostConfirm:
@@ -118,6 +136,23 @@ func (k Kind) Targets(t Topology) []string {
 		return []string{""}
 	case ConcurrentConsumers:
 		return consumers[:1]
+	}
+	return nil
+}
+
+// Links lists the links of proc a slow-link fault can hit, in a stable order: the database for
+// everyone, the broker for whoever publishes or consumes, the mail gateway for consumers that
+// call it.
+func Links(proc string, t Topology) []string {
+	switch {
+	case proc == "producer" && t.Relay:
+		return []string{LinkDB}
+	case proc == "producer", proc == "relay":
+		return []string{LinkDB, LinkBroker}
+	case strings.HasPrefix(proc, "consumer-") && t.Gateway:
+		return []string{LinkDB, LinkBroker, LinkGateway}
+	case strings.HasPrefix(proc, "consumer-"):
+		return []string{LinkDB, LinkBroker}
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ func TestTargets(t *testing.T) {
 		{AmbiguousCommit, Topology{Relay: false, Consumers: 1}, []string{"producer", "consumer-1"}},
 		{BrokerDown, Topology{Consumers: 1}, []string{""}},
 		{ConcurrentConsumers, Topology{Consumers: 3}, []string{"consumer-1"}},
+		{Latency, Topology{Relay: true, Consumers: 2}, []string{"producer", "relay", "consumer-1", "consumer-2"}},
+		{Reorder, Topology{Consumers: 2}, []string{"consumer-1", "consumer-2"}},
 		{None, Topology{Consumers: 1}, nil},
 	}
 	for _, tc := range cases {
@@ -39,7 +41,7 @@ func TestTargets(t *testing.T) {
 
 func TestCatalogue(t *testing.T) {
 	want := []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack",
-		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers"}
+		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder"}
 	if !slices.Equal(Names(), want) {
 		t.Errorf("names %q, want the catalogue's %q", Names(), want)
 	}
@@ -52,6 +54,51 @@ func TestCatalogue(t *testing.T) {
 	}
 	if k, _ := Lookup(ConcurrentConsumers); k.Consumers < 2 {
 		t.Error("concurrent-consumers needs two consumers")
+	}
+}
+
+// TestLinks: a slow link is one the process really has.
+func TestLinks(t *testing.T) {
+	cases := []struct {
+		proc string
+		topo Topology
+		want []string
+	}{
+		{"producer", Topology{Relay: true}, []string{LinkDB}},
+		{"producer", Topology{}, []string{LinkDB, LinkBroker}},
+		{"relay", Topology{Relay: true}, []string{LinkDB, LinkBroker}},
+		{"consumer-1", Topology{}, []string{LinkDB, LinkBroker}},
+		{"consumer-2", Topology{Gateway: true}, []string{LinkDB, LinkBroker, LinkGateway}},
+		{"", Topology{}, nil},
+	}
+	for _, tc := range cases {
+		if got := Links(tc.proc, tc.topo); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %+v: links %q, want %q", tc.proc, tc.topo, got, tc.want)
+		}
+	}
+}
+
+// TestFireLink: a latency fault counts only its target's operations on its own link.
+func TestFireLink(t *testing.T) {
+	s := NewSchedule([]history.Fault{{Kind: Latency, Target: "consumer-1", Link: LinkGateway, Nth: 2, Duration: 5}})
+	lat := []string{Latency}
+	steps := []struct {
+		proc, link string
+		fires      bool
+	}{
+		{"consumer-1", LinkDB, false},
+		{"consumer-1", LinkGateway, false},
+		{"consumer-2", LinkGateway, false},
+		{"consumer-1", LinkGateway, true},
+		{"consumer-1", LinkGateway, false},
+	}
+	for i, st := range steps {
+		if got := s.FireLink(lat, st.proc, st.link) != nil; got != st.fires {
+			t.Errorf("step %d (%s on %s): fired %v, want %v", i, st.proc, st.link, got, st.fires)
+		}
+	}
+	if s.Fire(lat, "consumer-1", "") != nil {
+		t.Error("a link fault fired without its link")
 	}
 }
 

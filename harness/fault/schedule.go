@@ -32,6 +32,16 @@ func NewSchedule(faults []history.Fault) *Schedule {
 // given kinds that target proc (or everyone), and returns the first that reaches its Nth
 // operation. Each fault fires once.
 func (s *Schedule) Fire(kinds []string, proc, point string) *history.Fault {
+	return s.fire(kinds, proc, point, "")
+}
+
+// FireLink is Fire for faults on one of proc's links (latency): it counts an operation of proc
+// on link.
+func (s *Schedule) FireLink(kinds []string, proc, link string) *history.Fault {
+	return s.fire(kinds, proc, "", link)
+}
+
+func (s *Schedule) fire(kinds []string, proc, point, link string) *history.Fault {
 	for _, a := range s.armed {
 		if a.fired || !slices.Contains(kinds, a.f.Kind) {
 			continue
@@ -40,6 +50,9 @@ func (s *Schedule) Fire(kinds []string, proc, point string) *history.Fault {
 			continue
 		}
 		if a.f.Point != "" && a.f.Point != point {
+			continue
+		}
+		if a.f.Link != link {
 			continue
 		}
 		a.count++

@@ -16,7 +16,7 @@ type Message struct {
 	Key    string `json:"key"`            // business key: order id, account, product
 	Amount int64  `json:"amount"`         // payment amount, credit amount or price
 	Seq    int64  `json:"seq,omitempty"`  // per-key version, 1, 2, ... in commit order
-	Kind   string `json:"kind,omitempty"` // OrderPlaced, AccountCredited, ProductPriceChanged
+	Kind   string `json:"kind,omitempty"` // OrderPlaced, AccountCredited, ProductPriceChanged, UserRegistered
 }
 
 // Fault is one entry of a fault schedule: plain data that a report prints and replay reads.
@@ -26,6 +26,7 @@ type Fault struct {
 	Point    string `json:"point,omitempty"`    // fault point, for crashes
 	Nth      int    `json:"nth"`                // fires at the target's nth matching operation (1-based)
 	Duration int    `json:"duration,omitempty"` // milliseconds (simulated ticks), for cuts and outages
+	Link     string `json:"link,omitempty"`     // db, broker or gateway, for a slow link (latency)
 }
 
 // String renders a fault the way timelines and reports show it.
@@ -37,6 +38,9 @@ func (f Fault) String() string {
 	}
 	if f.Point != "" {
 		fmt.Fprintf(&b, " at %s", f.Point)
+	}
+	if f.Link != "" {
+		fmt.Fprintf(&b, " (%s link)", f.Link)
 	}
 	fmt.Fprintf(&b, " #%d", f.Nth)
 	if f.Duration > 0 {
@@ -94,7 +98,10 @@ const (
 	OpCheck    = "check"   // inbox or processed-log lookup
 	OpInbox    = "inbox"   // inbox insert under the unique key
 	OpRecord   = "record"  // processed-log insert, no unique key
-	OpApply    = "apply"   // the effect (payment, credit, price)
+	OpApply    = "apply"   // the effect (payment, credit, price, email)
+	OpSend     = "send"    // the mail gateway received an email (infrastructure)
+	OpRead     = "read"    // log tailing: changes decoded from the replication slot
+	OpAdvance  = "advance" // log tailing: the slot's confirmed position moved
 	OpPoint    = "point"   // a named fault point was passed
 	OpFault    = "fault"   // a scheduled fault fired
 	OpHeal     = "heal"    // a cut or outage ended
@@ -144,7 +151,8 @@ type Final struct {
 	Unacked   int         `json:"unacked"` // messages still unacknowledged
 }
 
-// Effect is one committed effect row: a payment, a ledger entry, a price written.
+// Effect is one committed effect row: a payment, a ledger entry, a price written; for emails,
+// one email the gateway accepted (an effect outside the database, never rolled back).
 type Effect struct {
 	Msg    string `json:"msg"`
 	Key    string `json:"key"`

@@ -8,6 +8,7 @@ package record
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
@@ -147,6 +148,19 @@ func (t *recTx) ApplyIdempotent(ctx context.Context, m strategies.Message) error
 	}
 	t.r.add(history.OpApply, m.ID, m.Key, outcome(err), d)
 	return err
+}
+
+func (t *recTx) ApplyVersioned(ctx context.Context, m strategies.Message) (bool, error) {
+	applied, err := t.inner.ApplyVersioned(ctx, m)
+	t.touch(m.ID)
+	d := fmt.Sprintf("versioned: seq %d applied", m.Seq)
+	if err != nil {
+		d = detail(err)
+	} else if !applied {
+		d = fmt.Sprintf("versioned: seq %d not newer, skipped", m.Seq)
+	}
+	t.r.add(history.OpApply, m.ID, m.Key, outcome(err), d)
+	return applied, err
 }
 
 func (t *recTx) InboxInsert(ctx context.Context, consumer, msgID string) error {
@@ -293,5 +307,41 @@ func (s *subscription) Ack(ctx context.Context, tag uint64) error {
 func (s *subscription) Nack(ctx context.Context, tag uint64, requeue bool) error {
 	err := s.inner.Nack(ctx, tag, requeue)
 	s.settle(history.OpNack, tag, err)
+	return err
+}
+
+// ChangeLog wraps a replication slot so that reads and advances are recorded as proc. Empty
+// reads are not recorded (an idle tailer would fill the history with them).
+func ChangeLog(l strategies.ChangeLog, log Log, proc string) strategies.ChangeLog {
+	if l == nil {
+		return nil
+	}
+	return &changeLog{inner: l, r: recorder{log, proc}}
+}
+
+type changeLog struct {
+	inner strategies.ChangeLog
+	r     recorder
+}
+
+func (l *changeLog) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
+	b, err := l.inner.Read(ctx, limit)
+	if err != nil {
+		l.r.add(history.OpRead, "", "", history.Fail, detail(err))
+		return b, err
+	}
+	for _, row := range b.Rows {
+		l.r.add(history.OpRead, row.Msg.ID, row.Msg.Key, history.OK, "")
+	}
+	return b, nil
+}
+
+func (l *changeLog) Advance(ctx context.Context, pos uint64) error {
+	err := l.inner.Advance(ctx, pos)
+	d := fmt.Sprintf("to %d", pos)
+	if err != nil {
+		d = detail(err)
+	}
+	l.r.add(history.OpAdvance, "", "", outcome(err), d)
 	return err
 }

@@ -36,6 +36,9 @@ func (p *port) ClaimOutbox(context.Context, int) ([]strategies.OutboxRow, error)
 func (p *port) MarkPublished(context.Context, []int64) error              { return nil }
 func (p *port) Apply(context.Context, strategies.Message) error           { return nil }
 func (p *port) ApplyIdempotent(context.Context, strategies.Message) error { return nil }
+func (p *port) ApplyVersioned(context.Context, strategies.Message) (bool, error) {
+	return false, nil
+}
 func (p *port) InboxInsert(context.Context, string, string) error {
 	return fmt.Errorf("insert: %w", strategies.ErrDuplicateKey)
 }

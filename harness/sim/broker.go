@@ -166,7 +166,8 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 	b.nextSeq++
 	b.ready = append(b.ready, bm)
 	w.note("broker", history.OpEnqueue, m.ID, m.Key, "from "+p.name)
-	if w.fire(publishKinds, p, "") != nil {
+	if w.fire(publishKinds, p, "") != nil || w.slow[p.name+"/broker"] {
+		// A lost confirm, or one that a slow link delivers after the publisher's timeout.
 		c.stalled = true
 	}
 	conf := &confirmation{p: p, ch: c, lost: c.stalled}
@@ -232,6 +233,9 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	c := p.subCh
 	if len(c.buffer) == 0 {
 		p.idleWait(func() bool { return len(c.buffer) > 0 || !c.open }, w.now+w.cfg.IdleWait)
+	}
+	if len(c.buffer) > 0 && w.slow[p.name+"/broker"] {
+		p.sleep(w.cfg.SlowLink) // the delivery crosses a slow link
 	}
 	if !c.open {
 		if p.subCh == c {

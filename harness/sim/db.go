@@ -26,10 +26,24 @@ type db struct {
 	effects    []history.Effect
 	idem       map[string]bool // committed idempotency keys of natural effects
 	values     map[string]int64
+	versions   map[string]int64 // per-key version of versioned effects
+
+	// The transaction log as a logical replication slot sees it: one entry per committed
+	// transaction that inserted outbox rows, in commit order. tails: the producer's relay reads
+	// it (log tailing), so committed outbox rows are the log's backlog, not unpublished rows.
+	tails     bool
+	log       []logEntry
+	commits   uint64 // commit counter: a log position
+	confirmed uint64 // the slot's confirmed position
 
 	locks       map[string]*tx
 	open        int // open transactions
 	unpublished int // committed outbox rows not yet marked published
+}
+
+type logEntry struct {
+	pos  uint64
+	rows []strategies.OutboxRow
 }
 
 type outboxRow struct {
@@ -44,7 +58,7 @@ func newDB(w *world, workload string) *db {
 	return &db{
 		w: w, workload: workload,
 		business: map[string]history.Message{}, inbox: map[string]bool{}, processed: map[string]int{},
-		idem: map[string]bool{}, values: map[string]int64{}, locks: map[string]*tx{},
+		idem: map[string]bool{}, values: map[string]int64{}, versions: map[string]int64{}, locks: map[string]*tx{},
 		nextOutbox: 1,
 	}
 }
@@ -66,6 +80,7 @@ type tx struct {
 	effects   []history.Effect
 	idem      []string
 	values    map[string]int64
+	versions  map[string]int64
 }
 
 // store is a process's strategies.Store.
@@ -80,7 +95,7 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 	if !p.w.dbOp(p, true) {
 		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
 	}
-	t := &tx{d: p.w.db, p: p, values: map[string]int64{}}
+	t := &tx{d: p.w.db, p: p, values: map[string]int64{}, versions: map[string]int64{}}
 	p.txs = append(p.txs, t)
 	p.w.db.open++
 	return t, nil
@@ -101,6 +116,9 @@ func (t *tx) enter(counted bool) error {
 	if !p.w.dbOp(p, counted) {
 		t.abort("connection lost")
 		return fmt.Errorf("statement: %w", strategies.ErrConnection)
+	}
+	if !counted && p.w.slow[p.name+"/db"] {
+		p.sleep(p.w.cfg.SlowLink) // the reply is late; statements other than COMMIT have no deadline
 	}
 	if t.aborted != nil {
 		return fmt.Errorf("%w (after: %v)", strategies.ErrTxAborted, t.aborted)
@@ -278,16 +296,45 @@ func (t *tx) effect(m history.Message) error {
 }
 
 func (t *tx) Apply(_ context.Context, m history.Message) error {
+	if t.d.workload == "emails" {
+		return t.d.w.send(t.p, m, "") // outside the database: no statement, no rollback
+	}
 	if err := t.enter(false); err != nil {
 		return err
 	}
 	return t.effect(m)
 }
 
+// ApplyVersioned compares m.Seq with the key's version row (locked to the end of the
+// transaction) and writes the effect and the new version only when m is newer.
+func (t *tx) ApplyVersioned(_ context.Context, m history.Message) (bool, error) {
+	if err := t.enter(false); err != nil {
+		return false, err
+	}
+	if err := t.lock("version/" + m.Key); err != nil {
+		return false, err
+	}
+	current, ok := t.versions[m.Key]
+	if !ok {
+		current = t.d.versions[m.Key]
+	}
+	if m.Seq <= current {
+		return false, nil
+	}
+	t.versions[m.Key] = m.Seq
+	if t.d.workload == "emails" {
+		return true, t.d.w.send(t.p, m, "")
+	}
+	return true, t.effect(m)
+}
+
 // ApplyIdempotent writes the effect under a unique key on the event's business id
 // (INSERT ... ON CONFLICT DO NOTHING): a repeat writes nothing. For prices the set-price upsert
 // runs whatever the log says, since setting a price is idempotent by itself.
 func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
+	if t.d.workload == "emails" {
+		return t.d.w.send(t.p, m, m.ID) // the gateway keeps the key
+	}
 	if err := t.enter(false); err != nil {
 		return err
 	}
@@ -365,10 +412,10 @@ func (t *tx) Commit(context.Context) error {
 		return err
 	}
 	p, w := t.p, t.d.w
-	ambiguous := w.fire(commitKinds, p, "") != nil
+	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[p.name+"/db"]
 	t.apply()
 	if ambiguous {
-		// The COMMIT took effect; the reply is lost and the client waits for it in vain.
+		// The COMMIT took effect; the reply is lost or late and the client waits for it in vain.
 		p.sleep(w.cfg.CommitTimeout)
 		return fmt.Errorf("commit: no reply within %dms: %w", w.cfg.CommitTimeout, strategies.ErrUnknownOutcome)
 	}
@@ -382,9 +429,21 @@ func (t *tx) apply() {
 		d.business[m.ID] = m
 		d.committed = append(d.committed, m)
 	}
+	d.commits++
+	var logged []strategies.OutboxRow
 	for _, r := range t.outbox {
 		r.committed = true
-		d.unpublished++
+		if d.tails {
+			logged = append(logged, strategies.OutboxRow{ID: r.id, Msg: r.msg})
+		} else {
+			d.unpublished++
+		}
+	}
+	if len(logged) > 0 {
+		d.log = append(d.log, logEntry{pos: d.commits, rows: logged})
+	}
+	for _, k := range sortedKeys(t.versions) {
+		d.versions[k] = t.versions[k]
 	}
 	for _, r := range t.marked {
 		if !r.published {
@@ -454,4 +513,64 @@ func (d *db) final() history.Final {
 		}
 	}
 	return f
+}
+
+// backlog is the number of committed log entries the slot has not confirmed.
+func (d *db) backlog() int {
+	n := 0
+	for i := len(d.log) - 1; i >= 0 && d.log[i].pos > d.confirmed; i-- {
+		n++
+	}
+	return n
+}
+
+// changeLog is the relay's strategies.ChangeLog: the replication slot. Read and Advance are the
+// tailer's round trips to the database; partition-db and latency count them as BEGIN and COMMIT,
+// and an ambiguous commit hits an Advance.
+type changeLog struct{ p *proc }
+
+func (l changeLog) Read(_ context.Context, limit int) (strategies.LogBatch, error) {
+	p := l.p
+	if p.unwinding {
+		return strategies.LogBatch{}, errUnwinding
+	}
+	p.step()
+	w, d := p.w, p.w.db
+	if !w.dbOp(p, true) {
+		return strategies.LogBatch{}, fmt.Errorf("read slot: %w", strategies.ErrConnection)
+	}
+	if w.slow[p.name+"/db"] {
+		p.sleep(w.cfg.SlowLink)
+	}
+	var b strategies.LogBatch
+	for _, e := range d.log {
+		if e.pos <= d.confirmed {
+			continue
+		}
+		if len(b.Rows) >= max(1, limit) {
+			break
+		}
+		b.Rows = append(b.Rows, e.rows...)
+		b.End = e.pos
+	}
+	return b, nil
+}
+
+func (l changeLog) Advance(_ context.Context, pos uint64) error {
+	p := l.p
+	if p.unwinding {
+		return errUnwinding
+	}
+	p.step()
+	w, d := p.w, p.w.db
+	if !w.dbOp(p, true) {
+		return fmt.Errorf("advance slot: %w", strategies.ErrConnection)
+	}
+	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[p.name+"/db"]
+	d.confirmed = max(d.confirmed, pos)
+	if ambiguous {
+		p.sleep(w.cfg.CommitTimeout)
+		return fmt.Errorf("advance slot: no reply within %dms: %w", w.cfg.CommitTimeout, strategies.ErrUnknownOutcome)
+	}
+	return nil
 }

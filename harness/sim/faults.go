@@ -13,7 +13,21 @@ var (
 	receiveKinds   = []string{fault.ConcurrentConsumers}
 	dbLinkKinds    = []string{fault.PartitionDB}
 	brokerOpsKinds = []string{fault.PartitionBroker, fault.BrokerDown}
+	latencyKinds   = []string{fault.Latency}
+	reorderKinds   = []string{fault.Reorder}
 )
+
+// slowLink counts one operation of p on link for latency faults and reports whether the link is
+// slow now: requests still reach the server, replies come after the client's timeout.
+func (w *world) slowLink(p *proc, link string) bool {
+	key := p.name + "/" + link
+	if f := w.schedule.FireLink(latencyKinds, p.name, link); f != nil {
+		w.note(p.name, history.OpFault, "", "", f.String())
+		w.slow[key] = true
+		w.after(int64(max(1, f.Duration)), link+" link of "+p.name+" fast again", func() { delete(w.slow, key) })
+	}
+	return w.slow[key]
+}
 
 // fire counts one operation of p for the faults of the given kinds (at the named point, for
 // crashes) and returns the fault that fires on it, if any, noting it in the history.
@@ -31,6 +45,7 @@ func (w *world) dbOp(p *proc, counted bool) bool {
 	if !counted {
 		return !w.dbCut[p.name]
 	}
+	w.slowLink(p, fault.LinkDB)
 	if f := w.fire(dbLinkKinds, p, ""); f != nil {
 		w.dbCut[p.name] = true
 		for len(p.txs) > 0 {
@@ -46,6 +61,7 @@ func (w *world) dbOp(p *proc, counted bool) bool {
 // (partition-broker) or take the broker down for everyone (broker-down), and reports whether p
 // can reach the broker.
 func (w *world) brokerOp(p *proc) bool {
+	w.slowLink(p, fault.LinkBroker)
 	if f := w.fire(brokerOpsKinds, p, ""); f != nil {
 		d := int64(max(1, f.Duration))
 		switch f.Kind {

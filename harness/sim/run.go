@@ -19,6 +19,7 @@ const Group = "effects"
 // itself failed (no quiescence within the bound); invariant verdicts are not errors.
 func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer, cfg Config) (*history.History, error) {
 	w := newWorld(sc, cfg)
+	w.db.tails = strategies.TailsLog(prod)
 
 	// The producer: the clients' commands, one after the other. A command that was in progress
 	// when the producer died is not retried (the client saw its connection reset).
@@ -50,6 +51,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 		rp.body = func(ctx context.Context) {
 			env := strategies.RelayEnv{
 				Store:     record.Store(store{rp}, w, rp.name),
+				Log:       record.ChangeLog(changeLog{rp}, w, rp.name),
 				Publisher: record.Publisher(publisher{rp}, w, rp.name),
 				Faults:    faults{rp},
 				Clock:     clock{rp},
@@ -69,9 +71,10 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 		cp := &proc{w: w, name: fault.ConsumerName(i)}
 		cp.body = func(ctx context.Context) {
 			env := strategies.ConsumerEnv{
-				Group:  Group,
-				Store:  record.Store(store{cp}, w, cp.name),
-				Sub:    record.Subscription(subscription{cp}, w, cp.name),
+				Group: Group,
+				Store: record.Store(store{cp}, w, cp.name),
+				Sub: fault.Reordering(record.Subscription(subscription{cp}, w, cp.name),
+					func(context.Context, strategies.Delivery) bool { return w.fire(reorderKinds, cp, "") != nil }),
 				Faults: faults{cp},
 				Clock:  clock{cp},
 			}

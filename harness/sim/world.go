@@ -31,6 +31,8 @@ type Config struct {
 	RestartDelay   int64 // a crashed process comes back after this long
 	RelayPoll      int64 // an idle relay polls the outbox this often
 	Reconnect      int64 // a consumer whose channel died waits this long before reconnecting
+	GatewayTimeout int64 // a consumer waits this long for the mail gateway's reply
+	SlowLink       int64 // a slow link (latency) delays every reply by this much
 	MaxTime        int64 // simulated time after which the run gives up waiting for quiescence
 }
 
@@ -44,6 +46,8 @@ func DefaultConfig() Config {
 		RestartDelay:   30,
 		RelayPoll:      10,
 		Reconnect:      10,
+		GatewayTimeout: 50,
+		SlowLink:       80,
 		MaxTime:        200_000,
 	}
 }
@@ -67,6 +71,8 @@ type world struct {
 
 	brokerCut  map[string]bool // proc -> its link to the broker is cut
 	dbCut      map[string]bool // proc -> its link to the database is cut
+	slow       map[string]bool // proc/link -> the link is slow (latency)
+	gw         *gateway
 	brokerDown bool
 
 	producerDone bool
@@ -109,7 +115,7 @@ func (w *world) fireTimers() {
 // quiescent: the clients are done, nothing waits in the outbox or the broker, no transaction is
 // open, no fault is still in force and every process is up and idle, waiting for work.
 func (w *world) quiescent() bool {
-	if !w.producerDone || len(w.timers) > 0 || w.db.unpublished > 0 || w.db.open > 0 {
+	if !w.producerDone || len(w.timers) > 0 || w.db.unpublished > 0 || w.db.backlog() > 0 || w.db.open > 0 {
 		return false
 	}
 	if len(w.br.ready) > 0 || w.br.unacked() > 0 {
@@ -147,6 +153,8 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
 		brokerCut: map[string]bool{},
 		dbCut:     map[string]bool{},
+		slow:      map[string]bool{},
+		gw:        newGateway(),
 	}
 	w.db = newDB(w, sc.Workload)
 	w.br = &broker{w: w}
@@ -163,6 +171,9 @@ func (w *world) history(err error) *history.History {
 		Events:   w.events,
 		Final:    w.db.final(),
 		Quiesced: err == nil,
+	}
+	if w.sc.Workload == "emails" {
+		h.Final.Effects = w.gw.effects()
 	}
 	h.Final.Ready = len(w.br.ready)
 	h.Final.Unacked = w.br.unacked()
