@@ -237,6 +237,33 @@ func TestMarksOnlyCommittedEffects(t *testing.T) {
 	}
 }
 
+// TestMarksEmailsAtTheGateway: an effect outside the database is marked where it happened, at
+// the gateway, sent whether or not the consumer's transaction committed; a repeat the gateway
+// dropped for its idempotency key is not an effect.
+func TestMarksEmailsAtTheGateway(t *testing.T) {
+	const ok, info = history.OK, history.Info
+	events := []history.Event{
+		ev(1, "consumer-1", history.OpApply, ok, "signup-1", ""),
+		ev(1, "gateway", history.OpSend, info, "signup-1", "email to user-1"),
+		ev(2, "consumer-1", history.OpCrash, info, "", "consumer.before-commit"),
+		ev(3, "consumer-1", history.OpApply, ok, "signup-1", ""),
+		ev(3, "gateway", history.OpSend, info, "signup-1", "email to user-1"),
+		ev(4, "consumer-1", history.OpCommit, ok, "signup-1", ""),
+		ev(5, "gateway", history.OpSend, info, "signup-1", "repeat of idempotency key signup-1 dropped"),
+	}
+	v := invariants.Violation{Invariant: "no-duplicate-effect", Key: "user-1", Msgs: []string{"signup-1"}}
+	marks := markEffects(events, []invariants.Violation{v})
+	want := map[int]string{1: "effect #1 of signup-1", 4: "effect #2 of signup-1 (duplicate)"}
+	if len(marks) != len(want) {
+		t.Errorf("marks %v, want %v", marks, want)
+	}
+	for i, m := range want {
+		if len(marks[i]) != 1 || marks[i][0] != m {
+			t.Errorf("event %d marked %q, want %q", i, marks[i], m)
+		}
+	}
+}
+
 func TestJSONContract(t *testing.T) {
 	var b bytes.Buffer
 	if err := JSON(&b, fixtureResults()); err != nil {

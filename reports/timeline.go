@@ -329,9 +329,19 @@ func names(e history.Event, id string) bool {
 	return e.Msg == id || slices.Contains(strings.Fields(e.Detail), id)
 }
 
-// effects returns the successful applies of id whose transaction committed; when none is found
+// effects returns the effects of id: the emails the gateway sent for it (an effect outside the
+// database); else the successful applies of id whose transaction committed; when none is found
 // committed, every successful apply of id.
 func effects(events []history.Event, id string) []int {
+	var sent []int
+	for i, e := range events {
+		if e.Op == history.OpSend && e.Msg == id && !strings.Contains(e.Detail, "dropped") {
+			sent = append(sent, i)
+		}
+	}
+	if len(sent) > 0 {
+		return sent
+	}
 	var applied, committed []int
 	for i, e := range events {
 		if e.Op != history.OpApply || e.Msg != id || e.Outcome != history.OK {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/deliveryharness/harness/harness"
@@ -25,6 +26,7 @@ func TestNothingUnexpected(t *testing.T) {
 	for _, c := range Cells() {
 		exp := Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
+			t.Parallel()
 			rapid.Check(t, func(rt *rapid.T) {
 				sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
 				out, err := RunScenario(context.Background(), b, sc)
@@ -49,45 +51,53 @@ func TestKnownBreaksAreFound(t *testing.T) {
 	// A fixed seed: which draw finds a break is then the same on every run.
 	restore := setRapidFlags(t, map[string]string{"rapid.checks": fmt.Sprint(findBound), "rapid.nofailfile": "true", "rapid.seed": "1"})
 	defer restore()
+	var mu sync.Mutex
 	worst, worstCell := 0, ""
-	for _, c := range Cells() {
-		for _, inv := range Expected(c).Breaks {
-			t.Run(c.String()+"/"+inv, func(t *testing.T) {
-				draws, found := 0, -1
-				var last history.Scenario
-				tb := &quietTB{name: t.Name()}
-				rapid.Check(tb, func(rt *rapid.T) {
-					draws++
-					sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
-					out, err := RunScenario(context.Background(), b, sc)
-					if err != nil {
-						t.Errorf("harness failed: %v", err)
-						return
-					}
-					if slices.Contains(invariants.Broken(out.Violations), inv) {
-						if found < 0 {
-							found = draws
+	// The cells run in parallel inside one group, so that the rapid flags are restored only
+	// after the last of them.
+	t.Run("cells", func(t *testing.T) {
+		for _, c := range Cells() {
+			for _, inv := range Expected(c).Breaks {
+				t.Run(c.String()+"/"+inv, func(t *testing.T) {
+					t.Parallel()
+					draws, found := 0, -1
+					var last history.Scenario
+					tb := &quietTB{name: t.Name()}
+					rapid.Check(tb, func(rt *rapid.T) {
+						draws++
+						sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
+						out, err := RunScenario(context.Background(), b, sc)
+						if err != nil {
+							t.Errorf("harness failed: %v", err)
+							return
 						}
-						last = sc
-						rt.Fatalf("broken")
+						if slices.Contains(invariants.Broken(out.Violations), inv) {
+							if found < 0 {
+								found = draws
+							}
+							last = sc
+							rt.Fatalf("broken")
+						}
+					})
+					if found < 0 {
+						t.Fatalf("%s: %s not found within %d draws (%s)", c, inv, findBound, Expected(c).Reason())
+					}
+					mu.Lock()
+					if found > worst {
+						worst, worstCell = found, c.String()+" "+inv
+					}
+					mu.Unlock()
+					maxCommands, maxFaults := 2, 1
+					// rapid shrinks each draw toward smaller values; the harness's Shrink then merges
+					// what rapid cannot (two short cuts into one longer one).
+					small := Shrink(context.Background(), b, last, inv)
+					if len(small.Commands) > maxCommands || len(small.Faults) > maxFaults {
+						t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(small.Commands), len(small.Faults), small)
 					}
 				})
-				if found < 0 {
-					t.Fatalf("%s: %s not found within %d draws (%s)", c, inv, findBound, Expected(c).Reason())
-				}
-				if found > worst {
-					worst, worstCell = found, c.String()+" "+inv
-				}
-				maxCommands, maxFaults := 2, 1
-				// rapid shrinks each draw toward smaller values; the harness's Shrink then merges
-				// what rapid cannot (two short cuts into one longer one).
-				small := Shrink(context.Background(), b, last, inv)
-				if len(small.Commands) > maxCommands || len(small.Faults) > maxFaults {
-					t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(small.Commands), len(small.Faults), small)
-				}
-			})
+			}
 		}
-	}
+	})
 	t.Logf("the slowest break to find took %d draws: %s", worst, worstCell)
 }
 
