@@ -11,10 +11,10 @@ import (
 
 // The catalogue names are a contract: the CLI, the reports and outside checks use them.
 var (
-	catalogueProducers  = []string{"double-write", "publish-first", "outbox"}
-	catalogueConsumers  = []string{"naive", "ack-first", "inbox", "inbox-racy", "natural", "redelivered-flag"}
-	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers"}
-	catalogueWorkloads  = []string{"orders", "credits", "prices"}
+	catalogueProducers  = []string{"double-write", "publish-first", "outbox", "log-tailing"}
+	catalogueConsumers  = []string{"naive", "ack-first", "inbox", "inbox-racy", "natural", "redelivered-flag", "versioned", "idempotency-key"}
+	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder"}
+	catalogueWorkloads  = []string{"orders", "credits", "prices", "emails"}
 	catalogueInvariants = []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
 )
 

@@ -558,7 +558,7 @@ func cmdList(args []string, stdout io.Writer) error {
 	for _, inv := range invariants.All() {
 		fmt.Fprintf(w, "  %-20s %s\n", inv.Name(), inv.Doc())
 	}
-	fmt.Fprintf(w, "\nbackends: sim\n")
+	fmt.Fprintf(w, "\nbackends: sim (deterministic, no servers), real (PostgreSQL and RabbitMQ; log-tailing needs wal_level=logical)\n")
 	return nil
 }
 
@@ -566,4 +566,5 @@ var workloadDoc = map[string]string{
 	harness.Orders:  "OrderPlaced -> one payment per order",
 	harness.Credits: "AccountCredited with a transaction number -> balance += amount (seed 004)",
 	harness.Prices:  "ProductPriceChanged, set price to X -> final price (seed 002)",
+	harness.Emails:  "UserRegistered -> one welcome email through a mail gateway outside the database, which keeps idempotency keys (seed 001)",
 }

@@ -272,7 +272,7 @@ func TestMatrix(t *testing.T) {
 	// 40 seeds: the rarer duplicates under partition-db need more than 20 to be found (see the
 	// report that comes with these tests).
 	sel := []string{"matrix", "--workload", "orders", "--producer", "outbox", "--seeds", "40"}
-	const cells = 6 * 11 // outbox x every consumer x every fault
+	cells := len(catalogueConsumers) * len(catalogueFaults) // outbox x every consumer x every fault
 
 	t.Run("text", func(t *testing.T) {
 		r := simulate(t, sel...)

@@ -54,7 +54,7 @@ type Kind struct {
 var kinds = []Kind{
 	{Name: None, Doc: "no fault: the baseline", Consumers: 1},
 	{Name: CrashProducer, Doc: "the producer process dies at one of its fault points and restarts", Point: true, Consumers: 1},
-	{Name: CrashRelay, Doc: "the outbox relay dies at one of its fault points and restarts", Point: true, Consumers: 1, NeedsRelay: true},
+	{Name: CrashRelay, Doc: "the relay (outbox relay or log tailer) dies at one of its fault points and restarts", Point: true, Consumers: 1, NeedsRelay: true},
 	{Name: CrashConsumer, Doc: "a consumer process dies at one of its fault points and restarts", Point: true, Consumers: 1},
 	{Name: AmbiguousCommit, Doc: "a COMMIT reaches the database and commits; its reply never reaches the client", Consumers: 1},
 	{Name: LostAck, Doc: "a consumer's ack never reaches the broker and the connection resets (Ack returned nil)", Consumers: 1},
@@ -160,7 +160,7 @@ func Links(proc string, t Topology) []string {
 // Possible reports whether the kind applies to a producer with or without a relay, with a reason.
 func (k Kind) Possible(relay bool) error {
 	if k.NeedsRelay && !relay {
-		return fmt.Errorf("fault %s needs a producer with a relay (outbox)", k.Name)
+		return fmt.Errorf("fault %s needs a producer with a relay (outbox, log-tailing)", k.Name)
 	}
 	return nil
 }
