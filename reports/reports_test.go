@@ -437,3 +437,16 @@ func TestTimelineWithoutHistory(t *testing.T) {
 		t.Errorf("a nil counterexample renders without error")
 	}
 }
+
+// TestSymbolOfASearchFind: a break found only past the first seeds shows, marked, although its
+// rate over those seeds is 0.
+func TestSymbolOfASearchFind(t *testing.T) {
+	r := scenarios.CellResult{Runs: 100, Violations: map[string]int{"converges": 0, "no-lost-effect": 0},
+		Expected: []string{"converges"}, Matches: true, FoundBySearch: map[string]uint64{"converges": 431}}
+	if got := symbol(r); got != "conv*" {
+		t.Errorf("symbol %q, want conv*", got)
+	}
+	if m := r.Missing(); len(m) != 0 {
+		t.Errorf("missing %v after the search found it", m)
+	}
+}

@@ -34,6 +34,7 @@ func legendItems() []string {
 		parts = append(parts, abbrev(name)+" = "+name)
 	}
 	parts = append(parts,
+		"* = found only past the first seeds",
 		"! = differs from the catalogue's expectation",
 		"? = some runs did not settle (harness errors)",
 		"- = not run")
@@ -67,7 +68,7 @@ func ordered(counts map[string]int) []string {
 func broken(r scenarios.CellResult) []string {
 	var out []string
 	for _, name := range ordered(r.Violations) {
-		if r.Violations[name] > 0 {
+		if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 			out = append(out, name)
 		}
 	}
@@ -85,6 +86,9 @@ func symbol(r scenarios.CellResult) string {
 			abbrs[i] = abbrev(n)
 		}
 		s = strings.Join(abbrs, "+")
+	}
+	if len(r.FoundBySearch) > 0 {
+		s += "*"
 	}
 	if !r.Matches {
 		s += "!"
