@@ -60,7 +60,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	defer cancel()
 	r := &run{
 		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(),
-		pgURL: map[string]string{}, mqURL: map[string]string{},
+		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
 		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
 	}
 	r.schedule = fault.NewSchedule(sc.Faults)
@@ -68,10 +68,24 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		return nil, err
 	}
 	defer func() {
+		if r.slot != nil && !r.slot.Dropped() {
+			return // the slot outlived the run: its schema stays with it, so that DropOrphans can tell the slot is the harness's
+		}
 		if derr := r.schema.Drop(context.Background()); derr != nil && err == nil {
 			err = derr
 		}
 	}()
+	if strategies.TailsLog(p) {
+		if r.slot, err = CreateSlot(ctx, b.Infra.PostgresURL, r.schema.Name); err != nil {
+			return nil, err
+		}
+		// Dropped before the schema, after the workers are gone, also after a failure or an interrupt.
+		defer func() {
+			if derr := r.slot.Drop(context.Background()); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+	}
 	if r.queue, err = DeclareQueue(ctx, b.Infra.AMQPURL, r.runID); err != nil {
 		return nil, err
 	}
@@ -100,6 +114,20 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			return nil, err
 		}
 	}
+	if sc.Workload == "emails" {
+		if r.gateway, err = StartGateway(runLog{r}); err != nil {
+			return nil, err
+		}
+		defer func() { _ = r.gateway.Close() }()
+		for _, n := range names {
+			if n == "producer" || n == "relay" {
+				continue // only consumers send emails
+			}
+			if r.gwURL[n], err = r.proxies.add(n+"/gateway", r.gateway.URL); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, n := range names {
 		if err := r.spawn(ctx, n); err != nil {
 			return nil, err
@@ -126,10 +154,13 @@ type run struct {
 	epoch   time.Time
 	runID   string
 	schema  *Schema
+	slot    *Slot // the replication slot, when the producer tails the log
 	queue   *Queue
 	proxies *proxies
 	pgURL   map[string]string
 	mqURL   map[string]string
+	gwURL   map[string]string // consumers' way to the mail gateway (emails)
+	gateway *Gateway          // the mail gateway, for an emails run
 
 	mu       sync.Mutex
 	events   []history.Event
@@ -163,6 +194,8 @@ type wproc struct {
 	dead  bool
 	gen   int // incarnation
 	err   bytes.Buffer
+
+	reorder bool // the reply to the gate being served is "reorder": the reorder fault fired there
 }
 
 type wmsg struct {
@@ -189,7 +222,7 @@ func (r *run) spawn(ctx context.Context, name string) error {
 	}
 	cfg := WorkerConfig{
 		Role: role, Name: name, Producer: r.sc.Producer, Consumer: r.sc.Consumer, Workload: r.sc.Workload,
-		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Schema: r.schema.Name, Queue: r.queue.Name, Group: "effects",
+		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queue.Name, Group: "effects",
 		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
 	}
 	if role == "producer" {
@@ -320,6 +353,9 @@ func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err erro
 			return true, nil
 		}
 	case "commit":
+		if err := r.latency(name, fault.LinkDB); err != nil {
+			return false, err
+		}
 		if r.fire([]string{fault.AmbiguousCommit}, name, "") != nil {
 			toxic, err := r.proxies.poison(name+"/postgres", "timeout", "downstream", map[string]int{"timeout": 0})
 			if err != nil {
@@ -331,10 +367,16 @@ func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err erro
 			return false, err
 		}
 	case "db":
+		if err := r.latency(name, fault.LinkDB); err != nil {
+			return false, err
+		}
 		if err := r.linkOp(fault.PartitionDB, name, "/postgres"); err != nil {
 			return false, err
 		}
 	case "ack":
+		if err := r.latency(name, fault.LinkBroker); err != nil {
+			return false, err
+		}
 		if r.fire([]string{fault.LostAck}, name, "") != nil {
 			toxic, err := r.proxies.poison(name+"/amqp", "reset_peer", "upstream", map[string]int{"timeout": 0})
 			if err != nil {
@@ -346,6 +388,9 @@ func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err erro
 			return false, err
 		}
 	case "publish":
+		if err := r.latency(name, fault.LinkBroker); err != nil {
+			return false, err
+		}
 		if r.fire([]string{fault.LostConfirm}, name, "") != nil {
 			toxic, err := r.proxies.poison(name+"/amqp", "timeout", "downstream", map[string]int{"timeout": 0})
 			if err != nil {
@@ -357,9 +402,19 @@ func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err erro
 			return false, err
 		}
 	case "broker":
+		if err := r.latency(name, fault.LinkBroker); err != nil {
+			return false, err
+		}
 		if err := r.brokerOp(name); err != nil {
 			return false, err
 		}
+	case "gateway":
+		if err := r.latency(name, fault.LinkGateway); err != nil {
+			return false, err
+		}
+	case "reorder":
+		// Answered "reorder": the consumer hands this delivery back once the next has arrived.
+		w.reorder = r.fire([]string{fault.Reorder}, name, "") != nil
 	case "receive":
 		if r.fire([]string{fault.ConcurrentConsumers}, name, "") != nil {
 			// The connection drops under the consumer: the broker requeues what it holds while
@@ -399,6 +454,42 @@ func (r *run) linkOp(kind, name, suffix string) error {
 	r.after(time.Duration(max(1, f.Duration))*time.Millisecond, "link "+proxy+" restored", func() { _ = r.proxies.heal(proxy) })
 	return nil
 }
+
+// latency counts an operation of a worker on one of its links (db, broker, gateway) for latency
+// faults. When one fires, the link turns slow: a latency toxic on the downstream of the worker's
+// proxy holds every reply longer than the client's timeout for that link (COMMIT, publisher
+// confirm, gateway call), while requests still reach the server and take effect. The toxic comes
+// off after the fault's duration, and never before the client of the operation that fired it has
+// given up, as on the simulator, where that operation always times out. Taking it off lets what
+// it held through at once, to clients that have stopped waiting.
+func (r *run) latency(name, link string) error {
+	f := r.schedule.FireLink([]string{fault.Latency}, name, link)
+	if f == nil {
+		return nil
+	}
+	r.note(name, history.OpFault, "", f.String())
+	proxy, timeout := name+"/postgres", r.b.Timeouts.Commit
+	switch link {
+	case fault.LinkBroker:
+		proxy, timeout = name+"/amqp", r.b.Timeouts.Confirm
+	case fault.LinkGateway:
+		proxy, timeout = name+"/gateway", r.b.Timeouts.Gateway
+		if timeout <= 0 {
+			timeout = DefaultTimeouts().Gateway // as the worker does
+		}
+	}
+	slow := 2*timeout + 500*time.Millisecond
+	toxic, err := r.proxies.poison(proxy, "latency", "downstream", map[string]int{"latency": int(slow.Milliseconds())})
+	if err != nil {
+		return err
+	}
+	d := max(time.Duration(max(1, f.Duration))*time.Millisecond, timeout+latencyMargin)
+	r.after(d, link+" link of "+name+" fast again", func() { _ = r.proxies.remove(proxy, toxic) })
+	return nil
+}
+
+// latencyMargin is how long a latency toxic stays, at least, after the client's timeout.
+const latencyMargin = 250 * time.Millisecond
 
 // brokerOp counts a broker operation for partition-broker and broker-down.
 func (r *run) brokerOp(name string) error {
@@ -527,7 +618,11 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 			return err
 		}
 		if !killed {
-			if _, err := io.WriteString(w.stdin, "go\n"); err != nil && !w.dead {
+			reply := "go\n"
+			if w.reorder {
+				reply, w.reorder = "reorder\n", false
+			}
+			if _, err := io.WriteString(w.stdin, reply); err != nil && !w.dead {
 				return fmt.Errorf("worker %s: %w", w.name, err)
 			}
 		}
@@ -536,7 +631,7 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 }
 
 // quiescent: the producer is done, no fault is in force, every component process is alive and
-// idle, nothing waits in the outbox, and the queue is empty.
+// idle, nothing waits in the outbox (for a log tailer: in its slot), and the queue is empty.
 func (r *run) quiescent(ctx context.Context) (bool, error) {
 	if !r.producerDone || len(r.timers) > 0 || len(r.pending) > 0 {
 		return false, nil
@@ -546,7 +641,7 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	n, err := r.schema.Unpublished(ctx)
+	n, err := r.outstanding(ctx)
 	if err != nil || n > 0 {
 		return false, err
 	}
@@ -566,6 +661,9 @@ func (r *run) history(ctx context.Context, quiesced bool) *history.History {
 	h := &history.History{Backend: "real", Scenario: r.sc, Events: events, Quiesced: quiesced}
 	if f, err := r.schema.Final(ctx); err == nil {
 		h.Final = f
+	}
+	if r.gateway != nil {
+		h.Final.Effects = r.gateway.Effects() // the emails the gateway accepted
 	}
 	if ready, err := r.queue.Depth(ctx); err == nil {
 		h.Final.Ready = ready

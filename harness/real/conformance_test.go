@@ -46,9 +46,19 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 		}
 		_ = q.Close()
 	})
+	// The emails workload's effect goes to a mail gateway, outside the database.
+	var gw *real.Gateway
+	var mail real.Mailer
+	if s.Workload == "emails" {
+		if gw, err = real.StartGateway(nil); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = gw.Close() })
+		mail = real.NewGatewayClient(gw.URL, 5*time.Second)
+	}
 	var wg sync.WaitGroup
 	for i, body := range bodies {
-		store, err := real.NewStore(ctx, b.inf.PostgresURL, schema.Name, s.Workload)
+		store, err := real.NewStoreWithGateway(ctx, b.inf.PostgresURL, schema.Name, s.Workload, mail)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,6 +91,9 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 	final, err := schema.Final(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if gw != nil {
+		final.Effects = gw.Effects()
 	}
 	// A closed channel's requeue reaches the queue shortly after Close returns.
 	deadline := time.Now().Add(2 * time.Second)

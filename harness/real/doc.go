@@ -7,7 +7,8 @@
 // into whatever imports it).
 //
 // Isolation: every run works in its own PostgreSQL schema and its own queue, named with a unique
-// run id under the harness's prefix, and removes them afterwards. The package refuses to drop a
-// schema or delete a queue it did not create. Credentials never reach a log, a report or an
-// error: URLs are redacted first.
+// run id under the harness's prefix (a log-tailing run also has its own logical replication slot,
+// named as its schema, which needs wal_level=logical), and removes them afterwards. The package
+// refuses to drop a schema or delete a queue it did not create. Credentials never reach a log, a
+// report or an error: URLs are redacted first.
 package real

@@ -10,6 +10,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/strategies"
 )
 
 // TestFidelity runs the named scenarios on the simulator and on real servers and requires the
@@ -21,6 +22,9 @@ func TestFidelity(t *testing.T) {
 	simB := harness.NewSim()
 	for _, n := range scenarios.NamedScenarios() {
 		t.Run(n.Name, func(t *testing.T) {
+			if n.Scenario.Producer == (strategies.LogTailing{}).Name() {
+				real.RequireLogicalWAL(t, inf)
+			}
 			simOut, err := scenarios.RunScenario(context.Background(), simB, n.Scenario)
 			if err != nil {
 				t.Fatalf("sim: %v", err)

@@ -57,8 +57,8 @@ type Schema struct {
 //
 // Tables: business (the producer's rows; seq is a bigserial taken at insert), outbox, inbox
 // (unique on consumer and message id), processed (no unique key), effects (idem_key unique, NULLs
-// distinct), vals (balances or prices by key), and run (the run id and its creation time, read by
-// DropOrphans).
+// distinct), vals (balances or prices by key), versions (the stored version per key of versioned
+// effects), and run (the run id and its creation time, read by DropOrphans).
 func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 	if !pgRunIDPattern.MatchString(runID) {
 		return nil, fmt.Errorf("postgres: run id %q: want 1 to 40 characters of [a-z0-9_]", runID)
@@ -103,6 +103,7 @@ func (s *Schema) create(ctx context.Context, runID string) error {
 		`CREATE TABLE ` + tab("effects") + ` (seq bigserial, msg_id text NOT NULL, key text NOT NULL,
 			amount bigint NOT NULL, idem_key text UNIQUE)`,
 		`CREATE TABLE ` + tab("vals") + ` (key text PRIMARY KEY, value bigint NOT NULL)`,
+		`CREATE TABLE ` + tab("versions") + ` (key text PRIMARY KEY, version bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("run") + ` (run_id text NOT NULL, created timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO ` + tab("run") + ` (run_id) VALUES (` + pgLiteral(runID) + `)`,
 	}
@@ -269,8 +270,9 @@ func (s *Schema) read(ctx context.Context, what string, fn func(pgx.Tx) error) e
 // DropOrphans drops the harness's schemas whose run is gone: schemas named harness_<run id> that
 // carry the marker of that run id, were created more than olderThan ago (by their run table), and
 // have no open connection of the run (connections carry the schema's name as application_name).
-// Schemas without the marker, or without a readable creation time, are left alone. It returns
-// the names it dropped.
+// Schemas without the marker, or without a readable creation time, are left alone. An orphan's
+// logical replication slot (a log-tailing run's, named as its schema) is dropped with it; no other
+// slot is touched. It returns the names it dropped.
 func DropOrphans(ctx context.Context, url string, olderThan time.Duration) ([]string, error) {
 	cfg, err := pgParse(url, "")
 	if err != nil {
@@ -316,6 +318,14 @@ func DropOrphans(ctx context.Context, url string, olderThan time.Duration) ([]st
 		if !old || live {
 			continue
 		}
+		// A log-tailing run's replication slot has its schema's name: it goes first. A slot
+		// someone else holds, or one that is not a permanent test_decoding slot, keeps its schema.
+		if err := dropSlot(ctx, conn, c.name, false); err != nil {
+			if conn.IsClosed() {
+				return dropped, pgWrap("postgres: drop orphans: "+c.name, err, conn)
+			}
+			continue
+		}
 		ok, err := dropMarked(ctx, conn, c.name)
 		if err != nil {
 			return dropped, err
@@ -335,6 +345,7 @@ type Store struct {
 	url      string
 	pool     *pgPool
 	sql      pgStatements
+	mail     Mailer // the mail gateway, for emails
 }
 
 // pgStatements are the adapter's SQL with the schema's tables fully qualified.
@@ -342,15 +353,26 @@ type pgStatements struct {
 	insertBusiness, appendOutbox, claimOutbox, markPublished string
 	insertEffect, insertEffectIdem, addValue, setValue       string
 	inboxInsert, inboxContains, recordProcessed, processed   string
+	upsertVersion                                            string
 }
 
 // NewStore returns a Store on schema for workload ("orders", "credits" or "prices"). It does not
 // connect: connections open at Begin, so a Store can be made while the server is unreachable.
 func NewStore(ctx context.Context, url, schema, workload string) (*Store, error) {
+	if workload == "emails" {
+		return nil, errors.New("postgres: workload emails needs a mail gateway: use NewStoreWithGateway")
+	}
+	return NewStoreWithGateway(ctx, url, schema, workload, nil)
+}
+
+// NewStoreWithGateway is NewStore that also takes the emails workload, whose effect is a call to
+// the mail gateway mail, outside the transaction. A Store whose process sends no email (a
+// producer, a relay) may have no gateway: its Apply then fails.
+func NewStoreWithGateway(ctx context.Context, url, schema, workload string, mail Mailer) (*Store, error) {
 	switch workload {
-	case "orders", "credits", "prices":
+	case "orders", "credits", "prices", "emails":
 	default:
-		return nil, fmt.Errorf("postgres: unknown workload %q: want orders, credits or prices", workload)
+		return nil, fmt.Errorf("postgres: unknown workload %q: want orders, credits, prices or emails", workload)
 	}
 	if schema == "" {
 		return nil, errors.New("postgres: empty schema name")
@@ -362,7 +384,7 @@ func NewStore(ctx context.Context, url, schema, workload string) (*Store, error)
 	tab := func(t string) string { return pgx.Identifier{schema, t}.Sanitize() }
 	return &Store{
 		schema: schema, workload: workload, url: url,
-		pool: pool,
+		pool: pool, mail: mail,
 		sql: pgStatements{
 			insertBusiness: `INSERT INTO ` + tab("business") + ` (id, key, amount, version, kind) VALUES ($1, $2, $3, $4, $5)`,
 			appendOutbox:   `INSERT INTO ` + tab("outbox") + ` (msg_id, key, amount, version, kind) VALUES ($1, $2, $3, $4, $5)`,
@@ -379,6 +401,9 @@ func NewStore(ctx context.Context, url, schema, workload string) (*Store, error)
 			inboxContains:   `SELECT EXISTS (SELECT 1 FROM ` + tab("inbox") + ` WHERE consumer = $1 AND msg_id = $2)`,
 			recordProcessed: `INSERT INTO ` + tab("processed") + ` (consumer, msg_id) VALUES ($1, $2)`,
 			processed:       `SELECT EXISTS (SELECT 1 FROM ` + tab("processed") + ` WHERE consumer = $1 AND msg_id = $2)`,
+			// The conflicting row is locked even when the WHERE leaves it as it is.
+			upsertVersion: `INSERT INTO ` + tab("versions") + ` AS v (key, version) VALUES ($1, $2)
+				ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version WHERE v.version < EXCLUDED.version`,
 		},
 	}, nil
 }
@@ -511,8 +536,12 @@ func (t *pgTx) MarkPublished(ctx context.Context, ids []int64) error {
 }
 
 // Apply implements strategies.Tx: an effect row, and for credits balance += amount, for prices
-// price := amount (an upsert, which locks the value's row to the end of the transaction).
+// price := amount (an upsert, which locks the value's row to the end of the transaction); for
+// emails a call to the mail gateway without an idempotency key, outside the transaction.
 func (t *pgTx) Apply(ctx context.Context, m history.Message) error {
+	if t.s.workload == "emails" {
+		return t.s.send(ctx, m, "")
+	}
 	if _, err := t.exec(ctx, "apply "+m.ID+": effect", t.s.sql.insertEffect, m.ID, m.Key, m.Amount); err != nil {
 		return err
 	}
@@ -534,8 +563,12 @@ func (t *pgTx) value(ctx context.Context, m history.Message) error {
 // ApplyIdempotent implements strategies.Tx: the effect row under the unique idem_key = message id
 // (INSERT ... ON CONFLICT DO NOTHING, which waits for a concurrent inserter of the same key); the
 // value changes only when the row was new, except that prices always set the price, since setting
-// a price is idempotent by itself.
+// a price is idempotent by itself. For emails it is the gateway call with the message id as its
+// idempotency key, which the gateway keeps.
 func (t *pgTx) ApplyIdempotent(ctx context.Context, m history.Message) error {
+	if t.s.workload == "emails" {
+		return t.s.send(ctx, m, m.ID)
+	}
 	tag, err := t.exec(ctx, "apply idempotent "+m.ID+": effect", t.s.sql.insertEffectIdem, m.ID, m.Key, m.Amount)
 	if err != nil {
 		return err
@@ -544,6 +577,28 @@ func (t *pgTx) ApplyIdempotent(ctx context.Context, m history.Message) error {
 		return nil
 	}
 	return t.value(ctx, m)
+}
+
+// send is the emails workload's effect: a call to the mail gateway, outside any transaction.
+func (s *Store) send(ctx context.Context, m history.Message, key string) error {
+	if s.mail == nil {
+		return fmt.Errorf("postgres: email %s: this store has no mail gateway", m.ID)
+	}
+	return s.mail.Send(ctx, m, key)
+}
+
+// ApplyVersioned implements strategies.Tx: one upsert of the key's version row whose WHERE
+// compares versions (it locks the row to the end of the transaction, applied or not); when it
+// wrote the row, the effect as Apply writes it (for emails, the gateway call without a key).
+func (t *pgTx) ApplyVersioned(ctx context.Context, m history.Message) (bool, error) {
+	tag, err := t.exec(ctx, fmt.Sprintf("apply versioned %s: version %d of %s", m.ID, m.Seq, m.Key), t.s.sql.upsertVersion, m.Key, m.Seq)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	return true, t.Apply(ctx, m)
 }
 
 // InboxInsert implements strategies.Tx: a second insert of the pair gives ErrDuplicateKey; a

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
@@ -29,7 +31,9 @@ type WorkerConfig struct {
 	Workload string            `json:"workload"`
 	Postgres string            `json:"postgres"`
 	AMQP     string            `json:"amqp"`
+	Gateway  string            `json:"gateway,omitempty"` // the mail gateway (emails), through the worker's proxy
 	Schema   string            `json:"schema"`
+	Slot     string            `json:"slot,omitempty"` // the run's replication slot, for a relay that tails the log
 	Queue    string            `json:"queue"`
 	Group    string            `json:"group"`
 	Commands []history.Message `json:"commands,omitempty"` // the producer's commands still to do
@@ -46,17 +50,20 @@ type Timeouts struct {
 	Idle      time.Duration `json:"idle"`
 	RelayPoll time.Duration `json:"relay_poll"`
 	Reconnect time.Duration `json:"reconnect"`
+	Gateway   time.Duration `json:"gateway"` // a consumer waits this long for the mail gateway's reply
 }
 
 // DefaultTimeouts are the real backend's defaults, the simulator's where they correspond.
 func DefaultTimeouts() Timeouts {
 	return Timeouts{Confirm: time.Second, Commit: time.Second, Idle: 100 * time.Millisecond,
-		RelayPoll: 20 * time.Millisecond, Reconnect: 50 * time.Millisecond}
+		RelayPoll: 20 * time.Millisecond, Reconnect: 50 * time.Millisecond, Gateway: 500 * time.Millisecond}
 }
 
 // The worker protocol, one JSON object per line. The worker writes events and gates to stdout;
 // at a gate it waits for a line on stdin ("go") before it carries on, so the parent can inject
-// a fault at that exact point, or kill it there.
+// a fault at that exact point, or kill it there. The one other reply is "reorder", to a consumer's
+// "reorder" gate (sent for every delivery its Next returns, after the "receive" gate): hand this
+// delivery back once the next one has arrived (fault.Reordering).
 type message struct {
 	Event *history.Event `json:"event,omitempty"`
 	Gate  *Gate          `json:"gate,omitempty"`
@@ -66,7 +73,7 @@ type message struct {
 
 // Gate is a point where a worker waits for the parent: before an operation or at a fault point.
 type Gate struct {
-	Kind  string `json:"kind"`            // point, commit, ack, publish, db, broker, receive, commit-done, ack-done, confirm-done
+	Kind  string `json:"kind"`            // point, commit, ack, publish, db, broker, receive, reorder, gateway, commit-done, ack-done, confirm-done
 	Point string `json:"point,omitempty"` // the fault point, for Kind == point
 	Msg   string `json:"msg,omitempty"`
 }
@@ -111,11 +118,20 @@ func (w *worker) send(m message) {
 // gate tells the parent where the worker is and waits for its go-ahead. If the parent is gone
 // (stdin closed) the worker exits: a worker never outlives its run.
 func (w *worker) gate(g Gate) {
-	w.send(message{Gate: &g})
-	line, err := w.in.ReadString('\n')
-	if err != nil || line != "go\n" {
+	if w.ask(g) != "go" {
 		os.Exit(3)
 	}
+}
+
+// ask is gate for a gate whose reply is a decision: it returns the parent's line ("go" or
+// "reorder") without its newline.
+func (w *worker) ask(g Gate) string {
+	w.send(message{Gate: &g})
+	line, err := w.in.ReadString('\n')
+	if err != nil || (line != "go\n" && line != "reorder\n") {
+		os.Exit(3)
+	}
+	return strings.TrimSuffix(line, "\n")
 }
 
 // Now implements record.Log: milliseconds since the run's start.
@@ -126,7 +142,15 @@ func (w *worker) Add(e history.Event) { w.send(message{Event: &e}) }
 
 func (w *worker) run(ctx context.Context) error {
 	c := w.cfg
-	store, err := NewStore(ctx, c.Postgres, c.Schema, c.Workload)
+	var mail Mailer
+	if c.Gateway != "" {
+		timeout := c.Timeouts.Gateway
+		if timeout <= 0 {
+			timeout = DefaultTimeouts().Gateway
+		}
+		mail = &gatedMailer{inner: NewGatewayClient(c.Gateway, timeout), w: w}
+	}
+	store, err := NewStoreWithGateway(ctx, c.Postgres, c.Schema, c.Workload, mail)
 	if err != nil {
 		return err
 	}
@@ -152,7 +176,12 @@ func (w *worker) run(ctx context.Context) error {
 			return err
 		}
 		defer sub.Close()
-		env.sub = record.Subscription(&gatedSubscription{inner: sub, w: w}, w, c.Name)
+		// As the simulator does: the reorder fault's mechanism outside the recording wrapper; the
+		// parent decides at the "reorder" gate.
+		env.sub = fault.Reordering(record.Subscription(&gatedSubscription{inner: sub, w: w}, w, c.Name),
+			func(_ context.Context, d strategies.Delivery) bool {
+				return w.ask(Gate{Kind: "reorder", Msg: d.Msg.ID}) == "reorder"
+			})
 	default:
 		return fmt.Errorf("unknown role %q", c.Role)
 	}
@@ -187,6 +216,14 @@ func (w *worker) run(ctx context.Context) error {
 			return fmt.Errorf("producer %s has no relay", c.Producer)
 		}
 		renv := strategies.RelayEnv{Store: env.store, Publisher: env.pub, Faults: faults, Clock: Clock{}, Batch: max(1, c.Batch)}
+		if strategies.TailsLog(p) {
+			lr, err := NewLogReader(ctx, c.Postgres, c.Schema, c.Slot)
+			if err != nil {
+				return err
+			}
+			defer lr.Close()
+			renv.Log = record.ChangeLog(&gatedLog{inner: lr, w: w}, w, c.Name)
+		}
 		for {
 			n, err := relay.RelayPass(ctx, renv)
 			if err != nil || n == 0 {
@@ -254,6 +291,28 @@ func (t *gatedTx) Commit(ctx context.Context) error {
 	return err
 }
 
+// gatedLog lets the parent act before every round trip of the tailer to its slot, as for the
+// Store: a read counts like a BEGIN (cut the link), an advance like a COMMIT (cut the link, or
+// stall its reply).
+type gatedLog struct {
+	inner strategies.ChangeLog
+	w     *worker
+}
+
+func (l *gatedLog) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
+	l.w.gate(Gate{Kind: "db"})
+	return l.inner.Read(ctx, limit)
+}
+
+func (l *gatedLog) Advance(ctx context.Context, pos uint64) error {
+	l.w.gate(Gate{Kind: "commit"})
+	cctx, cancel := context.WithTimeout(ctx, l.w.cfg.Timeouts.Commit)
+	defer cancel()
+	err := l.inner.Advance(cctx, pos)
+	l.w.gate(Gate{Kind: "commit-done"})
+	return err
+}
+
 // gatedPublisher lets the parent act before every publish (swallow its confirm, cut the link).
 type gatedPublisher struct {
 	inner strategies.Publisher
@@ -311,4 +370,15 @@ func (s *gatedSubscription) Ack(ctx context.Context, tag uint64) error {
 func (s *gatedSubscription) Nack(ctx context.Context, tag uint64, requeue bool) error {
 	s.w.gate(Gate{Kind: "broker"})
 	return s.inner.Nack(ctx, tag, requeue)
+}
+
+// gatedMailer lets the parent act before every call to the mail gateway (slow the link).
+type gatedMailer struct {
+	inner Mailer
+	w     *worker
+}
+
+func (m *gatedMailer) Send(ctx context.Context, msg history.Message, key string) error {
+	m.w.gate(Gate{Kind: "gateway", Msg: msg.ID})
+	return m.inner.Send(ctx, msg, key)
 }
