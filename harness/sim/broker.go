@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -166,7 +167,7 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 	b.nextSeq++
 	b.ready = append(b.ready, bm)
 	w.note("broker", history.OpEnqueue, m.ID, m.Key, "from "+p.name)
-	if w.fire(publishKinds, p, "") != nil || w.slow[p.name+"/broker"] {
+	if w.fire(publishKinds, p, "") != nil || w.slow[link{p.name, fault.LinkBroker}] {
 		// A lost confirm, or one that a slow link delivers after the publisher's timeout.
 		c.stalled = true
 	}
@@ -234,7 +235,7 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	if len(c.buffer) == 0 {
 		p.idleWait(func() bool { return len(c.buffer) > 0 || !c.open }, w.now+w.cfg.IdleWait)
 	}
-	if len(c.buffer) > 0 && w.slow[p.name+"/broker"] {
+	if len(c.buffer) > 0 && w.slow[link{p.name, fault.LinkBroker}] {
 		p.sleep(w.cfg.SlowLink) // the delivery crosses a slow link
 	}
 	if !c.open {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -95,7 +96,7 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 	if !p.w.dbOp(p, true) {
 		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
 	}
-	t := &tx{d: p.w.db, p: p, values: map[string]int64{}, versions: map[string]int64{}}
+	t := &tx{d: p.w.db, p: p} // values and versions are made on the first write
 	p.txs = append(p.txs, t)
 	p.w.db.open++
 	return t, nil
@@ -117,7 +118,7 @@ func (t *tx) enter(counted bool) error {
 		t.abort("connection lost")
 		return fmt.Errorf("statement: %w", strategies.ErrConnection)
 	}
-	if !counted && p.w.slow[p.name+"/db"] {
+	if !counted && p.w.slow[link{p.name, fault.LinkDB}] {
 		p.sleep(p.w.cfg.SlowLink) // the reply is late; statements other than COMMIT have no deadline
 	}
 	if t.aborted != nil {
@@ -268,6 +269,14 @@ func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
 	return nil
 }
 
+// setValue writes key's value in the transaction's private writes.
+func (t *tx) setValue(key string, v int64) {
+	if t.values == nil {
+		t.values = map[string]int64{}
+	}
+	t.values[key] = v
+}
+
 // value is key's value as this transaction sees it.
 func (t *tx) value(key string) int64 {
 	if v, ok := t.values[key]; ok {
@@ -285,12 +294,12 @@ func (t *tx) effect(m history.Message) error {
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}
-		t.values[m.Key] = t.value(m.Key) + m.Amount
+		t.setValue(m.Key, t.value(m.Key)+m.Amount)
 	case "prices":
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}
-		t.values[m.Key] = m.Amount
+		t.setValue(m.Key, m.Amount)
 	}
 	return nil
 }
@@ -320,6 +329,9 @@ func (t *tx) ApplyVersioned(_ context.Context, m history.Message) (bool, error) 
 	}
 	if m.Seq <= current {
 		return false, nil
+	}
+	if t.versions == nil {
+		t.versions = map[string]int64{}
 	}
 	t.versions[m.Key] = m.Seq
 	if t.d.workload == "emails" {
@@ -351,7 +363,7 @@ func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}
-		t.values[m.Key] = m.Amount
+		t.setValue(m.Key, m.Amount)
 	}
 	return nil
 }
@@ -412,7 +424,7 @@ func (t *tx) Commit(context.Context) error {
 		return err
 	}
 	p, w := t.p, t.d.w
-	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[p.name+"/db"]
+	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[link{p.name, fault.LinkDB}]
 	t.apply()
 	if ambiguous {
 		// The COMMIT took effect; the reply is lost or late and the client waits for it in vain.
@@ -539,7 +551,7 @@ func (l changeLog) Read(_ context.Context, limit int) (strategies.LogBatch, erro
 	if !w.dbOp(p, true) {
 		return strategies.LogBatch{}, fmt.Errorf("read slot: %w", strategies.ErrConnection)
 	}
-	if w.slow[p.name+"/db"] {
+	if w.slow[link{p.name, fault.LinkDB}] {
 		p.sleep(w.cfg.SlowLink)
 	}
 	var b strategies.LogBatch
@@ -566,7 +578,7 @@ func (l changeLog) Advance(_ context.Context, pos uint64) error {
 	if !w.dbOp(p, true) {
 		return fmt.Errorf("advance slot: %w", strategies.ErrConnection)
 	}
-	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[p.name+"/db"]
+	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[link{p.name, fault.LinkDB}]
 	d.confirmed = max(d.confirmed, pos)
 	if ambiguous {
 		p.sleep(w.cfg.CommitTimeout)

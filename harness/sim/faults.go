@@ -19,12 +19,12 @@ var (
 
 // slowLink counts one operation of p on link for latency faults and reports whether the link is
 // slow now: requests still reach the server, replies come after the client's timeout.
-func (w *world) slowLink(p *proc, link string) bool {
-	key := p.name + "/" + link
-	if f := w.schedule.FireLink(latencyKinds, p.name, link); f != nil {
+func (w *world) slowLink(p *proc, to string) bool {
+	key := link{p.name, to}
+	if f := w.schedule.FireLink(latencyKinds, p.name, to); f != nil {
 		w.note(p.name, history.OpFault, "", "", f.String())
 		w.slow[key] = true
-		w.after(int64(max(1, f.Duration)), link+" link of "+p.name+" fast again", func() { delete(w.slow, key) })
+		w.after(int64(max(1, f.Duration)), to+" link of "+p.name+" fast again", func() { delete(w.slow, key) })
 	}
 	return w.slow[key]
 }

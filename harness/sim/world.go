@@ -71,13 +71,16 @@ type world struct {
 
 	brokerCut  map[string]bool // proc -> its link to the broker is cut
 	dbCut      map[string]bool // proc -> its link to the database is cut
-	slow       map[string]bool // proc/link -> the link is slow (latency)
+	slow       map[link]bool   // the link is slow (latency)
 	gw         *gateway
 	brokerDown bool
 
 	producerDone bool
 	runnable     []*proc
 }
+
+// link is one process's link to a server: db, broker or gateway.
+type link struct{ proc, to string }
 
 type timer struct {
 	at   int64
@@ -153,7 +156,7 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
 		brokerCut: map[string]bool{},
 		dbCut:     map[string]bool{},
-		slow:      map[string]bool{},
+		slow:      map[link]bool{},
 		gw:        newGateway(),
 	}
 	w.db = newDB(w, sc.Workload)
