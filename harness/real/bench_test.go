@@ -1158,20 +1158,7 @@ func benchPipeline(b *testing.B, p strategies.Producer, c strategies.Consumer, n
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
-			for ctx.Err() == nil {
-				k, err := relay.RelayPass(ctx, env)
-				if err != nil {
-					if ctx.Err() == nil {
-						errs.set(err)
-					}
-					return
-				}
-				if k == 0 {
-					Clock{}.Sleep(ctx, benchRelayPoll)
-				} else {
-					passes.Add(1)
-				}
-			}
+			benchRelayLoop(ctx, relay, env, benchRelayPoll, &passes, nil, &errs)
 		}()
 	}
 	envs := benchProducerEnvs(b, ctx, inf, s, q, p, tr.commit)
@@ -1313,21 +1300,7 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		for ctx.Err() == nil {
-			k, err := relay.RelayPass(ctx, env)
-			if err != nil {
-				if ctx.Err() == nil {
-					errs.set(err)
-				}
-				return
-			}
-			if k == 0 {
-				empty.Add(1)
-				Clock{}.Sleep(ctx, poll)
-			} else {
-				passes.Add(1)
-			}
-		}
+		benchRelayLoop(ctx, relay, env, poll, &passes, &empty, &errs)
 	}()
 	envs := benchProducerEnvs(b, ctx, inf, s, q, p, tr.commit)
 	cpu := cpuNow()
@@ -1347,5 +1320,29 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 	b.ReportMetric(float64(empty.Load()), "empty-passes")
 	if tr.repeats > 0 {
 		b.Logf("%d messages confirmed again", tr.repeats)
+	}
+}
+
+// benchRelayLoop runs relay passes until ctx ends or a pass fails (the first error goes to
+// errs), sleeping poll after a pass that found nothing; it counts the passes that published
+// rows, and the empty ones when empty is not nil.
+func benchRelayLoop(ctx context.Context, relay strategies.Relay, env strategies.RelayEnv, poll time.Duration,
+	passes, empty *atomic.Int64, errs *benchFirstErr) {
+	for ctx.Err() == nil {
+		k, err := relay.RelayPass(ctx, env)
+		if err != nil {
+			if ctx.Err() == nil {
+				errs.set(err)
+			}
+			return
+		}
+		if k > 0 {
+			passes.Add(1)
+			continue
+		}
+		if empty != nil {
+			empty.Add(1)
+		}
+		Clock{}.Sleep(ctx, poll)
 	}
 }
