@@ -66,4 +66,22 @@ func writeCell(b *strings.Builder, r scenarios.CellResult) {
 			fmt.Fprintln(b, l)
 		}
 	}
+	if c := r.Cost; c != nil {
+		for _, l := range wrap(costText(r.Backend, c), cellWidth, "cost      ", "          ") {
+			fmt.Fprintln(b, l)
+		}
+	}
+}
+
+// costText says what a cell's runs cost per committed event, in one sentence.
+func costText(backend string, c *scenarios.Cost) string {
+	s := fmt.Sprintf("per event %.1f database statements and %.1f broker operations; business commit to effect p50 %g ms, p99 %g ms",
+		c.DBStatements, c.BrokerOps, c.LatencyP50, c.LatencyP99)
+	if backend == "sim" {
+		s += " (simulated)"
+	}
+	if c.Throughput > 0 {
+		s += fmt.Sprintf("; %.0f events/s through the gated workers", c.Throughput)
+	}
+	return s
 }

@@ -15,19 +15,27 @@ type JSONReport struct {
 
 // JSONCell is one cell's result.
 type JSONCell struct {
-	Producer       string              `json:"producer"`
-	Consumer       string              `json:"consumer"`
-	Workload       string              `json:"workload"`
-	Fault          string              `json:"fault"`
-	Backend        string              `json:"backend"`
-	Runs           int                 `json:"runs"`
-	Violations     map[string]int      `json:"violations"` // invariant -> runs that broke it
-	Broken         []string            `json:"broken"`     // invariants broken at least once, catalogue order
-	Expected       []string            `json:"expected"`
-	MayBreak       []string            `json:"may_break,omitempty"` // allowed: reachable, rarely drawn
-	Reason         string              `json:"reason"`
-	Matches        bool                `json:"matches"`
-	Errors         int                 `json:"errors"` // runs that did not settle
+	Producer   string         `json:"producer"`
+	Consumer   string         `json:"consumer"`
+	Workload   string         `json:"workload"`
+	Fault      string         `json:"fault"`
+	Backend    string         `json:"backend"`
+	Runs       int            `json:"runs"`
+	Violations map[string]int `json:"violations"` // invariant -> runs that broke it
+	Broken     []string       `json:"broken"`     // invariants broken at least once, catalogue order
+	Expected   []string       `json:"expected"`
+	MayBreak   []string       `json:"may_break,omitempty"` // allowed: reachable, rarely drawn
+	Reason     string         `json:"reason"`
+	Matches    bool           `json:"matches"`
+	Errors     int            `json:"errors"` // runs that did not settle
+	// Rates is, per invariant, the share of runs that broke it (0 to 1).
+	Rates map[string]float64 `json:"rates"`
+	// Searched and FoundBySearch: the runs past Runs spent looking for an expected break, and
+	// the seed that found each (not counted in violations or rates).
+	Searched      int               `json:"searched,omitempty"`
+	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
+	// Cost is what the runs measured of the strategies' price (see scenarios.Cost).
+	Cost           *scenarios.Cost     `json:"cost,omitempty"`
 	Counterexample *JSONCounterexample `json:"counterexample"`
 }
 
@@ -70,9 +78,16 @@ func NewJSONReport(results []scenarios.CellResult) JSONReport {
 			Reason:     r.Reason,
 			Matches:    r.Matches,
 			Errors:     r.Errors,
+			Rates:      make(map[string]float64, len(r.Violations)),
+			Searched:   r.Searched,
+			Cost:       r.Cost,
 		}
 		for k, v := range r.Violations {
 			c.Violations[k] = v
+			c.Rates[k] = rate(v, r.Runs)
+		}
+		if len(r.FoundBySearch) > 0 {
+			c.FoundBySearch = r.FoundBySearch
 		}
 		if c.Broken == nil {
 			c.Broken = []string{}
@@ -98,9 +113,17 @@ func NewJSONReport(results []scenarios.CellResult) JSONReport {
 	return rep
 }
 
+// rate is the share of runs that broke an invariant, rounded to three decimals.
+func rate(n, runs int) float64 {
+	if runs == 0 {
+		return 0
+	}
+	return float64(n*1000/runs) / 1000
+}
+
 // JSON writes results as indented JSON: {"cells": [...]}, each cell with its producer, consumer,
-// workload, fault, backend, runs, violations (invariant -> runs that broke it), broken, expected,
-// reason, matches, errors and counterexample (null, or the seed, the invariant, the shrunk
+// workload, fault, backend, runs, violations (invariant -> runs that broke it), rates, broken,
+// expected, reason, matches, errors, cost and counterexample (null, or the seed, the invariant, the shrunk
 // scenario, its schedule, the violations without evidence, the replay command and the timeline).
 // Map keys are sorted, so the output is deterministic.
 func JSON(w io.Writer, results []scenarios.CellResult) error {

@@ -9,9 +9,10 @@ import (
 )
 
 // Markdown writes results as Markdown that pastes into an architecture decision record: a table
-// per workload with the text matrix's symbols, the legend and summary, the cells that differ from
-// the catalogue, and a section per counterexample with its numbered timeline in a fenced block.
-// Headings start at level 2.
+// per workload with each cell's broken invariants and the share of runs that broke each, the
+// legend and summary, the cost of each strategy pairing, the cells that differ from the
+// catalogue, and a section per counterexample with its timeline as a numbered list. Headings
+// start at level 2.
 func Markdown(w io.Writer, results []scenarios.CellResult) error {
 	var b strings.Builder
 	b.WriteString("## Delivery matrix\n\n")
@@ -28,14 +29,19 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 		for _, r := range bl.rows {
 			row := []string{strings.Replace(r, "/", " / ", 1)}
 			for _, f := range bl.faults {
-				row = append(row, bl.cell(r, f))
+				cell := "-"
+				if res, ok := bl.results[[2]string{r, f}]; ok {
+					cell = rateSymbol(res)
+				}
+				row = append(row, cell)
 			}
 			rows = append(rows, row)
 		}
 		writeTable(&b, rows)
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "Legend: %s.\n", legendText())
+	fmt.Fprintf(&b, "Legend: %s; a percentage is the share of runs that broke the invariant.\n", legendText())
+	writeMarkdownCost(&b, results)
 
 	var differing []scenarios.CellResult
 	for _, r := range results {
@@ -91,13 +97,11 @@ func writeMarkdownCounterexample(b *strings.Builder, r scenarios.CellResult) {
 	for _, n := range t.notes {
 		fmt.Fprintf(b, "\nNote: %s.\n", n)
 	}
-	if len(t.rows) > 0 {
-		fence := fenceFor(t.rows)
-		fmt.Fprintf(b, "\n%stext\n", fence)
-		for _, row := range t.rows {
-			fmt.Fprintln(b, row)
+	if len(t.lines) > 0 {
+		b.WriteByte('\n')
+		for i, l := range t.lines {
+			fmt.Fprintf(b, "%d. %s\n", i+1, markdownLine(l))
 		}
-		fmt.Fprintln(b, fence)
 	}
 	if len(t.violations) > 0 {
 		b.WriteString("\nViolations:\n\n")
@@ -105,6 +109,95 @@ func writeMarkdownCounterexample(b *strings.Builder, r scenarios.CellResult) {
 			fmt.Fprintf(b, "- `%s` %s\n", v.Invariant, mdEscape(violationText(v)))
 		}
 	}
+}
+
+// writeMarkdownCost writes the cost table: per workload and strategy pairing, from its cell
+// without a fault (else the first cell measured), what each committed event cost.
+func writeMarkdownCost(b *strings.Builder, results []scenarios.CellResult) {
+	rows := costRows(results)
+	if len(rows) == 0 {
+		return
+	}
+	throughput := false
+	for _, r := range rows {
+		throughput = throughput || r.Cost.Throughput > 0
+	}
+	b.WriteString("\n### Cost per event\n\n")
+	header := []string{"workload", "producer / consumer", "fault", "DB statements", "broker operations", "latency p50", "latency p99"}
+	if throughput {
+		header = append(header, "events/s")
+	}
+	table := [][]string{header}
+	for _, r := range rows {
+		c := r.Cost
+		row := []string{r.Workload, r.Producer + " / " + r.Consumer, r.Fault,
+			fmt.Sprintf("%.1f", c.DBStatements), fmt.Sprintf("%.1f", c.BrokerOps),
+			fmt.Sprintf("%g ms", c.LatencyP50), fmt.Sprintf("%g ms", c.LatencyP99)}
+		if throughput {
+			row = append(row, fmt.Sprintf("%.0f", c.Throughput))
+		}
+		table = append(table, row)
+	}
+	writeTable(b, table)
+	b.WriteString("\nPer committed event, over every run of the cell, retries included. Latency runs from the business COMMIT to the effect's commit (the email sent, for emails)")
+	if results[0].Backend == "sim" {
+		b.WriteString(", in simulated milliseconds")
+	} else {
+		b.WriteString("; on real servers the workers wait for the harness at every operation, so compare pairings with each other")
+	}
+	b.WriteString(".\n")
+}
+
+// costRows picks, per workload and pairing, the result whose cost the cost table shows: the
+// cell without a fault, else the first with a cost. Order: as the results come.
+func costRows(results []scenarios.CellResult) []scenarios.CellResult {
+	idx := map[string]int{}
+	var out []scenarios.CellResult
+	for _, r := range results {
+		if r.Cost == nil {
+			continue
+		}
+		k := r.Workload + "/" + pair(r)
+		i, seen := idx[k]
+		switch {
+		case !seen:
+			idx[k] = len(out)
+			out = append(out, r)
+		case r.Fault == "none" && out[i].Fault != "none":
+			out[i] = r
+		}
+	}
+	return out
+}
+
+// markdownLine renders one timeline line as a list item: the time, the process in bold, the
+// operation and message in code, the outcome, the detail; a fault, crash or heal in bold, the
+// effects a violation consists of in bold after an arrow.
+func markdownLine(l line) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "t=%d **%s** ", l.time, mdEscape(l.proc))
+	op := "`" + l.op
+	if l.msg != "" {
+		op += " " + l.msg
+	}
+	op += "`"
+	if l.op == strings.ToUpper(l.op) {
+		op = "**" + op + "**"
+	}
+	b.WriteString(op)
+	if l.outcome != "" {
+		b.WriteString(" → " + l.outcome)
+	}
+	if l.rest != "" {
+		b.WriteString(" " + mdEscape(l.rest))
+	}
+	if l.n > 1 {
+		fmt.Fprintf(&b, " (×%d)", l.n)
+	}
+	if len(l.marks) > 0 {
+		b.WriteString(" ⟸ **" + mdEscape(strings.Join(l.marks, "; ")) + "**")
+	}
+	return b.String()
 }
 
 // writeTable writes a Markdown table, the first row its header, columns padded so the source
@@ -142,23 +235,6 @@ func writeTable(b *strings.Builder, rows [][]string) {
 // mdEscape keeps text from breaking a table or starting markup it does not mean.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`").Replace(s)
-}
-
-// fenceFor returns a code fence longer than any run of backticks in lines.
-func fenceFor(lines []string) string {
-	longest := 0
-	for _, l := range lines {
-		run := 0
-		for _, r := range l {
-			if r == '`' {
-				run++
-				longest = max(longest, run)
-			} else {
-				run = 0
-			}
-		}
-	}
-	return strings.Repeat("`", max(3, longest+1))
 }
 
 // sentence capitalizes s and ends it with a full stop.

@@ -140,6 +140,7 @@ type block struct {
 	rows     []string
 	faults   []string
 	cells    map[[2]string]string // {row, fault} -> symbol
+	results  map[[2]string]scenarios.CellResult
 }
 
 // matrixBlocks groups results by workload, in order of first appearance; a block's columns are
@@ -154,11 +155,12 @@ func matrixBlocks(results []scenarios.CellResult) []block {
 				mine = append(mine, r)
 			}
 		}
-		bl := block{workload: wl, rows: distinct(mine, pair), cells: make(map[[2]string]string)}
+		bl := block{workload: wl, rows: distinct(mine, pair), cells: make(map[[2]string]string), results: make(map[[2]string]scenarios.CellResult)}
 		has := make(map[string]bool)
 		for _, r := range mine {
 			has[r.Fault] = true
 			bl.cells[[2]string{pair(r), r.Fault}] = symbol(r)
+			bl.results[[2]string{pair(r), r.Fault}] = r
 		}
 		for _, f := range faults {
 			if has[f] {

@@ -400,7 +400,9 @@ func TestSymbols(t *testing.T) {
 	}
 }
 
-func TestMarkdownTimelineFenced(t *testing.T) {
+// TestMarkdownTimelineList: a counterexample's timeline is a numbered Markdown list, numbered as
+// the text timeline is, its fault and effect marks in bold.
+func TestMarkdownTimelineList(t *testing.T) {
 	var b bytes.Buffer
 	if err := Markdown(&b, fixtureResults()); err != nil {
 		t.Fatal(err)
@@ -410,8 +412,8 @@ func TestMarkdownTimelineFenced(t *testing.T) {
 		"### orders\n\n| producer / consumer ",
 		"## Counterexamples\n",
 		"### double-write / naive / orders under crash-consumer\n",
-		"```text\n   1  t=7 ",
-		"<== effect #2 of order-1 (duplicate)\n",
+		"\n1. t=7 **",
+		"⟸ **effect #2 of order-1 (duplicate)**\n",
 		"Replay: `go run ./cmd/simulate replay --producer double-write --consumer naive --workload orders --fault crash-consumer --seed 17`",
 	} {
 		if !strings.Contains(out, want) {

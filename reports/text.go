@@ -99,6 +99,41 @@ func symbol(r scenarios.CellResult) string {
 	return s
 }
 
+// rateSymbol is a result's cell with the share of runs that broke each invariant: "dup 37%",
+// "lost 2% + bal 2%", "<1%" below one run in a hundred, then the same marks as symbol.
+func rateSymbol(r scenarios.CellResult) string {
+	names := broken(r)
+	if len(names) == 0 {
+		return symbol(r)
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = abbrev(n) + " " + percent(r.Violations[n], r.Runs)
+	}
+	s := strings.Join(parts, " + ")
+	if len(r.FoundBySearch) > 0 {
+		s += "*"
+	}
+	if !r.Matches {
+		s += "!"
+	}
+	if r.Errors > 0 {
+		s += "?"
+	}
+	return s
+}
+
+// percent renders n of runs as a whole percentage; "<1%" when some but under one in a hundred.
+func percent(n, runs int) string {
+	switch {
+	case runs == 0:
+		return "-"
+	case n > 0 && n*100 < runs:
+		return "<1%"
+	}
+	return fmt.Sprintf("%d%%", (n*100+runs/2)/runs)
+}
+
 // nameList renders invariant names for people: "a, b", or none when the list is empty.
 func nameList(names []string, none string) string {
 	if len(names) == 0 {

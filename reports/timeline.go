@@ -64,6 +64,7 @@ type timeline struct {
 	seed       string   // "seed 17, shrunk to 1 command and 1 fault: ..."
 	replay     []string // the replay commands: by seed, then by scenario file
 	rows       []string // the numbered event lines
+	lines      []line   // the same lines, unrendered: rows[i] renders lines[i]
 	violations []invariants.Violation
 	notes      []string // remarks on the history: missing, not quiesced
 }
@@ -176,7 +177,8 @@ func buildTimeline(ce *scenarios.Counterexample, cell scenarios.Cell, o Timeline
 	case !h.Quiesced:
 		t.notes = append(t.notes, "the run did not reach quiescence; its final reads may be incomplete")
 	}
-	t.rows = renderLines(collapse(eventLines(h.Events, markEffects(h.Events, ce.Violations))))
+	t.lines = collapse(eventLines(h.Events, markEffects(h.Events, ce.Violations)))
+	t.rows = renderLines(t.lines)
 	return t
 }
 

@@ -40,7 +40,9 @@ type CellResult struct {
 	Errors         int             `json:"errors,omitempty"` // runs the harness itself failed (no quiescence)
 	// Searched counts the runs after Runs spent looking for an expected break the first Runs did
 	// not draw; FoundBySearch names the seed that found each. They do not count in Violations.
-	Searched      int               `json:"searched,omitempty"`
+	Searched int `json:"searched,omitempty"`
+	// Cost is what the first Runs measured of the strategies' price (Cost's doc).
+	Cost          *Cost             `json:"cost,omitempty"`
 	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
 }
 

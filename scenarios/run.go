@@ -63,6 +63,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 	}
 	first := map[string]uint64{}
 	var firstErr error
+	var meter costMeter
 	for i := range opts.Seeds {
 		if err := ctx.Err(); err != nil {
 			return r, err
@@ -84,6 +85,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			}
 			continue
 		}
+		meter.add(out.History)
 		for _, name := range invariants.Broken(out.Violations) {
 			r.Violations[name]++
 			if _, ok := first[name]; !ok {
@@ -117,6 +119,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			}
 		}
 	}
+	r.Cost = meter.cost()
 	r.Matches = r.Errors == 0 && exp.Agrees(r.Broken())
 	for _, name := range invariants.Names() {
 		seed, ok := first[name]

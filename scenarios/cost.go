@@ -1,0 +1,132 @@
+package scenarios
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// Cost is what a cell's runs say about the price of its strategies, read from their histories:
+// the database statements and broker operations each committed event took (the same measure on
+// both backends), the time from an event's business COMMIT to its effect, and, on real servers,
+// the events per second. Faults and retries are included: the cost of a strategy under the fault.
+//
+// On real servers every operation of a worker waits for the parent's go-ahead, so absolute times
+// are the harness's; compare strategies with each other, and use the benchmarks for absolute
+// figures. On the simulator times are simulated milliseconds and there is no throughput.
+type Cost struct {
+	Events       int     `json:"committed_events"`     // committed business events over the runs
+	DBStatements float64 `json:"db_statements"`        // per committed event: statements and COMMITs, slot reads and advances
+	BrokerOps    float64 `json:"broker_ops"`           // per committed event: publishes, confirms awaited, receives, acks, nacks
+	LatencyP50   float64 `json:"latency_p50_ms"`       // business COMMIT to effect committed (or email sent)
+	LatencyP99   float64 `json:"latency_p99_ms"`       //
+	Throughput   float64 `json:"throughput,omitempty"` // events per second, first command to last effect (real servers)
+}
+
+var (
+	dbOps     = []string{history.OpInsert, history.OpOutbox, history.OpClaim, history.OpMark, history.OpCommit, history.OpRollback, history.OpCheck, history.OpInbox, history.OpRecord, history.OpApply, history.OpRead, history.OpAdvance}
+	brokerOps = []string{history.OpPublish, history.OpConfirm, history.OpReceive, history.OpAck, history.OpNack}
+)
+
+// costMeter sums the cost of runs.
+type costMeter struct {
+	events, db, broker int
+	latencies          []float64
+	seconds            float64
+	real               bool
+}
+
+// add reads one run's history.
+func (m *costMeter) add(h *history.History) {
+	if h == nil {
+		return
+	}
+	committed := h.Final.Committed
+	m.events += len(committed)
+	m.real = m.real || h.Backend == "real"
+	commitAt := map[string]int64{}
+	effectAt := map[string]int64{}
+	first, last := int64(-1), int64(-1)
+	for _, e := range h.Events {
+		switch {
+		case e.Proc == "broker" || e.Proc == "harness" || e.Proc == "gateway":
+			// the infrastructure's own events are not the strategies' operations
+		case slices.Contains(dbOps, e.Op):
+			m.db++
+		case slices.Contains(brokerOps, e.Op):
+			m.broker++
+		}
+		if e.Op == history.OpProduce && first < 0 {
+			first = e.Time
+		}
+		ids := subjects(e)
+		switch {
+		case e.Op == history.OpCommit && e.Proc == "producer" && e.Outcome != history.Fail:
+			for _, id := range ids {
+				if _, ok := commitAt[id]; !ok {
+					commitAt[id] = e.Time
+				}
+			}
+		case e.Op == history.OpCommit && strings.HasPrefix(e.Proc, "consumer-") && e.Outcome == history.OK && h.Scenario.Workload != "emails",
+			e.Op == history.OpSend && e.Proc == "gateway" && !strings.Contains(e.Detail, "dropped"):
+			for _, id := range ids {
+				if _, ok := effectAt[id]; !ok {
+					effectAt[id] = e.Time
+					last = max(last, e.Time)
+				}
+			}
+		}
+	}
+	for _, c := range committed {
+		at, ok := commitAt[c.ID]
+		done, applied := effectAt[c.ID]
+		if ok && applied && done >= at {
+			m.latencies = append(m.latencies, float64(done-at))
+		}
+	}
+	if first >= 0 && last > first {
+		m.seconds += float64(last-first) / 1000
+	}
+}
+
+// subjects are the message ids an event is about: its Msg, or the ids its Detail lists (a
+// commit of several).
+func subjects(e history.Event) []string {
+	if e.Msg != "" {
+		return []string{e.Msg}
+	}
+	if e.Op == history.OpCommit || e.Op == history.OpRollback || e.Op == history.OpMark {
+		return strings.Fields(e.Detail)
+	}
+	return nil
+}
+
+// cost is the meter's reading; nil when no event committed.
+func (m *costMeter) cost() *Cost {
+	if m.events == 0 {
+		return nil
+	}
+	c := &Cost{
+		Events:       m.events,
+		DBStatements: round1(float64(m.db) / float64(m.events)),
+		BrokerOps:    round1(float64(m.broker) / float64(m.events)),
+	}
+	if len(m.latencies) > 0 {
+		slices.Sort(m.latencies)
+		c.LatencyP50 = percentile(m.latencies, 0.50)
+		c.LatencyP99 = percentile(m.latencies, 0.99)
+	}
+	if m.real && m.seconds > 0 {
+		c.Throughput = round1(float64(m.events) / m.seconds)
+	}
+	return c
+}
+
+// percentile of sorted values, nearest rank.
+func percentile(sorted []float64, p float64) float64 {
+	i := int(p*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func round1(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }

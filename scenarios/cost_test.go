@@ -1,0 +1,64 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/deliveryharness/harness/harness/history"
+)
+
+// TestCost: statements and broker operations are counted per committed event, infrastructure
+// events are not, and latency runs from the business COMMIT to the effect's commit (or, for an
+// effect outside the database, to the email the gateway sent).
+func TestCost(t *testing.T) {
+	ev := func(at int64, proc, op string, out history.Outcome, msg, detail string) history.Event {
+		return history.Event{Time: at, Proc: proc, Op: op, Outcome: out, Msg: msg, Detail: detail}
+	}
+	ok := history.OK
+	orders := &history.History{Backend: "real", Scenario: history.Scenario{Workload: "orders"},
+		Final: history.Final{Committed: []history.Message{{ID: "order-1"}, {ID: "order-2"}}},
+		Events: []history.Event{
+			ev(0, "producer", history.OpProduce, ok, "order-1", ""),
+			ev(1, "producer", history.OpInsert, ok, "order-1", ""),
+			ev(2, "producer", history.OpCommit, ok, "order-1", ""),
+			ev(3, "producer", history.OpPublish, ok, "order-1", ""),
+			ev(3, "broker", history.OpEnqueue, history.Info, "order-1", ""),
+			ev(4, "producer", history.OpConfirm, ok, "order-1", ""),
+			ev(5, "producer", history.OpInsert, ok, "order-2", ""),
+			ev(6, "producer", history.OpCommit, ok, "order-2", ""),
+			ev(10, "consumer-1", history.OpApply, ok, "order-1", ""),
+			ev(11, "consumer-1", history.OpApply, ok, "order-2", ""),
+			ev(12, "consumer-1", history.OpCommit, ok, "", "order-1 order-2"),
+			ev(13, "consumer-1", history.OpAck, ok, "order-1", ""),
+			ev(1000, "harness", history.OpQuiesce, history.Info, "", ""),
+		}}
+	var m costMeter
+	m.add(orders)
+	c := m.cost()
+	if c.Events != 2 || c.DBStatements != 3.5 || c.BrokerOps != 1.5 {
+		t.Errorf("counts %+v, want 2 events, 3.5 statements and 1.5 broker operations per event", c)
+	}
+	if c.LatencyP50 != 6 || c.LatencyP99 != 10 {
+		t.Errorf("latency p50 %v p99 %v, want 6 and 10 ms", c.LatencyP50, c.LatencyP99)
+	}
+	if c.Throughput != 166.7 { // 2 events from the first command (t=0) to the last effect (t=12)
+		t.Errorf("throughput %v, want 2 events in 12 ms", c.Throughput)
+	}
+
+	emails := &history.History{Backend: "sim", Scenario: history.Scenario{Workload: "emails"},
+		Final: history.Final{Committed: []history.Message{{ID: "signup-1"}}},
+		Events: []history.Event{
+			ev(1, "producer", history.OpCommit, ok, "signup-1", ""),
+			ev(7, "consumer-1", history.OpApply, ok, "signup-1", ""),
+			ev(7, "gateway", history.OpSend, history.Info, "signup-1", "email to user-1"),
+			ev(9, "consumer-1", history.OpCommit, ok, "signup-1", ""),
+		}}
+	m = costMeter{}
+	m.add(emails)
+	c = m.cost()
+	if c.LatencyP50 != 6 || c.Throughput != 0 {
+		t.Errorf("emails: %+v, want 6 ms to the email and no throughput on the simulator", c)
+	}
+	if (&costMeter{}).cost() != nil {
+		t.Error("a cost without events")
+	}
+}
