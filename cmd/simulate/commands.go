@@ -558,6 +558,10 @@ func cmdList(args []string, stdout io.Writer) error {
 	for _, inv := range invariants.All() {
 		fmt.Fprintf(w, "  %-20s %s\n", inv.Name(), inv.Doc())
 	}
+	fmt.Fprintln(w, "\ndemos:")
+	for _, s := range stories() {
+		fmt.Fprintf(w, "  %-22s %s\n", s.name, s.title)
+	}
 	fmt.Fprintf(w, "\nbackends: sim (deterministic, no servers), real (PostgreSQL and RabbitMQ; log-tailing needs wal_level=logical)\n")
 	return nil
 }

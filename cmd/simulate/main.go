@@ -5,6 +5,7 @@
 //	simulate matrix [--seeds N] [--format text|json|markdown] [--out DIR]
 //	simulate replay --producer P --consumer C --workload W --fault F --seed S
 //	simulate replay --scenario FILE
+//	simulate demo NAME [--backend sim|real] [--no-pause]
 //	simulate list
 //
 // Exit status: 0 fine; 1 when `run` or `replay` saw an invariant break, or when `matrix` found a
@@ -79,13 +80,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		err = cmdMatrix(ctx, rest, stdout, stderr, tty)
 	case "replay":
 		err = cmdReplay(ctx, rest, stdout)
+	case "demo":
+		err = cmdDemo(ctx, rest, stdout, newConsole(stdout))
 	case "list":
 		err = cmdList(rest, stdout)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: run, matrix, replay, list, help)", cmd)
+		err = usagef("unknown command %q (commands: run, matrix, replay, demo, list, help)", cmd)
 	}
 	var ue usageError
 	switch {
@@ -111,10 +114,14 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
                    [--backend sim|real] [--format text|json|markdown] [--out DIR]
   simulate replay  --producer P --consumer C --workload W --fault F --seed S [--no-shrink]
   simulate replay  --scenario FILE      (a scenario or counterexample JSON)
-  simulate list    strategies, faults and their points, workloads, invariants
+  simulate demo    NAME [--backend sim|real] [--no-pause]     (without NAME: the demos)
+                   a guided story for a workshop: each act narrated, run, shown as a timeline and
+                   judged; on a terminal it waits for Enter between steps (q quits)
+  simulate list    strategies, faults and their points, workloads, invariants, demos
 
 --seeds defaults to 100 on the simulator and 5 on real servers (about a second a run).
 
 exit status: 0 ok; 1 an invariant broke (run, replay) or a cell differs from the catalogue
-(matrix); 2 bad usage; 3 the harness itself failed
+(matrix); 2 bad usage; 3 the harness itself failed (also: a demo act that did not show what its
+story says)
 `

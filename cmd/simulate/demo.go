@@ -1,0 +1,716 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/reports"
+	"github.com/deliveryharness/harness/scenarios"
+)
+
+// A demo is a guided story for a room: a few acts, each one fixed scenario (strategies, commands
+// and one fault at a named point or at a first operation, so that it gives the same verdict every
+// time and on both backends), narrated before it runs, shown as a timeline, judged, and closed
+// with its lesson. `simulate demo NAME` tells it; between steps it waits for Enter when a person
+// is at a terminal.
+
+// story is one demo.
+type story struct {
+	name  string
+	title string // one line, for `simulate list` and the demo's header
+	intro string
+	acts  []act
+	moral string // the closing words, after the recap
+}
+
+// act is one scenario of a story and what to say around it.
+type act struct {
+	title string // "double write, naive consumer"
+	// named is the name of a scenarios.NamedScenarios entry (which the fidelity test runs on both
+	// backends); scenario is used when named is empty.
+	named    string
+	scenario history.Scenario
+	tell     string   // what we are about to do
+	watch    string   // what to watch for in the timeline
+	breaks   []string // the invariants the story says this act breaks, in catalogue order; nil: none
+	lesson   string
+}
+
+// resolve returns the act's scenario.
+func (a act) resolve() (history.Scenario, error) {
+	if a.named == "" {
+		return a.scenario, nil
+	}
+	for _, n := range scenarios.NamedScenarios() {
+		if n.Name == a.named {
+			return n.Scenario, nil
+		}
+	}
+	return history.Scenario{}, fmt.Errorf("no named scenario %q", a.named)
+}
+
+// demoScenario is a one-consumer scenario with its faults, shaped as the named scenarios are.
+func demoScenario(p, c, w, f string, cmds []history.Message, faults ...history.Fault) history.Scenario {
+	return history.Scenario{Producer: p, Consumer: c, Workload: w, Fault: f, Seed: 1,
+		Commands: cmds, Faults: faults, Consumers: 1, Prefetch: 1, Batch: 1}
+}
+
+const noDup, noLost, noPhantom, converges = "no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges"
+
+// stories are the demos, in the order `simulate list` shows them.
+func stories() []story {
+	return []story{
+		{
+			name:  "payment-charged-twice",
+			title: "an order paid twice, and what it takes to pay it once",
+			intro: "An order service records an order and publishes OrderPlaced; a payment service charges the order " +
+				"when the message arrives. The broker delivers at least once: a message that was never acked is " +
+				"delivered again. In each act we kill one process at one exact point, then count the payments.",
+			acts: []act{
+				{
+					title: "double write, naive consumer",
+					named: "naive pays twice when the consumer dies before its ack",
+					tell: "The order service commits the order, then publishes OrderPlaced. The payment service charges " +
+						"the order, commits the payment, then acks the message. We kill the payment service after its " +
+						"commit, before its ack.",
+					watch: "the broker never got the ack, so it hands the message back (redelivered) to the restarted " +
+						"payment service, which charges again.",
+					breaks: []string{noDup},
+					lesson: "Commit, then ack is at least once: a crash between the two charges the customer again. " +
+						"A consumer that cannot recognise a message it has already handled pays twice.",
+				},
+				{
+					title: "outbox, naive consumer",
+					named: "the outbox relay publishes twice when it dies before marking",
+					tell: "Now the order service writes the order and an outbox row in one transaction, and a relay " +
+						"publishes the outbox rows, then marks them published. We kill the relay after it published " +
+						"OrderPlaced, before it marks the row.",
+					watch: "the restarted relay finds the row still unpublished and publishes it again: two copies " +
+						"of OrderPlaced, and the naive payment service charges both.",
+					breaks: []string{noDup},
+					lesson: "The outbox fixed losing events, not duplicating them: it publishes at least once. " +
+						"With a naive consumer, the order is paid twice again.",
+				},
+				{
+					title: "outbox, inbox",
+					named: "inbox absorbs the relay's second publish",
+					tell: "Same outbox, same kill of the relay. This time the payment service keeps an inbox: in the " +
+						"payment's own transaction it inserts the message id under a unique key, and skips a message " +
+						"whose id is already there.",
+					watch: "the second copy arrives; the inbox check says \"seen\", and the service rolls back and " +
+						"acks without charging.",
+					lesson: "Exactly-once delivery does not exist; exactly-once effects do: deliver at least once " +
+						"(outbox), and de-duplicate in the effect's own transaction (inbox).",
+				},
+			},
+			moral: "The outbox so that nothing is lost, the inbox so that nothing happens twice: you need both.",
+		},
+		{
+			name:  "lost-order",
+			title: "an order that is never paid, and a payment for an order that was never placed",
+			intro: "Where does the publish go, relative to the database commit? Three answers, and in each act the " +
+				"order service dies at the worst moment. At the end we compare the orders in the database with " +
+				"the payments.",
+			acts: []act{
+				{
+					title: "double write: commit, then publish",
+					named: "double write loses the event when the producer dies after commit",
+					tell:  "The order service commits the order, then publishes OrderPlaced. We kill it between the two.",
+					watch: "the order is in the database, but no message ever leaves: the payment service has " +
+						"nothing to do.",
+					breaks: []string{noLost},
+					lesson: "The database and the broker are two systems: no order of commit and publish is atomic. " +
+						"Commit first, and a crash loses the event.",
+				},
+				{
+					title: "publish first: publish, then commit",
+					named: "publish first invents an order when the producer dies after publishing",
+					tell: "Swap them: publish OrderPlaced first, then commit the order. We kill the order service " +
+						"between the publish and the commit.",
+					watch:  "the payment service charges an order that the database never recorded.",
+					breaks: []string{noPhantom},
+					lesson: "Publish first, and a crash invents an event: a payment for an order that does not exist.",
+				},
+				{
+					title: "transactional outbox",
+					scenario: demoScenario("outbox", "inbox", "orders", "crash-producer", scenarios.Commands(scenarios.NewSeedSource(0), "orders", 1, 1),
+						history.Fault{Kind: "crash-producer", Target: "producer", Point: "producer.after-commit", Nth: 1}),
+					tell: "The outbox: the order and its OrderPlaced row commit in one transaction, and a relay, a " +
+						"separate process, publishes the row. We kill the order service right after its commit, " +
+						"as in act 1.",
+					watch: "the relay still finds the outbox row and publishes it: the order is paid, once.",
+					lesson: "One transaction for the state and the event, and a relay to publish it: the event " +
+						"leaves if and only if the order committed. The relay can still publish twice (see the " +
+						"payment-charged-twice demo); the inbox absorbs that.",
+				},
+			},
+			moral: "Never choose between a commit and a publish: write the event in the transaction, publish it after.",
+		},
+		{
+			name:  "second-email",
+			title: "a second welcome email: when the effect lives outside the database",
+			intro: "A user signs up; a mail service sends one welcome email through an outside mail gateway. The " +
+				"inbox de-duplicates inside the database transaction, but an email, once sent, cannot be rolled " +
+				"back. We count the emails the gateway sent.",
+			acts: []act{
+				{
+					title: "outbox, inbox",
+					named: "inbox sends a second email when the consumer dies before its commit",
+					tell: "The mail service inserts the message id into its inbox, asks the gateway to send the " +
+						"email, then commits. We kill it after the gateway call, before the commit.",
+					watch: "the crash rolls back the inbox row, but the email is already out. The redelivered " +
+						"message finds the inbox empty, and the email goes out again.",
+					breaks: []string{noDup},
+					lesson: "An inbox protects the effects inside its own transaction, and only those: a call to " +
+						"the outside world is not rolled back with it.",
+				},
+				{
+					title: "outbox, idempotency key",
+					named: "the gateway's idempotency key keeps it to one email",
+					tell: "Same kill. This time the service passes the event id to the gateway as an idempotency " +
+						"key, and the gateway remembers the keys it has seen.",
+					watch: "the second call reaches the gateway with the same key, and the gateway drops it.",
+					lesson: "When the effect is outside your database, the de-duplication has to happen where the " +
+						"effect happens: send an idempotency key, and let the other side refuse the repeat.",
+				},
+			},
+			moral: "Exactly once ends at your transaction's edge; past it, you need the other side's help.",
+		},
+		{
+			name:  "stale-price",
+			title: "an older price written last: idempotent is not the same as ordered",
+			intro: "The catalogue service publishes ProductPriceChanged: \"set the price of sku-1 to X\". Setting a " +
+				"price is idempotent: applying one change twice is harmless. Is applying two changes in the " +
+				"wrong order harmless too? We look at the final price.",
+			acts: []act{
+				{
+					title: "natural idempotency",
+					named: "a reordered delivery leaves natural on an older price",
+					tell: "Two price changes for one product, price-1 then price-2. The pricing service sets the " +
+						"price it is told. The fault: the service hands price-1 back to the broker (nack, requeue) " +
+						"once price-2 has arrived, so price-2 overtakes it.",
+					watch:  "price-2 is written, then the older price-1 overwrites it.",
+					breaks: []string{converges},
+					lesson: "Idempotency handles duplicates, not order: a redelivery or a competing consumer can " +
+						"bring an older change last.",
+				},
+				{
+					title: "versioned writes",
+					named: "versioned converges whatever the order",
+					tell: "Same two changes, same overtaking. Each event carries its product's version (1, 2, ...), " +
+						"and the service writes a price only when the event's version is newer than the stored one.",
+					watch: "price-1 arrives last, is older than the stored version 2, and is skipped.",
+					lesson: "For set-state events, compare versions: the newest wins, whatever order the events " +
+						"arrive in.",
+				},
+			},
+			moral: "Idempotent says what a repeat does; only a version says which change is the latest.",
+		},
+	}
+}
+
+// demoNames lists the demos' names.
+func demoNames() []string {
+	var out []string
+	for _, s := range stories() {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// console is what a demo pauses on: a person at a terminal, or nobody.
+type console interface {
+	// Interactive reports whether a person can answer: stdin and stdout are both terminals.
+	Interactive() bool
+	// ReadLine waits for the next line typed, without its line end; io.EOF once input has ended.
+	ReadLine(ctx context.Context) (string, error)
+}
+
+// newConsole returns the console of a demo writing to stdout: the process's stdin, interactive
+// when stdin and stdout are terminals. Tests replace it with a fake terminal.
+var newConsole = func(stdout io.Writer) console {
+	f, ok := stdout.(*os.File)
+	return &stdConsole{in: os.Stdin, interactive: ok && isTerminal(f) && isTerminal(os.Stdin)}
+}
+
+// stdConsole reads lines from in on a goroutine, so that a wait for Enter ends when the context
+// does (an interrupt) as well as when a line comes or the input ends.
+type stdConsole struct {
+	in          io.Reader
+	interactive bool
+	once        sync.Once
+	lines       chan readLine
+}
+
+type readLine struct {
+	line string
+	err  error
+}
+
+func (c *stdConsole) Interactive() bool { return c.interactive }
+
+func (c *stdConsole) ReadLine(ctx context.Context) (string, error) {
+	c.once.Do(func() {
+		c.lines = make(chan readLine)
+		go func() {
+			r := bufio.NewReader(c.in)
+			for {
+				s, err := r.ReadString('\n')
+				if s != "" {
+					c.lines <- readLine{line: strings.TrimRight(s, "\r\n")}
+				}
+				if err != nil {
+					// The input has ended (or cannot be read, which ends it as well): every
+					// later read says so, and the demo goes on without pausing.
+					for {
+						c.lines <- readLine{err: io.EOF}
+					}
+				}
+			}
+		}()
+	})
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case l := <-c.lines:
+		return l.line, l.err
+	}
+}
+
+// errQuit: the person at the terminal asked to stop.
+var errQuit = errors.New("quit")
+
+// pauser waits for Enter between the steps of a demo, when it may.
+type pauser struct {
+	con console
+	w   io.Writer
+	on  bool // false: straight through (not a terminal, --no-pause, or input ended)
+}
+
+// pause prompts and waits for a line: Enter continues, q quits (errQuit). When the input ends,
+// the demo goes on straight through.
+func (p *pauser) pause(ctx context.Context, next string) error {
+	if !p.on {
+		return nil
+	}
+	fmt.Fprintf(p.w, "\n[Enter] %s, q to quit ", next)
+	line, err := p.con.ReadLine(ctx)
+	switch {
+	case errors.Is(err, io.EOF):
+		fmt.Fprintln(p.w)
+		p.on = false
+		return nil
+	case ctx.Err() != nil:
+		fmt.Fprintln(p.w)
+		return errors.New("demo interrupted")
+	case err != nil:
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "q", "quit", "exit":
+		return errQuit
+	}
+	return nil
+}
+
+// demoOutput writes a demo's text: narration wrapped to the width of a projected terminal,
+// timelines with the fault and the effects marked, in colour on a terminal.
+type demoOutput struct {
+	w     io.Writer
+	color bool
+}
+
+const (
+	demoWidth = 96
+	ansiBold  = "\033[1m"
+	ansiRed   = "\033[1;31m"
+	ansiGreen = "\033[1;32m"
+	ansiYel   = "\033[1;33m"
+	ansiReset = "\033[0m"
+)
+
+func (o demoOutput) paint(code, s string) string {
+	if !o.color || code == "" || s == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (o demoOutput) line(s string)                 { fmt.Fprintln(o.w, s) }
+func (o demoOutput) linef(format string, a ...any) { fmt.Fprintf(o.w, format+"\n", a...) }
+
+// para writes text wrapped, each line indented, the first line starting with label.
+func (o demoOutput) para(label, text string) {
+	for _, l := range wrapWords(text, demoWidth, "  "+label, "  "+strings.Repeat(" ", len(label))) {
+		o.line(l)
+	}
+}
+
+// wrapWords wraps text to width, the first line indented by first, the others by rest.
+func wrapWords(text string, width int, first, rest string) []string {
+	var out []string
+	line, indent := first, first
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			out = append(out, line)
+			line, indent = rest, rest
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	if len(line) > len(indent) {
+		out = append(out, line)
+	}
+	return out
+}
+
+// demoRow matches a numbered event line of a text timeline; its group is the operation column.
+var demoRow = regexp.MustCompile(`^\s*\d+\s+t=\d+\s+\S+\s+(\S+)`)
+
+// timeline writes the numbered event lines of a run, with a ">" in the margin (and colour on a
+// terminal) on what the room should look at: the scheduled fault and the crash, every effect the
+// verdict counts (and, for prices, every write), and a defence at work (an inbox that has seen the
+// message, a repeat the gateway dropped, an older version skipped).
+func (o demoOutput) timeline(sc history.Scenario, out scenarios.Outcome) error {
+	ce := &scenarios.Counterexample{Seed: sc.Seed, Scenario: sc, Violations: out.Violations, History: out.History}
+	var b strings.Builder
+	if err := reports.Timeline(&b, ce, scenarios.Cell{}); err != nil {
+		return err
+	}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if n, ok := strings.CutPrefix(l, "note: "); ok {
+			o.line("  note: " + n)
+			continue
+		}
+		m := demoRow.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		code := ""
+		switch {
+		case m[1] == strings.ToUpper(history.OpFault) || m[1] == strings.ToUpper(history.OpCrash):
+			code = ansiRed
+		case strings.Contains(l, "<=="), sc.Workload == "prices" && m[1] == history.OpApply:
+			code = ansiYel
+		case strings.Contains(l, "inbox: seen"), strings.Contains(l, " dropped)"), strings.Contains(l, "skipped)"):
+			code = ansiGreen
+		}
+		if code != "" && strings.HasPrefix(l, " ") {
+			l = ">" + l[1:]
+		}
+		o.line("  " + o.paint(code, l))
+	}
+	return nil
+}
+
+// verdictIndent aligns the lines under a verdict with its text.
+var verdictIndent = strings.Repeat(" ", len("verdict: "))
+
+// outcome of one act.
+type actOutcome struct {
+	broken  []string
+	summary string // the act's result in a few words: "order-1 paid twice"
+}
+
+// summarise says in a few words what the final state shows: for prices the first violation's
+// words (or the final prices), else each message's effects counted.
+func summarise(h *history.History, vs []invariants.Violation) string {
+	if h == nil {
+		return ""
+	}
+	var parts []string
+	switch w := h.Scenario.Workload; w {
+	case "prices":
+		if len(vs) > 0 {
+			d, _, _ := strings.Cut(vs[0].Detail, " (")
+			return d
+		}
+		for _, v := range h.Final.Values {
+			parts = append(parts, fmt.Sprintf("%s ends at price %d", v.Key, v.Value))
+		}
+	default:
+		verb := map[string]string{"orders": "paid", "credits": "credited", "emails": "emailed"}[w]
+		count := map[string]int{}
+		committed := map[string]bool{}
+		key := map[string]string{}
+		var ids []string
+		for _, m := range h.Final.Committed {
+			if !committed[m.ID] {
+				ids = append(ids, m.ID)
+				committed[m.ID], key[m.ID] = true, m.Key
+			}
+		}
+		for _, e := range h.Final.Effects {
+			if _, ok := key[e.Msg]; !ok {
+				ids = append(ids, e.Msg)
+				key[e.Msg] = e.Key
+			}
+			count[e.Msg]++
+		}
+		for _, id := range ids {
+			s := id + " " + verb + " " + timesWord(count[id])
+			if count[id] == 0 {
+				s = id + " never " + verb
+			}
+			if w != "orders" && key[id] != "" && key[id] != id {
+				s += " to " + key[id]
+			}
+			if !committed[id] {
+				s += ", but never committed"
+			}
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// timesWord renders a count for a room: "once", "twice", "3 times".
+func timesWord(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// cmdDemo is `simulate demo NAME [--backend sim|real] [--no-pause]`; without NAME it lists the
+// demos.
+func cmdDemo(ctx context.Context, args []string, stdout io.Writer, con console) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	backend := fs.String("backend", "sim", "backend: sim or real")
+	noPause := fs.Bool("no-pause", false, "run straight through, without waiting for Enter")
+	name := ""
+	// The name may come before or after the flags.
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return usagef("demo: see `simulate help`")
+			}
+			return usagef("demo: %v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if name != "" {
+			return usagef("demo: unexpected argument %q", fs.Arg(0))
+		}
+		name, rest = fs.Arg(0), fs.Args()[1:]
+	}
+	if name == "" {
+		fmt.Fprintln(stdout, "demos (simulate demo NAME [--backend sim|real] [--no-pause]):")
+		for _, s := range stories() {
+			fmt.Fprintf(stdout, "  %-22s %s\n", s.name, s.title)
+		}
+		return nil
+	}
+	i := slices.Index(demoNames(), name)
+	if i < 0 {
+		return usagef("unknown demo %q (demos: %s)", name, strings.Join(demoNames(), ", "))
+	}
+	s := stories()[i]
+	b, err := backendFor(ctx, *backend)
+	if err != nil {
+		return err
+	}
+	interactive := con.Interactive()
+	o := demoOutput{w: stdout, color: interactive && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"}
+	p := &pauser{con: con, w: stdout, on: interactive && !*noPause}
+	err = tell(ctx, s, b, o, p)
+	if errors.Is(err, errQuit) {
+		o.line("\nstopped.")
+		return nil
+	}
+	return err
+}
+
+// backendWords names a backend for a room.
+func backendWords(name string) string {
+	if name == "real" {
+		return "on PostgreSQL and RabbitMQ, each component a separate process, a crash a SIGKILL"
+	}
+	return "on the simulator: deterministic, the same run every time"
+}
+
+// tell runs a story act by act. It returns errQuit when the person at the terminal quits, and an
+// error when an act does not show what the story says, or the backend fails.
+func tell(ctx context.Context, s story, b harness.Backend, o demoOutput, p *pauser) error {
+	o.line(o.paint(ansiBold, fmt.Sprintf("%s: %s", s.name, s.title)))
+	o.line("  " + backendWords(b.Name()))
+	o.line("")
+	o.para("", s.intro)
+	o.line("")
+	for i, a := range s.acts {
+		o.linef("  act %d  %s", i+1, a.title)
+	}
+	results := make([]actOutcome, len(s.acts))
+	scens := make([]history.Scenario, len(s.acts))
+	for i, a := range s.acts {
+		if err := p.pause(ctx, fmt.Sprintf("for act %d", i+1)); err != nil {
+			return err
+		}
+		sc, err := a.resolve()
+		if err != nil {
+			return fmt.Errorf("demo %s, act %d: %w", s.name, i+1, err)
+		}
+		scens[i] = sc
+		o.line("")
+		o.line(o.paint(ansiBold, fmt.Sprintf("== act %d of %d: %s ==", i+1, len(s.acts), a.title)))
+		o.line("")
+		o.para("", a.tell)
+		o.line("")
+		o.para("watch for: ", a.watch)
+		o.line("")
+		o.para("setup: ", setupWords(sc))
+		if err := p.pause(ctx, "to run it"); err != nil {
+			return err
+		}
+		if b.Name() == "real" {
+			o.line("\n  running on PostgreSQL and RabbitMQ...")
+		}
+		out, err := scenarios.RunScenario(ctx, b, sc)
+		if err != nil {
+			return fmt.Errorf("demo %s, act %d (%s): %w", s.name, i+1, a.title, err)
+		}
+		o.line("")
+		o.line("  what happened (> marks the fault, the effects and the defences at work):")
+		o.line("")
+		if err := o.timeline(sc, out); err != nil {
+			return err
+		}
+		if err := p.pause(ctx, "for the verdict"); err != nil {
+			return err
+		}
+		r := actOutcome{broken: invariants.Broken(out.Violations), summary: summarise(out.History, out.Violations)}
+		results[i] = r
+		o.line("")
+		if len(r.broken) == 0 {
+			checked := make([]string, 0, 4)
+			for _, inv := range invariants.For(sc.Workload) {
+				checked = append(checked, inv.Name())
+			}
+			o.line("  " + o.paint(ansiGreen, "verdict: nothing broken: "+r.summary))
+			o.para(verdictIndent, strings.Join(checked, ", ")+" hold")
+		} else {
+			o.line("  " + o.paint(ansiRed, "verdict: "+strings.Join(r.broken, ", ")+" broken"))
+			for _, v := range out.Violations {
+				o.para(verdictIndent, v.Detail)
+			}
+		}
+		if !slices.Equal(r.broken, a.breaks) {
+			return fmt.Errorf("demo %s, act %d (%s): the story says %s, the run broke %s: the harness does not behave as it should",
+				s.name, i+1, a.title, brokenWords(a.breaks), brokenWords(r.broken))
+		}
+		o.line("")
+		o.para("lesson: ", a.lesson)
+	}
+	if err := p.pause(ctx, "for the recap"); err != nil {
+		return err
+	}
+	o.line("")
+	o.line(o.paint(ansiBold, "recap"))
+	recap(o, scens, results)
+	o.line("")
+	o.para("", s.moral)
+	return nil
+}
+
+// setupWords describes an act's scenario: strategies, commands, topology and faults.
+func setupWords(sc history.Scenario) string {
+	noun := map[string]string{"orders": "order", "credits": "credit", "prices": "price change", "emails": "sign-up"}[sc.Workload]
+	n := len(sc.Commands)
+	cmds := fmt.Sprintf("%d %s", n, noun)
+	if n != 1 {
+		cmds += "s"
+	}
+	ids := make([]string, n)
+	for i, m := range sc.Commands {
+		ids[i] = m.ID
+	}
+	words := fmt.Sprintf("%s producer, %s consumer; %s (%s)", sc.Producer, sc.Consumer, cmds, strings.Join(ids, ", "))
+	if sc.Consumers > 1 {
+		words += fmt.Sprintf("; %d consumers", sc.Consumers)
+	}
+	if sc.Prefetch > 1 {
+		words += fmt.Sprintf("; prefetch %d", sc.Prefetch)
+	}
+	for _, f := range sc.Faults {
+		words += "; fault: " + f.String()
+	}
+	return words
+}
+
+// faultWords is a fault in a few words, for the recap: its kind and where it strikes.
+func faultWords(sc history.Scenario) string {
+	var out []string
+	for _, f := range sc.Faults {
+		w := f.Kind
+		switch {
+		case f.Point != "":
+			w += " at " + f.Point
+		case f.Target != "":
+			w += " on " + f.Target
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
+
+// brokenWords is a list of invariants, or "nothing".
+func brokenWords(names []string) string {
+	if len(names) == 0 {
+		return "nothing"
+	}
+	return strings.Join(names, ", ")
+}
+
+// recap writes one line per act: the strategy pairing, the fault, what broke and what the final
+// state showed.
+func recap(o demoOutput, scens []history.Scenario, results []actOutcome) {
+	rows := [][5]string{{"act", "producer/consumer", "fault", "broke", "at the end"}}
+	for i, sc := range scens {
+		rows = append(rows, [5]string{fmt.Sprint(i + 1), sc.Producer + "/" + sc.Consumer, faultWords(sc),
+			brokenWords(results[i].broken), results[i].summary})
+	}
+	var widths [5]int
+	for _, r := range rows {
+		for c, cell := range r {
+			widths[c] = max(widths[c], len(cell))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString(" ")
+		for c, cell := range r {
+			b.WriteString(" " + pad(cell, widths[c]) + " ")
+		}
+		o.line(strings.TrimRight(b.String(), " "))
+	}
+}
+
+// pad right-pads s with spaces to width n.
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
