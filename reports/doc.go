@@ -1,6 +1,6 @@
 // Package reports renders the results of the harness for people and for machines: a terminal
 // matrix of every cell, the text of a single cell, counterexample timelines, indented JSON (the
-// CLI contract) and Markdown that pastes into an architecture decision record.
+// CLI contract), Markdown that pastes into an architecture decision record, and an HTML page.
 //
 // Every renderer is deterministic: the same results give the same bytes. Rows, columns and blocks
 // follow the order of the results; invariants follow the catalogue order (invariants.Names), and
@@ -12,6 +12,14 @@
 // with "<==": every committed apply of a duplicated message numbered ("effect #2 of order-1
 // (duplicate)"), the commit of a message whose effect was lost, the apply of a phantom effect.
 //
+// HTML is one self-contained page for architecture decisions and projectors: the decision
+// matrix coloured by how often each cell broke, bar charts of violations per strategy and fault
+// and of each strategy's cost (chart.go), and per counterexample a sequence diagram (sequence.go:
+// a lane per process, an arrow or a mark per timeline line, numbered as the text timeline) over
+// the numbered events. It is drawn by html/template (html.tmpl), as inline SVG and CSS, with no
+// script and nothing loaded from outside the file.
+//
 // The package imports only the standard library and the harness's plain data: the history
-// vocabulary, the invariants' Violation and the scenarios' results.
+// vocabulary, the invariants' Violation and the scenarios' results. (Its browser test alone
+// drives Chromium through chromedp.)
 package reports

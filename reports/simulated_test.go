@@ -52,6 +52,7 @@ func TestGoldenFromSimulation(t *testing.T) {
 		{"simulated-matrix", func(b *bytes.Buffer) error { return Matrix(b, results, MatrixOptions{Width: 100}) }},
 		{"simulated-markdown", func(b *bytes.Buffer) error { return Markdown(b, results) }},
 		{"simulated-cell-email", func(b *bytes.Buffer) error { return Cell(b, results[3]) }},
+		{"simulated-report.html", func(b *bytes.Buffer) error { return HTML(b, results) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { golden(t, tc.name, render(t, tc.f)) })

@@ -40,7 +40,7 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.StringVar(&c.workload, "workload", "", "workload")
 	fs.StringVar(&c.fault, "fault", "", "fault kind")
 	fs.StringVar(&c.backend, "backend", "sim", "backend: sim")
-	fs.StringVar(&c.format, "format", "text", "output: text, json or markdown")
+	fs.StringVar(&c.format, "format", "text", "output: text, json, markdown or html")
 	fs.IntVar(&c.seeds, "seeds", 100, "seeds (runs) per cell (default 5 with --backend real)")
 	fs.Uint64Var(&c.firstSeed, "first-seed", 1, "first seed")
 	fs.IntVar(&c.commands, "commands", scenarios.DefaultLimits.MaxCommands, "most business commands per scenario")
@@ -81,11 +81,9 @@ func (c *common) validate() error {
 		return usagef("--commands must be between 1 and 1000, got %d", c.commands)
 	}
 	switch c.format {
-	case "text", "json", "markdown":
-	case "html":
-		return usagef("--format html is not available yet (text, json, markdown)")
+	case "text", "json", "markdown", "html":
 	default:
-		return usagef("unknown --format %q (text, json, markdown)", c.format)
+		return usagef("unknown --format %q (text, json, markdown, html)", c.format)
 	}
 	return nil
 }
@@ -220,6 +218,8 @@ func render(w io.Writer, format string, results []scenarios.CellResult, text fun
 		return reports.JSON(w, results)
 	case "markdown":
 		return reports.Markdown(w, results)
+	case "html":
+		return reports.HTML(w, results)
 	default:
 		return text(w)
 	}
@@ -300,7 +300,7 @@ func differs(results []scenarios.CellResult) int {
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
 	var c common
 	fs := newFlags("matrix", &c)
-	out := fs.String("out", "", "also write matrix.txt, matrix.json, matrix.md and the counterexamples into this folder")
+	out := fs.String("out", "", "also write matrix.txt, matrix.json, matrix.md, matrix.html and the counterexamples into this folder")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func cmdDefault(ctx context.Context, stdout, stderr io.Writer, tty bool) error {
 	if err := writeReport(defaultReportDir, results); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n%d cells x %d seeds on the simulator in %.1fs; report written to %s/ (matrix.txt, matrix.md, matrix.json, counterexamples/)\n",
+	fmt.Fprintf(stdout, "\n%d cells x %d seeds on the simulator in %.1fs; report written to %s/ (matrix.txt, matrix.md, matrix.html, matrix.json, counterexamples/)\n",
 		len(results), c.seeds, took.Seconds(), defaultReportDir)
 	fmt.Fprintf(stdout, "see one counterexample: go run ./cmd/simulate run --producer double-write --consumer naive --workload orders --fault crash-consumer\n")
 	if differs(results) > 0 {
@@ -374,6 +374,9 @@ func writeReport(dir string, results []scenarios.CellResult) error {
 		return err
 	}
 	if err := write("matrix.md", func(w io.Writer) error { return reports.Markdown(w, results) }); err != nil {
+		return err
+	}
+	if err := write("matrix.html", func(w io.Writer) error { return reports.HTML(w, results) }); err != nil {
 		return err
 	}
 	for _, r := range results {
@@ -414,8 +417,8 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if c.format == "markdown" {
-		return usagef("replay: --format markdown is not available (text, json)")
+	if c.format == "markdown" || c.format == "html" {
+		return usagef("replay: --format %s is not available (text, json)", c.format)
 	}
 	var ce *scenarios.Counterexample
 	var cell scenarios.Cell

@@ -2,7 +2,7 @@
 //
 //	simulate                      the whole catalogue on the simulator: a matrix, and a report folder
 //	simulate run --producer P --consumer C --workload W --fault F [--seeds N]
-//	simulate matrix [--seeds N] [--format text|json|markdown] [--out DIR]
+//	simulate matrix [--seeds N] [--format text|json|markdown|html] [--out DIR]
 //	simulate replay --producer P --consumer C --workload W --fault F --seed S
 //	simulate replay --scenario FILE
 //	simulate demo NAME [--backend sim|real] [--no-pause]
@@ -109,9 +109,9 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
 
   simulate                       the whole catalogue on the simulator; a matrix and a report folder
   simulate run     --producer P --consumer C --workload W --fault F [--seeds N] [--first-seed S]
-                   [--commands N] [--no-shrink] [--backend sim|real] [--format text|json|markdown]
+                   [--commands N] [--no-shrink] [--backend sim|real] [--format text|json|markdown|html]
   simulate matrix  [--seeds N] [--producer P] [--consumer C] [--workload W] [--fault F]
-                   [--backend sim|real] [--format text|json|markdown] [--out DIR]
+                   [--backend sim|real] [--format text|json|markdown|html] [--out DIR]
   simulate replay  --producer P --consumer C --workload W --fault F --seed S [--no-shrink]
   simulate replay  --scenario FILE      (a scenario or counterexample JSON)
   simulate demo    NAME [--backend sim|real] [--no-pause]     (without NAME: the demos)

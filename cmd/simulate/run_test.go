@@ -310,7 +310,7 @@ func TestMatrix(t *testing.T) {
 		if !strings.Contains(r.stderr, dir) {
 			t.Errorf("stderr does not name the report folder %s", dir)
 		}
-		for _, name := range []string{"matrix.txt", "matrix.json", "matrix.md"} {
+		for _, name := range []string{"matrix.txt", "matrix.json", "matrix.md", "matrix.html"} {
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {
 				t.Fatal(err)
@@ -348,4 +348,22 @@ func TestMatrix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRunHTML: one cell as a self-contained HTML page, its counterexample drawn as a sequence
+// diagram; the exit status is run's, whatever the format.
+func TestRunHTML(t *testing.T) {
+	a := []string{"run", "--producer", "outbox", "--consumer", "naive", "--workload", "orders", "--fault", "crash-relay", "--format", "html"}
+	r := simulate(t, a...)
+	requireCode(t, r, exitFindings, a)
+	for _, want := range []string{"<!DOCTYPE html>", "<svg", "outbox / naive / orders under crash-relay", "effect #2 of order-1 (duplicate)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, outside := range []string{"http://", "https://", "<script src"} {
+		if strings.Contains(r.stdout, outside) {
+			t.Errorf("the page refers outside itself: %q", outside)
+		}
+	}
 }

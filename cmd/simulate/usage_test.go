@@ -96,7 +96,7 @@ func TestBadUsage(t *testing.T) {
 		{"matrix unknown backend", []string{"matrix", "--backend", "nosuch"}, []string{quoted("nosuch")}},
 		{"replay unknown backend", args("replay", ok, "--seed", "1", "--backend", "nosuch"), []string{quoted("nosuch")}},
 		{"run unknown format", args("run", ok, "--format", "nosuch"), []string{quoted("nosuch"), "text", "json"}},
-		{"run html format unavailable", args("run", ok, "--format", "html"), []string{"html"}},
+		{"replay html format unavailable", args("replay", ok, "--seed", "1", "--format", "html"), []string{"html"}},
 		{"matrix unknown format", []string{"matrix", "--format", "nosuch"}, []string{quoted("nosuch")}},
 		{"replay unknown format", args("replay", ok, "--seed", "1", "--format", "nosuch"), []string{quoted("nosuch")}},
 

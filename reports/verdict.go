@@ -1,0 +1,137 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/deliveryharness/harness/scenarios"
+)
+
+// severity grades a cell for a reader who decides between strategies: how often the worst
+// broken invariant broke. The HTML report colours cells and bars by it; every grade also has a
+// text, so it survives greyscale.
+type severity int
+
+const (
+	sevNotRun   severity = iota // the pairing was not run under this fault
+	sevOK                       // nothing broke
+	sevRare                     // broken in under 10% of runs, or found only by the search
+	sevFrequent                 // broken in 10% to 50% of runs
+	sevMost                     // broken in half the runs or more
+)
+
+// class is the CSS class of a severity.
+func (s severity) class() string {
+	return [...]string{"sev-none", "sev-ok", "sev-low", "sev-mid", "sev-high"}[s]
+}
+
+// text describes a severity in the legend.
+func (s severity) text() string {
+	return [...]string{
+		"not run",
+		"nothing broke",
+		"broken in under 10% of runs (or found only by the search)",
+		"broken in 10% to 49% of runs",
+		"broken in 50% of runs or more",
+	}[s]
+}
+
+// severities lists the grades in legend order.
+var severities = []severity{sevOK, sevRare, sevFrequent, sevMost, sevNotRun}
+
+// share is the fraction of a result's runs that broke an invariant.
+func share(r scenarios.CellResult, name string) float64 {
+	if r.Runs <= 0 {
+		return 0
+	}
+	return float64(r.Violations[name]) / float64(r.Runs)
+}
+
+// worstShare is the largest share of runs that broke any one invariant.
+func worstShare(r scenarios.CellResult) float64 {
+	worst := 0.0
+	for _, name := range broken(r) {
+		worst = max(worst, share(r, name))
+	}
+	return worst
+}
+
+// severityOf grades a result by its worst broken invariant.
+func severityOf(r scenarios.CellResult) severity {
+	if len(broken(r)) == 0 {
+		return sevOK
+	}
+	switch s := worstShare(r); {
+	case s >= 0.5:
+		return sevMost
+	case s >= 0.1:
+		return sevFrequent
+	default:
+		return sevRare
+	}
+}
+
+// invRate is one broken invariant of a cell as the HTML matrix shows it: "dup 37%".
+type invRate struct {
+	Invariant string
+	Text      string
+}
+
+// rates lists the broken invariants of a result with the share of runs that broke each, as the
+// Markdown matrix words them (rateSymbol), one a line.
+func rates(r scenarios.CellResult) []invRate {
+	var out []invRate
+	for _, name := range broken(r) {
+		out = append(out, invRate{Invariant: name, Text: abbrev(name) + " " + percent(r.Violations[name], r.Runs)})
+	}
+	return out
+}
+
+// differences are the sentences that say how a result differs from the catalogue, or where the
+// harness itself failed; none for a result that matches and settled.
+func differences(r scenarios.CellResult) []string {
+	var out []string
+	if u := r.Unexpected(); len(u) > 0 {
+		out = append(out, fmt.Sprintf("Unexpected: %s, which the catalogue says cannot break here.", nameList(u, "")))
+	}
+	if m := r.Missing(); len(m) > 0 {
+		out = append(out, fmt.Sprintf("Not found in %d runs: %s (more seeds may find it).", r.Runs, nameList(m, "")))
+	}
+	if r.Errors > 0 {
+		out = append(out, fmt.Sprintf("%s of %d did not settle.", capitalize(plural(r.Errors, "run")), r.Runs))
+	}
+	return out
+}
+
+// searchNotes say which breaks only the search past the first runs found, and by which seed.
+func searchNotes(r scenarios.CellResult) []string {
+	found := make(map[string]int, len(r.FoundBySearch))
+	for name := range r.FoundBySearch {
+		found[name] = 0
+	}
+	var out []string
+	for _, name := range ordered(found) {
+		out = append(out, fmt.Sprintf("%s found only past the first %d runs (seed %d, %d more runs searched).",
+			capitalize(name), r.Runs, r.FoundBySearch[name], r.Searched))
+	}
+	return out
+}
+
+// cellDetail is everything a matrix cell stands for, one statement a line: the cell, expected
+// and observed outcomes, differences, search finds and the catalogue's reason.
+func cellDetail(r scenarios.CellResult) string {
+	lines := []string{
+		cellTitle(r.Cell()),
+		"Expected: " + nameList(r.Expected, "nothing broken") + ".",
+		"Observed: " + observed(r) + ".",
+	}
+	if !r.Matches {
+		lines = append(lines, "Differs from the catalogue.")
+	}
+	lines = append(lines, differences(r)...)
+	lines = append(lines, searchNotes(r)...)
+	if r.Reason != "" {
+		lines = append(lines, "Reason: "+sentence(r.Reason))
+	}
+	return strings.Join(lines, "\n")
+}
