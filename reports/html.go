@@ -238,16 +238,9 @@ func hyphenParts(s string) []string {
 }
 
 func htmlCellOf(r scenarios.CellResult, link string) htmlCell {
-	c := htmlCell{Class: severityOf(r).class(), Rates: rates(r), Detail: cellDetail(r), Link: link}
-	if len(r.FoundBySearch) > 0 {
-		c.Marks += "*"
-	}
+	c := htmlCell{Class: severityOf(r).class(), Rates: rates(r), Detail: cellDetail(r), Link: link, Marks: cellMarks(r)}
 	if !r.Matches {
-		c.Marks += "!"
 		c.Class += " differs"
-	}
-	if r.Errors > 0 {
-		c.Marks += "?"
 	}
 	return c
 }

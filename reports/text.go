@@ -76,31 +76,21 @@ func broken(r scenarios.CellResult) []string {
 }
 
 // symbol is a result's matrix cell: "ok" or the broken invariants' abbreviations joined by "+",
-// then "!" when the result differs from its expectation and "?" when runs did not settle.
+// then the marks (cellMarks).
 func symbol(r scenarios.CellResult) string {
 	names := broken(r)
-	s := "ok"
-	if len(names) > 0 {
-		abbrs := make([]string, len(names))
-		for i, n := range names {
-			abbrs[i] = abbrev(n)
-		}
-		s = strings.Join(abbrs, "+")
+	if len(names) == 0 {
+		return "ok" + cellMarks(r)
 	}
-	if len(r.FoundBySearch) > 0 {
-		s += "*"
+	abbrs := make([]string, len(names))
+	for i, n := range names {
+		abbrs[i] = abbrev(n)
 	}
-	if !r.Matches {
-		s += "!"
-	}
-	if r.Errors > 0 {
-		s += "?"
-	}
-	return s
+	return strings.Join(abbrs, "+") + cellMarks(r)
 }
 
 // rateSymbol is a result's cell with the share of runs that broke each invariant: "dup 37%",
-// "lost 2% + bal 2%", "<1%" below one run in a hundred, then the same marks as symbol.
+// "lost 2% + bal 2%", "<1%" below one run in a hundred, then the marks (cellMarks).
 func rateSymbol(r scenarios.CellResult) string {
 	names := broken(r)
 	if len(names) == 0 {
@@ -110,7 +100,13 @@ func rateSymbol(r scenarios.CellResult) string {
 	for i, n := range names {
 		parts[i] = abbrev(n) + " " + percent(r.Violations[n], r.Runs)
 	}
-	s := strings.Join(parts, " + ")
+	return strings.Join(parts, " + ") + cellMarks(r)
+}
+
+// cellMarks are a cell's marks: "*" when a break was found only by the search past the first
+// seeds, "!" when the result differs from its expectation, "?" when runs did not settle.
+func cellMarks(r scenarios.CellResult) string {
+	var s string
 	if len(r.FoundBySearch) > 0 {
 		s += "*"
 	}
