@@ -175,6 +175,7 @@ type OutboxRow struct {
 // History is one run: what was run, what happened, and the final reads.
 type History struct {
 	Backend  string   `json:"backend"`
+	Run      string   `json:"run,omitempty"` // the real backend's run id: its schema, queue and slot are named after it
 	Scenario Scenario `json:"scenario"`
 	Events   []Event  `json:"events"`
 	Final    Final    `json:"final"`

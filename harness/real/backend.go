@@ -658,7 +658,7 @@ func (r *run) history(ctx context.Context, quiesced bool) *history.History {
 	events := slices.Clone(r.events)
 	r.mu.Unlock()
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
-	h := &history.History{Backend: "real", Scenario: r.sc, Events: events, Quiesced: quiesced}
+	h := &history.History{Backend: "real", Run: r.runID, Scenario: r.sc, Events: events, Quiesced: quiesced}
 	if f, err := r.schema.Final(ctx); err == nil {
 		h.Final = f
 	}

@@ -15,9 +15,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// harnessSchemas counts the schemas the harness created that still exist.
-func harnessSchemas(t *testing.T, url string) int {
+// leftBehind returns what a run named after runID left on PostgreSQL: its schema, its
+// replication slot. Other runs on the same server (other tests, other processes) do not count.
+func leftBehind(t *testing.T, url, runID string) []string {
 	t.Helper()
+	if runID == "" {
+		t.Fatal("the history names no run")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
@@ -25,18 +29,28 @@ func harnessSchemas(t *testing.T, url string) int {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	name := real.SchemaPrefix + runID
+	var left []string
 	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'harness\\_%'").Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	if n > 0 {
+		left = append(left, "schema "+name)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 {
+		left = append(left, "slot "+name)
+	}
+	return left
 }
 
 // TestConcurrentRunsAreIsolated: two runs at once, each in its own schema and queue, end with
 // their own final state and leave nothing behind.
 func TestConcurrentRunsAreIsolated(t *testing.T) {
 	inf := containers.Require(t)
-	before := harnessSchemas(t, inf.PostgresURL)
 	b := real.NewBackend(inf)
 	mk := func(w string, n int) history.Scenario {
 		return history.Scenario{Producer: "outbox", Consumer: "inbox", Workload: w, Fault: "none", Seed: 1,
@@ -62,8 +76,13 @@ func TestConcurrentRunsAreIsolated(t *testing.T) {
 			t.Errorf("run %d (%s): %d committed, %d effects, want %d of each", i, runs[i].Workload, got, len(hs[i].Final.Effects), want)
 		}
 	}
-	if after := harnessSchemas(t, inf.PostgresURL); after != before {
-		t.Errorf("%d harness schemas before, %d after: a run left its schema behind", before, after)
+	if hs[0].Run == hs[1].Run {
+		t.Errorf("both runs are named %q", hs[0].Run)
+	}
+	for i, h := range hs {
+		if left := leftBehind(t, inf.PostgresURL, h.Run); len(left) > 0 {
+			t.Errorf("run %d left %v behind", i, left)
+		}
 	}
 }
 
@@ -71,7 +90,6 @@ func TestConcurrentRunsAreIsolated(t *testing.T) {
 // workers and removes its schema.
 func TestInterruptedRunCleansUp(t *testing.T) {
 	inf := containers.Require(t)
-	before := harnessSchemas(t, inf.PostgresURL)
 	b := real.NewBackend(inf)
 	sc := history.Scenario{Producer: "outbox", Consumer: "inbox", Workload: "orders", Fault: "broker-down", Seed: 1,
 		Commands: scenarios.Commands(scenarios.NewSeedSource(1), "orders", 2, 1), Consumers: 1, Prefetch: 1, Batch: 1,
@@ -79,14 +97,17 @@ func TestInterruptedRunCleansUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := harness.Run(ctx, b, sc)
+	h, err := harness.Run(ctx, b, sc)
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the interrupt", err)
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("cleanup took %v", d)
 	}
-	if after := harnessSchemas(t, inf.PostgresURL); after != before {
-		t.Errorf("%d harness schemas before, %d after the interrupted run", before, after)
+	if h == nil {
+		t.Fatal("an interrupted run returned no history")
+	}
+	if left := leftBehind(t, inf.PostgresURL, h.Run); len(left) > 0 {
+		t.Errorf("the interrupted run left %v behind", left)
 	}
 }
