@@ -147,7 +147,7 @@ func buildTimeline(ce *scenarios.Counterexample, cell scenarios.Cell, o Timeline
 	t.broken = nameList(names, "nothing") + " broken"
 
 	shrunk := "shrunk to "
-	if o.NotShrunk {
+	if o.NotShrunk || ce.AsDrawn {
 		shrunk = "as drawn, "
 	}
 	t.seed = fmt.Sprintf("seed %d, %s%s and %s", ce.Seed, shrunk, plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))

@@ -1,9 +1,13 @@
 package scenarios
 
 import (
+	"context"
+	"slices"
 	"testing"
 
+	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
 )
 
 // TestCost: statements and broker operations are counted per committed event, infrastructure
@@ -60,5 +64,31 @@ func TestCost(t *testing.T) {
 	}
 	if (&costMeter{}).cost() != nil {
 		t.Error("a cost without events")
+	}
+}
+
+// TestNoShrinkKeepsTheFailingRun: without shrinking, the counterexample is the run that broke
+// the invariant, as drawn, and says so (on real servers a second run need not break it again).
+func TestNoShrinkKeepsTheFailingRun(t *testing.T) {
+	c := Cell{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"}
+	opts := DefaultOptions()
+	opts.Seeds, opts.NoShrink = 20, true
+	r, err := RunCell(context.Background(), harness.NewSim(), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce := r.Counterexample
+	if ce == nil || !ce.AsDrawn {
+		t.Fatalf("counterexample %+v, want one marked as drawn", ce)
+	}
+	want, err := FromSeed(c, ce.Seed, opts.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ce.Scenario.Commands) != len(want.Commands) || len(ce.Scenario.Faults) != len(want.Faults) || ce.History == nil {
+		t.Errorf("scenario %d commands, %d faults; the seed draws %d and %d", len(ce.Scenario.Commands), len(ce.Scenario.Faults), len(want.Commands), len(want.Faults))
+	}
+	if !slices.Contains(invariants.Broken(ce.Violations), ce.Invariant) {
+		t.Errorf("the counterexample does not break %s", ce.Invariant)
 	}
 }

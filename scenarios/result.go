@@ -71,6 +71,7 @@ type Counterexample struct {
 	Scenario   history.Scenario       `json:"scenario"`  // shrunk: commands, schedule, topology
 	Violations []invariants.Violation `json:"violations"`
 	History    *history.History       `json:"history"`
+	AsDrawn    bool                   `json:"as_drawn,omitempty"` // not shrunk: the scenario as the seed drew it
 }
 
 // Unexpected lists the invariants broken here that the catalogue neither expects nor allows: a

@@ -62,6 +62,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 		r.Violations[inv.Name()] = 0
 	}
 	first := map[string]uint64{}
+	firstOut := map[string]Outcome{} // the run that first broke each invariant
 	var firstErr error
 	var meter costMeter
 	for i := range opts.Seeds {
@@ -90,6 +91,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			r.Violations[name]++
 			if _, ok := first[name]; !ok {
 				first[name] = seed
+				firstOut[name] = out
 			}
 		}
 	}
@@ -115,6 +117,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 				r.FoundBySearch[name] = seed
 				if _, ok := first[name]; !ok {
 					first[name] = seed
+					firstOut[name] = out
 				}
 			}
 		}
@@ -125,6 +128,14 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 		seed, ok := first[name]
 		if !ok {
 			continue
+		}
+		if opts.NoShrink {
+			// The run that broke it, as it was: on real servers a second run of the same
+			// scenario need not break it again.
+			out := firstOut[name]
+			sc := out.History.Scenario
+			r.Counterexample = &Counterexample{Seed: seed, Invariant: name, Scenario: sc, Violations: out.Violations, History: out.History, AsDrawn: true}
+			break
 		}
 		ce, err := FindCounterexample(ctx, b, c, seed, name, opts)
 		if err != nil {
@@ -153,7 +164,7 @@ func FindCounterexample(ctx context.Context, b harness.Backend, c Cell, seed uin
 	if err != nil {
 		return nil, err
 	}
-	return &Counterexample{Seed: seed, Invariant: invariant, Scenario: sc, Violations: out.Violations, History: out.History}, nil
+	return &Counterexample{Seed: seed, Invariant: invariant, Scenario: sc, Violations: out.Violations, History: out.History, AsDrawn: opts.NoShrink}, nil
 }
 
 // breaksInvariant reports whether sc still breaks invariant.
