@@ -14,7 +14,7 @@ func (noDuplicateEffect) Name() string { return "no-duplicate-effect" }
 
 // Doc implements Checker.
 func (noDuplicateEffect) Doc() string {
-	return "no message has more than one effect row (no order paid twice, no credit applied twice)"
+	return "no message has more than one effect (no order paid twice, no credit applied twice, no welcome email sent twice)"
 }
 
 // Applies implements Checker: not prices, where setting the same price again is harmless.
