@@ -61,8 +61,24 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 	for _, inv := range invariants.For(c.Workload) {
 		r.Violations[inv.Name()] = 0
 	}
-	first := map[string]uint64{}
-	firstOut := map[string]Outcome{} // the run that first broke each invariant
+	// The run that first broke each invariant, and its seed.
+	type firstBreak struct {
+		seed uint64
+		out  Outcome
+	}
+	first := map[string]firstBreak{}
+	note := func(name string, seed uint64, out Outcome) {
+		if _, ok := first[name]; !ok {
+			first[name] = firstBreak{seed, out}
+		}
+	}
+	runSeed := func(seed uint64) (Outcome, error) {
+		sc, err := FromSeed(c, seed, opts.Limits)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("%w: %w", harness.ErrUsage, err)
+		}
+		return RunScenario(ctx, b, sc)
+	}
 	var firstErr error
 	var meter costMeter
 	for i := range opts.Seeds {
@@ -70,11 +86,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			return r, err
 		}
 		seed := opts.FirstSeed + uint64(i)
-		sc, err := FromSeed(c, seed, opts.Limits)
-		if err != nil {
-			return r, fmt.Errorf("%w: %w", harness.ErrUsage, err)
-		}
-		out, err := RunScenario(ctx, b, sc)
+		out, err := runSeed(seed)
 		r.Runs++
 		if err != nil {
 			if errors.Is(err, harness.ErrUsage) {
@@ -89,10 +101,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 		meter.add(out.History)
 		for _, name := range invariants.Broken(out.Violations) {
 			r.Violations[name]++
-			if _, ok := first[name]; !ok {
-				first[name] = seed
-				firstOut[name] = out
-			}
+			note(name, seed, out)
 		}
 	}
 	for i := 0; i < opts.Search && len(r.Missing()) > 0; i++ {
@@ -100,13 +109,12 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			return r, err
 		}
 		seed := opts.FirstSeed + uint64(opts.Seeds+i)
-		sc, err := FromSeed(c, seed, opts.Limits)
-		if err != nil {
-			return r, fmt.Errorf("%w: %w", harness.ErrUsage, err)
-		}
-		out, err := RunScenario(ctx, b, sc)
+		out, err := runSeed(seed)
 		r.Searched++
 		if err != nil {
+			if errors.Is(err, harness.ErrUsage) {
+				return r, err
+			}
 			continue // the search only looks for the missing breaks
 		}
 		for _, name := range invariants.Broken(out.Violations) {
@@ -115,29 +123,25 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 					r.FoundBySearch = map[string]uint64{}
 				}
 				r.FoundBySearch[name] = seed
-				if _, ok := first[name]; !ok {
-					first[name] = seed
-					firstOut[name] = out
-				}
+				note(name, seed, out)
 			}
 		}
 	}
 	r.Cost = meter.cost()
 	r.Matches = r.Errors == 0 && exp.Agrees(r.Broken())
 	for _, name := range invariants.Names() {
-		seed, ok := first[name]
+		fb, ok := first[name]
 		if !ok {
 			continue
 		}
 		if opts.NoShrink {
 			// The run that broke it, as it was: on real servers a second run of the same
 			// scenario need not break it again.
-			out := firstOut[name]
-			sc := out.History.Scenario
-			r.Counterexample = &Counterexample{Seed: seed, Invariant: name, Scenario: sc, Violations: out.Violations, History: out.History, AsDrawn: true}
+			h := fb.out.History
+			r.Counterexample = &Counterexample{Seed: fb.seed, Invariant: name, Scenario: h.Scenario, Violations: fb.out.Violations, History: h, AsDrawn: true}
 			break
 		}
-		ce, err := FindCounterexample(ctx, b, c, seed, name, opts)
+		ce, err := FindCounterexample(ctx, b, c, fb.seed, name, opts)
 		if err != nil {
 			return r, err
 		}
