@@ -35,11 +35,14 @@ type CellResult struct {
 	Expected       []string        `json:"expected"`            // invariants the catalogue expects to break
 	MayBreak       []string        `json:"may_break,omitempty"` // allowed to break: reachable, rarely drawn
 	Reason         string          `json:"reason"`              // why, from the strategies' mechanics
-	Matches        bool            `json:"matches"`             // the broken set equals the expected set
+	Matches        bool            `json:"matches"`             // the broken set, the search's included, agrees with the catalogue, and every run settled
 	Counterexample *Counterexample `json:"counterexample"`
-	Errors         int             `json:"errors,omitempty"` // runs the harness itself failed (no quiescence)
+	// Errors counts the runs the harness itself failed (no quiescence), the searched seeds' included.
+	Errors int `json:"errors,omitempty"`
 	// Searched counts the runs after Runs spent looking for an expected break the first Runs did
-	// not draw; FoundBySearch names the seed that found each. They do not count in Violations.
+	// not draw. FoundBySearch names, for each invariant those runs broke and the first Runs did
+	// not, the first seed that broke it: the break looked for, or one the catalogue rules out
+	// (then the cell does not match). Neither counts in Violations.
 	Searched int `json:"searched,omitempty"`
 	// Cost is what the first Runs measured of the strategies' price (Cost's doc).
 	Cost          *Cost             `json:"cost,omitempty"`

@@ -21,8 +21,10 @@ type Options struct {
 	Limits    Limits
 	NoShrink  bool
 	// Search is how many more seeds a cell may draw, after Seeds, to look for a break the
-	// catalogue expects and the first Seeds runs did not draw. Rates stay those of the first
-	// Seeds runs; a break found this way is reported with its seed (CellResult.FoundBySearch).
+	// catalogue expects and the first Seeds runs did not draw; it stops once none is missing.
+	// Rates stay those of the first Seeds runs. Whatever a searched seed breaks that the first
+	// runs did not is reported with its seed (CellResult.FoundBySearch), an unexpected break as
+	// well as the one looked for, and a searched run the harness failed counts in Errors.
 	Search int
 }
 
@@ -47,8 +49,11 @@ func RunScenario(ctx context.Context, b harness.Backend, sc history.Scenario) (O
 	return Outcome{History: h, Violations: invariants.Check(h)}, nil
 }
 
-// RunCell runs a cell over opts.Seeds seeds, counts the runs that broke each invariant, compares
-// with the catalogue and shrinks the first failure of the first broken invariant.
+// RunCell runs a cell over opts.Seeds seeds, counts the runs that broke each invariant, searches
+// up to opts.Search more seeds while an expected break is missing, compares with the catalogue
+// and shrinks the first failure of the first broken invariant. A searched seed reports what it
+// saw as a first seed does: a break the first seeds did not show goes into FoundBySearch
+// (expected or not), a harness failure into Errors; either can make the cell differ.
 func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (CellResult, error) {
 	exp := Expected(c)
 	r := CellResult{
@@ -115,16 +120,21 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			if errors.Is(err, harness.ErrUsage) {
 				return r, err
 			}
-			continue // the search only looks for the missing breaks
+			r.Errors++
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		for _, name := range invariants.Broken(out.Violations) {
-			if slices.Contains(r.Missing(), name) {
-				if r.FoundBySearch == nil {
-					r.FoundBySearch = map[string]uint64{}
-				}
-				r.FoundBySearch[name] = seed
-				note(name, seed, out)
+			if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
+				continue
 			}
+			if r.FoundBySearch == nil {
+				r.FoundBySearch = map[string]uint64{}
+			}
+			r.FoundBySearch[name] = seed
+			note(name, seed, out)
 		}
 	}
 	r.Cost = meter.cost()
@@ -149,7 +159,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 		break
 	}
 	if firstErr != nil && r.Counterexample == nil {
-		return r, fmt.Errorf("%s: %d of %d runs failed, first: %w", c, r.Errors, r.Runs, firstErr)
+		return r, fmt.Errorf("%s: %d of %d runs failed, first: %w", c, r.Errors, r.Runs+r.Searched, firstErr)
 	}
 	return r, nil
 }
