@@ -12,7 +12,7 @@ import (
 const cellWidth = 100
 
 // Cell writes the result of one cell, as `simulate run` prints it: the cell, its backend and runs,
-// for each invariant the runs that broke it, the expected and observed outcome with the
+// what the search past the first runs drew and found, for each invariant the runs that broke it, the expected and observed outcome with the
 // catalogue's reason, then the counterexample's timeline if there is one. At most one
 // TimelineOptions is used, for the timeline.
 func Cell(w io.Writer, r scenarios.CellResult, opts ...TimelineOptions) error {
@@ -36,10 +36,19 @@ func writeCell(b *strings.Builder, r scenarios.CellResult) {
 		head = append(head, "backend "+r.Backend)
 	}
 	head = append(head, plural(r.Runs, "run"))
-	if r.Errors > 0 {
+	if r.Errors > 0 && r.Searched == 0 {
 		head = append(head, fmt.Sprintf("%d did not settle (harness errors, not verdicts)", r.Errors))
 	}
-	fmt.Fprintln(b, strings.Join(head, ", "))
+	line := strings.Join(head, ", ")
+	if s := searchText(r); s != "" {
+		line += "; " + s
+		if r.Errors > 0 {
+			line += "; " + unsettledText(r) + " (harness errors, not verdicts)"
+		}
+	}
+	for _, l := range wrap(line, cellWidth, "", "  ") {
+		fmt.Fprintln(b, l)
+	}
 
 	names := ordered(r.Violations)
 	if len(names) > 0 {

@@ -10,8 +10,9 @@ import (
 
 // Markdown writes results as Markdown that pastes into an architecture decision record: a table
 // per workload with each cell's broken invariants and the share of runs that broke each, the
-// legend and summary, the cost of each strategy pairing, the cells that differ from the
-// catalogue, and a section per counterexample with its timeline as a numbered list. Headings
+// legend and summary, the cells whose break only the search past the first runs found (marked
+// "*", with the seed that found it), the cost of each strategy pairing, the cells that differ
+// from the catalogue, and a section per counterexample with its timeline as a numbered list. Headings
 // start at level 2.
 func Markdown(w io.Writer, results []scenarios.CellResult) error {
 	var b strings.Builder
@@ -41,6 +42,18 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "Legend: %s; a percentage is the share of runs that broke the invariant.\n", legendText())
+	var searched []scenarios.CellResult
+	for _, r := range results {
+		if len(r.FoundBySearch) > 0 {
+			searched = append(searched, r)
+		}
+	}
+	if len(searched) > 0 {
+		b.WriteString("\n\\* Found only by the search past the first runs:\n\n")
+		for _, r := range searched {
+			fmt.Fprintf(&b, "- **%s**: %s\n", mdEscape(cellTitle(r.Cell())), searchSentence(r))
+		}
+	}
 	writeMarkdownCost(&b, results)
 
 	var differing []scenarios.CellResult
@@ -59,8 +72,11 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 			if m := r.Missing(); len(m) > 0 {
 				fmt.Fprintf(&b, " Not found in %d runs: %s (more seeds may find it).", r.Runs, nameList(m, ""))
 			}
+			if r.Searched > 0 {
+				fmt.Fprintf(&b, " %s.", capitalize(searchText(r)))
+			}
 			if r.Errors > 0 {
-				fmt.Fprintf(&b, " %s of %d did not settle.", plural(r.Errors, "run"), r.Runs)
+				fmt.Fprintf(&b, " %s.", capitalize(unsettledText(r)))
 			}
 			if r.Reason != "" {
 				fmt.Fprintf(&b, " Reason: %s", mdEscape(sentence(r.Reason)))
@@ -88,6 +104,9 @@ func writeMarkdownCounterexample(b *strings.Builder, r scenarios.CellResult) {
 	t := buildTimeline(r.Counterexample, r.Cell(), TimelineOptions{})
 	fmt.Fprintf(b, "\n### %s\n\n", mdEscape(cellTitle(t.cell)))
 	fmt.Fprintf(b, "Observed %s; expected %s.", observed(r), nameList(r.Expected, "nothing broken"))
+	if s := searchText(r); s != "" {
+		fmt.Fprintf(b, " %s.", capitalize(s))
+	}
 	if r.Reason != "" {
 		fmt.Fprintf(b, " %s", mdEscape(sentence(r.Reason)))
 	}

@@ -50,8 +50,10 @@ func shortFault(name string) string {
 // Matrix writes a text matrix of results: one table per workload, a row per producer/consumer
 // pair, a column per fault kind (in the order the kinds first appear in results), each cell the
 // symbols of the invariants that broke ("ok" when none did), "!" on a cell whose outcome differs
-// from the catalogue's expectation. A legend and a summary follow, then every differing cell with
-// its expected and observed outcome and the catalogue's reason.
+// from the catalogue's expectation, "*" on one whose break only the search past the first runs
+// found. A legend and a summary follow, then every cell marked "*" with the seed the search found
+// it at, then every differing cell with its expected and observed outcome, what the search drew
+// and the catalogue's reason.
 func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) error {
 	width := opts.Width
 	if width <= 0 {
@@ -97,6 +99,22 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 		fmt.Fprintln(&b, l)
 	}
 
+	var searched []scenarios.CellResult
+	for _, r := range results {
+		if len(r.FoundBySearch) > 0 {
+			searched = append(searched, r)
+		}
+	}
+	if len(searched) > 0 {
+		fmt.Fprintf(&b, "\n* found only by the search past the first runs (%d):\n", len(searched))
+		for _, r := range searched {
+			fmt.Fprintf(&b, "  %s\n", r.Cell())
+			for _, l := range wrap(searchSentence(r), width, "    ", "    ") {
+				fmt.Fprintln(&b, l)
+			}
+		}
+	}
+
 	var differing []scenarios.CellResult
 	for _, r := range results {
 		if !r.Matches {
@@ -116,13 +134,16 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 			if m := r.Missing(); len(m) > 0 {
 				notes = append(notes, "    missing   ", fmt.Sprintf("%s not found in %d runs: a rarer mechanism; more --seeds may find it", nameList(m, ""), r.Runs))
 			}
+			if s := searchText(r); s != "" {
+				notes = append(notes, "    search    ", s)
+			}
 			for i := 0; i < len(notes); i += 2 {
 				for _, l := range wrap(notes[i+1], width, notes[i], "              ") {
 					fmt.Fprintln(&b, l)
 				}
 			}
 			if r.Errors > 0 {
-				fmt.Fprintf(&b, "    errors    %s of %d did not settle\n", plural(r.Errors, "run"), r.Runs)
+				fmt.Fprintf(&b, "    errors    %s\n", unsettledText(r))
 			}
 			if r.Reason != "" {
 				for _, l := range wrap(r.Reason, width, "    reason    ", "              ") {

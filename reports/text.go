@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,6 +118,59 @@ func cellMarks(r scenarios.CellResult) string {
 		s += "?"
 	}
 	return s
+}
+
+// searchText says what the search past a cell's first runs drew and what it found, for a
+// reader: "the search drew 36 more seeds: seed 41 broke no-duplicate-effect", then "no seed broke
+// ..." for an expected break it did not find; "" when the search drew no seed.
+func searchText(r scenarios.CellResult) string {
+	if r.Searched == 0 {
+		return ""
+	}
+	s := "the search drew 1 more seed"
+	if r.Searched != 1 {
+		s = fmt.Sprintf("the search drew %d more seeds", r.Searched)
+	}
+	found := make(map[string]int, len(r.FoundBySearch))
+	for name := range r.FoundBySearch {
+		found[name] = 0
+	}
+	bySeed := map[uint64][]string{}
+	var seeds []uint64
+	for _, name := range ordered(found) {
+		seed := r.FoundBySearch[name]
+		if _, ok := bySeed[seed]; !ok {
+			seeds = append(seeds, seed)
+		}
+		bySeed[seed] = append(bySeed[seed], name)
+	}
+	slices.Sort(seeds)
+	var parts []string
+	for _, seed := range seeds {
+		parts = append(parts, fmt.Sprintf("seed %d broke %s", seed, strings.Join(bySeed[seed], " and ")))
+	}
+	if m := r.Missing(); len(m) > 0 {
+		parts = append(parts, "no seed broke "+strings.Join(m, " or "))
+	}
+	if len(parts) == 0 {
+		return s
+	}
+	return s + ": " + strings.Join(parts, ", ")
+}
+
+// searchSentence is a cell's runs and its search in one sentence: "4 runs; the search drew 36
+// more seeds: seed 41 broke no-duplicate-effect."; "" when the search drew no seed.
+func searchSentence(r scenarios.CellResult) string {
+	if r.Searched == 0 {
+		return ""
+	}
+	return capitalize(plural(r.Runs, "run")) + "; " + searchText(r) + "."
+}
+
+// unsettledText says how many runs, the search's included, did not settle: "2 runs of 100 did
+// not settle".
+func unsettledText(r scenarios.CellResult) string {
+	return fmt.Sprintf("%s of %d did not settle", plural(r.Errors, "run"), r.Runs+r.Searched)
 }
 
 // percent renders n of runs as a whole percentage; "<1%" when some but under one in a hundred.
