@@ -1,13 +1,29 @@
 # The front door: `make demo` runs the whole catalogue on the simulator; `make test` runs the tests.
 GO ?= go
 
-.PHONY: demo test bench lint verify
+.PHONY: demo test test-real services clean bench lint verify
 
 demo:
 	$(GO) run ./cmd/simulate
 
 test:
 	$(GO) test ./...
+
+# The real-server tests, required to run (a missing server, or a PostgreSQL without
+# wal_level=logical, fails them instead of skipping them).
+test-real:
+	HARNESS_REQUIRE_INFRA=1 $(GO) test ./harness/real/... ./cmd/simulate/
+
+# Starts the local PostgreSQL and RabbitMQ if they are down, and sets wal_level=logical on the
+# local PostgreSQL (a restart) for log tailing. It changes a server's configuration: run it only
+# on a server the harness may reconfigure.
+services:
+	bash .ci/services
+
+# Drops what killed runs left on the servers (schemas, replication slots, queues); live runs are
+# left alone.
+clean:
+	$(GO) run ./cmd/simulate clean
 
 bench:
 	$(GO) test ./scenarios/ -run '^$$' -bench . -benchmem -count 1

@@ -7,6 +7,7 @@
 //	simulate replay --scenario FILE
 //	simulate demo NAME [--backend sim|real] [--no-pause]
 //	simulate list
+//	simulate help [CMD]
 //
 // Exit status: 0 fine; 1 when `run` or `replay` saw an invariant break, or when `matrix` found a
 // cell that differs from the catalogue; 2 for bad usage, with a one-line reason.
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 
 	"github.com/deliveryharness/harness/harness/real"
 )
@@ -84,15 +86,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		err = cmdDemo(ctx, rest, stdout, newConsole(stdout))
 	case "list":
 		err = cmdList(rest, stdout)
+	case "clean":
+		err = cmdClean(ctx, rest, stdout)
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usageText)
-		return exitOK
+		switch {
+		case len(rest) == 0 || len(rest) == 1 && rest[0] == "help":
+			fmt.Fprint(stdout, usageText)
+			return exitOK
+		case len(rest) > 1 || rest[0] == "" || strings.HasPrefix(rest[0], "-"):
+			err = usagef("help takes one command (run, matrix, replay, demo, list), got %q", strings.Join(rest, " "))
+		default:
+			// `simulate help CMD` is `simulate CMD -h`; an unknown CMD is the unknown command below.
+			return run(ctx, []string{rest[0], "-h"}, stdout, stderr, tty)
+		}
 	default:
-		err = usagef("unknown command %q (commands: run, matrix, replay, demo, list, help)", cmd)
+		err = usagef("unknown command %q (commands: run, matrix, replay, demo, list, clean, help)", cmd)
 	}
 	var ue usageError
+	var help helpRequest
 	switch {
 	case err == nil:
+		return exitOK
+	case errors.As(err, &help):
+		writeHelp(stdout, help.fs)
 		return exitOK
 	case errors.Is(err, errFindings):
 		return exitFindings
@@ -118,6 +134,9 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
                    a guided story for a workshop: each act narrated, run, shown as a timeline and
                    judged; on a terminal it waits for Enter between steps (q quits)
   simulate list    strategies, faults and their points, workloads, invariants, demos
+  simulate help    [CMD]   this text, or one command's usage and flags (the demos, for demo);
+                   also simulate CMD -h
+  simulate clean   [--dry-run]   remove what killed real-server runs left (schemas, slots, queues)
 
 --seeds defaults to 100 on the simulator and 5 on real servers (about a second a run).
 

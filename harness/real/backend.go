@@ -31,6 +31,33 @@ type Backend struct {
 	// Executable is the binary re-executed as a worker; empty means this one. It must call
 	// WorkerMain when IsWorker is true.
 	Executable string
+
+	// The first run cleans up after killed runs (Clean), once per Backend.
+	cleanOnce sync.Once
+	cleanErr  error
+	cleaned   CleanReport
+
+	// beforeFinal, when set (tests), is called after the run settled and before its final reads.
+	beforeFinal func(ctx context.Context, schema string)
+}
+
+// Cleaned is what the backend's first run removed of killed runs' leftovers.
+func (b *Backend) Cleaned() CleanReport {
+	b.cleanOnce.Do(func() {})
+	return b.cleaned
+}
+
+// cleanUp reaps what killed runs left on the servers, at the backend's first run.
+func (b *Backend) cleanUp(ctx context.Context) error {
+	b.cleanOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		b.cleaned, b.cleanErr = Clean(ctx, b.Infra, false)
+		if b.cleanErr != nil {
+			b.cleanErr = fmt.Errorf("real: clean up after killed runs: %w", b.cleanErr)
+		}
+	})
+	return b.cleanErr
 }
 
 // NewBackend returns a backend on the given servers with the default timeouts.
@@ -56,6 +83,9 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			return nil, fmt.Errorf("real: worker binary: %w", err)
 		}
 	}
+	if err := b.cleanUp(ctx); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.Deadline)
 	defer cancel()
 	r := &run{
@@ -64,12 +94,17 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
 	}
 	r.schedule = fault.NewSchedule(sc.Faults)
+	// The schema holds the run's liveness marker from before it exists until it is dropped,
+	// last: while it is held, Clean (here or in another process) leaves the run alone.
 	if r.schema, err = CreateSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
 		return nil, err
 	}
 	defer func() {
-		if r.slot != nil && !r.slot.Dropped() {
-			return // the slot outlived the run: its schema stays with it, so that DropOrphans can tell the slot is the harness's
+		if r.slot != nil && !r.slot.Dropped() || r.queue != nil && !r.queue.Deleted() {
+			// The slot or the queue outlived the run: the schema stays as their record, and the
+			// liveness marker goes, so that Clean takes them all.
+			r.schema.Close()
+			return
 		}
 		if derr := r.schema.Drop(context.Background()); derr != nil && err == nil {
 			err = derr
@@ -139,7 +174,14 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	// The final reads get their own deadline: the run's may be spent.
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
-	h = r.history(fctx, runErr == nil)
+	if runErr == nil && b.beforeFinal != nil {
+		b.beforeFinal(fctx, r.schema.Name)
+	}
+	h, finalErr := r.history(fctx, runErr == nil)
+	if runErr == nil && finalErr != nil {
+		// No verdict without ground truth: the invariants would judge an empty state.
+		runErr = finalErr
+	}
 	if runErr != nil {
 		return h, fmt.Errorf("real: %s/%s/%s: %w", sc.Producer, sc.Consumer, sc.Workload, runErr)
 	}
@@ -652,21 +694,27 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// history is the run's events in time order with the final reads.
-func (r *run) history(ctx context.Context, quiesced bool) *history.History {
+// history is the run's events in time order with the final reads. The history is returned even
+// when a read fails, for its events; the error says the final state is not known, and then no
+// verdict may be drawn from it.
+func (r *run) history(ctx context.Context, quiesced bool) (*history.History, error) {
 	r.mu.Lock()
 	events := slices.Clone(r.events)
 	r.mu.Unlock()
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
 	h := &history.History{Backend: "real", Run: r.runID, Scenario: r.sc, Events: events, Quiesced: quiesced}
-	if f, err := r.schema.Final(ctx); err == nil {
-		h.Final = f
+	f, err := r.schema.Final(ctx)
+	if err != nil {
+		return h, fmt.Errorf("final read of the database: %w", err)
 	}
+	h.Final = f
 	if r.gateway != nil {
 		h.Final.Effects = r.gateway.Effects() // the emails the gateway accepted
 	}
-	if ready, err := r.queue.Depth(ctx); err == nil {
-		h.Final.Ready = ready
+	ready, err := r.queue.Depth(ctx)
+	if err != nil {
+		return h, fmt.Errorf("final read of the queue depth: %w", err)
 	}
-	return h
+	h.Final.Ready = ready
+	return h, nil
 }

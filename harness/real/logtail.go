@@ -663,7 +663,7 @@ func RequireLogicalWAL(t testing.TB, inf Infra) {
 	if level == "logical" {
 		return
 	}
-	msg := fmt.Sprintf("%v; %s has wal_level=%s", ErrNoLogicalWAL, hostOf(inf.PostgresURL), level)
+	msg := fmt.Sprintf("%v; %s has wal_level=%s (on a local server `make services` sets it)", ErrNoLogicalWAL, hostOf(inf.PostgresURL), level)
 	if os.Getenv(EnvRequireInfra) == "1" {
 		t.Fatalf("%s (%s=1)", msg, EnvRequireInfra)
 	}

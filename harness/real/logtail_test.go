@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
@@ -474,48 +475,6 @@ func TestSlotDropTerminatesHolder(t *testing.T) {
 	}
 }
 
-// TestDropOrphansDropsSlots: an orphan run's slot goes with its schema; a live run's stays, and
-// so does a slot that is not the harness's.
-func TestDropOrphansDropsSlots(t *testing.T) {
-	inf := Require(t)
-	t.Parallel()
-	ctx := testCtx(t)
-	admin := pgAdminConn(t, inf)
-	orphan, live := pgTestSchema(t, inf), pgTestSchema(t, inf)
-	orphanSlot, liveSlot := logTestSlot(t, inf, orphan), logTestSlot(t, inf, live)
-	for _, s := range []*Schema{orphan, live} {
-		if _, err := admin.Exec(ctx, `UPDATE `+pgx.Identifier{s.Name, "run"}.Sanitize()+` SET created = now() - interval '2 hours'`); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A slot named like the harness's without a schema: nobody can tell it is the harness's.
-	foreign := "harness_" + testRunID(t)[:20] + "_nos"
-	if _, err := admin.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, foreign); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, foreign) })
-	orphan.Close()
-	if n := logBacklog(t, orphanSlot); n != 0 {
-		t.Fatalf("backlog %d", n)
-	}
-	orphanSlot.pool.close() // its run is gone: no connection left
-	lr := logTestReader(t, inf, live, liveSlot)
-	logRead(t, lr, 1) // the live run's tailer has a connection
-	dropped, err := DropOrphans(ctx, inf.PostgresURL, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(dropped, orphan.Name) || logSlotExists(t, admin, orphanSlot.Name) || pgSchemaExists(t, admin, orphan.Name) {
-		t.Errorf("DropOrphans dropped %v: want %s, its schema and its slot, gone", dropped, orphan.Name)
-	}
-	if slices.Contains(dropped, live.Name) || !logSlotExists(t, admin, liveSlot.Name) {
-		t.Errorf("DropOrphans dropped %v: the live run's slot %s among them", dropped, liveSlot.Name)
-	}
-	if !logSlotExists(t, admin, foreign) {
-		t.Errorf("DropOrphans dropped slot %s, which no harness schema vouches for", foreign)
-	}
-}
-
 // ---------------------------------------------------------------------------------------------
 // The log-tailing producer on the backend
 
@@ -631,6 +590,11 @@ func leftSlots() ([]string, error) {
 			return nil, err
 		}
 		conn, err := pgx.ConnectConfig(ctx, cfg)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			cancel()
+			continue // a test's own database, dropped: PostgreSQL drops no database that has slots
+		}
 		if err != nil {
 			cancel()
 			return nil, err

@@ -44,11 +44,14 @@ var pgRunIDPattern = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
 func schemaMarker(runID string) string { return "owned by the delivery harness, run " + runID }
 
 // Schema is one run's PostgreSQL schema: created with the harness's marker, dropped afterwards.
+// It holds the run's liveness marker (HoldLiveness) from before its creation until Drop or
+// Close: while a Schema is open, Clean leaves the run alone.
 type Schema struct {
 	Name string // harness_<runid>
 
 	url  string
 	pool *pgPool
+	live *Liveness
 }
 
 // CreateSchema creates the schema harness_<runID> with the harness's marker comment and the
@@ -58,17 +61,22 @@ type Schema struct {
 // Tables: business (the producer's rows; seq is a bigserial taken at insert), outbox, inbox
 // (unique on consumer and message id), processed (no unique key), effects (idem_key unique, NULLs
 // distinct), vals (balances or prices by key), versions (the stored version per key of versioned
-// effects), and run (the run id and its creation time, read by DropOrphans).
+// effects), and run (the run id and its creation time).
 func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 	if !pgRunIDPattern.MatchString(runID) {
 		return nil, fmt.Errorf("postgres: run id %q: want 1 to 40 characters of [a-z0-9_]", runID)
 	}
 	name := SchemaPrefix + runID
-	pool, err := newPgPool(ctx, url, name, pgAdminConns)
+	live, err := HoldLiveness(ctx, url, runID)
 	if err != nil {
 		return nil, err
 	}
-	s := &Schema{Name: name, url: url, pool: pool}
+	pool, err := newPgPool(ctx, url, name, pgAdminConns)
+	if err != nil {
+		live.Release()
+		return nil, err
+	}
+	s := &Schema{Name: name, url: url, pool: pool, live: live}
 	if err := s.create(ctx, runID); err != nil {
 		s.Close()
 		return nil, err
@@ -129,9 +137,13 @@ func (s *Schema) create(ctx context.Context, runID string) error {
 
 // Drop drops the schema and everything in it, only if it carries the harness's marker for its
 // run id; otherwise it returns an error that says so and drops nothing. A schema already gone is
-// not an error. Drop also closes the Schema's pool.
+// not an error. Drop then closes the Schema (Close), which releases the run's liveness marker:
+// call it after the run's slot and queue are gone.
 func (s *Schema) Drop(ctx context.Context) error {
-	s.Close()
+	defer s.Close()
+	if s.pool != nil {
+		s.pool.close()
+	}
 	cfg, err := pgParse(s.url, s.Name)
 	if err != nil {
 		return err
@@ -187,11 +199,13 @@ func dropMarked(ctx context.Context, conn *pgx.Conn, name string) (bool, error) 
 	return true, nil
 }
 
-// Close releases the Schema's connections. The schema itself stays until Drop.
+// Close releases the Schema's connections and the run's liveness marker. The schema itself
+// stays until Drop, or until Clean finds it (its run is then dead).
 func (s *Schema) Close() {
 	if s.pool != nil {
 		s.pool.close()
 	}
+	s.live.Release()
 }
 
 // Final reads the database the way the invariants see it, in one snapshot (REPEATABLE READ,
@@ -265,76 +279,6 @@ func (s *Schema) read(ctx context.Context, what string, fn func(pgx.Tx) error) e
 		return pgWrap("postgres: "+s.Name+": "+what, err, conn)
 	}
 	return nil
-}
-
-// DropOrphans drops the harness's schemas whose run is gone: schemas named harness_<run id> that
-// carry the marker of that run id, were created more than olderThan ago (by their run table), and
-// have no open connection of the run (connections carry the schema's name as application_name).
-// Schemas without the marker, or without a readable creation time, are left alone. An orphan's
-// logical replication slot (a log-tailing run's, named as its schema) is dropped with it; no other
-// slot is touched. It returns the names it dropped.
-func DropOrphans(ctx context.Context, url string, olderThan time.Duration) ([]string, error) {
-	cfg, err := pgParse(url, "")
-	if err != nil {
-		return nil, err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, pgConnectErr(url, err)
-	}
-	defer pgCloseConn(conn)
-	rows, _ := conn.Query(ctx, `SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace
-		WHERE nspname LIKE 'harness\_%' ORDER BY nspname`)
-	type candidate struct {
-		name    string
-		comment *string
-	}
-	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (candidate, error) {
-		var c candidate
-		err := r.Scan(&c.name, &c.comment)
-		return c, err
-	})
-	if err != nil {
-		return nil, pgWrap("postgres: list harness schemas", err, conn)
-	}
-	var dropped []string
-	for _, c := range cands {
-		runID, _ := strings.CutPrefix(c.name, SchemaPrefix)
-		if !pgRunIDPattern.MatchString(runID) || c.comment == nil || *c.comment != schemaMarker(runID) {
-			continue
-		}
-		var old, live bool
-		err := conn.QueryRow(ctx, `SELECT
-				(SELECT coalesce(bool_and(created < now() - make_interval(secs => $2)), false) FROM `+
-			pgx.Identifier{c.name, "run"}.Sanitize()+`),
-				EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid())`,
-			c.name, olderThan.Seconds()).Scan(&old, &live)
-		if err != nil {
-			if conn.IsClosed() {
-				return dropped, pgWrap("postgres: drop orphans: "+c.name, err, conn)
-			}
-			continue // no run table: not a schema this code created; leave it
-		}
-		if !old || live {
-			continue
-		}
-		// A log-tailing run's replication slot has its schema's name: it goes first. A slot
-		// someone else holds, or one that is not a permanent test_decoding slot, keeps its schema.
-		if err := dropSlot(ctx, conn, c.name, false); err != nil {
-			if conn.IsClosed() {
-				return dropped, pgWrap("postgres: drop orphans: "+c.name, err, conn)
-			}
-			continue
-		}
-		ok, err := dropMarked(ctx, conn, c.name)
-		if err != nil {
-			return dropped, err
-		}
-		if ok {
-			dropped = append(dropped, c.name)
-		}
-	}
-	return dropped, nil
 }
 
 // Store is a strategies.Store on one run's schema: its own small pool of connections (at most

@@ -313,34 +313,6 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 	}
 }
 
-func TestSchemaDropOrphans(t *testing.T) {
-	inf := Require(t)
-	t.Parallel()
-	ctx := testCtx(t)
-	admin := pgAdminConn(t, inf)
-	orphan, live := pgTestSchema(t, inf), pgTestSchema(t, inf)
-	for _, s := range []*Schema{orphan, live} {
-		// Both look two hours old.
-		if _, err := admin.Exec(ctx, `UPDATE `+pgx.Identifier{s.Name, "run"}.Sanitize()+` SET created = now() - interval '2 hours'`); err != nil {
-			t.Fatal(err)
-		}
-	}
-	orphan.Close() // its run is gone: no connection left
-	st := pgTestStore(t, inf, live, "orders")
-	tx := pgMustBegin(t, st) // the live run holds a connection
-	dropped, err := DropOrphans(ctx, inf.PostgresURL, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(dropped, orphan.Name) || pgSchemaExists(t, admin, orphan.Name) {
-		t.Errorf("DropOrphans dropped %v: want %s among them, and gone", dropped, orphan.Name)
-	}
-	if slices.Contains(dropped, live.Name) || !pgSchemaExists(t, admin, live.Name) {
-		t.Errorf("DropOrphans dropped %v: the live run's %s among them", dropped, live.Name)
-	}
-	_ = tx.Rollback(ctx)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Stores and transactions
 
@@ -373,8 +345,8 @@ func TestStoreUnreachableServer(t *testing.T) {
 			_, err := CreateSchema(ctx, url, "unreachable")
 			return err
 		}},
-		{"drop orphans", func(ctx context.Context) error {
-			_, err := DropOrphans(ctx, url, time.Hour)
+		{"clean", func(ctx context.Context) error {
+			_, err := Clean(ctx, Infra{PostgresURL: url}, false)
 			return err
 		}},
 	} {

@@ -13,6 +13,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/strategies"
 	"pgregory.net/rapid"
 )
 
@@ -77,6 +78,9 @@ func TestFixesHoldOnReal(t *testing.T) {
 			t.Fatalf("%s: the catalogue expects %v; this test is for cells that hold", c, exp.Breaks)
 		}
 		t.Run(c.String(), func(t *testing.T) {
+			if c.Producer == (strategies.LogTailing{}).Name() {
+				real.RequireLogicalWAL(t, inf)
+			}
 			rapid.Check(t, func(rt *rapid.T) {
 				sc := scenarios.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
 				out, err := scenarios.RunScenario(context.Background(), b, sc)
@@ -118,6 +122,9 @@ func TestKnownBreaksFoundOnReal(t *testing.T) {
 	for _, c := range cells {
 		exp := scenarios.Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
+			if c.Producer == (strategies.LogTailing{}).Name() {
+				real.RequireLogicalWAL(t, inf)
+			}
 			found := map[string]int{}
 			for seed := uint64(1); seed <= bound && len(found) < len(exp.Breaks); seed++ {
 				sc, err := scenarios.FromSeed(c, seed, lim)

@@ -187,12 +187,19 @@ type Queue struct {
 	url   string
 	runID string
 
-	mu   sync.Mutex
-	conn *amqp.Connection
+	mu      sync.Mutex
+	conn    *amqp.Connection
+	deleted bool
 }
 
+// queueExpiry is the x-expires of a run's queue: the broker deletes a queue that has had no
+// consumer (and no declare) for this long, so that a queue whose run was killed goes away even
+// if nothing cleans up after it. A run is over long before (Backend.Deadline), and its
+// consumers are subscribed all along but for the moments around a crash.
+const queueExpiry = 10 * time.Minute
+
 // DeclareQueue creates the run's queue: durable, classic, not auto-delete, marked with the
-// x-harness-run argument. It refuses when a queue of that name already exists, so that a run never
+// x-harness-run argument, deleted by the broker after queueExpiry unused. It refuses when a queue of that name already exists, so that a run never
 // shares (or later deletes) a queue it did not create.
 func DeclareQueue(ctx context.Context, url, runID string) (*Queue, error) {
 	if !validRunID(runID) {
@@ -219,6 +226,7 @@ func DeclareQueue(ctx context.Context, url, runID string) (*Queue, error) {
 	err = q.withChannel(ctx, func(ch *amqp.Channel) error {
 		_, err := ch.QueueDeclare(q.Name, true, false, false, false, amqp.Table{
 			"x-queue-type": "classic",
+			"x-expires":    queueExpiry.Milliseconds(),
 			RunArgument:    runID,
 		})
 		if err != nil {
@@ -286,6 +294,24 @@ func (q *Queue) Depth(ctx context.Context) (ready int, err error) {
 	return ready, err
 }
 
+// exists reports whether the queue is there (a passive declare).
+func (q *Queue) exists(ctx context.Context) (bool, error) {
+	err := q.withChannel(ctx, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclarePassive(q.Name, true, false, false, false, nil)
+		if isNotFound(err) {
+			return errNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("rabbitmq: look for %s: %w: %w", q.Name, strategies.ErrChannelClosed, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Delete purges and deletes the queue. It refuses a queue whose name is not the harness prefix
 // with this Queue's run id: only what DeclareQueue created can be deleted. Deleting a queue that
 // is already gone is not an error.
@@ -306,7 +332,19 @@ func (q *Queue) Delete(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err == nil {
+		q.mu.Lock()
+		q.deleted = true
+		q.mu.Unlock()
+	}
 	return err
+}
+
+// Deleted reports whether Delete removed the queue (or found it gone).
+func (q *Queue) Deleted() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.deleted
 }
 
 // Close closes the queue's own connection; the queue stays until Delete.

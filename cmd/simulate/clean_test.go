@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/realtest"
+)
+
+// startCLI starts the CLI with args as a process of its own (this test binary, see TestMain).
+func startCLI(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	raw, err := json.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envCLIArgs+"="+string(raw))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, &out
+}
+
+// leftovers are what the runs of process pid have on the servers, by kind.
+type leftovers struct {
+	runs, schemas, slots, queues []string
+}
+
+func (l leftovers) empty() bool { return len(l.schemas)+len(l.slots)+len(l.queues) == 0 }
+
+// leftoversOf lists the schemas and slots of process pid's runs (run ids start with p<pid>_),
+// and the queues of those runs and of runs named in known.
+func leftoversOf(t *testing.T, inf real.Infra, pid int, known []string) leftovers {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, inf.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	prefix := fmt.Sprintf("%sp%d\\_%%", strings.ReplaceAll(real.SchemaPrefix, "_", "\\_"), pid)
+	var l leftovers
+	rows, _ := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 ORDER BY 1`, prefix)
+	if l.schemas, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = conn.Query(ctx, `SELECT slot_name::text FROM pg_replication_slots WHERE slot_name LIKE $1 ORDER BY 1`, prefix)
+	if l.slots, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	l.runs = slices.Clone(known)
+	for _, s := range l.schemas {
+		if id := strings.TrimPrefix(s, real.SchemaPrefix); !slices.Contains(l.runs, id) {
+			l.runs = append(l.runs, id)
+		}
+	}
+	mq, err := amqp.Dial(inf.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mq.Close()
+	for _, id := range l.runs {
+		ch, err := mq.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ch.QueueDeclarePassive(real.QueueName(id), true, false, false, false, nil)
+		var ae *amqp.Error
+		switch {
+		case err == nil:
+			l.queues = append(l.queues, real.QueueName(id))
+			_ = ch.Close()
+		case !(errors.As(err, &ae) && ae.Code == amqp.NotFound):
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+// TestKilledRunLeavesNothing: a parent SIGKILLed in the middle of a log-tailing matrix leaves its
+// schema, replication slot and queue on the servers; `simulate clean` (after a dry run that
+// lists them and removes nothing), or the next real run, removes them all.
+func TestKilledRunLeavesNothing(t *testing.T) {
+	shared := containers.Require(t)
+	real.RequireLogicalWAL(t, shared)
+	for _, tc := range []struct {
+		name string
+		reap func(t *testing.T, killed leftovers)
+	}{
+		{"clean", func(t *testing.T, killed leftovers) {
+			a := []string{"clean", "--dry-run"}
+			r := simulate(t, a...)
+			requireCode(t, r, exitOK, a)
+			for _, name := range append(append(slices.Clone(killed.schemas), killed.queues...), killed.slots...) {
+				if !strings.Contains(r.stdout, "would drop ") || !strings.Contains(r.stdout, name) {
+					t.Errorf("the dry run does not list %s:\n%s", name, r.stdout)
+				}
+			}
+			a = []string{"clean"}
+			r = simulate(t, a...)
+			requireCode(t, r, exitOK, a)
+			for _, name := range append(append(slices.Clone(killed.schemas), killed.queues...), killed.slots...) {
+				if !strings.Contains(r.stdout, "dropped ") || !strings.Contains(r.stdout, name) {
+					t.Errorf("clean does not list %s:\n%s", name, r.stdout)
+				}
+			}
+			t.Logf("simulate clean:\n%s", r.stdout)
+		}},
+		{"next run", func(t *testing.T, _ leftovers) {
+			a := []string{"run", "--backend", "real", "--producer", "outbox", "--consumer", "inbox",
+				"--workload", "orders", "--fault", "none", "--seeds", "1", "--commands", "1"}
+			r := simulate(t, a...)
+			requireCode(t, r, exitOK, a)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inf := realtest.Database(t, shared)
+			t.Setenv(real.EnvPostgresURL, inf.PostgresURL)
+			t.Setenv(real.EnvAMQPURL, inf.AMQPURL)
+			cmd, out := startCLI(t, "matrix", "--backend", "real", "--producer", "log-tailing", "--consumer", "inbox",
+				"--workload", "orders", "--seeds", "2")
+			pid := cmd.Process.Pid
+			// Kill it once a run of it has its schema, its slot and its queue.
+			deadline := time.Now().Add(90 * time.Second)
+			var seen leftovers
+			for {
+				seen = leftoversOf(t, inf, pid, nil)
+				if len(seen.slots) > 0 && len(seen.queues) > 0 {
+					break
+				}
+				if time.Now().After(deadline) || cmd.ProcessState != nil {
+					t.Fatalf("no run of the matrix with a schema, a slot and a queue within 90 s; output:\n%s", out)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			killed := leftoversOf(t, inf, pid, seen.runs)
+			if len(killed.schemas) == 0 || len(killed.slots) == 0 || len(killed.queues) == 0 {
+				t.Fatalf("the killed parent left %+v: want a schema, a slot and a queue (the premise)", killed)
+			}
+			tc.reap(t, killed)
+			if left := leftoversOf(t, inf, pid, killed.runs); !left.empty() {
+				t.Errorf("left behind: %+v", left)
+			}
+		})
+	}
+}
+
+// TestCleanLeavesLiveRun: `simulate clean` while a real run goes on in another process does not
+// touch it: the run ends with its verdict, and clean lists it as live.
+func TestCleanLeavesLiveRun(t *testing.T) {
+	inf := realtest.Database(t, containers.Require(t))
+	t.Setenv(real.EnvPostgresURL, inf.PostgresURL)
+	t.Setenv(real.EnvAMQPURL, inf.AMQPURL)
+	cmd, out := startCLI(t, "run", "--backend", "real", "--producer", "outbox", "--consumer", "inbox",
+		"--workload", "orders", "--fault", "crash-relay", "--seeds", "3", "--commands", "3")
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(60 * time.Second)
+	for len(leftoversOf(t, inf, pid, nil).schemas) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no run of the process within 60 s; output:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a := []string{"clean"}
+	r := simulate(t, a...)
+	requireCode(t, r, exitOK, a)
+	if strings.Contains(r.stdout, fmt.Sprintf("p%d_", pid)) || !strings.Contains(r.stdout, "1 live run left alone") {
+		t.Errorf("clean touched the live run, or did not see it:\n%s", r.stdout)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the live run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "(as expected)") {
+		t.Errorf("the live run did not end with its verdict:\n%s", out)
+	}
+}
+
+// TestCleanUsage: clean takes no arguments but --dry-run.
+func TestCleanUsage(t *testing.T) {
+	for _, a := range [][]string{{"clean", "extra"}, {"clean", "--force"}} {
+		r := simulate(t, a...)
+		requireCode(t, r, exitUsage, a)
+		if strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("simulate %s: want one line, got %q", strings.Join(a, " "), r.stderr)
+		}
+	}
+	r := simulate(t, "clean", "--help")
+	requireCode(t, r, exitOK, []string{"clean", "--help"})
+	if !strings.Contains(r.stdout, "--dry-run") {
+		t.Errorf("clean --help:\n%s", r.stdout)
+	}
+}

@@ -1,0 +1,303 @@
+package real
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// cleanTestInfra returns inf on a database of the test's own, dropped when the test ends, so that
+// what the test leaves dead on purpose is reaped by nobody but the test's own Clean (every real
+// run, in this binary or another, cleans the database it runs on).
+func cleanTestInfra(t *testing.T, inf Infra) Infra {
+	t.Helper()
+	ctx := testCtx(t)
+	admin := pgAdminConn(t, inf)
+	db := "harness_test_" + testRunID(t)
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{db}.Sanitize()); err != nil {
+		t.Fatalf("create database %s: %v", db, err)
+	}
+	server := inf.PostgresURL
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Errorf("drop database %s: %v", db, err)
+			return
+		}
+		defer c.Close(ctx)
+		// Slots belong to their database and keep it from being dropped.
+		if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, db); err != nil {
+			t.Errorf("drop the slots of database %s: %v", db, err)
+		}
+		if _, err := c.Exec(ctx, `DROP DATABASE `+pgx.Identifier{db}.Sanitize()+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", db, err)
+		}
+	})
+	u, err := url.Parse(inf.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + db
+	inf.PostgresURL = u.String()
+	return inf
+}
+
+// queueExists says whether the broker has the queue.
+func queueExists(t *testing.T, inf Infra, name string) bool {
+	t.Helper()
+	q := &Queue{Name: name, url: inf.AMQPURL}
+	defer func() { _ = q.Close() }()
+	ok, err := q.exists(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func TestLivenessIsExclusive(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	runID := testRunID(t)
+	first, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID); err == nil {
+		second.Release()
+		t.Fatal("a second liveness marker for the same run was granted")
+	}
+	first.Release()
+	first.Release() // a second release does nothing
+	again, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID)
+	if err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	again.Release()
+}
+
+// TestCleanTakesDeadRunsOnly: a run whose process is gone (its schema closed: the liveness lock
+// is free) loses its queue, its slot, a session it left open and its schema; a live run keeps
+// everything; a dry run lists the dead run's things and removes none of them.
+func TestCleanTakesDeadRunsOnly(t *testing.T) {
+	inf := cleanTestInfra(t, Require(t))
+	t.Parallel()
+	logical := walLevel(t, inf) == "logical"
+	ctx := testCtx(t)
+	admin := pgAdminConn(t, inf)
+	type runThings struct {
+		schema *Schema
+		slot   *Slot
+		queue  *Queue
+	}
+	mk := func() runThings {
+		var r runThings
+		r.schema = pgTestSchema(t, inf)
+		runID := strings.TrimPrefix(r.schema.Name, SchemaPrefix)
+		if logical {
+			r.slot = logTestSlot(t, inf, r.schema)
+		}
+		q, err := DeclareQueue(ctx, inf.AMQPURL, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Delete(context.Background()); _ = q.Close() })
+		r.queue = q
+		return r
+	}
+	dead, live := mk(), mk()
+	deadRun := strings.TrimPrefix(dead.schema.Name, SchemaPrefix)
+	liveRun := strings.TrimPrefix(live.schema.Name, SchemaPrefix)
+
+	// A worker of the dead run that outlived it: a session under the run's name, in a
+	// transaction that holds a lock on one of its tables.
+	cfg, err := pgParse(inf.PostgresURL, dead.schema.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	straggler, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pgCloseConn(straggler)
+	if _, err := straggler.Exec(ctx, `BEGIN; LOCK TABLE `+pgx.Identifier{dead.schema.Name, "outbox"}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if dead.slot != nil {
+		dead.slot.pool.close()
+	}
+	dead.schema.Close() // the process is gone: its liveness lock with it
+
+	want := []Leftover{{Kind: "queue", Name: QueueName(deadRun), Run: deadRun}}
+	if logical {
+		want = append(want, Leftover{Kind: "slot", Name: dead.schema.Name, Run: deadRun})
+	}
+	want = append(want, Leftover{Kind: "schema", Name: dead.schema.Name, Run: deadRun})
+
+	for _, dryRun := range []bool{true, false} {
+		rep, err := Clean(ctx, inf, dryRun)
+		if err != nil {
+			t.Fatalf("dry run %v: %v", dryRun, err)
+		}
+		if !slices.Equal(rep.Dropped, want) {
+			t.Errorf("dry run %v: dropped %v, want %v", dryRun, rep.Dropped, want)
+		}
+		if !slices.Contains(rep.Live, liveRun) || slices.Contains(rep.Live, deadRun) {
+			t.Errorf("dry run %v: live runs %v, want %s and not %s", dryRun, rep.Live, liveRun, deadRun)
+		}
+		gone := !dryRun
+		if pgSchemaExists(t, admin, dead.schema.Name) == gone || queueExists(t, inf, dead.queue.Name) == gone ||
+			logical && logSlotExists(t, admin, dead.schema.Name) == gone {
+			t.Errorf("dry run %v: the dead run's schema, slot and queue should be gone: %v", dryRun, gone)
+		}
+	}
+	if !pgSchemaExists(t, admin, live.schema.Name) || !queueExists(t, inf, live.queue.Name) ||
+		logical && !logSlotExists(t, admin, live.schema.Name) {
+		t.Error("Clean touched the live run")
+	}
+	if _, err := live.schema.Final(ctx); err != nil {
+		t.Errorf("the live run's schema is damaged: %v", err)
+	}
+}
+
+// TestCleanLeavesUnmarkedSchemas: a schema named like the harness's without its marker is
+// listed as left alone, and stays.
+func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
+	inf := cleanTestInfra(t, Require(t))
+	t.Parallel()
+	ctx := testCtx(t)
+	admin := pgAdminConn(t, inf)
+	name := SchemaPrefix + testRunID(t)
+	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Clean(ctx, inf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Dropped) > 0 || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], name) {
+		t.Errorf("report %+v: want nothing dropped and %s left alone", rep, name)
+	}
+	if !pgSchemaExists(t, admin, name) {
+		t.Error("the unmarked schema was dropped")
+	}
+}
+
+// TestQueueExpires: a run's queue carries x-expires, so the broker deletes it by itself when its
+// run was killed: redeclaring it with the same arguments is accepted, without x-expires refused.
+func TestQueueExpires(t *testing.T) {
+	inf := Require(t)
+	t.Parallel()
+	q := newTestQueue(t, inf)
+	conn, err := amqp.Dial(inf.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, tc := range []struct {
+		args amqp.Table
+		ok   bool
+	}{
+		{amqp.Table{"x-queue-type": "classic", "x-expires": queueExpiry.Milliseconds(), RunArgument: q.runID}, true},
+		{amqp.Table{"x-queue-type": "classic", RunArgument: q.runID}, false},
+	} {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ch.QueueDeclare(q.Name, true, false, false, false, tc.args)
+		var ae *amqp.Error
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("redeclare with %v: %v", tc.args, err)
+		case !tc.ok && !(errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed):
+			t.Errorf("redeclare with %v: got %v, want PRECONDITION_FAILED (the queue has x-expires)", tc.args, err)
+		}
+		if !ch.IsClosed() {
+			_ = ch.Close()
+		}
+	}
+}
+
+// TestFinalReadFailureIsHarnessError: when the final state cannot be read, the run is a harness
+// error, never a verdict on an empty state; it still removes what it made.
+func TestFinalReadFailureIsHarnessError(t *testing.T) {
+	inf := Require(t)
+	for _, tc := range []struct {
+		name, want string
+		spoil      func(ctx context.Context, t *testing.T, schema string)
+	}{
+		{"database", "final read of the database", func(ctx context.Context, t *testing.T, schema string) {
+			c := pgAdminConn(t, inf)
+			if _, err := c.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schema, "effects"}.Sanitize()+` RENAME TO effects_gone`); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"queue", "final read of the queue depth", func(ctx context.Context, t *testing.T, schema string) {
+			runID := strings.TrimPrefix(schema, SchemaPrefix)
+			q := &Queue{Name: QueueName(runID), url: inf.AMQPURL, runID: runID}
+			defer func() { _ = q.Close() }()
+			if err := q.Delete(ctx); err != nil {
+				t.Error(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := NewBackend(inf)
+			b.beforeFinal = func(ctx context.Context, schema string) { tc.spoil(ctx, t, schema) }
+			sc := history.Scenario{Producer: "outbox", Consumer: "inbox", Workload: "orders", Fault: "none", Seed: 1,
+				Commands:  []history.Message{{ID: "order-1", Key: "order-1", Amount: 10, Seq: 1, Kind: "OrderPlaced"}},
+				Consumers: 1, Prefetch: 1, Batch: 1}
+			h, err := b.Run(context.Background(), sc, mustProducer(t, sc.Producer), mustConsumer(t, sc.Consumer))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a harness error about the %s", err, tc.want)
+			}
+			if h == nil || h.Run == "" {
+				t.Fatal("no history of the failed run")
+			}
+			admin := pgAdminConn(t, inf)
+			if pgSchemaExists(t, admin, SchemaPrefix+h.Run) {
+				t.Errorf("the run left its schema behind")
+			}
+		})
+	}
+}
+
+func walLevel(t *testing.T, inf Infra) string {
+	t.Helper()
+	level, err := WALLevel(testCtx(t), inf.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return level
+}
+
+func mustProducer(t *testing.T, name string) strategies.Producer {
+	t.Helper()
+	p, err := strategies.LookupProducer(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustConsumer(t *testing.T, name string) strategies.Consumer {
+	t.Helper()
+	c, err := strategies.LookupConsumer(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
