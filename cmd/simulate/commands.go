@@ -35,15 +35,15 @@ type common struct {
 func newFlags(name string, c *common) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.producer, "producer", "", "producer strategy")
-	fs.StringVar(&c.consumer, "consumer", "", "consumer strategy")
-	fs.StringVar(&c.workload, "workload", "", "workload")
-	fs.StringVar(&c.fault, "fault", "", "fault kind")
-	fs.StringVar(&c.backend, "backend", "sim", "backend: sim")
-	fs.StringVar(&c.format, "format", "text", "output: text, json, markdown or html")
-	fs.IntVar(&c.seeds, "seeds", 100, "seeds (runs) per cell (default 5 with --backend real)")
-	fs.Uint64Var(&c.firstSeed, "first-seed", 1, "first seed")
-	fs.IntVar(&c.commands, "commands", scenarios.DefaultLimits.MaxCommands, "most business commands per scenario")
+	fs.StringVar(&c.producer, "producer", "", "producer strategy `P` (simulate list)")
+	fs.StringVar(&c.consumer, "consumer", "", "consumer strategy `C` (simulate list)")
+	fs.StringVar(&c.workload, "workload", "", "workload `W`: "+strings.Join(harness.WorkloadNames(), ", "))
+	fs.StringVar(&c.fault, "fault", "", "fault kind `F` (simulate list)")
+	fs.StringVar(&c.backend, "backend", "sim", "run on `sim|real`: the simulator, or PostgreSQL and RabbitMQ")
+	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, markdown or html")
+	fs.IntVar(&c.seeds, "seeds", 100, "`N` seeds (runs) per cell, 5 by default with --backend real")
+	fs.Uint64Var(&c.firstSeed, "first-seed", 1, "the first seed `S`: the seeds are S, S+1, ...")
+	fs.IntVar(&c.commands, "commands", scenarios.DefaultLimits.MaxCommands, "at most `N` business commands per scenario")
 	fs.BoolVar(&c.noShrink, "no-shrink", false, "report the first failing scenario as it was drawn")
 	return fs
 }
@@ -52,11 +52,11 @@ func newFlags(name string, c *common) *flag.FlagSet {
 // second instead of a tenth of a millisecond.
 const realSeeds = 5
 
-// parse parses flags and turns every problem into a one-line usage error.
+// parse parses flags and turns every problem into a one-line usage error; -h is a helpRequest.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usagef("%s: see `simulate help`", fs.Name())
+			return helpRequest{fs}
 		}
 		return usagef("%s: %v", fs.Name(), err)
 	}
@@ -300,7 +300,7 @@ func differs(results []scenarios.CellResult) int {
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
 	var c common
 	fs := newFlags("matrix", &c)
-	out := fs.String("out", "", "also write matrix.txt, matrix.json, matrix.md, matrix.html and the counterexamples into this folder")
+	out := fs.String("out", "", "also write matrix.txt, matrix.json, matrix.md, matrix.html and the counterexamples into `DIR`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -405,8 +405,8 @@ func writeReport(dir string, results []scenarios.CellResult) error {
 func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	var c common
 	fs := newFlags("replay", &c)
-	seed := fs.Uint64("seed", 0, "the seed to replay")
-	file := fs.String("scenario", "", "a scenario (or counterexample) JSON file to replay")
+	seed := fs.Uint64("seed", 0, "the seed `S` to replay")
+	file := fs.String("scenario", "", "a scenario (or counterexample) JSON `FILE` to replay")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -562,9 +562,7 @@ func cmdList(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "  %-20s %s\n", inv.Name(), inv.Doc())
 	}
 	fmt.Fprintln(w, "\ndemos:")
-	for _, s := range stories() {
-		fmt.Fprintf(w, "  %-22s %s\n", s.name, s.title)
-	}
+	writeDemoList(w)
 	fmt.Fprintf(w, "\nbackends: sim (deterministic, no servers), real (PostgreSQL and RabbitMQ; log-tailing needs wal_level=logical)\n")
 	return nil
 }

@@ -490,18 +490,18 @@ func timesWord(n int) string {
 }
 
 // cmdDemo is `simulate demo NAME [--backend sim|real] [--no-pause]`; without NAME it lists the
-// demos.
+// demos; with -h, the demos and the flags.
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer, con console) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	backend := fs.String("backend", "sim", "backend: sim or real")
+	backend := fs.String("backend", "sim", "run on `sim|real`: the simulator, or PostgreSQL and RabbitMQ")
 	noPause := fs.Bool("no-pause", false, "run straight through, without waiting for Enter")
 	name := ""
 	// The name may come before or after the flags.
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return usagef("demo: see `simulate help`")
+				return helpRequest{fs}
 			}
 			return usagef("demo: %v", err)
 		}
@@ -515,9 +515,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, con console) 
 	}
 	if name == "" {
 		fmt.Fprintln(stdout, "demos (simulate demo NAME [--backend sim|real] [--no-pause]):")
-		for _, s := range stories() {
-			fmt.Fprintf(stdout, "  %-22s %s\n", s.name, s.title)
-		}
+		writeDemoList(stdout)
 		return nil
 	}
 	i := slices.Index(demoNames(), name)

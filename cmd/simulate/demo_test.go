@@ -183,11 +183,39 @@ func TestDemoBadUsage(t *testing.T) {
 		{"two names", []string{"demo", "lost-order", "stale-price"}, []string{quoted("stale-price")}},
 		{"unknown flag", []string{"demo", "lost-order", "--bogus"}, []string{"bogus"}},
 		{"unknown backend", []string{"demo", "lost-order", "--backend", "nosuch"}, []string{quoted("nosuch")}},
-		{"help", []string{"demo", "-h"}, []string{"simulate help"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			requireUsage(t, simulate(t, tc.args...), tc.args, tc.wants...)
+		})
+	}
+}
+
+// TestDemoHelp: `simulate demo --help`, `simulate demo -h` and `simulate help demo` list every
+// demo on one line with its summary, then the demo's flags, and exit 0.
+func TestDemoHelp(t *testing.T) {
+	for _, a := range [][]string{
+		{"demo", "--help"},
+		{"demo", "-h"},
+		{"help", "demo"},
+		{"demo", "lost-order", "-h"},
+	} {
+		t.Run(strings.Join(a, " "), func(t *testing.T) {
+			r := simulate(t, a...)
+			requireCode(t, r, exitOK, a)
+			if r.stderr != "" {
+				t.Errorf("stderr %q, want nothing", r.stderr)
+			}
+			requireInOrder(t, r.stdout, "usage: simulate demo NAME", "demos:", "flags:", "--backend sim|real", "--no-pause")
+			lines := section(r.stdout, "demos:")
+			if len(lines) != len(stories()) {
+				t.Fatalf("demos section %q, want one line for each of %d demos", lines, len(stories()))
+			}
+			for i, s := range stories() {
+				if f := strings.Fields(lines[i]); len(f) == 0 || f[0] != s.name || !strings.HasSuffix(lines[i], " "+s.title) {
+					t.Errorf("demos line %q, want %s and its summary", lines[i], s.name)
+				}
+			}
 		})
 	}
 }

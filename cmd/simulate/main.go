@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			fmt.Fprint(stdout, usageText)
 			return exitOK
 		case len(rest) > 1 || rest[0] == "" || strings.HasPrefix(rest[0], "-"):
-			err = usagef("help takes one command (run, matrix, replay, demo, list), got %q", strings.Join(rest, " "))
+			err = usagef("help takes one command name, got %q", strings.Join(rest, " "))
 		default:
 			// `simulate help CMD` is `simulate CMD -h`; an unknown CMD is the unknown command below.
 			return run(ctx, []string{rest[0], "-h"}, stdout, stderr, tty)

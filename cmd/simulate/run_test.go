@@ -367,3 +367,45 @@ func TestRunHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSaysWhatTheSearchDrew: when the first seeds miss the expected break, the text says how
+// many more seeds the search drew and which one broke what, and the JSON carries the same under
+// searched and found_by_search.
+func TestRunSaysWhatTheSearchDrew(t *testing.T) {
+	cell := cellArgs{"outbox", "naive", "orders", "crash-relay"} // a duplicate the first 4 seeds do not draw
+	a := args("run", cell, "--seeds", "4", "--format", "json")
+	r := simulate(t, a...)
+	requireCode(t, r, exitFindings, a)
+	var doc struct {
+		Cells []struct {
+			Runs          int               `json:"runs"`
+			Violations    map[string]int    `json:"violations"`
+			Searched      int               `json:"searched"`
+			FoundBySearch map[string]uint64 `json:"found_by_search"`
+			Matches       bool              `json:"matches"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Cells) != 1 {
+		t.Fatalf("not one cell of JSON (%v):\n%s", err, clip(r.stdout))
+	}
+	c := doc.Cells[0]
+	seed, found := c.FoundBySearch["no-duplicate-effect"]
+	if c.Runs != 4 || c.Violations["no-duplicate-effect"] != 0 || !found || c.Searched < 1 || !c.Matches {
+		t.Fatalf("cell %+v, want 4 runs without a duplicate, then the search finding it", c)
+	}
+	if first, last := uint64(5), uint64(4+c.Searched); seed != last || seed < first {
+		t.Errorf("found at seed %d, want the last of the %d searched seeds 5..%d", seed, c.Searched, last)
+	}
+
+	a = args("run", cell, "--seeds", "4")
+	r = simulate(t, a...)
+	requireCode(t, r, exitFindings, a)
+	seeds := "1 more seed"
+	if c.Searched > 1 {
+		seeds = fmt.Sprintf("%d more seeds", c.Searched)
+	}
+	want := fmt.Sprintf("backend sim, 4 runs; the search drew %s: seed %d broke no-duplicate-effect\n", seeds, seed)
+	if _, head, _ := strings.Cut(r.stdout, "\n"); !strings.HasPrefix(head, want) {
+		t.Errorf("the second line is not %q:\n%s", want, clip(r.stdout))
+	}
+}

@@ -51,6 +51,10 @@ func TestBadUsage(t *testing.T) {
 	}{
 		{"unknown command", []string{"nosuch"}, []string{quoted("nosuch"), "run", "matrix", "replay", "list"}},
 		{"unknown command flag-like", []string{"--seeds", "3"}, []string{quoted("--seeds")}},
+		{"help unknown command", []string{"help", "nosuch"}, []string{quoted("nosuch"), "run", "matrix", "replay", "demo", "list"}},
+		{"help two commands", []string{"help", "run", "matrix"}, []string{quoted("run matrix")}},
+		{"help flag", []string{"help", "--seeds"}, []string{quoted("--seeds")}},
+		{"help empty command", []string{"help", ""}, []string{"help"}},
 
 		{"run unknown producer", args("run", with(ok, func(c *cellArgs) { c.producer = "nope" })), append([]string{quoted("nope")}, catalogueProducers...)},
 		{"run unknown consumer", args("run", with(ok, func(c *cellArgs) { c.consumer = "nope" })), append([]string{quoted("nope")}, catalogueConsumers...)},
@@ -76,7 +80,6 @@ func TestBadUsage(t *testing.T) {
 		{"list unknown flag", []string{"list", "--bogus"}, []string{"bogus"}},
 		{"run positional argument", args("run", ok, "extra"), []string{quoted("extra")}},
 		{"list positional argument", []string{"list", "extra"}, []string{quoted("extra")}},
-		{"run -h", []string{"run", "-h"}, []string{"simulate help"}},
 		{"matrix seeds zero", []string{"matrix", "--seeds", "0"}, []string{"--seeds", "0"}},
 		{"replay seed not a number", args("replay", ok, "--seed", "abc"), []string{"seed", quoted("abc")}},
 
@@ -149,4 +152,45 @@ func TestBadScenarioFile(t *testing.T) {
 		a := []string{"replay", "--scenario", dir}
 		requireUsage(t, simulate(t, a...), a, dir)
 	})
+}
+
+// TestCommandHelp: `simulate help CMD`, `simulate CMD -h` and `simulate CMD --help` print the
+// command's usage, what it does and its flags on stdout, and exit 0.
+func TestCommandHelp(t *testing.T) {
+	tests := []struct {
+		cmd         string
+		wants, nots []string
+	}{
+		{"run", []string{"usage: simulate run --producer P --consumer C --workload W --fault F", "Exit 1",
+			"--producer P", "--consumer C", "--workload W", "--fault F", "--seeds N", "(default 100)", "--first-seed S",
+			"--commands N", "--no-shrink", "--backend sim|real", "--format FORMAT"}, nil},
+		{"matrix", []string{"usage: simulate matrix", "--out DIR", "--seeds N", "--format FORMAT"}, nil},
+		{"replay", []string{"usage: simulate replay --producer P", "simulate replay --scenario FILE", "--seed S", "--scenario FILE", "--no-shrink"},
+			[]string{"--seeds", "--first-seed"}},
+		{"list", []string{"usage: simulate list", "strategies"}, []string{"flags:"}},
+	}
+	for _, tc := range tests {
+		for _, a := range [][]string{{"help", tc.cmd}, {tc.cmd, "-h"}, {tc.cmd, "--help"}} {
+			t.Run(strings.Join(a, " "), func(t *testing.T) {
+				r := simulate(t, a...)
+				requireCode(t, r, exitOK, a)
+				if r.stderr != "" {
+					t.Errorf("stderr %q, want nothing", r.stderr)
+				}
+				if !strings.HasPrefix(r.stdout, "usage: simulate "+tc.cmd) {
+					t.Errorf("help does not start with its usage line:\n%s", r.stdout)
+				}
+				for _, w := range tc.wants {
+					if !strings.Contains(r.stdout, w) {
+						t.Errorf("help lacks %q:\n%s", w, r.stdout)
+					}
+				}
+				for _, n := range tc.nots {
+					if strings.Contains(r.stdout, n) {
+						t.Errorf("help has %q:\n%s", n, r.stdout)
+					}
+				}
+			})
+		}
+	}
 }
