@@ -31,7 +31,8 @@ type JSONCell struct {
 	// Rates is, per invariant, the share of runs that broke it (0 to 1).
 	Rates map[string]float64 `json:"rates"`
 	// Searched and FoundBySearch: the runs past Runs spent looking for an expected break, and
-	// the seed that found each (not counted in violations or rates).
+	// for each invariant they broke that the first Runs did not, expected or not, the first seed
+	// that broke it (not counted in violations or rates; errors counts their harness failures).
 	Searched      int               `json:"searched,omitempty"`
 	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
 	// Cost is what the runs measured of the strategies' price (see scenarios.Cost).
