@@ -242,22 +242,49 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 	}
 }
 
+// TestSchemaCreateRefusesExisting: a run id is never used twice: while its run lives, its
+// liveness lock refuses it; after, its schema does.
 func TestSchemaCreateRefusesExisting(t *testing.T) {
-	inf := Require(t)
+	inf := cleanTestInfra(t, Require(t)) // the dead run's schema stays until the test drops it
 	t.Parallel()
-	s := pgTestSchema(t, inf)
-	runID := strings.TrimPrefix(s.Name, SchemaPrefix)
-	again, err := CreateSchema(testCtx(t), inf.PostgresURL, runID)
-	if err == nil {
-		again.Close()
-		t.Fatal("CreateSchema of an existing schema: got no error")
+	for _, tc := range []struct {
+		name, want string
+		live       bool
+	}{
+		{"live run", "liveness lock", true},
+		{"dead run", "already exists", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pgTestSchema(t, inf)
+			if !tc.live {
+				s.Close()
+			}
+			runID := strings.TrimPrefix(s.Name, SchemaPrefix)
+			again, err := CreateSchema(testCtx(t), inf.PostgresURL, runID)
+			if err == nil {
+				again.Close()
+				t.Fatal("CreateSchema of an existing schema: got no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			if _, err := pgSchemaFinal(t, inf, s.Name); err != nil {
+				t.Errorf("the existing schema is damaged: %v", err)
+			}
+		})
 	}
-	if !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("error %q does not say the schema exists", err)
+}
+
+// pgSchemaFinal reads a schema's final state through a Schema value of its own.
+func pgSchemaFinal(t *testing.T, inf Infra, name string) (history.Final, error) {
+	t.Helper()
+	pool, err := newPgPool(testCtx(t), inf.PostgresURL, name, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.Final(testCtx(t)); err != nil {
-		t.Errorf("the existing schema is damaged: %v", err)
-	}
+	s := &Schema{Name: name, url: inf.PostgresURL, pool: pool}
+	defer s.Close()
+	return s.Final(testCtx(t))
 }
 
 func TestSchemaCreateRejectsBadRunID(t *testing.T) {
