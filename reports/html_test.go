@@ -151,17 +151,22 @@ func TestHTMLOrder(t *testing.T) {
 }
 
 // TestHTMLMatrixCell: a cell shows each broken invariant with its share, colour by severity,
-// the marks, its full detail in the title, and links to its counterexample.
+// the marks, its full detail in the title, and links to its counterexample, which links back;
+// the columns' faults are abbreviated, with their names in the title and under the tables.
 func TestHTMLMatrixCell(t *testing.T) {
 	page := string(renderHTML(t, fixtureResults()))
 	for _, want := range []string{
-		"<td class=\"sev-mid\" title=\"double-write / naive / orders under crash-consumer\nExpected: no-duplicate-effect.\nObserved: no-duplicate-effect (37/100 runs).\nReason: The consumer dies",
+		"<td id=\"cell-double-write_naive_orders_crash-consumer\" class=\"sev-mid\" title=\"double-write / naive / orders under crash-consumer\nExpected: no-duplicate-effect.\nObserved: no-duplicate-effect (37/100 runs).\nReason: The consumer dies",
 		`<a href="#ce-1"><span class="rate">dup 37%</span></a></td>`,
-		"<td class=\"sev-ok differs\" title=\"outbox / inbox-racy / orders under concurrent-consumers\nExpected: no-duplicate-effect.\nObserved: nothing broken.\nDiffers from the catalogue.\nNot found in 100 runs: no-duplicate-effect (more seeds may find it).",
+		"<td id=\"cell-outbox_inbox-racy_orders_concurrent-consumers\" class=\"sev-ok differs\" title=\"outbox / inbox-racy / orders under concurrent-consumers\nExpected: no-duplicate-effect.\nObserved: nothing broken.\nDiffers from the catalogue.\nNot found in 100 runs: no-duplicate-effect (more seeds may find it).",
 		`<span class="rate">ok</span><span class="marks">!</span>`,
 		`<span class="rate">ok</span><span class="marks">?</span>`,
 		`<span class="rate">phantom 21%</span><br /><span class="rate">conv 4%</span>`,
-		`<td class="sev-none" title="outbox / inbox-racy / orders under none: not run"><span aria-label="not run">–</span></td>`,
+		`<td id="cell-outbox_inbox-racy_orders_none" class="sev-none" title="outbox / inbox-racy / orders under none: not run"><span aria-label="not run">–</span></td>`,
+		`<th scope="col"><abbr title="crash-consumer">crash-c</abbr></th>`,
+		`<th scope="row" class="pair"><span>double-write /</span> <span>naive</span></th>`,
+		`Fault columns: crash-c = crash-consumer, part-brk = partition-broker, conc-con = concurrent-consumers, crash-p = crash-producer.`,
+		`<p class="back"><a href="#cell-double-write_naive_orders_crash-consumer">Its cell in the matrix</a></p>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks\n%s", want)

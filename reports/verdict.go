@@ -103,20 +103,6 @@ func differences(r scenarios.CellResult) []string {
 	return out
 }
 
-// searchNotes say which breaks only the search past the first runs found, and by which seed.
-func searchNotes(r scenarios.CellResult) []string {
-	found := make(map[string]int, len(r.FoundBySearch))
-	for name := range r.FoundBySearch {
-		found[name] = 0
-	}
-	var out []string
-	for _, name := range ordered(found) {
-		out = append(out, fmt.Sprintf("%s found only past the first %d runs (seed %d, %d more runs searched).",
-			capitalize(name), r.Runs, r.FoundBySearch[name], r.Searched))
-	}
-	return out
-}
-
 // cellDetail is everything a matrix cell stands for, one statement a line: the cell, expected
 // and observed outcomes, differences, search finds and the catalogue's reason.
 func cellDetail(r scenarios.CellResult) string {
@@ -129,7 +115,9 @@ func cellDetail(r scenarios.CellResult) string {
 		lines = append(lines, "Differs from the catalogue.")
 	}
 	lines = append(lines, differences(r)...)
-	lines = append(lines, searchNotes(r)...)
+	if n := htmlSearchNote(r); n != "" {
+		lines = append(lines, n)
+	}
 	if r.Reason != "" {
 		lines = append(lines, "Reason: "+sentence(r.Reason))
 	}
