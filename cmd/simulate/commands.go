@@ -349,8 +349,9 @@ func cmdDefault(ctx context.Context, stdout, stderr io.Writer, tty bool) error {
 	return nil
 }
 
-// writeReport writes the matrix in every format and one file per counterexample: its timeline
-// and its shrunk scenario as JSON, which `simulate replay --scenario` reads.
+// writeReport writes the matrix in every format and, per counterexample, its timeline, its
+// shrunk scenario as JSON (which `simulate replay --scenario` reads) and, with the HTML matrix,
+// its page (reports.HTMLSite): counterexamples/<name>.txt, .json and .html.
 func writeReport(dir string, results []scenarios.CellResult) error {
 	cdir := filepath.Join(dir, "counterexamples")
 	if err := os.MkdirAll(cdir, 0o755); err != nil {
@@ -376,14 +377,24 @@ func writeReport(dir string, results []scenarios.CellResult) error {
 	if err := write("matrix.md", func(w io.Writer) error { return reports.Markdown(w, results) }); err != nil {
 		return err
 	}
-	if err := write("matrix.html", func(w io.Writer) error { return reports.HTML(w, results) }); err != nil {
-		return err
+	pages, err := reports.HTMLSite(results)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, p := range pages {
+		path := filepath.Join(dir, filepath.FromSlash(p.Path))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if err := os.WriteFile(path, p.Body, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
 	}
 	for _, r := range results {
 		if r.Counterexample == nil {
 			continue
 		}
-		base := strings.ReplaceAll(r.Cell().String(), "/", "_")
+		base := reports.CounterexampleName(r.Cell())
 		scen := filepath.Join("counterexamples", base+".json")
 		if err := write(scen, func(w io.Writer) error {
 			enc := json.NewEncoder(w)

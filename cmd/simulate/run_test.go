@@ -347,6 +347,28 @@ func TestMatrix(t *testing.T) {
 				t.Errorf("%s replays to a different timeline than the report shows", path)
 			}
 		}
+		// The HTML matrix links each counterexample's own page, which draws it and links back;
+		// the matrix page itself draws none.
+		matrix, err := os.ReadFile(filepath.Join(dir, "matrix.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(matrix), `<svg class="sequence"`) {
+			t.Errorf("matrix.html draws a counterexample; they belong on their own pages")
+		}
+		for _, path := range scenarios {
+			name := strings.TrimSuffix(filepath.Base(path), ".json")
+			page, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".html")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(matrix), `href="counterexamples/`+name+`.html#ce-`) {
+				t.Errorf("matrix.html does not link to counterexamples/%s.html", name)
+			}
+			if !strings.Contains(string(page), `<svg class="sequence"`) || !strings.Contains(string(page), `href="../matrix.html#cell-`+name+`"`) {
+				t.Errorf("counterexamples/%s.html lacks its diagram or its link back to the matrix", name)
+			}
+		}
 	})
 }
 
