@@ -3,8 +3,10 @@ package reports
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/scenarios"
 )
 
@@ -84,7 +86,7 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 	}
 	if short {
 		var parts []string
-		for _, f := range distinct(results, func(r scenarios.CellResult) string { return r.Fault }) {
+		for _, f := range columnFaults(results) {
 			if s := shortFault(f); s != f {
 				parts = append(parts, s+" = "+f)
 			}
@@ -155,6 +157,20 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 	return write(w, &b)
 }
 
+// columnFaults are the faults of results in catalogue order; names the catalogue does not know
+// come after, in order of first appearance.
+func columnFaults(results []scenarios.CellResult) []string {
+	faults := distinct(results, func(r scenarios.CellResult) string { return r.Fault })
+	rank := func(name string) int {
+		if i := slices.Index(fault.Names(), name); i >= 0 {
+			return i
+		}
+		return len(fault.Names())
+	}
+	slices.SortStableFunc(faults, func(a, b string) int { return rank(a) - rank(b) })
+	return faults
+}
+
 // block is one workload's table: symbols by row (producer/consumer) and column (fault).
 type block struct {
 	workload string
@@ -165,9 +181,10 @@ type block struct {
 }
 
 // matrixBlocks groups results by workload, in order of first appearance; a block's columns are
-// the faults of the whole result set that it has, in their global order.
+// the faults of the whole result set that it has, in catalogue order (names the catalogue does
+// not know come after, in order of first appearance).
 func matrixBlocks(results []scenarios.CellResult) []block {
-	faults := distinct(results, func(r scenarios.CellResult) string { return r.Fault })
+	faults := columnFaults(results)
 	var out []block
 	for _, wl := range distinct(results, func(r scenarios.CellResult) string { return r.Workload }) {
 		var mine []scenarios.CellResult

@@ -98,7 +98,7 @@ func differences(r scenarios.CellResult) []string {
 		out = append(out, fmt.Sprintf("Not found in %d runs: %s (more seeds may find it).", r.Runs, nameList(m, "")))
 	}
 	if r.Errors > 0 {
-		out = append(out, fmt.Sprintf("%s of %d did not settle.", capitalize(plural(r.Errors, "run")), r.Runs))
+		out = append(out, capitalize(unsettledText(r))+".")
 	}
 	return out
 }
