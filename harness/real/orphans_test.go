@@ -3,6 +3,7 @@ package real
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net/url"
 	"slices"
 	"strings"
@@ -24,6 +25,14 @@ func cleanTestInfra(t *testing.T, inf Infra) Infra {
 	ctx := testCtx(t)
 	admin := pgAdminConn(t, inf)
 	db := "harness_test_" + testRunID(t)
+	// The database's liveness marker, as realtest.Database takes it: held by admin until the test
+	// ends, so that a test process reaping killed tests' databases leaves this one alone.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(db))
+	var ok bool
+	if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(0x68727473), int32(h.Sum32())).Scan(&ok); err != nil || !ok {
+		t.Fatalf("liveness lock of database %s: %v", db, err)
+	}
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{db}.Sanitize()); err != nil {
 		t.Fatalf("create database %s: %v", db, err)
 	}

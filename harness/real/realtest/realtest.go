@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"hash/fnv"
 	"net/url"
 	"testing"
 	"time"
@@ -19,39 +21,40 @@ import (
 // its replication slots) when the test ends. What a test leaves dead on purpose there is reaped
 // only by the test itself: every real run cleans up after killed runs in the database it runs
 // on, and other tests' runs run elsewhere.
+//
+// Like a run, the database has a liveness marker: an advisory lock on its name (DatabaseLock),
+// held by a connection of the test process until the test ends. Database first drops the
+// harness_test_ databases whose marker is free: those of test processes that were killed.
 func Database(t testing.TB, inf real.Infra) real.Infra {
 	t.Helper()
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	db := "harness_test_" + hex.EncodeToString(b[:])
+	db := DatabasePrefix + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, inf.PostgresURL)
 	if err != nil {
 		t.Fatalf("realtest: %v", err)
 	}
-	defer admin.Close(ctx)
+	var ok bool
+	class, key := DatabaseLock(db)
+	if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, class, key).Scan(&ok); err != nil || !ok {
+		admin.Close(ctx)
+		t.Fatalf("realtest: liveness lock of database %s: %v (taken: %v)", db, err, !ok)
+	}
+	reapDatabases(ctx, t, admin)
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{db}.Sanitize()); err != nil {
+		admin.Close(ctx)
 		t.Fatalf("realtest: create database %s: %v", db, err)
 	}
-	server := inf.PostgresURL
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Errorf("realtest: drop database %s: %v", db, err)
-			return
-		}
-		defer c.Close(ctx)
-		// Slots belong to their database and keep it from being dropped.
-		if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, db); err != nil {
-			t.Errorf("realtest: drop the slots of database %s: %v", db, err)
-		}
-		if _, err := c.Exec(ctx, `DROP DATABASE `+pgx.Identifier{db}.Sanitize()+` WITH (FORCE)`); err != nil {
-			t.Errorf("realtest: drop database %s: %v", db, err)
+		defer admin.Close(ctx) // releases the liveness lock
+		if err := dropDatabase(ctx, admin, db); err != nil {
+			t.Errorf("realtest: %v", err)
 		}
 	})
 	u, err := url.Parse(inf.PostgresURL)
@@ -61,4 +64,49 @@ func Database(t testing.TB, inf real.Infra) real.Infra {
 	u.Path = "/" + db
 	inf.PostgresURL = u.String()
 	return inf
+}
+
+// DatabasePrefix starts the name of every database Database creates.
+const DatabasePrefix = "harness_test_"
+
+// DatabaseLock is the advisory lock key (class, key) that marks the test database db as in use.
+func DatabaseLock(db string) (int32, int32) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(db))
+	return 0x68727473, int32(h.Sum32()) // "hrts"
+}
+
+// reapDatabases drops the test databases whose test process is gone (liveness lock free).
+func reapDatabases(ctx context.Context, t testing.TB, admin *pgx.Conn) {
+	t.Helper()
+	rows, _ := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'harness\_test\_%'`)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("realtest: list test databases: %v", err)
+	}
+	for _, db := range names {
+		class, key := DatabaseLock(db)
+		var free bool
+		if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, class, key).Scan(&free); err != nil {
+			t.Fatalf("realtest: %v", err)
+		}
+		if !free {
+			continue
+		}
+		if err := dropDatabase(ctx, admin, db); err != nil {
+			t.Logf("realtest: a killed test's database: %v", err)
+		}
+		_, _ = admin.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, class, key)
+	}
+}
+
+// dropDatabase drops db and its replication slots (a slot keeps its database from being dropped).
+func dropDatabase(ctx context.Context, c *pgx.Conn, db string) error {
+	if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, db); err != nil {
+		return fmt.Errorf("drop the slots of database %s: %w", db, err)
+	}
+	if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{db}.Sanitize()+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("drop database %s: %w", db, err)
+	}
+	return nil
 }
