@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // chromiumPath is Debian's Chromium. Without it the browser test skips, or fails under
@@ -55,9 +55,9 @@ func TestBrowserRendersReport(t *testing.T) {
 	}
 	for _, p := range []struct {
 		name    string
-		results func(*testing.T) []scenarios.CellResult
+		results func(*testing.T) []result.CellResult
 	}{
-		{"report", func(*testing.T) []scenarios.CellResult { return fixtureResults() }},
+		{"report", func(*testing.T) []result.CellResult { return fixtureResults() }},
 		{"report-simulated", simulated},
 	} {
 		t.Run(p.name, func(t *testing.T) {
@@ -75,9 +75,9 @@ func TestBrowserRendersReport(t *testing.T) {
 	}
 	for _, p := range []struct {
 		name    string
-		results func(*testing.T) []scenarios.CellResult
+		results func(*testing.T) []result.CellResult
 	}{
-		{"site", func(*testing.T) []scenarios.CellResult { return catalogueResults() }},
+		{"site", func(*testing.T) []result.CellResult { return catalogueResults() }},
 		{"site-simulated", simulated},
 	} {
 		t.Run(p.name, func(t *testing.T) {

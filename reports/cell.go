@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // cellWidth is the width Cell wraps the catalogue's reason to.
@@ -15,7 +15,7 @@ const cellWidth = 100
 // what the search past the first runs drew and found, for each invariant the runs that broke it, the expected and observed outcome with the
 // catalogue's reason, then the counterexample's timeline if there is one. At most one
 // TimelineOptions is used, for the timeline.
-func Cell(w io.Writer, r scenarios.CellResult, opts ...TimelineOptions) error {
+func Cell(w io.Writer, r result.CellResult, opts ...TimelineOptions) error {
 	var b strings.Builder
 	writeCell(&b, r)
 	if ce := r.Counterexample; ce != nil {
@@ -29,7 +29,7 @@ func Cell(w io.Writer, r scenarios.CellResult, opts ...TimelineOptions) error {
 	return write(w, &b)
 }
 
-func writeCell(b *strings.Builder, r scenarios.CellResult) {
+func writeCell(b *strings.Builder, r result.CellResult) {
 	fmt.Fprintln(b, cellTitle(r.Cell()))
 	var head []string
 	if r.Backend != "" {
@@ -83,7 +83,7 @@ func writeCell(b *strings.Builder, r scenarios.CellResult) {
 }
 
 // costText says what a cell's runs cost per committed event, in one sentence.
-func costText(backend string, c *scenarios.Cost) string {
+func costText(backend string, c *result.Cost) string {
 	s := fmt.Sprintf("per event %.1f database statements and %.1f broker operations; business commit to effect p50 %g ms, p99 %g ms",
 		c.DBStatements, c.BrokerOps, c.LatencyP50, c.LatencyP99)
 	if backend == "sim" {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // Bar charts of the HTML report: small multiples of horizontal bar charts. A grid is one SVG:
@@ -196,7 +196,7 @@ func niceMax(v float64) float64 {
 // violationGrid is one workload's violation chart: a panel per fault, a bar per pairing whose
 // length is the share of runs that broke its worst invariant, its text every broken invariant's
 // share with the matrix's marks.
-func violationGrid(bl block, cells map[scenarios.Cell]scenarios.CellResult) chartGrid {
+func violationGrid(bl block, cells map[result.Cell]result.CellResult) chartGrid {
 	g := chartGrid{
 		Desc:   bl.workload + ": share of runs that broke an invariant, per producer/consumer pairing under each fault",
 		Labels: bl.rows,
@@ -225,25 +225,25 @@ func violationGrid(bl block, cells map[scenarios.Cell]scenarios.CellResult) char
 }
 
 // cellOfRow names the cell of a matrix row ("producer/consumer") under a fault.
-func cellOfRow(workload, row, fault string) scenarios.Cell {
+func cellOfRow(workload, row, fault string) result.Cell {
 	p, c, _ := strings.Cut(row, "/")
-	return scenarios.Cell{Producer: p, Consumer: c, Workload: workload, Fault: fault}
+	return result.Cell{Producer: p, Consumer: c, Workload: workload, Fault: fault}
 }
 
 // pairCost is the cost a cost chart shows for one pairing: its cell under no fault, or the mean
 // over its faults when it was not run without one.
 type pairCost struct {
-	cost     scenarios.Cost
+	cost     result.Cost
 	averaged bool
 	ok       bool
 }
 
 // costOfPair reads a pairing's cost from its cells.
-func costOfPair(bl block, row string, cells map[scenarios.Cell]scenarios.CellResult) pairCost {
+func costOfPair(bl block, row string, cells map[result.Cell]result.CellResult) pairCost {
 	if r, ok := cells[cellOfRow(bl.workload, row, "none")]; ok && r.Cost != nil {
 		return pairCost{cost: *r.Cost, ok: true}
 	}
-	var sum scenarios.Cost
+	var sum result.Cost
 	n := 0
 	for _, f := range bl.faults {
 		r, ok := cells[cellOfRow(bl.workload, row, f)]
@@ -261,7 +261,7 @@ func costOfPair(bl block, row string, cells map[scenarios.Cell]scenarios.CellRes
 		return pairCost{}
 	}
 	d := float64(n)
-	return pairCost{averaged: true, ok: true, cost: scenarios.Cost{
+	return pairCost{averaged: true, ok: true, cost: result.Cost{
 		DBStatements: sum.DBStatements / d, BrokerOps: sum.BrokerOps / d,
 		LatencyP50: sum.LatencyP50 / d, LatencyP99: sum.LatencyP99 / d, Throughput: sum.Throughput / d,
 	}}
@@ -271,26 +271,26 @@ func costOfPair(bl block, row string, cells map[scenarios.Cell]scenarios.CellRes
 type costMeasure struct {
 	title string
 	unit  string
-	value func(scenarios.Cost) float64
+	value func(result.Cost) float64
 }
 
 // costMeasures lists the cost charts; throughput only when some pairing has it (real servers).
 func costMeasures(latencyUnit string, withThroughput bool) []costMeasure {
 	out := []costMeasure{
-		{"DB statements", "per event", func(c scenarios.Cost) float64 { return c.DBStatements }},
-		{"broker operations", "per event", func(c scenarios.Cost) float64 { return c.BrokerOps }},
-		{"latency p50", latencyUnit, func(c scenarios.Cost) float64 { return c.LatencyP50 }},
-		{"latency p99", latencyUnit, func(c scenarios.Cost) float64 { return c.LatencyP99 }},
+		{"DB statements", "per event", func(c result.Cost) float64 { return c.DBStatements }},
+		{"broker operations", "per event", func(c result.Cost) float64 { return c.BrokerOps }},
+		{"latency p50", latencyUnit, func(c result.Cost) float64 { return c.LatencyP50 }},
+		{"latency p99", latencyUnit, func(c result.Cost) float64 { return c.LatencyP99 }},
 	}
 	if withThroughput {
-		out = append(out, costMeasure{"throughput", "events per second", func(c scenarios.Cost) float64 { return c.Throughput }})
+		out = append(out, costMeasure{"throughput", "events per second", func(c result.Cost) float64 { return c.Throughput }})
 	}
 	return out
 }
 
 // costGrid is one workload's cost chart, a panel per measure and a bar per pairing; ok is false
 // when no cell of the workload measured a cost. A pairing averaged over faults is marked "†".
-func costGrid(bl block, cells map[scenarios.Cell]scenarios.CellResult, latencyUnit string) (g chartGrid, averaged, ok bool) {
+func costGrid(bl block, cells map[result.Cell]result.CellResult, latencyUnit string) (g chartGrid, averaged, ok bool) {
 	costs := make([]pairCost, len(bl.rows))
 	throughput := false
 	for i, row := range bl.rows {

@@ -20,6 +20,8 @@
 // script and nothing loaded from outside the file.
 //
 // The package imports only the standard library and the harness's plain data: the history
-// vocabulary, the invariants' Violation and the scenarios' results. (Its browser test alone
-// drives Chromium through chromedp.)
+// vocabulary, the invariants' names and Violation, the fault kinds' order, and the cells' results
+// (scenarios/result). It must not import scenarios, harness or a backend (harness/sim,
+// harness/real): a report renders results, it never runs anything. (Its tests may run the
+// simulator to render real results, and its browser test alone drives Chromium through chromedp.)
 package reports

@@ -3,7 +3,7 @@ package reports
 import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 func ev(t int64, proc, op string, out history.Outcome, msg, detail string) history.Event {
@@ -20,7 +20,7 @@ var order1 = history.Message{ID: "order-1", Key: "order-1", Amount: 4200, Kind: 
 
 // duplicateCE is double-write/naive under crash-consumer: consumer-1 pays order-1, commits, dies
 // before its ack; the broker redelivers to consumer-2, which pays it again.
-func duplicateCE() *scenarios.Counterexample {
+func duplicateCE() *result.Counterexample {
 	crash := history.Fault{Kind: "crash-consumer", Target: "consumer-1", Point: "consumer.after-effect", Nth: 1}
 	sc := history.Scenario{
 		Producer: "double-write", Consumer: "naive", Workload: "orders", Fault: "crash-consumer",
@@ -65,12 +65,12 @@ func duplicateCE() *scenarios.Counterexample {
 		Detail:   "order-1 paid 2 times (payments for order-1: 2)",
 		Evidence: h.About("order-1"),
 	}
-	return &scenarios.Counterexample{Seed: 17, Invariant: "no-duplicate-effect", Scenario: sc, Violations: []invariants.Violation{v}, History: h}
+	return &result.Counterexample{Seed: 17, Invariant: "no-duplicate-effect", Scenario: sc, Violations: []invariants.Violation{v}, History: h}
 }
 
 // lostCE is double-write/naive under partition-broker: the producer commits order-1, its link to
 // the broker is cut, every publish fails and it gives up.
-func lostCE() *scenarios.Counterexample {
+func lostCE() *result.Counterexample {
 	cut := history.Fault{Kind: "partition-broker", Target: "producer", Nth: 1, Duration: 40}
 	sc := history.Scenario{
 		Producer: "double-write", Consumer: "naive", Workload: "orders", Fault: "partition-broker",
@@ -101,11 +101,11 @@ func lostCE() *scenarios.Counterexample {
 		Detail:   "order-1 committed but never paid (payments for order-1: 0)",
 		Evidence: h.About("order-1"),
 	}
-	return &scenarios.Counterexample{Seed: 4, Invariant: "no-lost-effect", Scenario: sc, Violations: []invariants.Violation{v}, History: h}
+	return &result.Counterexample{Seed: 4, Invariant: "no-lost-effect", Scenario: sc, Violations: []invariants.Violation{v}, History: h}
 }
 
-func result(p, c, w, f string, runs int, violations map[string]int, expected []string, matches bool, reason string) scenarios.CellResult {
-	return scenarios.CellResult{
+func cellResult(p, c, w, f string, runs int, violations map[string]int, expected []string, matches bool, reason string) result.CellResult {
+	return result.CellResult{
 		Producer: p, Consumer: c, Workload: w, Fault: f, Backend: "sim", Runs: runs,
 		Violations: violations, Expected: expected, Matches: matches, Reason: reason,
 	}
@@ -117,41 +117,41 @@ func ordersCounts(dup, lost, phantom int) map[string]int {
 
 // fixtureResults is a small catalogue run: two workloads, a duplicate and a lost effect with
 // their counterexamples, a cell that differs from its expectation and a cell with harness errors.
-func fixtureResults() []scenarios.CellResult {
+func fixtureResults() []result.CellResult {
 	dup := []string{"no-duplicate-effect"}
-	dupCell := result("double-write", "naive", "orders", "crash-consumer", 100, ordersCounts(37, 0, 0), dup, true,
+	dupCell := cellResult("double-write", "naive", "orders", "crash-consumer", 100, ordersCounts(37, 0, 0), dup, true,
 		"the consumer dies after the payment commits and before its ack; the broker redelivers and the naive consumer pays again")
 	dupCell.Counterexample = duplicateCE()
-	lostCell := result("double-write", "naive", "orders", "partition-broker", 100, ordersCounts(0, 12, 0), []string{"no-lost-effect"}, true,
+	lostCell := cellResult("double-write", "naive", "orders", "partition-broker", 100, ordersCounts(0, 12, 0), []string{"no-lost-effect"}, true,
 		"the order commits, then the publish fails and nothing retries it")
 	lostCell.Counterexample = lostCE()
-	racy := result("outbox", "inbox-racy", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), dup, false,
+	racy := cellResult("outbox", "inbox-racy", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), dup, false,
 		"two consumers both find the message unprocessed before either records it, and both pay")
-	errs := result("outbox", "inbox", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), nil, true,
+	errs := cellResult("outbox", "inbox", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), nil, true,
 		"the inbox's unique key makes the second insert fail, so the second payment rolls back")
 	errs.Errors = 2
 	prices := func(lost, phantom, conv int) map[string]int {
 		return map[string]int{"no-lost-effect": lost, "no-phantom-effect": phantom, "converges": conv}
 	}
-	withCost := func(r scenarios.CellResult, c scenarios.Cost) scenarios.CellResult {
+	withCost := func(r result.CellResult, c result.Cost) result.CellResult {
 		r.Cost = &c
 		return r
 	}
-	return []scenarios.CellResult{
-		withCost(result("double-write", "naive", "orders", "none", 100, ordersCounts(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
-			scenarios.Cost{Events: 300, DBStatements: 4, BrokerOps: 4, LatencyP50: 17, LatencyP99: 28}),
+	return []result.CellResult{
+		withCost(cellResult("double-write", "naive", "orders", "none", 100, ordersCounts(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
+			result.Cost{Events: 300, DBStatements: 4, BrokerOps: 4, LatencyP50: 17, LatencyP99: 28}),
 		dupCell,
 		lostCell,
-		withCost(result("outbox", "inbox", "orders", "none", 100, ordersCounts(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
-			scenarios.Cost{Events: 300, DBStatements: 9.6, BrokerOps: 4, LatencyP50: 49, LatencyP99: 80}),
-		result("outbox", "inbox", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), nil, true,
+		withCost(cellResult("outbox", "inbox", "orders", "none", 100, ordersCounts(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
+			result.Cost{Events: 300, DBStatements: 9.6, BrokerOps: 4, LatencyP50: 49, LatencyP99: 80}),
+		cellResult("outbox", "inbox", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), nil, true,
 			"the redelivered copy finds its inbox row and is acked without a second payment"),
 		racy,
 		errs,
-		result("publish-first", "natural", "prices", "crash-producer", 100, prices(0, 21, 4), []string{"no-phantom-effect", "converges"}, true,
+		cellResult("publish-first", "natural", "prices", "crash-producer", 100, prices(0, 21, 4), []string{"no-phantom-effect", "converges"}, true,
 			"the price change is published before its transaction commits; a crash in between leaves a price nobody set"),
-		result("outbox", "natural", "prices", "none", 100, prices(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
-		result("outbox", "natural", "prices", "crash-producer", 100, prices(0, 0, 0), nil, true,
+		cellResult("outbox", "natural", "prices", "none", 100, prices(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
+		cellResult("outbox", "natural", "prices", "crash-producer", 100, prices(0, 0, 0), nil, true,
 			"the outbox row commits with the price change or not at all"),
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 //go:embed html.tmpl
@@ -32,7 +32,7 @@ var htmlTemplate = template.Must(template.New("html").Funcs(template.FuncMap{"n"
 // matrix. Every counterexample is on the page, so the whole catalogue's page (some 700 diagrams)
 // weighs about 13 MB and is slow to open; HTMLSite splits the same report into a light matrix
 // page and a page per counterexample.
-func HTML(w io.Writer, results []scenarios.CellResult) error {
+func HTML(w io.Writer, results []result.CellResult) error {
 	var b bytes.Buffer
 	if err := htmlTemplate.ExecuteTemplate(&b, "matrix", newHTMLPage(results, htmlLinks(results, false))); err != nil {
 		return fmt.Errorf("reports: html: %w", err)
@@ -58,7 +58,7 @@ const (
 // CounterexampleName is the name, without extension, that a report folder gives the files of a
 // cell's counterexample: "double-write_naive_orders_crash-consumer". HTMLSite's page is
 // counterexamples/<name>.html; the timeline (.txt) and the scenario (.json) beside it share it.
-func CounterexampleName(c scenarios.Cell) string {
+func CounterexampleName(c result.Cell) string {
 	return strings.ReplaceAll(c.String(), "/", "_")
 }
 
@@ -76,14 +76,14 @@ func CounterexampleName(c scenarios.Cell) string {
 // catalogue, against 13 MB for HTML's one page) because it holds no diagram. Every page is
 // self-contained like HTML's: inline styles, inline SVG, no script, nothing fetched; the links
 // between the pages are relative, so the folder can move.
-func HTMLSite(results []scenarios.CellResult) ([]Page, error) {
+func HTMLSite(results []result.CellResult) ([]Page, error) {
 	links := htmlLinks(results, true)
 	var b bytes.Buffer
 	if err := htmlTemplate.ExecuteTemplate(&b, "matrix", newHTMLPage(results, links)); err != nil {
 		return nil, fmt.Errorf("reports: html: %w", err)
 	}
 	pages := []Page{{Path: htmlMatrixPath, Body: bytes.Clone(b.Bytes())}}
-	var withCE []scenarios.CellResult
+	var withCE []result.CellResult
 	for _, r := range results {
 		if r.Counterexample != nil {
 			withCE = append(withCE, r)
@@ -116,11 +116,11 @@ func HTMLSite(results []scenarios.CellResult) ([]Page, error) {
 // and whether each is on its own page (HTMLSite) or on the one page (HTML).
 type htmlLinkSet struct {
 	site    bool
-	numbers map[scenarios.Cell]int // 1, 2, ... for each cell with a counterexample
+	numbers map[result.Cell]int // 1, 2, ... for each cell with a counterexample
 }
 
-func htmlLinks(results []scenarios.CellResult, site bool) htmlLinkSet {
-	l := htmlLinkSet{site: site, numbers: map[scenarios.Cell]int{}}
+func htmlLinks(results []result.CellResult, site bool) htmlLinkSet {
+	l := htmlLinkSet{site: site, numbers: map[result.Cell]int{}}
 	for _, r := range results {
 		if r.Counterexample != nil {
 			l.numbers[r.Cell()] = len(l.numbers) + 1
@@ -130,19 +130,19 @@ func htmlLinks(results []scenarios.CellResult, site bool) htmlLinkSet {
 }
 
 // cellID is the id of a cell in the matrix.
-func cellID(c scenarios.Cell) string { return "cell-" + CounterexampleName(c) }
+func cellID(c result.Cell) string { return "cell-" + CounterexampleName(c) }
 
 // ceID is the id of a counterexample's article: ce-1, ce-2, ... in the order of results; its
 // events are ce-1-ev1, ce-1-ev2, ...
-func (l htmlLinkSet) ceID(c scenarios.Cell) string { return fmt.Sprintf("ce-%d", l.numbers[c]) }
+func (l htmlLinkSet) ceID(c result.Cell) string { return fmt.Sprintf("ce-%d", l.numbers[c]) }
 
 // cePath is the path of a counterexample's page in the folder.
-func (l htmlLinkSet) cePath(c scenarios.Cell) string {
+func (l htmlLinkSet) cePath(c result.Cell) string {
 	return htmlCEDir + "/" + CounterexampleName(c) + ".html"
 }
 
 // ceFromMatrix links the matrix page to a cell's counterexample; "" when it has none.
-func (l htmlLinkSet) ceFromMatrix(c scenarios.Cell) string {
+func (l htmlLinkSet) ceFromMatrix(c result.Cell) string {
 	if _, ok := l.numbers[c]; !ok {
 		return ""
 	}
@@ -153,7 +153,7 @@ func (l htmlLinkSet) ceFromMatrix(c scenarios.Cell) string {
 }
 
 // cellFromCE links a counterexample back to its cell in the matrix.
-func (l htmlLinkSet) cellFromCE(c scenarios.Cell) string {
+func (l htmlLinkSet) cellFromCE(c result.Cell) string {
 	if l.site {
 		return "../" + htmlMatrixPath + "#" + cellID(c)
 	}
@@ -161,7 +161,7 @@ func (l htmlLinkSet) cellFromCE(c scenarios.Cell) string {
 }
 
 // neighbour links a counterexample's page to another's, in the same folder.
-func (l htmlLinkSet) neighbour(c scenarios.Cell) *htmlNavLink {
+func (l htmlLinkSet) neighbour(c result.Cell) *htmlNavLink {
 	return &htmlNavLink{Href: CounterexampleName(c) + ".html#" + l.ceID(c), Title: cellTitle(c)}
 }
 
@@ -265,7 +265,7 @@ type htmlEvent struct {
 
 type htmlViolation struct{ Invariant, Text string }
 
-func newHTMLPage(results []scenarios.CellResult, links htmlLinkSet) htmlPage {
+func newHTMLPage(results []result.CellResult, links htmlLinkSet) htmlPage {
 	p := htmlPage{
 		Heading:     "Delivery matrix",
 		Summary:     summaryText(results),
@@ -289,12 +289,12 @@ func newHTMLPage(results []scenarios.CellResult, links htmlLinkSet) htmlPage {
 	for _, s := range severities {
 		p.Severities = append(p.Severities, htmlSwatch{Class: s.class(), Sample: swatchSample(s), Text: s.text()})
 	}
-	for _, f := range distinct(results, func(r scenarios.CellResult) string { return r.Fault }) {
+	for _, f := range distinct(results, func(r result.CellResult) string { return r.Fault }) {
 		if s := shortFault(f); s != f {
 			p.FaultNames = append(p.FaultNames, s+" = "+f)
 		}
 	}
-	cells := make(map[scenarios.Cell]scenarios.CellResult, len(results))
+	cells := make(map[result.Cell]result.CellResult, len(results))
 	for _, r := range results {
 		cells[r.Cell()] = r
 	}
@@ -317,7 +317,7 @@ func newHTMLPage(results []scenarios.CellResult, links htmlLinkSet) htmlPage {
 }
 
 // summaryText is the summary sentence the Markdown report opens with.
-func summaryText(results []scenarios.CellResult) string {
+func summaryText(results []result.CellResult) string {
 	if s := runsSummary(results); s != "" {
 		return fmt.Sprintf("%s: %s.", capitalize(s), summarize(results))
 	}
@@ -326,7 +326,7 @@ func summaryText(results []scenarios.CellResult) string {
 
 // latencyUnit is the unit of the latencies: simulated milliseconds unless every result comes
 // from real servers.
-func latencyUnit(results []scenarios.CellResult) string {
+func latencyUnit(results []result.CellResult) string {
 	for _, r := range results {
 		if r.Backend != "real" {
 			return "simulated ms"
@@ -350,7 +350,7 @@ func swatchSample(s severity) string {
 	return "ok"
 }
 
-func htmlWorkloadOf(bl block, cells map[scenarios.Cell]scenarios.CellResult, links htmlLinkSet, unit string) htmlWorkload {
+func htmlWorkloadOf(bl block, cells map[result.Cell]result.CellResult, links htmlLinkSet, unit string) htmlWorkload {
 	wl := htmlWorkload{Name: bl.workload, ID: "workload-" + bl.workload}
 	for _, f := range bl.faults {
 		h := htmlFault{Name: f}
@@ -385,7 +385,7 @@ func htmlWorkloadOf(bl block, cells map[scenarios.Cell]scenarios.CellResult, lin
 	return wl
 }
 
-func htmlCellOf(r scenarios.CellResult, link string) htmlCell {
+func htmlCellOf(r result.CellResult, link string) htmlCell {
 	c := htmlCell{ID: cellID(r.Cell()), Class: severityOf(r).class(), Rates: rates(r), Detail: cellDetail(r), Link: link, Marks: cellMarks(r)}
 	if !r.Matches {
 		c.Class += " differs"
@@ -393,7 +393,7 @@ func htmlCellOf(r scenarios.CellResult, link string) htmlCell {
 	return c
 }
 
-func htmlDifferingOf(r scenarios.CellResult, link string) htmlDiffering {
+func htmlDifferingOf(r result.CellResult, link string) htmlDiffering {
 	d := htmlDiffering{
 		Cell:     cellID(r.Cell()),
 		Title:    cellTitle(r.Cell()),
@@ -413,9 +413,9 @@ func htmlDifferingOf(r scenarios.CellResult, link string) htmlDiffering {
 // and Markdown reports word it (searchSentence): "4 runs; the search drew 36 more seeds: seed 41
 // broke no-duplicate-effect."; "" when the search drew no seed. The cell's title and its
 // counterexample's header say it.
-func htmlSearchNote(r scenarios.CellResult) string { return searchSentence(r) }
+func htmlSearchNote(r result.CellResult) string { return searchSentence(r) }
 
-func htmlCounterexampleOf(r scenarios.CellResult, links htmlLinkSet, own bool) htmlCounterexample {
+func htmlCounterexampleOf(r result.CellResult, links htmlLinkSet, own bool) htmlCounterexample {
 	ce := r.Counterexample
 	id := links.ceID(r.Cell())
 	t := buildTimeline(ce, r.Cell(), TimelineOptions{})

@@ -11,20 +11,21 @@ import (
 
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // catalogueResults stands for the default run without running it: every cell of the catalogue,
 // 100 runs each, breaking what the catalogue expects at a rate drawn from the cell's name, with a
 // counterexample on every broken cell (duplicateCE's history, relabelled), and a few cells whose
 // break only the search found.
-func catalogueResults() []scenarios.CellResult {
-	var out []scenarios.CellResult
+func catalogueResults() []result.CellResult {
+	var out []result.CellResult
 	for i, c := range scenarios.Cells() {
 		exp := scenarios.Expected(c)
 		h := fnv.New32a()
 		h.Write([]byte(c.String()))
 		n := int(h.Sum32())
-		r := scenarios.CellResult{
+		r := result.CellResult{
 			Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
 			Backend: "sim", Runs: 100, Violations: map[string]int{}, Expected: exp.Breaks,
 			MayBreak: exp.MayBreak, Reason: exp.Reason(), Matches: true,
@@ -42,7 +43,7 @@ func catalogueResults() []scenarios.CellResult {
 			r.FoundBySearch = map[string]uint64{exp.Breaks[0]: uint64(100 + r.Searched)}
 		}
 		if c.Fault == "none" {
-			r.Cost = &scenarios.Cost{Events: 300, DBStatements: float64(4 + n%6), BrokerOps: 4, LatencyP50: float64(10 + n%40), LatencyP99: float64(30 + n%90)}
+			r.Cost = &result.Cost{Events: 300, DBStatements: float64(4 + n%6), BrokerOps: 4, LatencyP50: float64(10 + n%40), LatencyP99: float64(30 + n%90)}
 		}
 		if len(exp.Breaks) > 0 {
 			ce := *duplicateCE()
@@ -58,22 +59,22 @@ func catalogueResults() []scenarios.CellResult {
 // searchedResults is the fixture with two cells searched past their first runs: one where the
 // search found the duplicate the catalogue expects (with its counterexample), one where it did
 // not.
-func searchedResults() []scenarios.CellResult {
+func searchedResults() []result.CellResult {
 	results := fixtureResults()
 	results[5].Searched = 400 // outbox/inbox-racy under concurrent-consumers: still missing
-	found := result("outbox", "inbox-racy", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), []string{"no-duplicate-effect"}, true,
+	found := cellResult("outbox", "inbox-racy", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), []string{"no-duplicate-effect"}, true,
 		"the consumer dies between the payment and its inbox row; the redelivered copy finds no row and pays again")
 	found.Searched, found.FoundBySearch = 36, map[string]uint64{"no-duplicate-effect": 136}
 	ce := *duplicateCE()
 	ce.Seed = 136
 	ce.Scenario.Producer, ce.Scenario.Consumer, ce.Scenario.Seed = "outbox", "inbox-racy", 136
 	found.Counterexample = &ce
-	return append(results[:6:6], append([]scenarios.CellResult{found}, results[6:]...)...)
+	return append(results[:6:6], append([]result.CellResult{found}, results[6:]...)...)
 }
 
 // site renders HTMLSite twice (the pages must not depend on map order) and returns its pages
 // by path.
-func site(t *testing.T, results []scenarios.CellResult) (map[string]string, []string) {
+func site(t *testing.T, results []result.CellResult) (map[string]string, []string) {
 	t.Helper()
 	pages, err := HTMLSite(results)
 	if err != nil {
@@ -118,7 +119,7 @@ func TestHTMLSiteGolden(t *testing.T) {
 // the folder and to an element of it; each matrix cell with a counterexample links to its page,
 // and each counterexample page back to that cell.
 func TestHTMLSiteLinks(t *testing.T) {
-	for name, results := range map[string][]scenarios.CellResult{
+	for name, results := range map[string][]result.CellResult{
 		"fixture":   searchedResults(),
 		"simulated": simulated(t),
 		"catalogue": catalogueResults(),
@@ -236,7 +237,7 @@ func TestHTMLSearchNote(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := scenarios.CellResult{Runs: c.runs, Searched: c.searched, FoundBySearch: c.found, Expected: c.expected, Violations: c.counts}
+			r := result.CellResult{Runs: c.runs, Searched: c.searched, FoundBySearch: c.found, Expected: c.expected, Violations: c.counts}
 			if got := htmlSearchNote(r); got != c.want {
 				t.Errorf("got  %q\nwant %q", got, c.want)
 			}

@@ -12,10 +12,10 @@ import (
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
-func renderHTML(t *testing.T, results []scenarios.CellResult) []byte {
+func renderHTML(t *testing.T, results []result.CellResult) []byte {
 	t.Helper()
 	return render(t, func(b *bytes.Buffer) error { return HTML(b, results) })
 }
@@ -27,7 +27,7 @@ func TestHTMLGolden(t *testing.T) {
 // TestHTMLSelfContained: the page loads nothing from anywhere: no address, no source, no
 // stylesheet or script, and every link points into the page.
 func TestHTMLSelfContained(t *testing.T) {
-	for name, results := range map[string][]scenarios.CellResult{
+	for name, results := range map[string][]result.CellResult{
 		"fixture":   fixtureResults(),
 		"one cell":  fixtureResults()[1:2],
 		"simulated": simulated(t),
@@ -175,7 +175,7 @@ func TestHTMLMatrixCell(t *testing.T) {
 }
 
 func TestSeverity(t *testing.T) {
-	base := scenarios.CellResult{Runs: 100, Matches: true}
+	base := result.CellResult{Runs: 100, Matches: true}
 	cases := []struct {
 		counts map[string]int
 		search map[string]uint64
@@ -237,8 +237,8 @@ func TestHTMLCost(t *testing.T) {
 
 	results := fixtureResults()
 	results[0].Cost = nil // double-write/naive: no cell without a fault measured
-	results[1].Cost = &scenarios.Cost{Events: 100, DBStatements: 4, BrokerOps: 5, LatencyP50: 10, LatencyP99: 20}
-	results[2].Cost = &scenarios.Cost{Events: 100, DBStatements: 6, BrokerOps: 7, LatencyP50: 30, LatencyP99: 40}
+	results[1].Cost = &result.Cost{Events: 100, DBStatements: 4, BrokerOps: 5, LatencyP50: 10, LatencyP99: 20}
+	results[2].Cost = &result.Cost{Events: 100, DBStatements: 6, BrokerOps: 7, LatencyP50: 30, LatencyP99: 40}
 	page = string(renderHTML(t, results))
 	for _, want := range []string{`double-write/naive †</text>`, `>5</text>`, `>6</text>`, `>20</text>`, `>30</text>`, "a pairing marked † was not run without a fault and shows the mean over the faults it was run under"} {
 		if !strings.Contains(page, want) {
@@ -249,7 +249,7 @@ func TestHTMLCost(t *testing.T) {
 
 // TestNumberedLinesMatchTimeline: the diagram's rows are the text timeline's numbered lines.
 func TestNumberedLinesMatchTimeline(t *testing.T) {
-	ces := []*scenarios.Counterexample{duplicateCE(), lostCE()}
+	ces := []*result.Counterexample{duplicateCE(), lostCE()}
 	for _, r := range simulated(t) {
 		if r.Counterexample != nil {
 			ces = append(ces, r.Counterexample)

@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/deliveryharness/harness/harness/history"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // JSONReport is the document JSON writes. Its field names are the CLI contract (DESIGN.md).
@@ -35,8 +35,8 @@ type JSONCell struct {
 	// that broke it (not counted in violations or rates; errors counts their harness failures).
 	Searched      int               `json:"searched,omitempty"`
 	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
-	// Cost is what the runs measured of the strategies' price (see scenarios.Cost).
-	Cost           *scenarios.Cost     `json:"cost,omitempty"`
+	// Cost is what the runs measured of the strategies' price (see result.Cost).
+	Cost           *result.Cost        `json:"cost,omitempty"`
 	Counterexample *JSONCounterexample `json:"counterexample"`
 }
 
@@ -62,7 +62,7 @@ type JSONViolation struct {
 
 // NewJSONReport converts results into the JSON document; slices and maps are never null, except
 // a missing counterexample.
-func NewJSONReport(results []scenarios.CellResult) JSONReport {
+func NewJSONReport(results []result.CellResult) JSONReport {
 	rep := JSONReport{Cells: make([]JSONCell, 0, len(results))}
 	for _, r := range results {
 		c := JSONCell{
@@ -127,7 +127,7 @@ func rate(n, runs int) float64 {
 // expected, reason, matches, errors, cost and counterexample (null, or the seed, the invariant, the shrunk
 // scenario, its schedule, the violations without evidence, the replay command and the timeline).
 // Map keys are sorted, so the output is deterministic.
-func JSON(w io.Writer, results []scenarios.CellResult) error {
+func JSON(w io.Writer, results []result.CellResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // the timeline's "<==" markers stay readable

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // Markdown writes results as Markdown that pastes into an architecture decision record: a table
@@ -14,7 +14,7 @@ import (
 // "*", with the seed that found it), the cost of each strategy pairing, the cells that differ
 // from the catalogue, and a section per counterexample with its timeline as a numbered list. Headings
 // start at level 2.
-func Markdown(w io.Writer, results []scenarios.CellResult) error {
+func Markdown(w io.Writer, results []result.CellResult) error {
 	var b strings.Builder
 	b.WriteString("## Delivery matrix\n\n")
 	if s := runsSummary(results); s != "" {
@@ -42,7 +42,7 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "Legend: %s; a percentage is the share of runs that broke the invariant.\n", legendText())
-	var searched []scenarios.CellResult
+	var searched []result.CellResult
 	for _, r := range results {
 		if len(r.FoundBySearch) > 0 {
 			searched = append(searched, r)
@@ -56,7 +56,7 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 	}
 	writeMarkdownCost(&b, results)
 
-	var differing []scenarios.CellResult
+	var differing []result.CellResult
 	for _, r := range results {
 		if !r.Matches {
 			differing = append(differing, r)
@@ -85,7 +85,7 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 		}
 	}
 
-	var withCE []scenarios.CellResult
+	var withCE []result.CellResult
 	for _, r := range results {
 		if r.Counterexample != nil {
 			withCE = append(withCE, r)
@@ -100,7 +100,7 @@ func Markdown(w io.Writer, results []scenarios.CellResult) error {
 	return write(w, &b)
 }
 
-func writeMarkdownCounterexample(b *strings.Builder, r scenarios.CellResult) {
+func writeMarkdownCounterexample(b *strings.Builder, r result.CellResult) {
 	t := buildTimeline(r.Counterexample, r.Cell(), TimelineOptions{})
 	fmt.Fprintf(b, "\n### %s\n\n", mdEscape(cellTitle(t.cell)))
 	fmt.Fprintf(b, "Observed %s; expected %s.", observed(r), nameList(r.Expected, "nothing broken"))
@@ -132,7 +132,7 @@ func writeMarkdownCounterexample(b *strings.Builder, r scenarios.CellResult) {
 
 // writeMarkdownCost writes the cost table: per workload and strategy pairing, from its cell
 // without a fault (else the first cell measured), what each committed event cost.
-func writeMarkdownCost(b *strings.Builder, results []scenarios.CellResult) {
+func writeMarkdownCost(b *strings.Builder, results []result.CellResult) {
 	rows := costRows(results)
 	if len(rows) == 0 {
 		return
@@ -169,9 +169,9 @@ func writeMarkdownCost(b *strings.Builder, results []scenarios.CellResult) {
 
 // costRows picks, per workload and pairing, the result whose cost the cost table shows: the
 // cell without a fault, else the first with a cost. Order: as the results come.
-func costRows(results []scenarios.CellResult) []scenarios.CellResult {
+func costRows(results []result.CellResult) []result.CellResult {
 	idx := map[string]int{}
-	var out []scenarios.CellResult
+	var out []result.CellResult
 	for _, r := range results {
 		if r.Cost == nil {
 			continue

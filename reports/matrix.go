@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/fault"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // MatrixOptions adjusts the text matrix.
@@ -56,7 +56,7 @@ func shortFault(name string) string {
 // found. A legend and a summary follow, then every cell marked "*" with the seed the search found
 // it at, then every differing cell with its expected and observed outcome, what the search drew
 // and the catalogue's reason.
-func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) error {
+func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error {
 	width := opts.Width
 	if width <= 0 {
 		width = DefaultWidth
@@ -101,7 +101,7 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 		fmt.Fprintln(&b, l)
 	}
 
-	var searched []scenarios.CellResult
+	var searched []result.CellResult
 	for _, r := range results {
 		if len(r.FoundBySearch) > 0 {
 			searched = append(searched, r)
@@ -117,7 +117,7 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 		}
 	}
 
-	var differing []scenarios.CellResult
+	var differing []result.CellResult
 	for _, r := range results {
 		if !r.Matches {
 			differing = append(differing, r)
@@ -159,8 +159,8 @@ func Matrix(w io.Writer, results []scenarios.CellResult, opts MatrixOptions) err
 
 // columnFaults are the faults of results in catalogue order; names the catalogue does not know
 // come after, in order of first appearance.
-func columnFaults(results []scenarios.CellResult) []string {
-	faults := distinct(results, func(r scenarios.CellResult) string { return r.Fault })
+func columnFaults(results []result.CellResult) []string {
+	faults := distinct(results, func(r result.CellResult) string { return r.Fault })
 	rank := func(name string) int {
 		if i := slices.Index(fault.Names(), name); i >= 0 {
 			return i
@@ -177,23 +177,23 @@ type block struct {
 	rows     []string
 	faults   []string
 	cells    map[[2]string]string // {row, fault} -> symbol
-	results  map[[2]string]scenarios.CellResult
+	results  map[[2]string]result.CellResult
 }
 
 // matrixBlocks groups results by workload, in order of first appearance; a block's columns are
 // the faults of the whole result set that it has, in catalogue order (names the catalogue does
 // not know come after, in order of first appearance).
-func matrixBlocks(results []scenarios.CellResult) []block {
+func matrixBlocks(results []result.CellResult) []block {
 	faults := columnFaults(results)
 	var out []block
-	for _, wl := range distinct(results, func(r scenarios.CellResult) string { return r.Workload }) {
-		var mine []scenarios.CellResult
+	for _, wl := range distinct(results, func(r result.CellResult) string { return r.Workload }) {
+		var mine []result.CellResult
 		for _, r := range results {
 			if r.Workload == wl {
 				mine = append(mine, r)
 			}
 		}
-		bl := block{workload: wl, rows: distinct(mine, pair), cells: make(map[[2]string]string), results: make(map[[2]string]scenarios.CellResult)}
+		bl := block{workload: wl, rows: distinct(mine, pair), cells: make(map[[2]string]string), results: make(map[[2]string]result.CellResult)}
 		has := make(map[string]bool)
 		for _, r := range mine {
 			has[r.Fault] = true

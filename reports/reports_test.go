@@ -11,7 +11,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -54,9 +54,9 @@ func render(t *testing.T, f func(*bytes.Buffer) error) []byte {
 	return a.Bytes()
 }
 
-func cellOf(ce *scenarios.Counterexample) scenarios.Cell {
+func cellOf(ce *result.Counterexample) result.Cell {
 	sc := ce.Scenario
-	return scenarios.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+	return result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
 }
 
 func TestGolden(t *testing.T) {
@@ -385,13 +385,13 @@ func TestMatrixAbbreviatesWhenNarrow(t *testing.T) {
 
 func TestSymbols(t *testing.T) {
 	cases := []struct {
-		r    scenarios.CellResult
+		r    result.CellResult
 		want string
 	}{
-		{scenarios.CellResult{Violations: ordersCounts(0, 0, 0), Matches: true}, "ok"},
-		{scenarios.CellResult{Violations: ordersCounts(3, 1, 0), Matches: true}, "dup+lost"},
-		{scenarios.CellResult{Violations: ordersCounts(3, 0, 0), Matches: false}, "dup!"},
-		{scenarios.CellResult{Violations: map[string]int{"balance": 2, "zz-custom": 1}, Matches: true, Errors: 1}, "bal+zz-custom?"},
+		{result.CellResult{Violations: ordersCounts(0, 0, 0), Matches: true}, "ok"},
+		{result.CellResult{Violations: ordersCounts(3, 1, 0), Matches: true}, "dup+lost"},
+		{result.CellResult{Violations: ordersCounts(3, 0, 0), Matches: false}, "dup!"},
+		{result.CellResult{Violations: map[string]int{"balance": 2, "zz-custom": 1}, Matches: true, Errors: 1}, "bal+zz-custom?"},
 	}
 	for _, tc := range cases {
 		if got := symbol(tc.r); got != tc.want {
@@ -429,13 +429,13 @@ func TestTimelineWithoutHistory(t *testing.T) {
 	ce := duplicateCE()
 	ce.History = nil
 	var b bytes.Buffer
-	if err := Timeline(&b, ce, scenarios.Cell{}); err != nil {
+	if err := Timeline(&b, ce, result.Cell{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "note: no history recorded") || !strings.HasPrefix(b.String(), "double-write / naive / orders under crash-consumer") {
 		t.Errorf("timeline without a history:\n%s", b.String())
 	}
-	if err := Timeline(&b, nil, scenarios.Cell{}); err == nil {
+	if err := Timeline(&b, nil, result.Cell{}); err == nil {
 		t.Errorf("a nil counterexample renders without error")
 	}
 }
@@ -443,7 +443,7 @@ func TestTimelineWithoutHistory(t *testing.T) {
 // TestSymbolOfASearchFind: a break found only past the first seeds shows, marked, although its
 // rate over those seeds is 0.
 func TestSymbolOfASearchFind(t *testing.T) {
-	r := scenarios.CellResult{Runs: 100, Violations: map[string]int{"converges": 0, "no-lost-effect": 0},
+	r := result.CellResult{Runs: 100, Violations: map[string]int{"converges": 0, "no-lost-effect": 0},
 		Expected: []string{"converges"}, Matches: true, FoundBySearch: map[string]uint64{"converges": 431}}
 	if got := symbol(r); got != "conv*" {
 		t.Errorf("symbol %q, want conv*", got)

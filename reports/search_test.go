@@ -6,34 +6,34 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // searchResults are cells that drew seeds past their first runs: one whose search found the
 // expected break (with its counterexample), one whose search found the expected break and one
 // the catalogue rules out, some searched runs not settling, and one whose search found nothing.
-func searchResults() []scenarios.CellResult {
+func searchResults() []result.CellResult {
 	dup := []string{"no-duplicate-effect"}
-	found := result("double-write", "naive", "orders", "crash-consumer", 4, ordersCounts(0, 0, 0), dup, true,
+	found := cellResult("double-write", "naive", "orders", "crash-consumer", 4, ordersCounts(0, 0, 0), dup, true,
 		"the consumer dies after the payment commits and before its ack; the broker redelivers and the naive consumer pays again")
 	found.Searched, found.FoundBySearch = 37, map[string]uint64{"no-duplicate-effect": 41}
 	found.Counterexample = duplicateCE()
 	found.Counterexample.Seed = 41
 
-	unexpected := result("outbox", "inbox-racy", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), dup, false,
+	unexpected := cellResult("outbox", "inbox-racy", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), dup, false,
 		"two consumers both find the message unprocessed before either records it, and both pay")
 	unexpected.Searched = 130
 	unexpected.FoundBySearch = map[string]uint64{"no-duplicate-effect": 230, "no-lost-effect": 118}
 	unexpected.Errors = 2
 
 	prices := map[string]int{"no-lost-effect": 0, "no-phantom-effect": 0, "converges": 0}
-	missing := result("publish-first", "natural", "prices", "crash-producer", 100, prices, []string{"converges"}, false,
+	missing := cellResult("publish-first", "natural", "prices", "crash-producer", 100, prices, []string{"converges"}, false,
 		"a crash between publish and commit leaves a price nobody set")
 	missing.Searched = 900
 
-	plain := result("outbox", "inbox", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), nil, true,
+	plain := cellResult("outbox", "inbox", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), nil, true,
 		"the redelivered copy finds its inbox row and is acked without a second payment")
-	return []scenarios.CellResult{found, unexpected, plain, missing}
+	return []result.CellResult{found, unexpected, plain, missing}
 }
 
 // TestSearchGolden: the text and Markdown reports say how many seeds the search drew past the
@@ -58,14 +58,14 @@ func TestSearchText(t *testing.T) {
 	results := searchResults()
 	tests := []struct {
 		name string
-		r    scenarios.CellResult
+		r    result.CellResult
 		want string
 	}{
 		{"found", results[0], "the search drew 37 more seeds: seed 41 broke no-duplicate-effect"},
 		{"found two", results[1], "the search drew 130 more seeds: seed 118 broke no-lost-effect, seed 230 broke no-duplicate-effect"},
 		{"none drawn", results[2], ""},
 		{"found nothing", results[3], "the search drew 900 more seeds: no seed broke converges"},
-		{"one seed, two breaks", scenarios.CellResult{Runs: 4, Searched: 1, Violations: ordersCounts(0, 0, 0),
+		{"one seed, two breaks", result.CellResult{Runs: 4, Searched: 1, Violations: ordersCounts(0, 0, 0),
 			FoundBySearch: map[string]uint64{"no-lost-effect": 5, "no-duplicate-effect": 5}},
 			"the search drew 1 more seed: seed 5 broke no-duplicate-effect and no-lost-effect"},
 	}

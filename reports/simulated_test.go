@@ -8,11 +8,12 @@ import (
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // simulatedCells are the cells of the report golden files made from real simulations: a
 // duplicate found and fixed, a lost event, and a second email outside the database.
-var simulatedCells = []scenarios.Cell{
+var simulatedCells = []result.Cell{
 	{Producer: "double-write", Consumer: "inbox", Workload: "orders", Fault: "crash-producer"},
 	{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"},
 	{Producer: "outbox", Consumer: "inbox", Workload: "orders", Fault: "crash-relay"},
@@ -22,13 +23,13 @@ var simulatedCells = []scenarios.Cell{
 
 var (
 	simulatedOnce    sync.Once
-	simulatedResults []scenarios.CellResult
+	simulatedResults []result.CellResult
 	simulatedErr     error
 )
 
 // simulated runs simulatedCells over 20 seeds from seed 1 on the simulator, once: the same
 // results on every run and every machine, since the simulator is deterministic.
-func simulated(t *testing.T) []scenarios.CellResult {
+func simulated(t *testing.T) []result.CellResult {
 	t.Helper()
 	simulatedOnce.Do(func() {
 		opts := scenarios.DefaultOptions()

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/invariants"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // abbreviations are the short symbols of the catalogue's invariants in a matrix cell.
@@ -66,7 +66,7 @@ func ordered(counts map[string]int) []string {
 }
 
 // broken lists the invariants broken in at least one run: catalogue order, then the others sorted.
-func broken(r scenarios.CellResult) []string {
+func broken(r result.CellResult) []string {
 	var out []string
 	for _, name := range ordered(r.Violations) {
 		if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
@@ -78,7 +78,7 @@ func broken(r scenarios.CellResult) []string {
 
 // symbol is a result's matrix cell: "ok" or the broken invariants' abbreviations joined by "+",
 // then the marks (cellMarks).
-func symbol(r scenarios.CellResult) string {
+func symbol(r result.CellResult) string {
 	names := broken(r)
 	if len(names) == 0 {
 		return "ok" + cellMarks(r)
@@ -92,7 +92,7 @@ func symbol(r scenarios.CellResult) string {
 
 // rateSymbol is a result's cell with the share of runs that broke each invariant: "dup 37%",
 // "lost 2% + bal 2%", "<1%" below one run in a hundred, then the marks (cellMarks).
-func rateSymbol(r scenarios.CellResult) string {
+func rateSymbol(r result.CellResult) string {
 	names := broken(r)
 	if len(names) == 0 {
 		return symbol(r)
@@ -106,7 +106,7 @@ func rateSymbol(r scenarios.CellResult) string {
 
 // cellMarks are a cell's marks: "*" when a break was found only by the search past the first
 // seeds, "!" when the result differs from its expectation, "?" when runs did not settle.
-func cellMarks(r scenarios.CellResult) string {
+func cellMarks(r result.CellResult) string {
 	var s string
 	if len(r.FoundBySearch) > 0 {
 		s += "*"
@@ -123,7 +123,7 @@ func cellMarks(r scenarios.CellResult) string {
 // searchText says what the search past a cell's first runs drew and what it found, for a
 // reader: "the search drew 36 more seeds: seed 41 broke no-duplicate-effect", then "no seed broke
 // ..." for an expected break it did not find; "" when the search drew no seed.
-func searchText(r scenarios.CellResult) string {
+func searchText(r result.CellResult) string {
 	if r.Searched == 0 {
 		return ""
 	}
@@ -160,7 +160,7 @@ func searchText(r scenarios.CellResult) string {
 
 // searchSentence is a cell's runs and its search in one sentence: "4 runs; the search drew 36
 // more seeds: seed 41 broke no-duplicate-effect."; "" when the search drew no seed.
-func searchSentence(r scenarios.CellResult) string {
+func searchSentence(r result.CellResult) string {
 	if r.Searched == 0 {
 		return ""
 	}
@@ -169,7 +169,7 @@ func searchSentence(r scenarios.CellResult) string {
 
 // unsettledText says how many runs, the search's included, did not settle: "2 runs of 100 did
 // not settle".
-func unsettledText(r scenarios.CellResult) string {
+func unsettledText(r result.CellResult) string {
 	return fmt.Sprintf("%s of %d did not settle", plural(r.Errors, "run"), r.Runs+r.Searched)
 }
 
@@ -193,7 +193,7 @@ func nameList(names []string, none string) string {
 }
 
 // observed renders the broken invariants of a result with their counts.
-func observed(r scenarios.CellResult) string {
+func observed(r result.CellResult) string {
 	names := broken(r)
 	if len(names) == 0 {
 		return "nothing broken"
@@ -206,12 +206,12 @@ func observed(r scenarios.CellResult) string {
 }
 
 // cellTitle is "producer / consumer / workload under fault".
-func cellTitle(c scenarios.Cell) string {
+func cellTitle(c result.Cell) string {
 	return fmt.Sprintf("%s / %s / %s under %s", c.Producer, c.Consumer, c.Workload, c.Fault)
 }
 
 // pair is the row label of a result: producer/consumer.
-func pair(r scenarios.CellResult) string { return r.Producer + "/" + r.Consumer }
+func pair(r result.CellResult) string { return r.Producer + "/" + r.Consumer }
 
 // plural renders a count with its noun: "1 command", "2 commands", "0 faults".
 func plural(n int, word string) string {
@@ -283,7 +283,7 @@ func write(w io.Writer, b *strings.Builder) error {
 }
 
 // distinct returns the distinct values of key over results, in order of first appearance.
-func distinct(results []scenarios.CellResult, key func(scenarios.CellResult) string) []string {
+func distinct(results []result.CellResult, key func(result.CellResult) string) []string {
 	var out []string
 	seen := make(map[string]bool)
 	for _, r := range results {
@@ -297,8 +297,8 @@ func distinct(results []scenarios.CellResult, key func(scenarios.CellResult) str
 }
 
 // runsSummary describes the backends and runs per cell of results: "backend sim, 100 runs per cell".
-func runsSummary(results []scenarios.CellResult) string {
-	backends := distinct(results, func(r scenarios.CellResult) string { return r.Backend })
+func runsSummary(results []result.CellResult) string {
+	backends := distinct(results, func(r result.CellResult) string { return r.Backend })
 	sort.Strings(backends)
 	var b strings.Builder
 	switch {
@@ -329,7 +329,7 @@ type totals struct {
 	cells, runs, asExpected, differing, errors int
 }
 
-func summarize(results []scenarios.CellResult) totals {
+func summarize(results []result.CellResult) totals {
 	var t totals
 	for _, r := range results {
 		t.cells++

@@ -10,7 +10,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // Invariant names whose effects a timeline marks.
@@ -44,7 +44,7 @@ type TimelineOptions struct {
 // that replays it, one aligned line per event of its history, and the violations. cell names the
 // cell the counterexample belongs to; its empty fields are taken from the shrunk scenario. At most
 // one TimelineOptions is used.
-func Timeline(w io.Writer, ce *scenarios.Counterexample, cell scenarios.Cell, opts ...TimelineOptions) error {
+func Timeline(w io.Writer, ce *result.Counterexample, cell result.Cell, opts ...TimelineOptions) error {
 	if ce == nil {
 		return errors.New("reports: no counterexample to render")
 	}
@@ -59,7 +59,7 @@ func Timeline(w io.Writer, ce *scenarios.Counterexample, cell scenarios.Cell, op
 
 // timeline is a counterexample laid out: the parts each format arranges its own way.
 type timeline struct {
-	cell       scenarios.Cell
+	cell       result.Cell
 	broken     string   // "no-duplicate-effect broken"
 	seed       string   // "seed 17, shrunk to 1 command and 1 fault: ..."
 	replay     []string // the replay commands: by seed, then by scenario file
@@ -124,7 +124,7 @@ func violationText(v invariants.Violation) string {
 	return subject + ": " + v.Detail
 }
 
-func buildTimeline(ce *scenarios.Counterexample, cell scenarios.Cell, o TimelineOptions) timeline {
+func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOptions) timeline {
 	sc := ce.Scenario
 	if cell.Producer == "" {
 		cell.Producer = sc.Producer

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // severity grades a cell for a reader who decides between strategies: how often the worst
@@ -40,7 +40,7 @@ func (s severity) text() string {
 var severities = []severity{sevOK, sevRare, sevFrequent, sevMost, sevNotRun}
 
 // share is the fraction of a result's runs that broke an invariant.
-func share(r scenarios.CellResult, name string) float64 {
+func share(r result.CellResult, name string) float64 {
 	if r.Runs <= 0 {
 		return 0
 	}
@@ -48,7 +48,7 @@ func share(r scenarios.CellResult, name string) float64 {
 }
 
 // worstShare is the largest share of runs that broke any one invariant.
-func worstShare(r scenarios.CellResult) float64 {
+func worstShare(r result.CellResult) float64 {
 	worst := 0.0
 	for _, name := range broken(r) {
 		worst = max(worst, share(r, name))
@@ -57,7 +57,7 @@ func worstShare(r scenarios.CellResult) float64 {
 }
 
 // severityOf grades a result by its worst broken invariant.
-func severityOf(r scenarios.CellResult) severity {
+func severityOf(r result.CellResult) severity {
 	if len(broken(r)) == 0 {
 		return sevOK
 	}
@@ -79,7 +79,7 @@ type invRate struct {
 
 // rates lists the broken invariants of a result with the share of runs that broke each, as the
 // Markdown matrix words them (rateSymbol), one a line.
-func rates(r scenarios.CellResult) []invRate {
+func rates(r result.CellResult) []invRate {
 	var out []invRate
 	for _, name := range broken(r) {
 		out = append(out, invRate{Invariant: name, Text: abbrev(name) + " " + percent(r.Violations[name], r.Runs)})
@@ -89,7 +89,7 @@ func rates(r scenarios.CellResult) []invRate {
 
 // differences are the sentences that say how a result differs from the catalogue, or where the
 // harness itself failed; none for a result that matches and settled.
-func differences(r scenarios.CellResult) []string {
+func differences(r result.CellResult) []string {
 	var out []string
 	if u := r.Unexpected(); len(u) > 0 {
 		out = append(out, fmt.Sprintf("Unexpected: %s, which the catalogue says cannot break here.", nameList(u, "")))
@@ -105,7 +105,7 @@ func differences(r scenarios.CellResult) []string {
 
 // cellDetail is everything a matrix cell stands for, one statement a line: the cell, expected
 // and observed outcomes, differences, search finds and the catalogue's reason.
-func cellDetail(r scenarios.CellResult) string {
+func cellDetail(r result.CellResult) string {
 	lines := []string{
 		cellTitle(r.Cell()),
 		"Expected: " + nameList(r.Expected, "nothing broken") + ".",

@@ -7,6 +7,7 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -263,7 +264,7 @@ func (e Expectation) Reason() string {
 }
 
 // Expected returns the catalogue's expectation for a cell.
-func Expected(c Cell) Expectation {
+func Expected(c result.Cell) Expectation {
 	set := map[string]bool{}
 	var reasons, mayBreak []string
 	add := func(e effect, why string) {
@@ -334,8 +335,8 @@ func Expected(c Cell) Expectation {
 
 // Cells lists every possible cell of the catalogue: workload, then producer, consumer and fault,
 // each in catalogue order. Combinations that cannot exist (a relay fault without a relay) are left out.
-func Cells() []Cell {
-	var out []Cell
+func Cells() []result.Cell {
+	var out []result.Cell
 	for _, w := range harness.WorkloadNames() {
 		for _, p := range strategies.Producers() {
 			for _, c := range strategies.ConsumerNames() {
@@ -343,7 +344,7 @@ func Cells() []Cell {
 					if k.Possible(strategies.HasRelay(p)) != nil {
 						continue
 					}
-					out = append(out, Cell{Producer: p.Name(), Consumer: c, Workload: w, Fault: k.Name})
+					out = append(out, result.Cell{Producer: p.Name(), Consumer: c, Workload: w, Fault: k.Name})
 				}
 			}
 		}

@@ -5,31 +5,15 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
-
-// Cost is what a cell's runs say about the price of its strategies, read from their histories:
-// the database statements and broker operations each committed event took (the same measure on
-// both backends), the time from an event's business COMMIT to its effect, and, on real servers,
-// the events per second. Faults and retries are included: the cost of a strategy under the fault.
-//
-// On real servers every operation of a worker waits for the parent's go-ahead, so absolute times
-// are the harness's; compare strategies with each other, and use the benchmarks for absolute
-// figures. On the simulator times are simulated milliseconds and there is no throughput.
-type Cost struct {
-	Events       int     `json:"committed_events"`     // committed business events over the runs
-	DBStatements float64 `json:"db_statements"`        // per committed event: statements and COMMITs, slot reads and advances
-	BrokerOps    float64 `json:"broker_ops"`           // per committed event: publishes, confirms awaited, receives, acks, nacks
-	LatencyP50   float64 `json:"latency_p50_ms"`       // business COMMIT to effect committed (or email sent)
-	LatencyP99   float64 `json:"latency_p99_ms"`       //
-	Throughput   float64 `json:"throughput,omitempty"` // events per second, first command to last effect (real servers)
-}
 
 var (
 	dbOps     = []string{history.OpInsert, history.OpOutbox, history.OpClaim, history.OpMark, history.OpCommit, history.OpRollback, history.OpCheck, history.OpInbox, history.OpRecord, history.OpApply, history.OpRead, history.OpAdvance}
 	brokerOps = []string{history.OpPublish, history.OpConfirm, history.OpReceive, history.OpAck, history.OpNack}
 )
 
-// costMeter sums the cost of runs.
+// costMeter sums the cost of runs: a result.Cost (its doc says what is measured).
 type costMeter struct {
 	events, db, broker int
 	latencies          []float64
@@ -103,11 +87,11 @@ func subjects(e history.Event) []string {
 }
 
 // cost is the meter's reading; nil when no event committed.
-func (m *costMeter) cost() *Cost {
+func (m *costMeter) cost() *result.Cost {
 	if m.events == 0 {
 		return nil
 	}
-	c := &Cost{
+	c := &result.Cost{
 		Events:       m.events,
 		DBStatements: round1(float64(m.db) / float64(m.events)),
 		BrokerOps:    round1(float64(m.broker) / float64(m.events)),

@@ -8,6 +8,7 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // TestCost: statements and broker operations are counted per committed event, infrastructure
@@ -70,7 +71,7 @@ func TestCost(t *testing.T) {
 // TestNoShrinkKeepsTheFailingRun: without shrinking, the counterexample is the run that broke
 // the invariant, as drawn, and says so (on real servers a second run need not break it again).
 func TestNoShrinkKeepsTheFailingRun(t *testing.T) {
-	c := Cell{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"}
+	c := result.Cell{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"}
 	opts := DefaultOptions()
 	opts.Seeds, opts.NoShrink = 20, true
 	r, err := RunCell(context.Background(), harness.NewSim(), c, opts)

@@ -11,6 +11,7 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -80,7 +81,7 @@ func Commands(src Source, workload string, n, keys int) []history.Message {
 
 // Generate draws a scenario for a cell: commands, topology, and a schedule of one or more faults
 // of the cell's kind on targets, points and moments the source picks.
-func Generate(src Source, c Cell, lim Limits) (history.Scenario, error) {
+func Generate(src Source, c result.Cell, lim Limits) (history.Scenario, error) {
 	p, err := strategies.LookupProducer(c.Producer)
 	if err != nil {
 		return history.Scenario{}, err
@@ -95,7 +96,7 @@ func Generate(src Source, c Cell, lim Limits) (history.Scenario, error) {
 // GenerateFor draws a scenario for strategies given as values, registered or not: the same
 // draws as Generate, with the cell named after the strategies.
 func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, workload, faultKind string, lim Limits) (history.Scenario, error) {
-	c := Cell{Producer: p.Name(), Consumer: cons.Name(), Workload: workload, Fault: faultKind}
+	c := result.Cell{Producer: p.Name(), Consumer: cons.Name(), Workload: workload, Fault: faultKind}
 	k, err := fault.Lookup(c.Fault)
 	if err != nil {
 		return history.Scenario{}, err
@@ -168,7 +169,7 @@ func nthBound(kind string, commands int) int {
 }
 
 // FromSeed is the scenario the CLI runs for a seed: `simulate replay --seed S` rebuilds it.
-func FromSeed(c Cell, seed uint64, lim Limits) (history.Scenario, error) {
+func FromSeed(c result.Cell, seed uint64, lim Limits) (history.Scenario, error) {
 	sc, err := Generate(NewSeedSource(seed), c, lim)
 	if err != nil {
 		return sc, err

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"pgregory.net/rapid"
 )
 
@@ -23,7 +24,7 @@ func (s rapidSource) IntRange(label string, lo, hi int) int {
 //		sc := scenarios.Scenarios(cell, scenarios.DefaultLimits).Draw(t, "scenario")
 //		...
 //	})
-func Scenarios(c Cell, lim Limits) *rapid.Generator[history.Scenario] {
+func Scenarios(c result.Cell, lim Limits) *rapid.Generator[history.Scenario] {
 	return rapid.Custom(func(t *rapid.T) history.Scenario {
 		sc, err := Generate(rapidSource{t}, c, lim)
 		if err != nil {

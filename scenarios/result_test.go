@@ -3,6 +3,8 @@ package scenarios
 import (
 	"slices"
 	"testing"
+
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 func TestUnexpectedAndMissing(t *testing.T) {
@@ -18,7 +20,7 @@ func TestUnexpectedAndMissing(t *testing.T) {
 		{"allowed", nil, []string{"converges"}, map[string]int{"converges": 1}, nil, nil},
 	}
 	for _, tc := range cases {
-		r := CellResult{Expected: tc.expected, MayBreak: tc.mayBreak, Violations: tc.violations}
+		r := result.CellResult{Expected: tc.expected, MayBreak: tc.mayBreak, Violations: tc.violations}
 		if got := r.Unexpected(); !slices.Equal(got, tc.unexpected) {
 			t.Errorf("%s: unexpected %q, want %q", tc.name, got, tc.unexpected)
 		}

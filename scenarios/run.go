@@ -12,6 +12,7 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // Options say how many seeds a cell runs and whether failures are shrunk.
@@ -54,9 +55,9 @@ func RunScenario(ctx context.Context, b harness.Backend, sc history.Scenario) (O
 // and shrinks the first failure of the first broken invariant. A searched seed reports what it
 // saw as a first seed does: a break the first seeds did not show goes into FoundBySearch
 // (expected or not), a harness failure into Errors; either can make the cell differ.
-func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (CellResult, error) {
+func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options) (result.CellResult, error) {
 	exp := Expected(c)
-	r := CellResult{
+	r := result.CellResult{
 		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
 		Backend: b.Name(), Violations: map[string]int{}, Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
 	}
@@ -148,7 +149,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 			// The run that broke it, as it was: on real servers a second run of the same
 			// scenario need not break it again.
 			h := fb.out.History
-			r.Counterexample = &Counterexample{Seed: fb.seed, Invariant: name, Scenario: h.Scenario, Violations: fb.out.Violations, History: h, AsDrawn: true}
+			r.Counterexample = &result.Counterexample{Seed: fb.seed, Invariant: name, Scenario: h.Scenario, Violations: fb.out.Violations, History: h, AsDrawn: true}
 			break
 		}
 		ce, err := FindCounterexample(ctx, b, c, fb.seed, name, opts)
@@ -166,7 +167,7 @@ func RunCell(ctx context.Context, b harness.Backend, c Cell, opts Options) (Cell
 
 // FindCounterexample rebuilds the scenario of seed, shrinks it (unless opts.NoShrink) while it
 // still breaks invariant, and returns it with its history.
-func FindCounterexample(ctx context.Context, b harness.Backend, c Cell, seed uint64, invariant string, opts Options) (*Counterexample, error) {
+func FindCounterexample(ctx context.Context, b harness.Backend, c result.Cell, seed uint64, invariant string, opts Options) (*result.Counterexample, error) {
 	sc, err := FromSeed(c, seed, opts.Limits)
 	if err != nil {
 		return nil, err
@@ -178,7 +179,7 @@ func FindCounterexample(ctx context.Context, b harness.Backend, c Cell, seed uin
 	if err != nil {
 		return nil, err
 	}
-	return &Counterexample{Seed: seed, Invariant: invariant, Scenario: sc, Violations: out.Violations, History: out.History, AsDrawn: opts.NoShrink}, nil
+	return &result.Counterexample{Seed: seed, Invariant: invariant, Scenario: sc, Violations: out.Violations, History: out.History, AsDrawn: opts.NoShrink}, nil
 }
 
 // breaksInvariant reports whether sc still breaks invariant.
@@ -202,7 +203,7 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 	}
 	// Still large: look for a small scenario of the same cell that fails the same way, drawn
 	// afresh with at most two commands and one fault, then shrink that.
-	c := Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+	c := result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
 	small := DefaultLimits
 	small.MaxCommands, small.MaxFaults = 2, 1
 	for seed := uint64(1); seed <= smallSearch && ctx.Err() == nil; seed++ {
@@ -313,8 +314,8 @@ type Progress func(done, total int)
 
 // RunMatrix runs every cell on the backend, one cell per worker, as many workers as CPUs; the
 // results come back in the order of cells.
-func RunMatrix(ctx context.Context, b harness.Backend, cells []Cell, opts Options, progress Progress) ([]CellResult, error) {
-	results := make([]CellResult, len(cells))
+func RunMatrix(ctx context.Context, b harness.Backend, cells []result.Cell, opts Options, progress Progress) ([]result.CellResult, error) {
+	results := make([]result.CellResult, len(cells))
 	errs := make([]error, len(cells))
 	jobs := make(chan int)
 	var wg sync.WaitGroup

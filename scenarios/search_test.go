@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -54,7 +55,7 @@ func (b scriptedBackend) Run(_ context.Context, sc history.Scenario, _ strategie
 // not, and a run the harness failed counts in Errors; the search stops once nothing expected is
 // missing. The cell expects no-duplicate-effect and rules out no-lost-effect.
 func TestSearchReportsWhatItSaw(t *testing.T) {
-	cell := Cell{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"}
+	cell := result.Cell{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"}
 	if exp := Expected(cell); !slices.Equal(exp.Breaks, []string{noDup}) || slices.Contains(exp.MayBreak, noLost) {
 		t.Fatalf("%s expects %v, may break %v: the cases below assume dup expected and lost ruled out", cell, exp.Breaks, exp.MayBreak)
 	}

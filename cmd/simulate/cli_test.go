@@ -18,15 +18,15 @@ var (
 	catalogueInvariants = []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
 )
 
-// result is what one invocation of the CLI produced.
-type result struct {
+// invocation is what one run of the CLI produced: its exit code and its output.
+type invocation struct {
 	code           int
 	stdout, stderr string
 }
 
 // simulate runs the CLI in-process with args, as `simulate args...` would, and fails the test if
 // it panics.
-func simulate(t *testing.T, args ...string) result {
+func simulate(t *testing.T, args ...string) invocation {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := func() (code int) {
@@ -37,11 +37,11 @@ func simulate(t *testing.T, args ...string) result {
 		}()
 		return run(context.Background(), args, &stdout, &stderr, false)
 	}()
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return invocation{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // requireCode fails the test unless the invocation exited with want.
-func requireCode(t *testing.T, r result, want int, args []string) {
+func requireCode(t *testing.T, r invocation, want int, args []string) {
 	t.Helper()
 	if r.code != want {
 		t.Fatalf("simulate %s: exit %d, want %d\nstderr: %s\nstdout:\n%s", strings.Join(args, " "), r.code, want, r.stderr, clip(r.stdout))

@@ -19,6 +19,7 @@ import (
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -133,13 +134,13 @@ func backendFor(ctx context.Context, name string) (harness.Backend, error) {
 }
 
 // cell validates a fully named cell.
-func (c *common) cell() (scenarios.Cell, error) {
+func (c *common) cell() (result.Cell, error) {
 	for _, f := range []struct{ name, value string }{{"producer", c.producer}, {"consumer", c.consumer}, {"workload", c.workload}, {"fault", c.fault}} {
 		if f.value == "" {
-			return scenarios.Cell{}, usagef("--%s is required (see `simulate list`)", f.name)
+			return result.Cell{}, usagef("--%s is required (see `simulate list`)", f.name)
 		}
 	}
-	cell := scenarios.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
+	cell := result.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
 	if err := checkNames(cell); err != nil {
 		return cell, err
 	}
@@ -147,7 +148,7 @@ func (c *common) cell() (scenarios.Cell, error) {
 }
 
 // checkNames checks each non-empty name and that the combination can exist.
-func checkNames(c scenarios.Cell) error {
+func checkNames(c result.Cell) error {
 	var p strategies.Producer
 	if c.Producer != "" {
 		var err error
@@ -200,7 +201,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageOr(err)
 	}
-	if err := render(stdout, c.format, []scenarios.CellResult{r}, func(w io.Writer) error {
+	if err := render(stdout, c.format, []result.CellResult{r}, func(w io.Writer) error {
 		return reports.Cell(w, r, c.timelineOptions())
 	}); err != nil {
 		return err
@@ -212,7 +213,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // render writes results in the format asked for; text is the command's own text rendering.
-func render(w io.Writer, format string, results []scenarios.CellResult, text func(io.Writer) error) error {
+func render(w io.Writer, format string, results []result.CellResult, text func(io.Writer) error) error {
 	switch format {
 	case "json":
 		return reports.JSON(w, results)
@@ -234,9 +235,9 @@ func usageOr(err error) error {
 }
 
 // selectCells filters the catalogue by the names given.
-func selectCells(c common) ([]scenarios.Cell, error) {
-	sel := scenarios.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
-	if err := checkNames(scenarios.Cell{Producer: sel.Producer, Consumer: sel.Consumer, Workload: sel.Workload}); err != nil {
+func selectCells(c common) ([]result.Cell, error) {
+	sel := result.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
+	if err := checkNames(result.Cell{Producer: sel.Producer, Consumer: sel.Consumer, Workload: sel.Workload}); err != nil {
 		return nil, err
 	}
 	if sel.Fault != "" {
@@ -244,7 +245,7 @@ func selectCells(c common) ([]scenarios.Cell, error) {
 			return nil, usagef("%v", err)
 		}
 	}
-	var out []scenarios.Cell
+	var out []result.Cell
 	for _, cell := range scenarios.Cells() {
 		if (sel.Producer == "" || sel.Producer == cell.Producer) &&
 			(sel.Consumer == "" || sel.Consumer == cell.Consumer) &&
@@ -260,7 +261,7 @@ func selectCells(c common) ([]scenarios.Cell, error) {
 }
 
 // matrixRun runs the selected cells with a progress line and reports elapsed time.
-func matrixRun(ctx context.Context, c common, stderr io.Writer, tty bool) ([]scenarios.CellResult, time.Duration, error) {
+func matrixRun(ctx context.Context, c common, stderr io.Writer, tty bool) ([]result.CellResult, time.Duration, error) {
 	if err := c.validate(); err != nil {
 		return nil, 0, err
 	}
@@ -287,7 +288,7 @@ func matrixRun(ctx context.Context, c common, stderr io.Writer, tty bool) ([]sce
 	return results, time.Since(start), usageOr(err)
 }
 
-func differs(results []scenarios.CellResult) int {
+func differs(results []result.CellResult) int {
 	n := 0
 	for _, r := range results {
 		if !r.Matches {
@@ -352,7 +353,7 @@ func cmdDefault(ctx context.Context, stdout, stderr io.Writer, tty bool) error {
 // writeReport writes the matrix in every format and, per counterexample, its timeline, its
 // shrunk scenario as JSON (which `simulate replay --scenario` reads) and, with the HTML matrix,
 // its page (reports.HTMLSite): counterexamples/<name>.txt, .json and .html.
-func writeReport(dir string, results []scenarios.CellResult) error {
+func writeReport(dir string, results []result.CellResult) error {
 	cdir := filepath.Join(dir, "counterexamples")
 	if err := os.MkdirAll(cdir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -431,8 +432,8 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	if c.format == "markdown" || c.format == "html" {
 		return usagef("replay: --format %s is not available (text, json)", c.format)
 	}
-	var ce *scenarios.Counterexample
-	var cell scenarios.Cell
+	var ce *result.Counterexample
+	var cell result.Cell
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
 	switch {
@@ -443,7 +444,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		cell = scenarios.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+		cell = result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
 		out, err := scenarios.RunScenario(ctx, b, sc)
 		if err != nil {
 			return usageOr(err)
@@ -452,7 +453,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		if broken := invariants.Broken(out.Violations); len(broken) > 0 {
 			inv = broken[0]
 		}
-		ce = &scenarios.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
+		ce = &result.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
 	default:
 		if !seedSet {
 			return usagef("replay needs --seed S (with --producer --consumer --workload --fault) or --scenario FILE")
@@ -472,7 +473,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		broken := invariants.Broken(out.Violations)
 		if len(broken) == 0 {
-			ce = &scenarios.Counterexample{Seed: *seed, Scenario: sc, History: out.History}
+			ce = &result.Counterexample{Seed: *seed, Scenario: sc, History: out.History}
 		} else if ce, err = scenarios.FindCounterexample(ctx, b, cell, *seed, broken[0], opts); err != nil {
 			return err
 		}
@@ -480,7 +481,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	switch c.format {
 	case "json":
 		// The same shape as a cell of `run --format json`, for one run.
-		if err := reports.JSON(stdout, []scenarios.CellResult{replayResult(cell, b.Name(), ce)}); err != nil {
+		if err := reports.JSON(stdout, []result.CellResult{replayResult(cell, b.Name(), ce)}); err != nil {
 			return err
 		}
 	default:
@@ -495,9 +496,9 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // replayResult is a replayed counterexample as a one-run cell result.
-func replayResult(cell scenarios.Cell, backend string, ce *scenarios.Counterexample) scenarios.CellResult {
+func replayResult(cell result.Cell, backend string, ce *result.Counterexample) result.CellResult {
 	exp := scenarios.Expected(cell)
-	r := scenarios.CellResult{
+	r := result.CellResult{
 		Producer: cell.Producer, Consumer: cell.Consumer, Workload: cell.Workload, Fault: cell.Fault,
 		Backend: backend, Runs: 1, Violations: map[string]int{},
 		Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),

@@ -18,6 +18,7 @@ import (
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // A demo is a guided story for a room: a few acts, each one fixed scenario (strategies, commands
@@ -386,9 +387,9 @@ var demoRow = regexp.MustCompile(`^\s*\d+\s+t=\d+\s+\S+\s+(\S+)`)
 // verdict counts (and, for prices, every write), and a defence at work (an inbox that has seen the
 // message, a repeat the gateway dropped, an older version skipped).
 func (o demoOutput) timeline(sc history.Scenario, out scenarios.Outcome) error {
-	ce := &scenarios.Counterexample{Seed: sc.Seed, Scenario: sc, Violations: out.Violations, History: out.History}
+	ce := &result.Counterexample{Seed: sc.Seed, Scenario: sc, Violations: out.Violations, History: out.History}
 	var b strings.Builder
-	if err := reports.Timeline(&b, ce, scenarios.Cell{}); err != nil {
+	if err := reports.Timeline(&b, ce, result.Cell{}); err != nil {
 		return err
 	}
 	for _, l := range strings.Split(b.String(), "\n") {

@@ -9,7 +9,7 @@ import (
 
 // requireUsage checks the bad-usage contract: exit 2, nothing on stdout, and exactly one line on
 // stderr that starts with "simulate: " and contains each of wants.
-func requireUsage(t *testing.T, r result, a []string, wants ...string) {
+func requireUsage(t *testing.T, r invocation, a []string, wants ...string) {
 	t.Helper()
 	requireCode(t, r, exitUsage, a)
 	if r.stdout != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 	"pgregory.net/rapid"
 )
@@ -31,7 +32,7 @@ func TestCatalogueHoldsOnReal(t *testing.T) {
 	start := time.Now()
 	for _, w := range []string{"orders", "credits"} {
 		for _, f := range fault.Names() {
-			c := scenarios.Cell{Producer: "outbox", Consumer: "inbox", Workload: w, Fault: f}
+			c := result.Cell{Producer: "outbox", Consumer: "inbox", Workload: w, Fault: f}
 			exp := scenarios.Expected(c)
 			t.Run(c.String(), func(t *testing.T) {
 				rapid.Check(t, func(rt *rapid.T) {
@@ -61,15 +62,15 @@ func TestFixesHoldOnReal(t *testing.T) {
 	old := flag.Lookup("rapid.checks").Value.String()
 	_ = flag.Set("rapid.checks", fmt.Sprint(realDraws))
 	defer func() { _ = flag.Set("rapid.checks", old) }()
-	var cells []scenarios.Cell
+	var cells []result.Cell
 	for _, f := range fault.Names() {
-		cells = append(cells, scenarios.Cell{Producer: "log-tailing", Consumer: "inbox", Workload: "orders", Fault: f})
+		cells = append(cells, result.Cell{Producer: "log-tailing", Consumer: "inbox", Workload: "orders", Fault: f})
 	}
 	for _, f := range []string{"crash-consumer", "partition-db", "latency", "lost-ack"} {
-		cells = append(cells, scenarios.Cell{Producer: "outbox", Consumer: "idempotency-key", Workload: "emails", Fault: f})
+		cells = append(cells, result.Cell{Producer: "outbox", Consumer: "idempotency-key", Workload: "emails", Fault: f})
 	}
 	for _, f := range []string{"reorder", "concurrent-consumers", "partition-db"} {
-		cells = append(cells, scenarios.Cell{Producer: "outbox", Consumer: "versioned", Workload: "prices", Fault: f})
+		cells = append(cells, result.Cell{Producer: "outbox", Consumer: "versioned", Workload: "prices", Fault: f})
 	}
 	start := time.Now()
 	for _, c := range cells {
@@ -105,7 +106,7 @@ func TestKnownBreaksFoundOnReal(t *testing.T) {
 	inf := containers.Require(t)
 	b := real.NewBackend(inf)
 	const bound = 12
-	cells := []scenarios.Cell{
+	cells := []result.Cell{
 		{Producer: "double-write", Consumer: "naive", Workload: "orders", Fault: "crash-consumer"},
 		{Producer: "double-write", Consumer: "inbox", Workload: "orders", Fault: "crash-producer"},
 		{Producer: "publish-first", Consumer: "inbox", Workload: "orders", Fault: "crash-producer"},

@@ -1,9 +1,16 @@
-package scenarios
+// Package result is the plain data of a cell's runs: the Cell, its CellResult compared with the
+// catalogue, the shrunk Counterexample and the Cost the runs measured. It is all that package
+// reports reads, so that a renderer (or a team's own tool reading the JSON) needs no simulator.
+//
+// It holds data and the questions asked of it (Broken, Unexpected, Missing), nothing that runs a
+// scenario. It imports only the standard library, the history vocabulary (harness/history) and
+// the invariants' names and Violation; it must not import harness, its backends, scenarios or
+// reports.
+package result
 
 import (
-	"slices"
-
 	"fmt"
+	"slices"
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
@@ -99,4 +106,21 @@ func (r CellResult) Missing() []string {
 		}
 	}
 	return out
+}
+
+// Cost is what a cell's runs say about the price of its strategies, read from their histories:
+// the database statements and broker operations each committed event took (the same measure on
+// both backends), the time from an event's business COMMIT to its effect, and, on real servers,
+// the events per second. Faults and retries are included: the cost of a strategy under the fault.
+//
+// On real servers every operation of a worker waits for the parent's go-ahead, so absolute times
+// are the harness's; compare strategies with each other, and use the benchmarks for absolute
+// figures. On the simulator times are simulated milliseconds and there is no throughput.
+type Cost struct {
+	Events       int     `json:"committed_events"`     // committed business events over the runs
+	DBStatements float64 `json:"db_statements"`        // per committed event: statements and COMMITs, slot reads and advances
+	BrokerOps    float64 `json:"broker_ops"`           // per committed event: publishes, confirms awaited, receives, acks, nacks
+	LatencyP50   float64 `json:"latency_p50_ms"`       // business COMMIT to effect committed (or email sent)
+	LatencyP99   float64 `json:"latency_p99_ms"`       //
+	Throughput   float64 `json:"throughput,omitempty"` // events per second, first command to last effect (real servers)
 }
