@@ -7,10 +7,11 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
 // Environment variables that name the servers, and the one that makes missing servers a failure.
@@ -88,7 +89,7 @@ func Discover(ctx context.Context, opts ...Option) (Infra, error) {
 	}
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "set %s and %s, or start them on %s and %s (%s)", EnvPostgresURL, EnvAMQPURL,
-		hostOf(localPostgresURL), hostOf(localAMQPURL), answering(pgUp, mqUp))
+		redact.Host(localPostgresURL), redact.Host(localAMQPURL), answering(pgUp, mqUp))
 	if d.containers == nil {
 		msg.WriteString("; this caller does not start containers (see package harness/real/containers)")
 		return Infra{}, fmt.Errorf("%w: %s", ErrNoInfra, msg.String())
@@ -97,7 +98,7 @@ func Discover(ctx context.Context, opts ...Option) (Infra, error) {
 	if err == nil {
 		return inf, nil
 	}
-	fmt.Fprintf(&msg, ", or make a Docker engine reachable (testcontainers: %s)", redactText(err.Error()))
+	fmt.Fprintf(&msg, ", or make a Docker engine reachable (testcontainers: %s)", redact.Text(err.Error()))
 	return Infra{}, fmt.Errorf("%w: %s", ErrNoInfra, msg.String())
 }
 
@@ -125,52 +126,6 @@ func reachable(ctx context.Context, raw string) bool {
 	}
 	_ = c.Close()
 	return true
-}
-
-// hostOf is the host:port of a URL, without its user information.
-func hostOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return Redact(raw)
-}
-
-// urlInText matches something that looks like a URL inside a text.
-var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
-
-// redactText puts text on one line and redacts every URL in it.
-func redactText(text string) string {
-	text = strings.Join(strings.Fields(text), " ")
-	return urlInText.ReplaceAllStringFunc(text, Redact)
-}
-
-// pgKeywordPassword matches the password in a keyword/value connection string
-// ("host=h user=u password=secret"), quoted or not.
-var pgKeywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-
-// Redact hides the password of a URL, for logs, reports and errors: the one in its user
-// information and a password query parameter (which PostgreSQL URLs accept). A keyword/value
-// connection string has its password value masked; anything else that is not a URL gives
-// "(unparsable URL)".
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Opaque != "" {
-		if !strings.Contains(raw, "://") && pgKeywordPassword.MatchString(raw) {
-			return pgKeywordPassword.ReplaceAllString(raw, "${1}xxxxx")
-		}
-		if err == nil && u.Scheme == "" && !strings.ContainsAny(raw, ":@") {
-			return raw // keyword/value without a password, or a bare name
-		}
-		return "(unparsable URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // Require finds the servers for a test without starting any: the environment's URLs, then the

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -98,7 +99,7 @@ func CreateSlot(ctx context.Context, url, schema string) (*Slot, error) {
 		return nil, pgWrap("postgres: create slot "+schema+": read wal_level", err, conn)
 	}
 	if level != "logical" {
-		return nil, fmt.Errorf("%w; %s has wal_level=%s", ErrNoLogicalWAL, hostOf(url), level)
+		return nil, fmt.Errorf("%w; %s has wal_level=%s", ErrNoLogicalWAL, redact.Host(url), level)
 	}
 	start := time.Now()
 	_, err = conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, '`+slotPlugin+`')`, schema)
@@ -108,7 +109,7 @@ func CreateSlot(ctx context.Context, url, schema string) (*Slot, error) {
 		case errors.As(err, &pgErr) && pgErr.Code == "42710":
 			return nil, fmt.Errorf("postgres: replication slot %s already exists: refusing to use it for a new run", schema)
 		case errors.As(err, &pgErr) && pgErr.Code == "55000" && strings.Contains(pgErr.Message, "wal_level"):
-			return nil, fmt.Errorf("%w; %s: %s", ErrNoLogicalWAL, hostOf(url), pgErr.Message)
+			return nil, fmt.Errorf("%w; %s: %s", ErrNoLogicalWAL, redact.Host(url), pgErr.Message)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("postgres: create slot %s: gave up after %v waiting for the transactions running in the cluster to end: %w",
 				schema, time.Since(start).Round(time.Millisecond), pgRedacted(err, url))
@@ -663,7 +664,7 @@ func RequireLogicalWAL(t testing.TB, inf Infra) {
 	if level == "logical" {
 		return
 	}
-	msg := fmt.Sprintf("%v; %s has wal_level=%s (on a local server `make services` sets it)", ErrNoLogicalWAL, hostOf(inf.PostgresURL), level)
+	msg := fmt.Sprintf("%v; %s has wal_level=%s (on a local server `make services` sets it)", ErrNoLogicalWAL, redact.Host(inf.PostgresURL), level)
 	if os.Getenv(EnvRequireInfra) == "1" {
 		t.Fatalf("%s (%s=1)", msg, EnvRequireInfra)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -626,7 +627,7 @@ func (t *pgTx) end() {
 func pgParse(url, schema string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: bad URL %s: %w", Redact(url), pgRedacted(err, url))
+		return nil, fmt.Errorf("postgres: bad URL %s: %w", redact.URL(url), pgRedacted(err, url))
 	}
 	pgSession(cfg, schema)
 	return cfg, nil
@@ -657,9 +658,9 @@ func pgWrap(what string, err error, conn *pgx.Conn) error {
 // server's URL redacted.
 func pgConnectErr(url string, err error) error {
 	if errors.Is(err, errPoolClosed) {
-		return fmt.Errorf("postgres %s: %w", Redact(url), err)
+		return fmt.Errorf("postgres %s: %w", redact.URL(url), err)
 	}
-	return fmt.Errorf("postgres %s: %w: %w", Redact(url), strategies.ErrConnection, pgRedacted(err, url))
+	return fmt.Errorf("postgres %s: %w: %w", redact.URL(url), strategies.ErrConnection, pgRedacted(err, url))
 }
 
 // pgSentinel classifies err: a unique violation, an aborted transaction, a lock timeout, or a
@@ -695,25 +696,15 @@ func pgSentinel(err error, conn *pgx.Conn) error {
 	return nil
 }
 
-// pgCause is an error whose text is on one line and has the URL's password masked; it unwraps
-// to the original error, so errors.As still finds a *pgconn.PgError.
-type pgCause struct {
-	text string
-	err  error
-}
-
-func (e *pgCause) Error() string { return e.text }
-func (e *pgCause) Unwrap() error { return e.err }
-
 // pgRedacted returns err with its text on one line and the password of url, if any, masked.
 func pgRedacted(err error, url string) error {
-	text := strings.Join(strings.Fields(err.Error()), " ")
+	var password string
 	if url != "" {
-		if cfg, perr := pgconn.ParseConfig(url); perr == nil && cfg.Password != "" {
-			text = strings.ReplaceAll(text, cfg.Password, "xxxxx")
+		if cfg, perr := pgconn.ParseConfig(url); perr == nil {
+			password = cfg.Password
 		}
 	}
-	return &pgCause{text: text, err: err}
+	return redact.Error(err, password)
 }
 
 // pgLiteral quotes s as an SQL string literal.
@@ -754,13 +745,13 @@ const pgReusedKey = "harness.reused"
 func newPgPool(ctx context.Context, url, schema string, size int32) (*pgPool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: bad URL %s: %w", Redact(url), pgRedacted(err, url))
+		return nil, fmt.Errorf("postgres: bad URL %s: %w", redact.URL(url), pgRedacted(err, url))
 	}
 	pgSession(cfg.ConnConfig, schema)
 	cfg.MaxConns, cfg.MinConns, cfg.MinIdleConns = size, 0, 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres %s: %w", Redact(url), pgRedacted(err, url))
+		return nil, fmt.Errorf("postgres %s: %w", redact.URL(url), pgRedacted(err, url))
 	}
 	return &pgPool{pool: pool, taken: map[*pgHeld]bool{}}, nil
 }

@@ -10,6 +10,8 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
 // proxies is an in-process Toxiproxy server with one proxy per component per server, so that a
@@ -34,7 +36,7 @@ func newProxies() *proxies {
 func (ps *proxies) add(name, rawURL string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", fmt.Errorf("proxy %s: bad server URL %s", name, Redact(rawURL))
+		return "", fmt.Errorf("proxy %s: bad server URL %s", name, redact.URL(rawURL))
 	}
 	p := toxiproxy.NewProxy(ps.srv, name, "127.0.0.1:0", u.Host)
 	if err := ps.srv.Collection.Add(p, true); err != nil {

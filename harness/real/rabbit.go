@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -55,35 +55,19 @@ func checkURL(raw string) error {
 		return errors.New("rabbitmq: unparsable AMQP URL")
 	}
 	if _, err := amqp.ParseURI(raw); err != nil {
-		return fmt.Errorf("rabbitmq: bad AMQP URL %s: %w", Redact(raw), scrub(raw, err))
+		return fmt.Errorf("rabbitmq: bad AMQP URL %s: %w", redact.URL(raw), scrub(raw, err))
 	}
 	return nil
 }
 
-// scrubbed is an error whose text has the URL's password removed; it still unwraps to the
-// original error, so errors.Is and errors.As see through it.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// scrub hides raw's password wherever it appears in err's text.
+// scrub hides raw's password (the broker URL's) wherever it appears in err's text. Every URL
+// that reaches it has passed checkURL, so it parses.
 func scrub(raw string, err error) error {
-	if err == nil {
-		return nil
+	var password string
+	if u, perr := url.Parse(raw); perr == nil {
+		password, _ = u.User.Password()
 	}
-	u, perr := url.Parse(raw)
-	if perr != nil {
-		return &scrubbed{msg: "(error text withheld: unparsable URL)", err: err}
-	}
-	pw, ok := u.User.Password()
-	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
-		return err
-	}
-	return &scrubbed{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+	return redact.Error(err, password)
 }
 
 // dial opens an AMQP connection with a bounded TCP connect and handshake and short heartbeats.
@@ -93,7 +77,7 @@ func dial(ctx context.Context, raw, role string) (*amqp.Connection, error) {
 		return nil, fmt.Errorf("%w: %w", err, strategies.ErrChannelClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("rabbitmq: dial %s: %w: %w", Redact(raw), strategies.ErrChannelClosed, err)
+		return nil, fmt.Errorf("rabbitmq: dial %s: %w: %w", redact.URL(raw), strategies.ErrChannelClosed, err)
 	}
 	deadline := time.Now().Add(amqpDialTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -121,7 +105,7 @@ func dial(ctx context.Context, raw, role string) (*amqp.Connection, error) {
 	}
 	conn, err := amqp.DialConfig(raw, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq: dial %s: %w: %w", Redact(raw), strategies.ErrChannelClosed, scrub(raw, err))
+		return nil, fmt.Errorf("rabbitmq: dial %s: %w: %w", redact.URL(raw), strategies.ErrChannelClosed, scrub(raw, err))
 	}
 	return conn, nil
 }

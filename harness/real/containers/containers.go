@@ -27,6 +27,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/modules/rabbitmq"
 
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
 // Images of the servers Start runs.
@@ -65,7 +66,7 @@ func Start(ctx context.Context) (real.Infra, error) {
 		mqURL    string
 		pgErr    error
 		mqErr    error
-		scrubbed = func(err error) error { return scrub(err, password) }
+		scrubbed = func(err error) error { return redact.Error(err, password) }
 	)
 	wg.Go(func() {
 		pg, pgErr = postgres.Run(ctx, PostgresImage,
@@ -112,7 +113,7 @@ func Start(ctx context.Context) (real.Infra, error) {
 		PostgresURL: pgURL,
 		AMQPURL:     strings.TrimSuffix(mqURL, "/") + "/",
 		Source:      "testcontainers",
-		Close:       func(ctx context.Context) error { return scrub(stop(ctx), password) },
+		Close:       func(ctx context.Context) error { return redact.Error(stop(ctx), password) },
 	}, nil
 }
 
@@ -162,19 +163,3 @@ func newPassword() (string, error) {
 	}
 	return hex.EncodeToString(b[:]), nil
 }
-
-// scrub returns err with password masked in its text (nil for nil); it still unwraps to err.
-func scrub(err error, password string) error {
-	if err == nil {
-		return nil
-	}
-	return &scrubbed{text: strings.ReplaceAll(err.Error(), password, "xxxxx"), err: err}
-}
-
-type scrubbed struct {
-	text string
-	err  error
-}
-
-func (e *scrubbed) Error() string { return e.text }
-func (e *scrubbed) Unwrap() error { return e.err }

@@ -13,6 +13,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
 // TestStart starts both servers in Docker and checks that they answer: PostgreSQL with
@@ -36,7 +37,7 @@ func TestStart(t *testing.T) {
 	}
 	conn, err := pgx.Connect(ctx, inf.PostgresURL)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", real.Redact(inf.PostgresURL), err)
+		t.Fatalf("connect to %s: %v", redact.URL(inf.PostgresURL), err)
 	}
 	var wal string
 	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&wal); err != nil {
@@ -48,7 +49,7 @@ func TestStart(t *testing.T) {
 	}
 	mq, err := amqp.Dial(inf.AMQPURL)
 	if err != nil {
-		t.Fatalf("dial %s: %v", real.Redact(inf.AMQPURL), err)
+		t.Fatalf("dial %s: %v", redact.URL(inf.AMQPURL), err)
 	}
 	ch, err := mq.Channel()
 	if err != nil {
@@ -110,5 +111,5 @@ func TestRequire(t *testing.T) {
 	if inf.PostgresURL == "" || inf.AMQPURL == "" {
 		t.Fatalf("infra without URLs (source %q)", inf.Source)
 	}
-	t.Logf("servers from %s: %s, %s", inf.Source, real.Redact(inf.PostgresURL), real.Redact(inf.AMQPURL))
+	t.Logf("servers from %s: %s, %s", inf.Source, redact.URL(inf.PostgresURL), redact.URL(inf.AMQPURL))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
 // Database returns inf on a PostgreSQL database of the test's own, created now and dropped (with
@@ -59,7 +60,7 @@ func Database(t testing.TB, inf real.Infra) real.Infra {
 	})
 	u, err := url.Parse(inf.PostgresURL)
 	if err != nil {
-		t.Fatalf("realtest: %s is not a URL whose database can be changed", real.Redact(inf.PostgresURL))
+		t.Fatalf("realtest: %s is not a URL whose database can be changed", redact.URL(inf.PostgresURL))
 	}
 	u.Path = "/" + db
 	inf.PostgresURL = u.String()
