@@ -1,11 +1,14 @@
 // Package history is the small event vocabulary every part of the harness shares: the scenario
 // that was run, the events each process and the infrastructure produced, and the final reads of
 // the database. It is plain data (porcupine's habit): a report renders it, a test builds one by
-// hand, `simulate replay` reads it back. It imports nothing of the project.
+// hand, `simulate replay` reads it back. An event carries the message ids and processes it is
+// about as fields; its Detail is prose that nothing parses. Fields added later are omitted when
+// empty, so older histories still read. It imports nothing of the project.
 package history
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -110,7 +113,22 @@ const (
 	OpQuiesce  = "quiesce" // the run reached quiescence
 )
 
-// Event is one line of a history.
+// Guard names a defence against duplicates that recognised a copy and turned it away, on the
+// event where it did.
+type Guard string
+
+// Guards.
+const (
+	GuardInbox   Guard = "inbox"           // check: the consumer's inbox holds the message id
+	GuardLog     Guard = "processed-log"   // check: the processed log holds the message id
+	GuardKey     Guard = "idempotency-key" // send: the gateway dropped a repeat of an idempotency key
+	GuardVersion Guard = "version"         // apply: a version not newer than the stored one, skipped
+)
+
+// Event is one line of a history. What a reader needs to follow a message (its ids, the processes
+// it went between, the defence that stopped it) is in fields; Detail is prose for people, and
+// nothing reads it back. The fields after Key are newer than the others: histories written before
+// them read back with them empty.
 type Event struct {
 	Time    int64   `json:"t"`    // simulated milliseconds (sim) or since start (real)
 	Proc    string  `json:"proc"` // producer, relay, consumer-1, broker, db, harness
@@ -118,7 +136,30 @@ type Event struct {
 	Outcome Outcome `json:"outcome,omitempty"` // empty for infrastructure events
 	Msg     string  `json:"msg,omitempty"`     // message id involved
 	Key     string  `json:"key,omitempty"`     // business key involved
-	Detail  string  `json:"detail,omitempty"`
+	// Msgs are the message ids a commit, rollback or mark of several messages is about, in the
+	// order the transaction touched them; Msg is empty then.
+	Msgs []string `json:"msgs,omitempty"`
+	// From is the process a message came from: the publisher of an enqueue, the consumer a
+	// requeued delivery was taken back from, the caller of a gateway send.
+	From string `json:"from,omitempty"`
+	// To is the process a message went to: the consumer of a delivery.
+	To          string `json:"to,omitempty"`
+	Redelivered bool   `json:"redelivered,omitempty"` // a delivery or receive flagged redelivered
+	Guard       Guard  `json:"guard,omitempty"`       // the defence that turned the message away here
+	Detail      string `json:"detail,omitempty"`
+}
+
+// Names reports whether e is about message id: its Msg or one of its Msgs.
+func (e Event) Names(id string) bool {
+	return e.Msg == id || slices.Contains(e.Msgs, id)
+}
+
+// Subjects are the message ids e is about: its Msg, else its Msgs.
+func (e Event) Subjects() []string {
+	if e.Msg != "" {
+		return []string{e.Msg}
+	}
+	return e.Msgs
 }
 
 // String renders an event as one readable line without its time.

@@ -250,9 +250,15 @@ type wmsg struct {
 func (r *run) now() int64 { return time.Since(r.epoch).Milliseconds() }
 
 func (r *run) note(proc, op, msg, detail string) {
+	r.noteEvent(history.Event{Proc: proc, Op: op, Msg: msg, Detail: detail})
+}
+
+// noteEvent records e, now.
+func (r *run) noteEvent(e history.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.events = append(r.events, history.Event{Time: r.now(), Proc: proc, Op: op, Msg: msg, Detail: detail})
+	e.Time = r.now()
+	r.events = append(r.events, e)
 }
 
 // spawn starts the worker process for a component.
@@ -480,7 +486,8 @@ func (r *run) observeBroker(ctx context.Context, name string) {
 	if err != nil {
 		return
 	}
-	r.note("broker", history.OpRequeue, "", fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready))
+	r.noteEvent(history.Event{Proc: "broker", Op: history.OpRequeue, From: name,
+		Detail: fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready)})
 }
 
 // linkOp counts a database operation for partition-db and cuts the worker's link when it fires.

@@ -101,9 +101,9 @@ func (g *Gateway) serve(rw http.ResponseWriter, req *http.Request) {
 func (g *Gateway) accept(m history.Message, key string) string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	status, detail := "sent", "email to "+m.Key
+	status, detail, guard := "sent", "email to "+m.Key, history.Guard("")
 	if key != "" && g.keys[key] {
-		status, detail = "duplicate", "repeat of idempotency key "+key+" dropped"
+		status, detail, guard = "duplicate", "repeat of idempotency key "+key+" dropped", history.GuardKey
 	} else {
 		if key != "" {
 			g.keys[key] = true
@@ -113,7 +113,7 @@ func (g *Gateway) accept(m history.Message, key string) string {
 	}
 	if g.log != nil {
 		// Under g.mu, so that the history's order of sends is the order of acceptance.
-		g.log.Add(history.Event{Time: g.log.Now(), Proc: "gateway", Op: history.OpSend, Msg: m.ID, Key: m.Key, Detail: detail})
+		g.log.Add(history.Event{Time: g.log.Now(), Proc: "gateway", Op: history.OpSend, Msg: m.ID, Key: m.Key, Guard: guard, Detail: detail})
 	}
 	return status
 }

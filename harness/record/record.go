@@ -2,13 +2,16 @@
 // History with what its caller knows of the outcome: ok, failed, or unknown (a COMMIT or a
 // publish whose answer never came). Recording is not the strategies' job and not the backends':
 // both backends put these wrappers between a strategy and their own port implementations, so a
-// history reads the same whichever backend produced it.
+// history reads the same whichever backend produced it. What an event is about is in its fields
+// (the message, or the messages a transaction of several touched; the redelivered flag; the
+// defence that recognised a copy); its detail says it again in words for a person.
 package record
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
@@ -47,7 +50,13 @@ type recorder struct {
 }
 
 func (r recorder) add(op, msg, key string, out history.Outcome, d string) {
-	r.log.Add(history.Event{Time: r.log.Now(), Proc: r.proc, Op: op, Outcome: out, Msg: msg, Key: key, Detail: d})
+	r.addEvent(history.Event{Op: op, Outcome: out, Msg: msg, Key: key, Detail: d})
+}
+
+// addEvent records e as the recorder's process, now.
+func (r recorder) addEvent(e history.Event) {
+	e.Time, e.Proc = r.log.Now(), r.proc
+	r.log.Add(e)
 }
 
 // Store wraps a store so that the transactions it opens are recorded as proc.
@@ -86,15 +95,16 @@ func (t *recTx) touch(id string) {
 	t.msgs = append(t.msgs, id)
 }
 
-// subject is the message a commit or rollback is about: the one touched, or a list in detail.
-func (t *recTx) subject() (string, string) {
+// subject is what a commit, rollback or mark is about: the one message touched (Msg), or the
+// messages touched (Msgs) and their ids listed in its detail.
+func (t *recTx) subject() history.Event {
 	switch len(t.msgs) {
 	case 0:
-		return "", ""
+		return history.Event{}
 	case 1:
-		return t.msgs[0], ""
+		return history.Event{Msg: t.msgs[0]}
 	default:
-		return "", strings.Join(t.msgs, " ")
+		return history.Event{Msgs: slices.Clone(t.msgs), Detail: strings.Join(t.msgs, " ")}
 	}
 }
 
@@ -127,11 +137,12 @@ func (t *recTx) ClaimOutbox(ctx context.Context, limit int) ([]strategies.Outbox
 
 func (t *recTx) MarkPublished(ctx context.Context, ids []int64) error {
 	err := t.inner.MarkPublished(ctx, ids)
-	msg, d := t.subject()
+	e := t.subject()
 	if err != nil {
-		d = detail(err)
+		e.Detail = detail(err)
 	}
-	t.r.add(history.OpMark, msg, "", outcome(err), d)
+	e.Op, e.Outcome = history.OpMark, outcome(err)
+	t.r.addEvent(e)
 	return err
 }
 
@@ -153,13 +164,13 @@ func (t *recTx) ApplyIdempotent(ctx context.Context, m strategies.Message) error
 func (t *recTx) ApplyVersioned(ctx context.Context, m strategies.Message) (bool, error) {
 	applied, err := t.inner.ApplyVersioned(ctx, m)
 	t.touch(m.ID)
-	d := fmt.Sprintf("versioned: seq %d applied", m.Seq)
+	e := history.Event{Op: history.OpApply, Outcome: outcome(err), Msg: m.ID, Key: m.Key, Detail: fmt.Sprintf("versioned: seq %d applied", m.Seq)}
 	if err != nil {
-		d = detail(err)
+		e.Detail = detail(err)
 	} else if !applied {
-		d = fmt.Sprintf("versioned: seq %d not newer, skipped", m.Seq)
+		e.Detail, e.Guard = fmt.Sprintf("versioned: seq %d not newer, skipped", m.Seq), history.GuardVersion
 	}
-	t.r.add(history.OpApply, m.ID, m.Key, outcome(err), d)
+	t.r.addEvent(e)
 	return applied, err
 }
 
@@ -174,21 +185,23 @@ func (t *recTx) InboxInsert(ctx context.Context, consumer, msgID string) error {
 	return err
 }
 
-func (t *recTx) check(msgID, what string, seen bool, err error) {
+// check records a lookup in what (the inbox or the processed log); guard is the defence a
+// lookup that found the message stands for.
+func (t *recTx) check(msgID, what string, guard history.Guard, seen bool, err error) {
 	t.touch(msgID)
-	d := what + ": not seen"
+	e := history.Event{Op: history.OpCheck, Outcome: outcome(err), Msg: msgID, Detail: what + ": not seen"}
 	if seen {
-		d = what + ": seen"
+		e.Detail, e.Guard = what+": seen", guard
 	}
 	if err != nil {
-		d = detail(err)
+		e.Detail, e.Guard = detail(err), ""
 	}
-	t.r.add(history.OpCheck, msgID, "", outcome(err), d)
+	t.r.addEvent(e)
 }
 
 func (t *recTx) InboxContains(ctx context.Context, consumer, msgID string) (bool, error) {
 	seen, err := t.inner.InboxContains(ctx, consumer, msgID)
-	t.check(msgID, "inbox", seen, err)
+	t.check(msgID, "inbox", history.GuardInbox, seen, err)
 	return seen, err
 }
 
@@ -201,21 +214,21 @@ func (t *recTx) RecordProcessed(ctx context.Context, consumer, msgID string) err
 
 func (t *recTx) Processed(ctx context.Context, consumer, msgID string) (bool, error) {
 	seen, err := t.inner.Processed(ctx, consumer, msgID)
-	t.check(msgID, "processed log", seen, err)
+	t.check(msgID, "processed log", history.GuardLog, seen, err)
 	return seen, err
 }
 
 func (t *recTx) Commit(ctx context.Context) error {
 	err := t.inner.Commit(ctx)
-	msg, d := t.subject()
-	out := history.OK
+	e := t.subject()
+	e.Op, e.Outcome = history.OpCommit, history.OK
 	if err != nil {
 		// Whatever the error, the caller cannot know whether the COMMIT took effect.
-		out = history.Unknown
-		d = strings.TrimSpace(d + " " + detail(err))
+		e.Outcome = history.Unknown
+		e.Detail = strings.TrimSpace(e.Detail + " " + detail(err))
 	}
-	if msg != "" || d != "" || err != nil {
-		t.r.add(history.OpCommit, msg, "", out, d)
+	if e.Msg != "" || e.Detail != "" || err != nil {
+		t.r.addEvent(e)
 	}
 	return err
 }
@@ -223,8 +236,9 @@ func (t *recTx) Commit(ctx context.Context) error {
 func (t *recTx) Rollback(ctx context.Context) error {
 	err := t.inner.Rollback(ctx)
 	if len(t.msgs) > 0 {
-		msg, d := t.subject()
-		t.r.add(history.OpRollback, msg, "", outcome(err), strings.TrimSpace(d+" "+detail(err)))
+		e := t.subject()
+		e.Op, e.Outcome, e.Detail = history.OpRollback, outcome(err), strings.TrimSpace(e.Detail+" "+detail(err))
+		t.r.addEvent(e)
 	}
 	return err
 }
@@ -283,11 +297,11 @@ func (s *subscription) Next(ctx context.Context) (strategies.Delivery, error) {
 		s.r.add(history.OpReceive, "", "", history.Fail, detail(err))
 	default:
 		s.tags[d.Tag] = d.Msg
-		flag := ""
+		e := history.Event{Op: history.OpReceive, Outcome: history.OK, Msg: d.Msg.ID, Key: d.Msg.Key, Redelivered: d.Redelivered}
 		if d.Redelivered {
-			flag = "redelivered"
+			e.Detail = "redelivered"
 		}
-		s.r.add(history.OpReceive, d.Msg.ID, d.Msg.Key, history.OK, flag)
+		s.r.addEvent(e)
 	}
 	return d, err
 }

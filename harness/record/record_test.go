@@ -108,3 +108,45 @@ func TestOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestFields: what a reader follows a message by is in fields, not only in the detail: the ids a
+// transaction of several touched, the redelivered flag, and the defence that turned a copy away.
+func TestFields(t *testing.T) {
+	ctx := context.Background()
+	l := &log{}
+	p := &port{commitErr: errors.New("conn closed")}
+	s, sub := record.Store(p, l, "p"), record.Subscription(p, l, "p")
+	tx, _ := s.Begin(ctx)
+	_, _ = tx.InboxContains(ctx, "g", "m-1")
+	_, _ = tx.Processed(ctx, "g", "m-2")
+	_, _ = tx.ApplyVersioned(ctx, strategies.Message{ID: "m-3", Key: "k", Seq: 2})
+	_ = tx.Commit(ctx)
+	_, _ = sub.Next(ctx)
+
+	type fields struct {
+		msg         string
+		msgs        []string
+		redelivered bool
+		guard       history.Guard
+		detail      string
+	}
+	want := []fields{
+		{msg: "m-1", guard: history.GuardInbox, detail: "inbox: seen"},
+		{msg: "m-2", detail: "processed log: not seen"},
+		{msg: "m-3", guard: history.GuardVersion, detail: "versioned: seq 2 not newer, skipped"},
+		{msgs: []string{"m-1", "m-2", "m-3"}, detail: "m-1 m-2 m-3 conn closed"},
+		{msg: "m-1", redelivered: true, detail: "redelivered"},
+	}
+	if len(l.events) != len(want) {
+		t.Fatalf("got %d events, want %d:\n%s", len(l.events), len(want), strings.Join(l.lines(), "\n"))
+	}
+	for i, e := range l.events {
+		got := fields{e.Msg, e.Msgs, e.Redelivered, e.Guard, e.Detail}
+		if fmt.Sprint(got) != fmt.Sprint(want[i]) {
+			t.Errorf("event %d (%s): got %+v, want %+v", i, e, got, want[i])
+		}
+	}
+	if !l.events[3].Names("m-2") || l.events[3].Names("m-4") {
+		t.Errorf("the commit of m-1 m-2 m-3 names: m-2 %v, m-4 %v", l.events[3].Names("m-2"), l.events[3].Names("m-4"))
+	}
+}

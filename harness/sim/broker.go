@@ -61,8 +61,9 @@ func (b *broker) openChannel(p *proc, consumer bool) *channel {
 	return c
 }
 
-// requeue puts m back at its original position, flagged redelivered.
-func (b *broker) requeue(m *bmsg, to string) {
+// requeue puts m back at its original position, flagged redelivered; from is the consumer that
+// held it, detail says why.
+func (b *broker) requeue(m *bmsg, from, detail string) {
 	m.redelivered = true
 	i, _ := slices.BinarySearchFunc(b.ready, m.seq, func(x *bmsg, seq int64) int {
 		switch {
@@ -74,7 +75,7 @@ func (b *broker) requeue(m *bmsg, to string) {
 		return 0
 	})
 	b.ready = slices.Insert(b.ready, i, m)
-	b.w.note("broker", history.OpRequeue, m.msg.ID, m.msg.Key, to)
+	b.w.noteEvent(history.Event{Proc: "broker", Op: history.OpRequeue, Msg: m.msg.ID, Key: m.msg.Key, From: from, Detail: detail})
 }
 
 // close closes a channel: its unacked deliveries are requeued.
@@ -84,7 +85,7 @@ func (b *broker) close(c *channel, why string) {
 	}
 	c.open = false
 	for _, d := range c.unacked {
-		b.requeue(d.m, why+" ("+c.p.name+")")
+		b.requeue(d.m, c.p.name, why+" ("+c.p.name+")")
 	}
 	c.unacked, c.buffer = nil, nil
 	b.chans = slices.DeleteFunc(b.chans, func(x *channel) bool { return x == c })
@@ -138,7 +139,7 @@ func (b *broker) dispatch() {
 		if m.redelivered {
 			detail += ", redelivered"
 		}
-		b.w.note("broker", history.OpDeliver, m.msg.ID, m.msg.Key, detail)
+		b.w.noteEvent(history.Event{Proc: "broker", Op: history.OpDeliver, Msg: m.msg.ID, Key: m.msg.Key, To: target.p.name, Redelivered: m.redelivered, Detail: detail})
 	}
 }
 
@@ -166,7 +167,7 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 	bm := &bmsg{seq: b.nextSeq, msg: m}
 	b.nextSeq++
 	b.ready = append(b.ready, bm)
-	w.note("broker", history.OpEnqueue, m.ID, m.Key, "from "+p.name)
+	w.noteEvent(history.Event{Proc: "broker", Op: history.OpEnqueue, Msg: m.ID, Key: m.Key, From: p.name, Detail: "from " + p.name})
 	if w.fire(publishKinds, p, "") != nil || w.slow[link{p.name, fault.LinkBroker}] {
 		// A lost confirm, or one that a slow link delivers after the publisher's timeout.
 		c.stalled = true
@@ -310,7 +311,7 @@ func (s subscription) Nack(_ context.Context, tag uint64, requeue bool) error {
 	d := c.unacked[i]
 	c.unacked = slices.Delete(c.unacked, i, i+1)
 	if requeue {
-		b.requeue(d.m, "nacked by "+s.p.name)
+		b.requeue(d.m, s.p.name, "nacked by "+s.p.name)
 	}
 	b.dispatch()
 	return nil

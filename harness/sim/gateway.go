@@ -33,7 +33,8 @@ func (w *world) send(p *proc, m history.Message, key string) error {
 	g := w.gw
 	switch {
 	case key != "" && g.keys[key]:
-		w.note("gateway", history.OpSend, m.ID, m.Key, "repeat of idempotency key "+key+" dropped")
+		w.noteEvent(history.Event{Proc: "gateway", Op: history.OpSend, Msg: m.ID, Key: m.Key, From: p.name, Guard: history.GuardKey,
+			Detail: "repeat of idempotency key " + key + " dropped"})
 	default:
 		if key != "" {
 			g.keys[key] = true
@@ -43,7 +44,7 @@ func (w *world) send(p *proc, m history.Message, key string) error {
 		if key != "" {
 			d += " (idempotency key " + key + ")"
 		}
-		w.note("gateway", history.OpSend, m.ID, m.Key, d)
+		w.noteEvent(history.Event{Proc: "gateway", Op: history.OpSend, Msg: m.ID, Key: m.Key, From: p.name, Detail: d})
 	}
 	if slow {
 		p.sleep(w.cfg.GatewayTimeout)

@@ -95,7 +95,13 @@ func (w *world) Now() int64 { return w.now }
 func (w *world) Add(e history.Event) { w.events = append(w.events, e) }
 
 func (w *world) note(proc, op, msg, key, detail string) {
-	w.events = append(w.events, history.Event{Time: w.now, Proc: proc, Op: op, Msg: msg, Key: key, Detail: detail})
+	w.noteEvent(history.Event{Proc: proc, Op: op, Msg: msg, Key: key, Detail: detail})
+}
+
+// noteEvent records e, now.
+func (w *world) noteEvent(e history.Event) {
+	e.Time = w.now
+	w.events = append(w.events, e)
 }
 
 func (w *world) after(d int64, what string, fn func()) {
