@@ -8,6 +8,7 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/scenariotest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -74,5 +75,5 @@ func Example_ownStrategy() {
 
 // TestProveOutboxInbox proves the catalogue's exactly-once pairing the way a team proves its own.
 func TestProveOutboxInbox(t *testing.T) {
-	scenarios.Prove(t, strategies.Outbox{}, strategies.Inbox{}, "credits")
+	scenariotest.Prove(t, strategies.Outbox{}, strategies.Inbox{}, "credits")
 }

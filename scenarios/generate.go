@@ -1,7 +1,3 @@
-// Package scenarios composes the harness: the workloads, the generators of workload × fault
-// schedule × concurrency (driven by a seed for the CLI, or by pgregory.net/rapid in the property
-// tests), the catalogue of expected outcomes (the truth table, reasoned from the strategies'
-// mechanics), running a cell over many seeds, and shrinking a failure to a small counterexample.
 package scenarios
 
 import (
@@ -16,7 +12,7 @@ import (
 )
 
 // Source is where a generator's choices come from: a seeded PRNG for the CLI (so a seed names a
-// scenario), or rapid's draws in the property tests (so failures shrink).
+// scenario), or rapid's draws in the property tests (scenariotest; so failures shrink).
 type Source interface {
 	// IntRange returns a number in [lo, hi]; smaller is simpler.
 	IntRange(label string, lo, hi int) int

@@ -1,4 +1,4 @@
-package scenarios
+package scenarios_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/scenariotest"
 	"pgregory.net/rapid"
 )
 
@@ -23,19 +25,19 @@ const findBound = 1000
 // -rapid.failfile.
 func TestNothingUnexpected(t *testing.T) {
 	b := harness.NewSim()
-	for _, c := range Cells() {
-		exp := Expected(c)
+	for _, c := range scenarios.Cells() {
+		exp := scenarios.Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
 			t.Parallel()
 			rapid.Check(t, func(rt *rapid.T) {
-				sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
-				out, err := RunScenario(context.Background(), b, sc)
+				sc := scenariotest.Scenarios(c, scenarios.DefaultLimits).Draw(rt, "scenario")
+				out, err := scenarios.RunScenario(context.Background(), b, sc)
 				if err != nil {
 					rt.Fatalf("harness failed: %v", err)
 				}
 				for _, name := range invariants.Broken(out.Violations) {
 					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						rt.Fatalf("%s broke %s, which the catalogue says holds (%s):\n%s", c, name, exp.Reason(), Describe(out.History, out.Violations))
+						rt.Fatalf("%s broke %s, which the catalogue says holds (%s):\n%s", c, name, exp.Reason(), scenariotest.Describe(out.History, out.Violations))
 					}
 				}
 			})
@@ -56,8 +58,8 @@ func TestKnownBreaksAreFound(t *testing.T) {
 	// The cells run in parallel inside one group, so that the rapid flags are restored only
 	// after the last of them.
 	t.Run("cells", func(t *testing.T) {
-		for _, c := range Cells() {
-			for _, inv := range Expected(c).Breaks {
+		for _, c := range scenarios.Cells() {
+			for _, inv := range scenarios.Expected(c).Breaks {
 				t.Run(c.String()+"/"+inv, func(t *testing.T) {
 					t.Parallel()
 					draws, found := 0, -1
@@ -65,8 +67,8 @@ func TestKnownBreaksAreFound(t *testing.T) {
 					tb := &quietTB{name: t.Name()}
 					rapid.Check(tb, func(rt *rapid.T) {
 						draws++
-						sc := Scenarios(c, DefaultLimits).Draw(rt, "scenario")
-						out, err := RunScenario(context.Background(), b, sc)
+						sc := scenariotest.Scenarios(c, scenarios.DefaultLimits).Draw(rt, "scenario")
+						out, err := scenarios.RunScenario(context.Background(), b, sc)
 						if err != nil {
 							t.Errorf("harness failed: %v", err)
 							return
@@ -80,7 +82,7 @@ func TestKnownBreaksAreFound(t *testing.T) {
 						}
 					})
 					if found < 0 {
-						t.Fatalf("%s: %s not found within %d draws (%s)", c, inv, findBound, Expected(c).Reason())
+						t.Fatalf("%s: %s not found within %d draws (%s)", c, inv, findBound, scenarios.Expected(c).Reason())
 					}
 					mu.Lock()
 					if found > worst {
@@ -90,7 +92,7 @@ func TestKnownBreaksAreFound(t *testing.T) {
 					maxCommands, maxFaults := 2, 1
 					// rapid shrinks each draw toward smaller values; the harness's Shrink then merges
 					// what rapid cannot (two short cuts into one longer one).
-					small := Shrink(context.Background(), b, last, inv)
+					small := scenarios.Shrink(context.Background(), b, last, inv)
 					if len(small.Commands) > maxCommands || len(small.Faults) > maxFaults {
 						t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(small.Commands), len(small.Faults), small)
 					}
@@ -106,13 +108,13 @@ func TestKnownBreaksAreFound(t *testing.T) {
 // only allows), and the shrunk scenario still breaks the invariant.
 func TestShrinkIsSmall(t *testing.T) {
 	b := harness.NewSim()
-	opts := DefaultOptions()
+	opts := scenarios.DefaultOptions()
 	opts.Seeds = 100
-	for _, c := range Cells() {
-		if len(Expected(c).Breaks) == 0 {
+	for _, c := range scenarios.Cells() {
+		if len(scenarios.Expected(c).Breaks) == 0 {
 			continue
 		}
-		r, err := RunCell(context.Background(), b, c, opts)
+		r, err := scenarios.RunCell(context.Background(), b, c, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +124,7 @@ func TestShrinkIsSmall(t *testing.T) {
 			continue
 		}
 		maxCommands, maxFaults := 2, 1
-		if slices.Contains(Expected(c).MayBreak, ce.Invariant) {
+		if slices.Contains(scenarios.Expected(c).MayBreak, ce.Invariant) {
 			maxCommands, maxFaults = 3, 2 // a combination of a publisher fault and a consumer fault
 		}
 		if len(ce.Scenario.Commands) > maxCommands || len(ce.Scenario.Faults) > maxFaults {

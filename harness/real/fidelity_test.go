@@ -10,6 +10,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/scenariotest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -36,7 +37,7 @@ func TestFidelity(t *testing.T) {
 			s, r := invariants.Broken(simOut.Violations), invariants.Broken(realOut.Violations)
 			if !slices.Equal(s, r) {
 				t.Errorf("verdicts differ: sim broke %q, real broke %q\nreal:\n%s\nsim:\n%s", s, r,
-					scenarios.Describe(realOut.History, realOut.Violations), scenarios.Describe(simOut.History, simOut.Violations))
+					scenariotest.Describe(realOut.History, realOut.Violations), scenariotest.Describe(simOut.History, simOut.Violations))
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/scenariotest"
 )
 
 // mechanism is a fixed scenario with the verdict its mechanism gives on real servers.
@@ -45,7 +46,7 @@ func runMechanisms(t *testing.T, ms []mechanism) {
 				t.Fatalf("real: %v", err)
 			}
 			got := invariants.Broken(out.Violations)
-			desc := scenarios.Describe(out.History, out.Violations)
+			desc := scenariotest.Describe(out.History, out.Violations)
 			if !slices.Equal(got, m.breaks) {
 				t.Errorf("real broke %q, want %q\n%s", got, m.breaks, desc)
 			}
@@ -67,7 +68,7 @@ func runMechanisms(t *testing.T, ms []mechanism) {
 			}
 			if s := invariants.Broken(simOut.Violations); !slices.Equal(s, got) {
 				t.Errorf("verdicts differ: sim broke %q, real broke %q\nreal:\n%s\nsim:\n%s", s, got,
-					desc, scenarios.Describe(simOut.History, simOut.Violations))
+					desc, scenariotest.Describe(simOut.History, simOut.Violations))
 			}
 			t.Logf("real: %d effects, final %v, broke %q", n, out.History.Final.Values, got)
 			if testing.Verbose() && os.Getenv("HARNESS_SHOW_HISTORY") != "" {

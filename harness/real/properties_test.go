@@ -14,6 +14,7 @@ import (
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
+	"github.com/deliveryharness/harness/scenarios/scenariotest"
 	"github.com/deliveryharness/harness/strategies"
 	"pgregory.net/rapid"
 )
@@ -36,14 +37,14 @@ func TestCatalogueHoldsOnReal(t *testing.T) {
 			exp := scenarios.Expected(c)
 			t.Run(c.String(), func(t *testing.T) {
 				rapid.Check(t, func(rt *rapid.T) {
-					sc := scenarios.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 2, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
+					sc := scenariotest.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 2, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
 					out, err := scenarios.RunScenario(context.Background(), b, sc)
 					if err != nil {
 						rt.Fatalf("harness: %v", err)
 					}
 					for _, name := range invariants.Broken(out.Violations) {
 						if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-							rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenarios.Describe(out.History, out.Violations))
+							rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenariotest.Describe(out.History, out.Violations))
 						}
 					}
 				})
@@ -83,14 +84,14 @@ func TestFixesHoldOnReal(t *testing.T) {
 				real.RequireLogicalWAL(t, inf)
 			}
 			rapid.Check(t, func(rt *rapid.T) {
-				sc := scenarios.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
+				sc := scenariotest.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
 				out, err := scenarios.RunScenario(context.Background(), b, sc)
 				if err != nil {
 					rt.Fatalf("harness: %v", err)
 				}
 				for _, name := range invariants.Broken(out.Violations) {
 					if !slices.Contains(exp.MayBreak, name) {
-						rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenarios.Describe(out.History, out.Violations))
+						rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenariotest.Describe(out.History, out.Violations))
 					}
 				}
 			})
@@ -138,7 +139,7 @@ func TestKnownBreaksFoundOnReal(t *testing.T) {
 				}
 				for _, name := range invariants.Broken(out.Violations) {
 					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						t.Fatalf("seed %d broke %s, which the catalogue rules out:\n%s", seed, name, scenarios.Describe(out.History, out.Violations))
+						t.Fatalf("seed %d broke %s, which the catalogue rules out:\n%s", seed, name, scenariotest.Describe(out.History, out.Violations))
 					}
 					if _, ok := found[name]; !ok {
 						found[name] = int(seed)

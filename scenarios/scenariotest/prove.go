@@ -1,4 +1,4 @@
-package scenarios
+package scenariotest
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
+	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/strategies"
 	"pgregory.net/rapid"
 )
@@ -19,7 +20,7 @@ import (
 // proves its own strategy, written against the ports of package strategies, in a plain go test:
 //
 //	func TestMyConsumer(t *testing.T) {
-//		scenarios.Prove(t, strategies.Outbox{}, MyConsumer{}, "orders")
+//		scenariotest.Prove(t, strategies.Outbox{}, MyConsumer{}, "orders")
 //	}
 //
 // A failure reports the shrunk scenario with its violations and timeline, and rapid saves it
@@ -40,7 +41,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 		}
 		t.Run(name, func(t *testing.T) {
 			gen := rapid.Custom(func(rt *rapid.T) history.Scenario {
-				sc, err := GenerateFor(rapidSource{rt}, p, c, workload, name, DefaultLimits)
+				sc, err := scenarios.GenerateFor(rapidSource{rt}, p, c, workload, name, scenarios.DefaultLimits)
 				if err != nil {
 					rt.Fatalf("generate: %v", err)
 				}

@@ -1,7 +1,8 @@
-package scenarios
+package scenariotest
 
 import (
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"pgregory.net/rapid"
 )
@@ -9,7 +10,7 @@ import (
 // rapidSource draws the generator's choices with rapid, so that a failing scenario shrinks.
 type rapidSource struct{ t *rapid.T }
 
-// IntRange implements Source.
+// IntRange implements scenarios.Source.
 func (s rapidSource) IntRange(label string, lo, hi int) int {
 	if hi <= lo {
 		return lo
@@ -21,12 +22,12 @@ func (s rapidSource) IntRange(label string, lo, hi int) int {
 // concurrency × interleaving, drawn within lim. Use it in a property:
 //
 //	rapid.Check(t, func(t *rapid.T) {
-//		sc := scenarios.Scenarios(cell, scenarios.DefaultLimits).Draw(t, "scenario")
+//		sc := scenariotest.Scenarios(cell, scenarios.DefaultLimits).Draw(t, "scenario")
 //		...
 //	})
-func Scenarios(c result.Cell, lim Limits) *rapid.Generator[history.Scenario] {
+func Scenarios(c result.Cell, lim scenarios.Limits) *rapid.Generator[history.Scenario] {
 	return rapid.Custom(func(t *rapid.T) history.Scenario {
-		sc, err := Generate(rapidSource{t}, c, lim)
+		sc, err := scenarios.Generate(rapidSource{t}, c, lim)
 		if err != nil {
 			t.Fatalf("generate %s: %v", c, err)
 		}
