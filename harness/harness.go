@@ -2,6 +2,11 @@
 // combination is possible, hands the scenario to a backend (the simulator, or real servers) and
 // returns the History with its final reads. Backends implement the strategy ports; recording is
 // done by harness/record around them; verdicts are the invariants package's business.
+//
+// It imports the strategy ports, the history vocabulary, the fault kinds and the simulator. It
+// must not import the real backend (harness/real implements Backend from outside, so that a
+// program on the simulator alone links neither pgx nor amqp091), invariants, scenarios, reports
+// or cmd.
 package harness
 
 import (

@@ -17,4 +17,7 @@
 //
 // A Violation is a result, never an error. Checkers are deterministic: the same history gives the
 // same violations in the same order (by key, then message ids).
+//
+// It imports only the history vocabulary, so that the checkers are the same on both backends: it
+// must not import harness, a backend, strategies, scenarios or reports.
 package invariants

@@ -11,6 +11,10 @@
 //
 // Exit status: 0 fine; 1 when `run` or `replay` saw an invariant break, or when `matrix` found a
 // cell that differs from the catalogue; 2 for bad usage, with a one-line reason.
+//
+// The command composes scenarios, reports and the two backends; nothing imports it. The binary
+// must not link testing or pgregory.net/rapid: the test helpers live in scenarios/scenariotest and
+// harness/real/realtest.
 package main
 
 import (

@@ -2,6 +2,9 @@
 // reports), what each does to the infrastructure, and which processes each can hit. A fault is
 // plain data (history.Fault); the backends give each kind its mechanism. A fault changes what the
 // infrastructure does; it never tells a strategy or a checker what the outcome should be.
+//
+// It imports only the history vocabulary and the strategy ports (the reordering wrapper); it must
+// not import harness, a backend, invariants, scenarios or reports.
 package fault
 
 import (
