@@ -11,6 +11,12 @@
 // collapsed into one line with a repeat count, and the effects that make the violation marked
 // with "<==": every committed apply of a duplicated message numbered ("effect #2 of order-1
 // (duplicate)"), the commit of a message whose effect was lost, the apply of a phantom effect.
+// The timeline is data before it is text: TimelineLines gives its numbered lines (TimelineLine),
+// each with typed marks (MarkFault, MarkCrash, MarkEffect, MarkDuplicate, MarkLost, MarkGuard,
+// ...), and text, Markdown, HTML, the sequence diagram and the CLI's demo all render from those
+// lines. What the timeline finds in a history it reads from the events' fields (message ids,
+// the processes a message went between, the defence that stopped a copy), never from their
+// details, which it only shows.
 //
 // HTML is one self-contained page for architecture decisions and projectors: the decision
 // matrix coloured by how often each cell broke, bar charts of violations per strategy and fault

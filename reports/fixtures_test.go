@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"strings"
+
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
@@ -15,6 +17,18 @@ func ev(t int64, proc, op string, out history.Outcome, msg, detail string) histo
 	}
 	return history.Event{Time: t, Proc: proc, Op: op, Outcome: out, Msg: msg, Key: key, Detail: detail}
 }
+
+// commitOf is proc's commit of a transaction that touched several messages, as the recorder
+// writes it: the ids in Msgs and listed in the detail.
+func commitOf(t int64, proc string, out history.Outcome, msgs ...string) history.Event {
+	return history.Event{Time: t, Proc: proc, Op: history.OpCommit, Outcome: out, Msgs: msgs, Detail: strings.Join(msgs, " ")}
+}
+
+// from, to, redelivered and guarded set an event's fields as the backends do.
+func from(e history.Event, proc string) history.Event        { e.From = proc; return e }
+func to(e history.Event, proc string) history.Event          { e.To = proc; return e }
+func redelivered(e history.Event) history.Event              { e.Redelivered = true; return e }
+func guarded(e history.Event, g history.Guard) history.Event { e.Guard = g; return e }
 
 var order1 = history.Message{ID: "order-1", Key: "order-1", Amount: 4200, Kind: "OrderPlaced"}
 
@@ -31,8 +45,8 @@ func duplicateCE() *result.Counterexample {
 	events := []history.Event{
 		ev(7, "producer", history.OpInsert, ok, "order-1", ""),
 		ev(8, "producer", history.OpCommit, ok, "order-1", ""),
-		ev(10, "broker", history.OpEnqueue, info, "order-1", "from producer"),
-		ev(10, "broker", history.OpDeliver, info, "order-1", "to consumer-1"),
+		from(ev(10, "broker", history.OpEnqueue, info, "order-1", "from producer"), "producer"),
+		to(ev(10, "broker", history.OpDeliver, info, "order-1", "to consumer-1"), "consumer-1"),
 		ev(10, "producer", history.OpPublish, ok, "order-1", ""),
 		ev(11, "consumer-1", history.OpReceive, ok, "order-1", ""),
 		ev(12, "producer", history.OpConfirm, ok, "order-1", ""),
@@ -41,9 +55,9 @@ func duplicateCE() *result.Counterexample {
 		ev(16, "consumer-1", history.OpCommit, ok, "order-1", ""),
 		ev(18, "consumer-1", history.OpFault, info, "", crash.String()),
 		ev(18, "consumer-1", history.OpCrash, info, "", "consumer.after-effect"),
-		ev(18, "broker", history.OpRequeue, info, "order-1", "process died (consumer-1)"),
-		ev(18, "broker", history.OpDeliver, info, "order-1", "to consumer-2, redelivered"),
-		ev(19, "consumer-2", history.OpReceive, ok, "order-1", "redelivered"),
+		from(ev(18, "broker", history.OpRequeue, info, "order-1", "process died (consumer-1)"), "consumer-1"),
+		redelivered(to(ev(18, "broker", history.OpDeliver, info, "order-1", "to consumer-2, redelivered"), "consumer-2")),
+		redelivered(ev(19, "consumer-2", history.OpReceive, ok, "order-1", "redelivered")),
 		ev(22, "consumer-2", history.OpApply, ok, "order-1", ""),
 		ev(23, "consumer-2", history.OpCommit, ok, "order-1", ""),
 		ev(25, "consumer-2", history.OpAck, ok, "order-1", ""),

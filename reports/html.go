@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
@@ -440,24 +441,23 @@ func htmlCounterexampleOf(r result.CellResult, links htmlLinkSet, own bool) html
 		return c
 	}
 	c.Diagram = sequenceDiagram(ce.History, ce.Violations, id+"-ev")
-	entries := numberedLines(ce.History.Events, markEffects(ce.History.Events, ce.Violations))
-	for k, en := range entries {
-		c.Events = append(c.Events, htmlEventOf(en.line, fmt.Sprintf("%s-ev%d", id, k+1)))
+	for _, l := range t.lines {
+		c.Events = append(c.Events, htmlEventOf(l, fmt.Sprintf("%s-ev%d", id, l.Num)))
 	}
 	return c
 }
 
-func htmlEventOf(l line, id string) htmlEvent {
-	e := htmlEvent{ID: id, Time: fmt.Sprintf("t=%d", l.time), Proc: l.proc, Op: l.op, Msg: l.msg, Outcome: l.outcome, Note: noteOf(l)}
-	if len(l.marks) > 0 {
-		e.Mark = "<== " + strings.Join(l.marks, "; ")
+func htmlEventOf(l TimelineLine, id string) htmlEvent {
+	e := htmlEvent{ID: id, Time: fmt.Sprintf("t=%d", l.Time), Proc: l.Proc, Op: l.op(), Msg: l.Msg, Outcome: string(l.Outcome), Note: noteOf(l)}
+	if m := l.Marker(); m != "" {
+		e.Mark = "<== " + m
 		e.Class = "marked"
 	}
-	if l.op == strings.ToUpper(l.op) {
+	if l.Infra() {
 		e.Class = strings.TrimSpace(e.Class + " infra-fault")
 	}
-	if l.outcome == "fail" || l.outcome == "unknown" {
-		e.Class = strings.TrimSpace(e.Class + " outcome-" + l.outcome)
+	if l.Outcome == history.Fail || l.Outcome == history.Unknown {
+		e.Class = strings.TrimSpace(e.Class + " outcome-" + string(l.Outcome))
 	}
 	return e
 }

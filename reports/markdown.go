@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
@@ -118,8 +119,8 @@ func writeMarkdownCounterexample(b *strings.Builder, r result.CellResult) {
 	}
 	if len(t.lines) > 0 {
 		b.WriteByte('\n')
-		for i, l := range t.lines {
-			fmt.Fprintf(b, "%d. %s\n", i+1, markdownLine(l))
+		for _, l := range t.lines {
+			fmt.Fprintf(b, "%d. %s\n", l.Num, markdownLine(l))
 		}
 	}
 	if len(t.violations) > 0 {
@@ -192,29 +193,29 @@ func costRows(results []result.CellResult) []result.CellResult {
 // markdownLine renders one timeline line as a list item: the time, the process in bold, the
 // operation and message in code, the outcome, the detail; a fault, crash or heal in bold, the
 // effects a violation consists of in bold after an arrow.
-func markdownLine(l line) string {
+func markdownLine(l TimelineLine) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "t=%d **%s** ", l.time, mdEscape(l.proc))
-	op := "`" + l.op
-	if l.msg != "" {
-		op += " " + l.msg
+	fmt.Fprintf(&b, "t=%d **%s** ", l.Time, mdEscape(l.Proc))
+	op := "`" + l.op()
+	if l.Msg != "" {
+		op += " " + l.Msg
 	}
 	op += "`"
-	if l.op == strings.ToUpper(l.op) {
+	if l.Infra() {
 		op = "**" + op + "**"
 	}
 	b.WriteString(op)
-	if l.outcome != "" {
-		b.WriteString(" → " + l.outcome)
+	if l.Outcome != history.Info {
+		b.WriteString(" → " + string(l.Outcome))
 	}
-	if l.rest != "" {
-		b.WriteString(" " + mdEscape(l.rest))
+	if r := l.rest(); r != "" {
+		b.WriteString(" " + mdEscape(r))
 	}
-	if l.n > 1 {
-		fmt.Fprintf(&b, " (×%d)", l.n)
+	if l.Count > 1 {
+		fmt.Fprintf(&b, " (×%d)", l.Count)
 	}
-	if len(l.marks) > 0 {
-		b.WriteString(" ⟸ **" + mdEscape(strings.Join(l.marks, "; ")) + "**")
+	if m := l.Marker(); m != "" {
+		b.WriteString(" ⟸ **" + mdEscape(m) + "**")
 	}
 	return b.String()
 }

@@ -187,17 +187,17 @@ func TestTimelineCollapsesRepeats(t *testing.T) {
 	}
 
 	// Identical events from different processes, or with something else between them, stay apart.
-	lines := collapse(eventLines([]history.Event{
+	lines := timelineLines([]history.Event{
 		ev(1, "consumer-1", history.OpNack, history.OK, "m", ""),
 		ev(2, "consumer-2", history.OpNack, history.OK, "m", ""),
 		ev(3, "consumer-2", history.OpNack, history.OK, "m", ""),
 		ev(4, "consumer-2", history.OpNack, history.Fail, "m", ""),
 		ev(5, "consumer-2", history.OpNack, history.Fail, "m", ""),
 		ev(6, "consumer-2", history.OpNack, history.Fail, "m", ""),
-	}, nil))
+	}, nil)
 	var counts []int
 	for _, l := range lines {
-		counts = append(counts, l.n)
+		counts = append(counts, l.Count)
 	}
 	if len(counts) != 3 || counts[0] != 1 || counts[1] != 2 || counts[2] != 3 {
 		t.Errorf("collapsed counts %v, want [1 2 3]", counts)
@@ -211,7 +211,7 @@ func TestMarksOnlyCommittedEffects(t *testing.T) {
 		ev(2, "consumer-1", history.OpCrash, info, "", "consumer.before-commit"),
 		ev(3, "consumer-2", history.OpApply, ok, "order-1", ""), // committed in a batch
 		ev(4, "consumer-2", history.OpApply, ok, "order-2", ""), //
-		ev(5, "consumer-2", history.OpCommit, ok, "", "order-1 order-2"),
+		commitOf(5, "consumer-2", ok, "order-1", "order-2"),
 		ev(6, "consumer-3", history.OpApply, ok, "order-1", ""), // rolled back
 		ev(7, "consumer-3", history.OpRollback, ok, "order-1", ""),
 		ev(8, "consumer-3", history.OpApply, ok, "order-1", ""), // commit outcome unknown
@@ -220,19 +220,19 @@ func TestMarksOnlyCommittedEffects(t *testing.T) {
 	}
 	v := invariants.Violation{Invariant: "no-duplicate-effect", Key: "order-1", Msgs: []string{"order-1"}}
 	marks := markEffects(events, []invariants.Violation{v})
-	want := map[int]string{2: "effect #1 of order-1", 7: "effect #2 of order-1 (duplicate)"}
+	want := map[int]Mark{2: {Kind: MarkEffect, Msg: "order-1", N: 1}, 7: {Kind: MarkDuplicate, Msg: "order-1", N: 2}}
 	if len(marks) != len(want) {
 		t.Errorf("marks %v, want %v", marks, want)
 	}
 	for i, m := range want {
 		if len(marks[i]) != 1 || marks[i][0] != m {
-			t.Errorf("event %d marked %q, want %q", i, marks[i], m)
+			t.Errorf("event %d marked %v, want %v", i, marks[i], m)
 		}
 	}
 
 	p := invariants.Violation{Invariant: "no-phantom-effect", Key: "order-2", Msgs: []string{"order-2"}}
 	marks = markEffects(events, []invariants.Violation{p})
-	if len(marks) != 1 || len(marks[3]) != 1 || marks[3][0] != markPhantom {
+	if len(marks) != 1 || len(marks[3]) != 1 || marks[3][0] != (Mark{Kind: MarkPhantom, Msg: "order-2"}) {
 		t.Errorf("phantom marks %v, want the apply of order-2", marks)
 	}
 }
@@ -249,17 +249,17 @@ func TestMarksEmailsAtTheGateway(t *testing.T) {
 		ev(3, "consumer-1", history.OpApply, ok, "signup-1", ""),
 		ev(3, "gateway", history.OpSend, info, "signup-1", "email to user-1"),
 		ev(4, "consumer-1", history.OpCommit, ok, "signup-1", ""),
-		ev(5, "gateway", history.OpSend, info, "signup-1", "repeat of idempotency key signup-1 dropped"),
+		guarded(ev(5, "gateway", history.OpSend, info, "signup-1", "repeat of idempotency key signup-1 dropped"), history.GuardKey),
 	}
 	v := invariants.Violation{Invariant: "no-duplicate-effect", Key: "user-1", Msgs: []string{"signup-1"}}
 	marks := markEffects(events, []invariants.Violation{v})
-	want := map[int]string{1: "effect #1 of signup-1", 4: "effect #2 of signup-1 (duplicate)"}
+	want := map[int]Mark{1: {Kind: MarkEffect, Msg: "signup-1", N: 1}, 4: {Kind: MarkDuplicate, Msg: "signup-1", N: 2}}
 	if len(marks) != len(want) {
 		t.Errorf("marks %v, want %v", marks, want)
 	}
 	for i, m := range want {
 		if len(marks[i]) != 1 || marks[i][0] != m {
-			t.Errorf("event %d marked %q, want %q", i, marks[i], m)
+			t.Errorf("event %d marked %v, want %v", i, marks[i], m)
 		}
 	}
 }

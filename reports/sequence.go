@@ -21,11 +21,13 @@ import (
 //	                                  process -> db
 //	publish                           producer or relay -> broker
 //	confirm                           broker -> producer or relay (the confirm awaited)
-//	deliver (broker)                  broker -> the consumer it names
+//	deliver (broker)                  broker -> the consumer it went to (the event's To)
 //	receive                           a box on the consumer's lane; broker -> consumer when the
 //	                                  history records no deliveries (the real backend)
 //	ack, nack                         consumer -> broker
-//	send (gateway)                    the consumer that applies the message -> gateway
+//	send (gateway)                    the consumer that called (the event's From; when the
+//	                                  history does not say, as the real gateway's does not, the
+//	                                  consumer that applies the message) -> gateway
 //	FAULT, HEAL, quiesce              a band across the lanes
 //	CRASH, RESTART                    a cross or a circle on the process's lane
 //	anything else                     a box on its process's lane
@@ -105,11 +107,11 @@ func stepOf(events []history.Event, i int, delivers bool) step {
 	}
 	switch {
 	case e.Proc == "broker" && e.Op == history.OpDeliver:
-		if to := deliveredTo(e.Detail); to != "" {
-			return arrow("broker", to, "reply")
+		if e.To != "" {
+			return arrow("broker", e.To, "reply")
 		}
 	case e.Proc == "gateway" && e.Op == history.OpSend:
-		if from := senderOf(events, i); from != "" {
+		if from := cmp.Or(e.From, senderOf(events, i)); from != "" {
 			return arrow(from, "gateway", "call")
 		}
 	case e.Proc == "broker" || e.Proc == "gateway":
@@ -125,19 +127,9 @@ func stepOf(events []history.Event, i int, delivers bool) step {
 	return step{kind: stepBox, from: e.Proc, style: "box", label: label}
 }
 
-// deliveredTo reads the consumer a delivery went to from its detail: "to consumer-2, redelivered".
-func deliveredTo(detail string) string {
-	rest, ok := strings.CutPrefix(detail, "to ")
-	if !ok {
-		return ""
-	}
-	to, _, _ := strings.Cut(rest, ",")
-	return strings.TrimSpace(to)
-}
-
-// senderOf finds the consumer that made the gateway send at events[i]: the next consumer to
-// record an apply of the message (the call happens inside the apply), else the last consumer
-// that touched the message before it.
+// senderOf guesses the consumer that made the gateway send at events[i], for a history that does
+// not record it: the next consumer to record an apply of the message (the call happens inside
+// the apply), else the last consumer that touched the message before it.
 func senderOf(events []history.Event, i int) string {
 	id := events[i].Msg
 	consumer := func(e history.Event) bool {
@@ -198,26 +190,6 @@ func lanesOf(steps []step) []string {
 	return lanes
 }
 
-// entry is one numbered line of a timeline with the first event it stands for.
-type entry struct {
-	line  line
-	event int
-}
-
-// numberedLines are the lines of the text timeline (eventLines, then collapse) with the index of
-// each line's first event: entry k is line k+1 of the text timeline.
-func numberedLines(events []history.Event, marks map[int][]string) []entry {
-	var out []entry
-	for i, l := range eventLines(events, marks) {
-		if k := len(out) - 1; k >= 0 && out[k].line.same(l) {
-			out[k].line.n += l.n
-			continue
-		}
-		out = append(out, entry{line: l, event: i})
-	}
-	return out
-}
-
 // seqDiagram is a laid-out sequence diagram: what the "sequence" template draws.
 type seqDiagram struct {
 	Desc          string
@@ -275,10 +247,10 @@ func sequenceDiagram(h *history.History, vs []invariants.Violation, anchor strin
 	}
 	events := h.Events
 	delivers := slices.ContainsFunc(events, func(e history.Event) bool { return e.Op == history.OpDeliver })
-	entries := numberedLines(events, markEffects(events, vs))
-	steps := make([]step, len(entries))
-	for k, en := range entries {
-		steps[k] = stepOf(events, en.event, delivers)
+	lines := timelineLines(events, markEffects(events, vs))
+	steps := make([]step, len(lines))
+	for k, l := range lines {
+		steps[k] = stepOf(events, l.event, delivers)
 	}
 	d := &seqDiagram{HeadY: seqHeadY, HeadH: seqHeadH}
 	names := lanesOf(steps)
@@ -291,30 +263,30 @@ func sequenceDiagram(h *history.History, vs []invariants.Violation, anchor strin
 	d.BandX = seqLeft + 4
 	d.BandW = lastX + seqLaneGap/2 - 4 - d.BandX
 	d.NotesX = lastX + seqLaneGap/2 + 10
-	d.Desc = fmt.Sprintf("Sequence diagram: %s across %s", plural(len(entries), "numbered line"), strings.Join(names, ", "))
+	d.Desc = fmt.Sprintf("Sequence diagram: %s across %s", plural(len(lines), "numbered line"), strings.Join(names, ", "))
 
-	rowH := max(seqMinRowH, min(seqRowH, seqMaxH/float64(len(entries))))
+	rowH := max(seqMinRowH, min(seqRowH, seqMaxH/float64(len(lines))))
 	d.LaneTop = seqHeadY + seqHeadH
 	top := d.LaneTop + 10
 	notesW := 0.0
-	rendered := renderLines(lineSlice(entries))
-	for k, en := range entries {
+	rendered := TimelineRows(lines)
+	for k, l := range lines {
 		r := layoutRow(steps[k], x, seqLeft+seqLaneGap/2, top+rowH/2)
-		r.N, r.Anchor = k+1, fmt.Sprintf("%s%d", anchor, k+1)
+		r.N, r.Anchor = l.Num, fmt.Sprintf("%s%d", anchor, l.Num)
 		r.Top, r.H = top, rowH
-		r.Time = "t=" + strconv.FormatInt(en.line.time, 10)
+		r.Time = "t=" + strconv.FormatInt(l.Time, 10)
 		r.Tip = strings.TrimSpace(rendered[k])
-		r.Note = noteOf(en.line)
-		if len(en.line.marks) > 0 {
+		r.Note = noteOf(l)
+		if m := l.Marker(); m != "" {
 			r.Marked = true
-			r.Mark = "<== " + strings.Join(en.line.marks, "; ")
+			r.Mark = "<== " + m
 		}
 		notesW = max(notesW, textWidth(strings.TrimSpace(r.Note+"   "+r.Mark), seqCharW))
 		d.Rows = append(d.Rows, r)
 		top += rowH
 	}
 	d.LaneBottom = top + 8
-	d.Foot = len(entries) > 15
+	d.Foot = len(lines) > 15
 	d.Height = d.LaneBottom + 8
 	if d.Foot {
 		d.FootY = d.LaneBottom
@@ -324,23 +296,14 @@ func sequenceDiagram(h *history.History, vs []invariants.Violation, anchor strin
 	return d
 }
 
-// lineSlice returns the lines of entries.
-func lineSlice(entries []entry) []line {
-	out := make([]line, len(entries))
-	for i, e := range entries {
-		out[i] = e.line
-	}
-	return out
-}
-
 // noteOf is what the notes column says of a line besides its marker: the detail and the count.
-func noteOf(l line) string {
+func noteOf(l TimelineLine) string {
 	var parts []string
-	if l.rest != "" {
-		parts = append(parts, l.rest)
+	if r := l.rest(); r != "" {
+		parts = append(parts, r)
 	}
-	if l.n > 1 {
-		parts = append(parts, fmt.Sprintf("(x%d)", l.n))
+	if l.Count > 1 {
+		parts = append(parts, fmt.Sprintf("(x%d)", l.Count))
 	}
 	return strings.Join(parts, "  ")
 }

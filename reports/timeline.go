@@ -60,11 +60,11 @@ func Timeline(w io.Writer, ce *result.Counterexample, cell result.Cell, opts ...
 // timeline is a counterexample laid out: the parts each format arranges its own way.
 type timeline struct {
 	cell       result.Cell
-	broken     string   // "no-duplicate-effect broken"
-	seed       string   // "seed 17, shrunk to 1 command and 1 fault: ..."
-	replay     []string // the replay commands: by seed, then by scenario file
-	rows       []string // the numbered event lines
-	lines      []line   // the same lines, unrendered: rows[i] renders lines[i]
+	broken     string         // "no-duplicate-effect broken"
+	seed       string         // "seed 17, shrunk to 1 command and 1 fault: ..."
+	replay     []string       // the replay commands: by seed, then by scenario file
+	rows       []string       // the numbered event lines
+	lines      []TimelineLine // the same lines, unrendered: rows[i] renders lines[i]
 	violations []invariants.Violation
 	notes      []string // remarks on the history: missing, not quiesced
 }
@@ -177,64 +177,186 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 	case !h.Quiesced:
 		t.notes = append(t.notes, "the run did not reach quiescence; its final reads may be incomplete")
 	}
-	t.lines = collapse(eventLines(h.Events, markEffects(h.Events, ce.Violations)))
-	t.rows = renderLines(t.lines)
+	t.lines = timelineLines(h.Events, markEffects(h.Events, ce.Violations))
+	t.rows = TimelineRows(t.lines)
 	return t
 }
 
-// line is one line of a timeline before numbering: an event, or a run of identical events.
-type line struct {
-	time    int64
-	proc    string
-	op      string
-	msg     string
-	outcome string
-	rest    string // the detail, as shown
-	marks   []string
-	n       int // events this line stands for
+// TimelineLine is one numbered line of a counterexample's timeline: an event, or a run of
+// identical consecutive events of one process, with what the reader should see in it. Text,
+// Markdown, HTML and the sequence diagram render from these lines, and so does the demo.
+type TimelineLine struct {
+	Num     int // 1, 2, ...: the line's number in every rendering
+	Time    int64
+	Proc    string
+	Op      string // the event's operation, as the history records it
+	Msg     string
+	Outcome history.Outcome
+	Detail  string // the event's detail
+	Count   int    // the events the line stands for: identical consecutive events collapse
+	Marks   []Mark
+
+	event int // the index of the line's first event in the history
 }
 
-func (l line) same(o line) bool {
-	return l.proc == o.proc && l.op == o.op && l.msg == o.msg && l.outcome == o.outcome && l.rest == o.rest && slices.Equal(l.marks, o.marks)
+// MarkKind is what a mark says of a timeline line.
+type MarkKind string
+
+// Mark kinds. Fault, heal, crash and restart are the infrastructure's doing (upper case in every
+// rendering); effect, duplicate, lost and phantom are the events a violation consists of (the
+// marker after "<=="); guard is a defence at work, which the renderings leave to the detail and
+// the demo highlights.
+const (
+	MarkFault     MarkKind = "fault"     // a scheduled fault fired
+	MarkHeal      MarkKind = "heal"      // a cut or an outage ended
+	MarkCrash     MarkKind = "crash"     // a process died
+	MarkRestart   MarkKind = "restart"   // a process came back
+	MarkEffect    MarkKind = "effect"    // the first effect of a message that took effect twice or more
+	MarkDuplicate MarkKind = "duplicate" // the second or a later effect of that message
+	MarkLost      MarkKind = "lost"      // the commit of a message whose effect never came
+	MarkPhantom   MarkKind = "phantom"   // an effect of a transaction that never committed
+	MarkGuard     MarkKind = "guard"     // a defence recognised a copy and turned it away
+)
+
+// Mark is one thing a timeline line shows.
+type Mark struct {
+	Kind  MarkKind
+	Msg   string        // effect, duplicate, lost, phantom: the message the violation is about
+	N     int           // effect, duplicate: which effect of Msg this is, from 1
+	Guard history.Guard // guard: the defence
 }
 
-// eventLines turns events into lines: faults, crashes, restarts and heals in upper case.
-func eventLines(events []history.Event, marks map[int][]string) []line {
-	out := make([]line, len(events))
-	for i, e := range events {
-		l := line{time: e.Time, proc: e.Proc, op: e.Op, msg: e.Msg, outcome: string(e.Outcome), marks: marks[i], n: 1}
-		switch e.Op {
-		case history.OpFault, history.OpCrash, history.OpRestart, history.OpHeal:
-			l.op = strings.ToUpper(e.Op)
-		}
-		switch {
-		case e.Detail == "":
-		case e.Op == history.OpFault || e.Op == history.OpHeal:
-			l.rest = e.Detail // the fault as the schedule shows it, or what healed
-		default:
-			l.rest = "(" + e.Detail + ")"
-		}
-		out[i] = l
+// Violation reports whether m is part of a violation: a mark the marker after "<==" names.
+func (m Mark) Violation() bool {
+	switch m.Kind {
+	case MarkEffect, MarkDuplicate, MarkLost, MarkPhantom:
+		return true
 	}
-	return out
+	return false
 }
 
-// collapse merges runs of identical consecutive lines into one line that counts them.
-func collapse(lines []line) []line {
-	var out []line
-	for _, l := range lines {
+// infra reports whether m is the infrastructure's doing: a fault, heal, crash or restart.
+func (m Mark) infra() bool {
+	switch m.Kind {
+	case MarkFault, MarkHeal, MarkCrash, MarkRestart:
+		return true
+	}
+	return false
+}
+
+// text is a violation mark as the marker words it on a line about lineMsg.
+func (m Mark) text(lineMsg string) string {
+	switch m.Kind {
+	case MarkEffect:
+		return fmt.Sprintf("effect #%d of %s", m.N, m.Msg)
+	case MarkDuplicate:
+		return fmt.Sprintf("effect #%d of %s (duplicate)", m.N, m.Msg)
+	case MarkLost:
+		if lineMsg != m.Msg {
+			return m.Msg + " " + markLost
+		}
+		return markLost
+	case MarkPhantom:
+		return markPhantom
+	}
+	return ""
+}
+
+// Has reports whether the line has a mark of kind k.
+func (l TimelineLine) Has(k MarkKind) bool {
+	return slices.ContainsFunc(l.Marks, func(m Mark) bool { return m.Kind == k })
+}
+
+// Guard is the defence at work on the line, if any.
+func (l TimelineLine) Guard() history.Guard {
+	for _, m := range l.Marks {
+		if m.Kind == MarkGuard {
+			return m.Guard
+		}
+	}
+	return ""
+}
+
+// Infra reports whether the line is the infrastructure's doing: a fault, heal, crash or restart.
+func (l TimelineLine) Infra() bool { return slices.ContainsFunc(l.Marks, Mark.infra) }
+
+// Marker is what the line says after "<==": its violation marks, "; " between them; "" when it
+// has none.
+func (l TimelineLine) Marker() string {
+	var parts []string
+	for _, m := range l.Marks {
+		if m.Violation() {
+			parts = append(parts, m.text(l.Msg))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// op is the operation as the renderings show it: the infrastructure's in upper case.
+func (l TimelineLine) op() string {
+	if l.Infra() {
+		return strings.ToUpper(l.Op)
+	}
+	return l.Op
+}
+
+// rest is the detail as the renderings show it: a fault as the schedule words it and what a heal
+// ended as they are, any other detail in parentheses.
+func (l TimelineLine) rest() string {
+	switch {
+	case l.Detail == "":
+		return ""
+	case l.Op == history.OpFault || l.Op == history.OpHeal:
+		return l.Detail
+	}
+	return "(" + l.Detail + ")"
+}
+
+func (l TimelineLine) same(o TimelineLine) bool {
+	return l.Proc == o.Proc && l.Op == o.Op && l.Msg == o.Msg && l.Outcome == o.Outcome && l.Detail == o.Detail && slices.Equal(l.Marks, o.Marks)
+}
+
+// timelineLines lays events out as numbered lines: each event's violation marks (by index in
+// events), then its infrastructure or guard mark; runs of identical consecutive lines merge into
+// one line that counts them.
+func timelineLines(events []history.Event, marks map[int][]Mark) []TimelineLine {
+	var out []TimelineLine
+	for i, e := range events {
+		l := TimelineLine{Time: e.Time, Proc: e.Proc, Op: e.Op, Msg: e.Msg, Outcome: e.Outcome, Detail: e.Detail, Count: 1, Marks: marks[i], event: i}
+		if k, ok := infraMarks[e.Op]; ok {
+			l.Marks = append(slices.Clip(l.Marks), Mark{Kind: k})
+		}
+		if e.Guard != "" {
+			l.Marks = append(slices.Clip(l.Marks), Mark{Kind: MarkGuard, Guard: e.Guard})
+		}
 		if k := len(out) - 1; k >= 0 && out[k].same(l) {
-			out[k].n += l.n
+			out[k].Count++
 			continue
 		}
+		l.Num = len(out) + 1
 		out = append(out, l)
 	}
 	return out
 }
 
-// renderLines numbers lines and aligns their columns. A line's detail, repeat count and markers
-// follow its last non-empty column.
-func renderLines(lines []line) []string {
+// infraMarks are the marks of the infrastructure's operations.
+var infraMarks = map[string]MarkKind{
+	history.OpFault: MarkFault, history.OpHeal: MarkHeal, history.OpCrash: MarkCrash, history.OpRestart: MarkRestart,
+}
+
+// TimelineLines lays a counterexample's history out as its timeline: the remarks on the history
+// (Timeline's "note:" lines: none recorded, not quiesced) and the numbered lines.
+func TimelineLines(ce *result.Counterexample) (notes []string, lines []TimelineLine) {
+	if ce == nil {
+		return nil, nil
+	}
+	t := buildTimeline(ce, result.Cell{}, TimelineOptions{})
+	return t.notes, t.lines
+}
+
+// TimelineRows renders lines as Timeline prints them: numbered, columns aligned, then a line's
+// detail, its repeat count and its marker after "<==".
+func TimelineRows(lines []TimelineLine) []string {
 	const (
 		colNum = iota
 		colTime
@@ -248,7 +370,7 @@ func renderLines(lines []line) []string {
 	var widths [ncols]int
 	widths[colNum] = max(4, len(strconv.Itoa(len(lines))))
 	for i, l := range lines {
-		cells[i] = [ncols]string{strconv.Itoa(i + 1), "t=" + strconv.FormatInt(l.time, 10), l.proc, l.op, l.msg, l.outcome}
+		cells[i] = [ncols]string{strconv.Itoa(l.Num), "t=" + strconv.FormatInt(l.Time, 10), l.Proc, l.op(), l.Msg, string(l.Outcome)}
 		for c := colTime; c < ncols; c++ {
 			widths[c] = max(widths[c], len(cells[i][c]))
 		}
@@ -256,14 +378,14 @@ func renderLines(lines []line) []string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		var tail []string
-		if l.rest != "" {
-			tail = append(tail, l.rest)
+		if r := l.rest(); r != "" {
+			tail = append(tail, r)
 		}
-		if l.n > 1 {
-			tail = append(tail, fmt.Sprintf("(x%d)", l.n))
+		if l.Count > 1 {
+			tail = append(tail, fmt.Sprintf("(x%d)", l.Count))
 		}
-		if len(l.marks) > 0 {
-			tail = append(tail, "<== "+strings.Join(l.marks, "; "))
+		if m := l.Marker(); m != "" {
+			tail = append(tail, "<== "+m)
 		}
 		last := colOp
 		for c := colOp; c < ncols; c++ {
@@ -286,13 +408,13 @@ func renderLines(lines []line) []string {
 	return out
 }
 
-// markEffects finds the events that make each violation and the marker each gets, by index in
+// markEffects finds the events that make each violation and the mark each gets, by index in
 // events: for a duplicate, every committed apply of the message, numbered; for a lost effect, the
 // producer's commit of the message (its produce call when no commit names it); for a phantom, the
 // committed apply of the message.
-func markEffects(events []history.Event, vs []invariants.Violation) map[int][]string {
-	marks := make(map[int][]string)
-	add := func(i int, m string) {
+func markEffects(events []history.Event, vs []invariants.Violation) map[int][]Mark {
+	marks := make(map[int][]Mark)
+	add := func(i int, m Mark) {
 		if !slices.Contains(marks[i], m) {
 			marks[i] = append(marks[i], m)
 		}
@@ -302,33 +424,24 @@ func markEffects(events []history.Event, vs []invariants.Violation) map[int][]st
 			switch v.Invariant {
 			case invDuplicate:
 				for n, i := range effects(events, id) {
-					m := fmt.Sprintf("effect #%d of %s", n+1, id)
+					m := Mark{Kind: MarkEffect, Msg: id, N: n + 1}
 					if n > 0 {
-						m += " (duplicate)"
+						m.Kind = MarkDuplicate
 					}
 					add(i, m)
 				}
 			case invLost:
 				for _, i := range commitsOf(events, id) {
-					m := markLost
-					if events[i].Msg != id {
-						m = id + " " + markLost
-					}
-					add(i, m)
+					add(i, Mark{Kind: MarkLost, Msg: id})
 				}
 			case invPhantom:
 				for _, i := range effects(events, id) {
-					add(i, markPhantom)
+					add(i, Mark{Kind: MarkPhantom, Msg: id})
 				}
 			}
 		}
 	}
 	return marks
-}
-
-// names reports whether e is about message id: its Msg, or one of the ids its Detail lists.
-func names(e history.Event, id string) bool {
-	return e.Msg == id || slices.Contains(strings.Fields(e.Detail), id)
 }
 
 // effects returns the effects of id: the emails the gateway sent for it (an effect outside the
@@ -337,7 +450,7 @@ func names(e history.Event, id string) bool {
 func effects(events []history.Event, id string) []int {
 	var sent []int
 	for i, e := range events {
-		if e.Op == history.OpSend && e.Msg == id && !strings.Contains(e.Detail, "dropped") {
+		if e.Op == history.OpSend && e.Msg == id && e.Guard != history.GuardKey {
 			sent = append(sent, i)
 		}
 	}
@@ -373,11 +486,11 @@ func committedAfter(events []history.Event, i int, id string) bool {
 		case history.OpCrash:
 			return false
 		case history.OpRollback:
-			if names(e, id) {
+			if e.Names(id) {
 				return false
 			}
 		case history.OpCommit:
-			if names(e, id) {
+			if e.Names(id) {
 				return e.Outcome == history.OK || e.Outcome == history.Unknown
 			}
 		}
@@ -394,7 +507,7 @@ func commitsOf(events []history.Event, id string) []int {
 		switch {
 		case e.Op == history.OpInsert && e.Msg == id:
 			inserted[e.Proc] = true
-		case e.Op == history.OpCommit && inserted[e.Proc] && names(e, id) && (e.Outcome == history.OK || e.Outcome == history.Unknown):
+		case e.Op == history.OpCommit && inserted[e.Proc] && e.Names(id) && (e.Outcome == history.OK || e.Outcome == history.Unknown):
 			out = append(out, i)
 		case e.Op == history.OpProduce && e.Msg == id && e.Outcome != history.Fail:
 			produced = append(produced, i)
