@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -379,43 +378,36 @@ func wrapWords(text string, width int, first, rest string) []string {
 	return out
 }
 
-// demoRow matches a numbered event line of a text timeline; its group is the operation column.
-var demoRow = regexp.MustCompile(`^\s*\d+\s+t=\d+\s+\S+\s+(\S+)`)
+// demoGuards are the defences whose work a demo points at: an inbox that has seen the message,
+// a repeat the gateway dropped, an older version skipped.
+var demoGuards = []history.Guard{history.GuardInbox, history.GuardKey, history.GuardVersion}
 
 // timeline writes the numbered event lines of a run, with a ">" in the margin (and colour on a
-// terminal) on what the room should look at: the scheduled fault and the crash, every effect the
-// verdict counts (and, for prices, every write), and a defence at work (an inbox that has seen the
-// message, a repeat the gateway dropped, an older version skipped).
-func (o demoOutput) timeline(sc history.Scenario, out scenarios.Outcome) error {
+// terminal) on what the room should look at, as the lines' marks say: the scheduled fault and the
+// crash, every effect the verdict counts (and, for prices, every write), and a defence at work
+// (demoGuards).
+func (o demoOutput) timeline(sc history.Scenario, out scenarios.Outcome) {
 	ce := &result.Counterexample{Seed: sc.Seed, Scenario: sc, Violations: out.Violations, History: out.History}
-	var b strings.Builder
-	if err := reports.Timeline(&b, ce, result.Cell{}); err != nil {
-		return err
+	notes, lines := reports.TimelineLines(ce)
+	for _, n := range notes {
+		o.line("  note: " + n)
 	}
-	for _, l := range strings.Split(b.String(), "\n") {
-		if n, ok := strings.CutPrefix(l, "note: "); ok {
-			o.line("  note: " + n)
-			continue
-		}
-		m := demoRow.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
+	for i, row := range reports.TimelineRows(lines) {
+		l := lines[i]
 		code := ""
 		switch {
-		case m[1] == strings.ToUpper(history.OpFault) || m[1] == strings.ToUpper(history.OpCrash):
+		case l.Has(reports.MarkFault), l.Has(reports.MarkCrash):
 			code = ansiRed
-		case strings.Contains(l, "<=="), sc.Workload == "prices" && m[1] == history.OpApply:
+		case l.Marker() != "", sc.Workload == "prices" && l.Op == history.OpApply:
 			code = ansiYel
-		case strings.Contains(l, "inbox: seen"), strings.Contains(l, " dropped)"), strings.Contains(l, "skipped)"):
+		case slices.Contains(demoGuards, l.Guard()):
 			code = ansiGreen
 		}
-		if code != "" && strings.HasPrefix(l, " ") {
-			l = ">" + l[1:]
+		if code != "" && strings.HasPrefix(row, " ") {
+			row = ">" + row[1:]
 		}
-		o.line("  " + o.paint(code, l))
+		o.line("  " + o.paint(code, row))
 	}
-	return nil
 }
 
 // verdictIndent aligns the lines under a verdict with its text.
@@ -590,9 +582,7 @@ func tell(ctx context.Context, s story, b harness.Backend, o demoOutput, p *paus
 		o.line("")
 		o.line("  what happened (> marks the fault, the effects and the defences at work):")
 		o.line("")
-		if err := o.timeline(sc, out); err != nil {
-			return err
-		}
+		o.timeline(sc, out)
 		if err := p.pause(ctx, "for the verdict"); err != nil {
 			return err
 		}
