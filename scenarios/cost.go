@@ -44,7 +44,7 @@ func (m *costMeter) add(h *history.History) {
 		if e.Op == history.OpProduce && first < 0 {
 			first = e.Time
 		}
-		ids := subjects(e)
+		ids := e.Subjects()
 		switch {
 		case e.Op == history.OpCommit && e.Proc == "producer" && e.Outcome != history.Fail:
 			for _, id := range ids {
@@ -53,7 +53,7 @@ func (m *costMeter) add(h *history.History) {
 				}
 			}
 		case e.Op == history.OpCommit && strings.HasPrefix(e.Proc, "consumer-") && e.Outcome == history.OK && h.Scenario.Workload != "emails",
-			e.Op == history.OpSend && e.Proc == "gateway" && !strings.Contains(e.Detail, "dropped"):
+			e.Op == history.OpSend && e.Proc == "gateway" && e.Guard != history.GuardKey:
 			for _, id := range ids {
 				if _, ok := effectAt[id]; !ok {
 					effectAt[id] = e.Time
@@ -72,18 +72,6 @@ func (m *costMeter) add(h *history.History) {
 	if first >= 0 && last > first {
 		m.seconds += float64(last-first) / 1000
 	}
-}
-
-// subjects are the message ids an event is about: its Msg, or the ids its Detail lists (a
-// commit of several).
-func subjects(e history.Event) []string {
-	if e.Msg != "" {
-		return []string{e.Msg}
-	}
-	if e.Op == history.OpCommit || e.Op == history.OpRollback || e.Op == history.OpMark {
-		return strings.Fields(e.Detail)
-	}
-	return nil
 }
 
 // cost is the meter's reading; nil when no event committed.

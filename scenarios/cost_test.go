@@ -32,7 +32,7 @@ func TestCost(t *testing.T) {
 			ev(6, "producer", history.OpCommit, ok, "order-2", ""),
 			ev(10, "consumer-1", history.OpApply, ok, "order-1", ""),
 			ev(11, "consumer-1", history.OpApply, ok, "order-2", ""),
-			ev(12, "consumer-1", history.OpCommit, ok, "", "order-1 order-2"),
+			{Time: 12, Proc: "consumer-1", Op: history.OpCommit, Outcome: ok, Msgs: []string{"order-1", "order-2"}, Detail: "order-1 order-2"},
 			ev(13, "consumer-1", history.OpAck, ok, "order-1", ""),
 			ev(1000, "harness", history.OpQuiesce, history.Info, "", ""),
 		}}
