@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/infra"
 )
 
 const cleanUsage = `simulate clean [--dry-run]
@@ -34,7 +35,7 @@ func cmdClean(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("clean: unexpected argument %q (usage: simulate clean [--dry-run])", fs.Arg(0))
 	}
-	inf, err := real.Discover(ctx)
+	inf, err := infra.Discover(ctx)
 	if err != nil {
 		return err
 	}

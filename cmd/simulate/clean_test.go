@@ -18,6 +18,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 )
 
@@ -110,7 +111,7 @@ func leftoversOf(t *testing.T, inf real.Infra, pid int, known []string) leftover
 // lists them and removes nothing), or the next real run, removes them all.
 func TestKilledRunLeavesNothing(t *testing.T) {
 	shared := containers.Require(t)
-	real.RequireLogicalWAL(t, shared)
+	realtest.RequireLogicalWAL(t, shared)
 	for _, tc := range []struct {
 		name string
 		reap func(t *testing.T, killed leftovers)
@@ -143,8 +144,8 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inf := realtest.Database(t, shared)
-			t.Setenv(real.EnvPostgresURL, inf.PostgresURL)
-			t.Setenv(real.EnvAMQPURL, inf.AMQPURL)
+			t.Setenv(infra.EnvPostgresURL, inf.PostgresURL)
+			t.Setenv(infra.EnvAMQPURL, inf.AMQPURL)
 			cmd, out := startCLI(t, "matrix", "--backend", "real", "--producer", "log-tailing", "--consumer", "inbox",
 				"--workload", "orders", "--seeds", "2")
 			pid := cmd.Process.Pid
@@ -181,8 +182,8 @@ func TestKilledRunLeavesNothing(t *testing.T) {
 // touch it: the run ends with its verdict, and clean lists it as live.
 func TestCleanLeavesLiveRun(t *testing.T) {
 	inf := realtest.Database(t, containers.Require(t))
-	t.Setenv(real.EnvPostgresURL, inf.PostgresURL)
-	t.Setenv(real.EnvAMQPURL, inf.AMQPURL)
+	t.Setenv(infra.EnvPostgresURL, inf.PostgresURL)
+	t.Setenv(infra.EnvAMQPURL, inf.AMQPURL)
 	cmd, out := startCLI(t, "run", "--backend", "real", "--producer", "outbox", "--consumer", "inbox",
 		"--workload", "orders", "--fault", "crash-relay", "--seeds", "3", "--commands", "3")
 	pid := cmd.Process.Pid

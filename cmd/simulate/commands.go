@@ -16,6 +16,7 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
@@ -124,7 +125,7 @@ func backendFor(ctx context.Context, name string) (harness.Backend, error) {
 	case "sim":
 		return harness.NewSim(), nil
 	case "real":
-		inf, err := real.Discover(ctx)
+		inf, err := infra.Discover(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
-	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/infra"
 )
 
 // demoActs is what each demo must show, act by act: the strategy pairing and the verdict line,
@@ -401,8 +401,8 @@ func TestDemoDisagreement(t *testing.T) {
 func TestDemoReal(t *testing.T) {
 	inf := containers.Require(t)
 	// The CLI discovers the servers itself: point it at the ones found here (containers included).
-	t.Setenv(real.EnvPostgresURL, inf.PostgresURL)
-	t.Setenv(real.EnvAMQPURL, inf.AMQPURL)
+	t.Setenv(infra.EnvPostgresURL, inf.PostgresURL)
+	t.Setenv(infra.EnvAMQPURL, inf.AMQPURL)
 	for _, name := range []string{"payment-charged-twice", "lost-order", "second-email", "stale-price"} {
 		t.Run(name, func(t *testing.T) {
 			a := []string{"demo", name, "--backend", "real"}

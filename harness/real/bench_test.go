@@ -50,6 +50,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -304,7 +305,7 @@ func BenchmarkCeilingPostgresCommits(b *testing.B) {
 	for _, conns := range []int{1, 8} {
 		for _, via := range []string{"direct", "toxiproxy"} {
 			b.Run(fmt.Sprintf("conns=%d/%s", conns, via), func(b *testing.B) {
-				inf := Require(b)
+				inf := realtest.Require(b)
 				runID := NewRunID()
 				s := benchSchema(b, inf, runID)
 				url := inf.PostgresURL
@@ -427,7 +428,7 @@ func BenchmarkCeilingRabbitPublish(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			inf := Require(b)
+			inf := realtest.Require(b)
 			runID := NewRunID()
 			q := benchQueue(b, inf, runID)
 			url := inf.AMQPURL
@@ -948,7 +949,7 @@ func runProducers(ctx context.Context, p strategies.Producer, envs []strategies.
 func BenchmarkProducer(b *testing.B) {
 	for _, p := range []strategies.Producer{strategies.DoubleWrite{}, strategies.Outbox{}} {
 		b.Run(p.Name(), func(b *testing.B) {
-			inf := Require(b)
+			inf := realtest.Require(b)
 			runID := NewRunID()
 			s := benchSchema(b, inf, runID)
 			q := benchQueue(b, inf, runID)
@@ -984,7 +985,7 @@ func BenchmarkProducer(b *testing.B) {
 func BenchmarkRelayDrain(b *testing.B) {
 	for _, batch := range []int{100, 256, 1024} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			inf := Require(b)
+			inf := realtest.Require(b)
 			runID := NewRunID()
 			s := benchSchema(b, inf, runID)
 			q := benchQueue(b, inf, runID)
@@ -1062,7 +1063,7 @@ var benchConsumerStrategies = []strategies.Consumer{strategies.Naive{}, strategi
 func BenchmarkConsumerDrain(b *testing.B) {
 	for _, c := range benchConsumerStrategies {
 		b.Run(c.Name(), func(b *testing.B) {
-			inf := Require(b)
+			inf := realtest.Require(b)
 			runID := NewRunID()
 			s := benchSchema(b, inf, runID)
 			q := benchQueue(b, inf, runID)
@@ -1132,7 +1133,7 @@ func BenchmarkPipelineLatency(b *testing.B) {
 
 // benchPipeline runs n events through producer p and consumer c; rate > 0 paces the producers.
 func benchPipeline(b *testing.B, p strategies.Producer, c strategies.Consumer, n int, rate float64) {
-	inf := Require(b)
+	inf := realtest.Require(b)
 	runID := NewRunID()
 	s := benchSchema(b, inf, runID)
 	q := benchQueue(b, inf, runID)
@@ -1254,10 +1255,10 @@ func (c timedConfirmation) Wait(ctx context.Context) error {
 // benchTail runs n events through producer p and its relay, which pauses poll when it finds
 // nothing; rate > 0 paces the producers. The tracker's "effects" are the publisher confirms.
 func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, rate float64) {
-	inf := Require(b)
+	inf := realtest.Require(b)
 	tails := strategies.TailsLog(p)
 	if tails {
-		RequireLogicalWAL(b, inf)
+		realtest.RequireLogicalWAL(b, inf)
 	}
 	runID := NewRunID()
 	s := benchSchema(b, inf, runID)

@@ -8,6 +8,7 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/scenariotest"
@@ -24,7 +25,7 @@ func TestFidelity(t *testing.T) {
 	for _, n := range scenarios.NamedScenarios() {
 		t.Run(n.Name, func(t *testing.T) {
 			if n.Scenario.Producer == (strategies.LogTailing{}).Name() {
-				real.RequireLogicalWAL(t, inf)
+				realtest.RequireLogicalWAL(t, inf)
 			}
 			simOut, err := scenarios.RunScenario(context.Background(), simB, n.Scenario)
 			if err != nil {

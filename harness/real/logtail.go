@@ -11,25 +11,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/strategies"
 )
-
-// ErrNoLogicalWAL: the server cannot decode its log. Run and CreateSlot return errors that wrap
-// it, in one line that says how to fix the server.
-var ErrNoLogicalWAL = errors.New("real: log-tailing needs wal_level=logical on the server " +
-	"(ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)")
 
 const (
 	slotPlugin        = "test_decoding"
@@ -75,7 +69,7 @@ func CreatedSlots() map[string]string {
 // run whose schema is named schema (harness_<run id>), under the same name. A temporary slot
 // would not do: it belongs to the session that created it, and the tailer is another process.
 // Creation waits for the transactions running in the whole cluster to end; it gives up after
-// 20 s. A server without wal_level=logical gives an error that wraps ErrNoLogicalWAL.
+// 20 s. A server without wal_level=logical gives an error that wraps infra.ErrNoLogicalWAL.
 func CreateSlot(ctx context.Context, url, schema string) (*Slot, error) {
 	if err := checkSlotName(schema); err != nil {
 		return nil, err
@@ -99,7 +93,7 @@ func CreateSlot(ctx context.Context, url, schema string) (*Slot, error) {
 		return nil, pgWrap("postgres: create slot "+schema+": read wal_level", err, conn)
 	}
 	if level != "logical" {
-		return nil, fmt.Errorf("%w; %s has wal_level=%s", ErrNoLogicalWAL, redact.Host(url), level)
+		return nil, fmt.Errorf("%w; %s has wal_level=%s", infra.ErrNoLogicalWAL, redact.Host(url), level)
 	}
 	start := time.Now()
 	_, err = conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, '`+slotPlugin+`')`, schema)
@@ -109,7 +103,7 @@ func CreateSlot(ctx context.Context, url, schema string) (*Slot, error) {
 		case errors.As(err, &pgErr) && pgErr.Code == "42710":
 			return nil, fmt.Errorf("postgres: replication slot %s already exists: refusing to use it for a new run", schema)
 		case errors.As(err, &pgErr) && pgErr.Code == "55000" && strings.Contains(pgErr.Message, "wal_level"):
-			return nil, fmt.Errorf("%w; %s: %s", ErrNoLogicalWAL, redact.Host(url), pgErr.Message)
+			return nil, fmt.Errorf("%w; %s: %s", infra.ErrNoLogicalWAL, redact.Host(url), pgErr.Message)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("postgres: create slot %s: gave up after %v waiting for the transactions running in the cluster to end: %w",
 				schema, time.Since(start).Round(time.Millisecond), pgRedacted(err, url))
@@ -631,42 +625,4 @@ func (r *run) outstanding(ctx context.Context) (int, error) {
 		return 1, nil
 	}
 	return n, err
-}
-
-// WALLevel reads the server's wal_level.
-func WALLevel(ctx context.Context, url string) (string, error) {
-	cfg, err := pgParse(url, "")
-	if err != nil {
-		return "", err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return "", pgConnectErr(url, err)
-	}
-	defer pgCloseConn(conn)
-	var level string
-	if err := conn.QueryRow(ctx, `SHOW wal_level`).Scan(&level); err != nil {
-		return "", pgWrap("postgres: read wal_level", err, conn)
-	}
-	return level, nil
-}
-
-// RequireLogicalWAL skips a test that tails the log when the server's wal_level is not logical,
-// with ErrNoLogicalWAL's line; with HARNESS_REQUIRE_INFRA=1 it fails the test instead.
-func RequireLogicalWAL(t testing.TB, inf Infra) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	level, err := WALLevel(ctx, inf.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if level == "logical" {
-		return
-	}
-	msg := fmt.Sprintf("%v; %s has wal_level=%s (on a local server `make services` sets it)", ErrNoLogicalWAL, redact.Host(inf.PostgresURL), level)
-	if os.Getenv(EnvRequireInfra) == "1" {
-		t.Fatalf("%s (%s=1)", msg, EnvRequireInfra)
-	}
-	t.Skip(msg)
 }

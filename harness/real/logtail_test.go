@@ -15,6 +15,8 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -167,7 +169,7 @@ func TestSlotNamesAreTheHarnesss(t *testing.T) {
 // logTestSlot creates a slot for schema s and drops it when the test ends (before the schema).
 func logTestSlot(t *testing.T, inf Infra, s *Schema) *Slot {
 	t.Helper()
-	RequireLogicalWAL(t, inf)
+	realtest.RequireLogicalWAL(t, inf)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	slot, err := CreateSlot(ctx, inf.PostgresURL, s.Name)
@@ -226,7 +228,7 @@ func logSlotExists(t *testing.T, c *pgx.Conn, name string) bool {
 // column; reading again gives the same; rolled-back and other schemas' inserts do not come out;
 // after the advance nothing does, until the next commit.
 func TestLogReaderReadAndAdvance(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	s, other := pgTestSchema(t, inf), pgTestSchema(t, inf)
 	slot := logTestSlot(t, inf, s)
@@ -353,7 +355,7 @@ func TestLogReaderReadAndAdvance(t *testing.T) {
 // TestLogReaderErrors: a cut link is ErrConnection on Read; an advance whose reply never comes is
 // ErrUnknownOutcome, and it did move the slot.
 func TestLogReaderErrors(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	s := pgTestSchema(t, inf)
 	slot := logTestSlot(t, inf, s)
@@ -418,7 +420,7 @@ func TestLogReaderErrors(t *testing.T) {
 
 // TestCreateSlotRefusesExisting: a run never takes over a slot that exists already.
 func TestCreateSlotRefusesExisting(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	s := pgTestSchema(t, inf)
 	_ = logTestSlot(t, inf, s)
@@ -434,7 +436,7 @@ func TestCreateSlotRefusesExisting(t *testing.T) {
 // TestSlotDropTerminatesHolder: Drop ends the session that holds the run's slot, then drops it.
 // The holder is a peek that decodes a large transaction, which takes a while.
 func TestSlotDropTerminatesHolder(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	s := pgTestSchema(t, inf)
 	slot := logTestSlot(t, inf, s)
@@ -481,8 +483,8 @@ func TestSlotDropTerminatesHolder(t *testing.T) {
 // TestLogTailingRelayCrashRepublishes: a tailer killed between publishing and advancing the slot
 // publishes the same message again from its next process, and the inbox holds: one effect.
 func TestLogTailingRelayCrashRepublishes(t *testing.T) {
-	inf := Require(t)
-	RequireLogicalWAL(t, inf)
+	inf := realtest.Require(t)
+	realtest.RequireLogicalWAL(t, inf)
 	t.Parallel()
 	cmds := []history.Message{
 		{ID: "order-1", Key: "order-1", Amount: 10, Seq: 1, Kind: "OrderPlaced"},
@@ -531,8 +533,8 @@ func TestLogTailingRelayCrashRepublishes(t *testing.T) {
 // TestLogTailingInterruptedRunDropsSlot: a run whose context ends mid-way (an interrupt) still
 // drops its slot. Not parallel: the slots this process creates meanwhile are the run's.
 func TestLogTailingInterruptedRunDropsSlot(t *testing.T) {
-	inf := Require(t)
-	RequireLogicalWAL(t, inf)
+	inf := realtest.Require(t)
+	realtest.RequireLogicalWAL(t, inf)
 	before := CreatedSlots()
 	sc := history.Scenario{Producer: "log-tailing", Consumer: "inbox", Workload: "orders", Fault: fault.BrokerDown, Seed: 1,
 		Commands:  []history.Message{{ID: "order-1", Key: "order-1", Amount: 10, Seq: 1, Kind: "OrderPlaced"}},
@@ -559,22 +561,18 @@ func TestLogTailingInterruptedRunDropsSlot(t *testing.T) {
 	}
 }
 
-// TestLogTailingNeedsLogicalWAL: a server without wal_level=logical gives ErrNoLogicalWAL from a
+// TestLogTailingNeedsLogicalWAL: a server without wal_level=logical gives infra.ErrNoLogicalWAL from a
 // log-tailing run. It runs only where the server is not logical (it skips otherwise).
 func TestLogTailingNeedsLogicalWAL(t *testing.T) {
-	inf := Require(t)
-	level, err := WALLevel(testCtx(t), inf.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if level == "logical" {
+	inf := realtest.Require(t)
+	if realtest.WALLevel(t, inf) == "logical" {
 		t.Skip("the server has wal_level=logical")
 	}
 	sc := history.Scenario{Producer: "log-tailing", Consumer: "inbox", Workload: "orders", Fault: "none", Seed: 1,
 		Commands: []history.Message{{ID: "order-1", Key: "order-1", Amount: 1}}, Consumers: 1, Prefetch: 1, Batch: 1}
-	_, err = NewBackend(inf).Run(testCtx(t), sc, strategies.LogTailing{}, strategies.Inbox{})
-	if !errors.Is(err, ErrNoLogicalWAL) || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("got %v, want ErrNoLogicalWAL on one line", err)
+	_, err := NewBackend(inf).Run(testCtx(t), sc, strategies.LogTailing{}, strategies.Inbox{})
+	if !errors.Is(err, infra.ErrNoLogicalWAL) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v, want infra.ErrNoLogicalWAL on one line", err)
 	}
 	t.Log(err)
 }

@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -76,7 +77,7 @@ func queueExists(t *testing.T, inf Infra, name string) bool {
 }
 
 func TestLivenessIsExclusive(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	runID := testRunID(t)
 	first, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID)
@@ -100,7 +101,7 @@ func TestLivenessIsExclusive(t *testing.T) {
 // is free) loses its queue, its slot, a session it left open and its schema; a live run keeps
 // everything; a dry run lists the dead run's things and removes none of them.
 func TestCleanTakesDeadRunsOnly(t *testing.T) {
-	inf := cleanTestInfra(t, Require(t))
+	inf := cleanTestInfra(t, realtest.Require(t))
 	t.Parallel()
 	logical := walLevel(t, inf) == "logical"
 	ctx := testCtx(t)
@@ -183,7 +184,7 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 // TestCleanLeavesUnmarkedSchemas: a schema named like the harness's without its marker is
 // listed as left alone, and stays.
 func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
-	inf := cleanTestInfra(t, Require(t))
+	inf := cleanTestInfra(t, realtest.Require(t))
 	t.Parallel()
 	ctx := testCtx(t)
 	admin := pgAdminConn(t, inf)
@@ -206,7 +207,7 @@ func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
 // TestQueueExpires: a run's queue carries x-expires, so the broker deletes it by itself when its
 // run was killed: redeclaring it with the same arguments is accepted, without x-expires refused.
 func TestQueueExpires(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	q := newTestQueue(t, inf)
 	conn, err := amqp.Dial(inf.AMQPURL)
@@ -242,7 +243,7 @@ func TestQueueExpires(t *testing.T) {
 // TestFinalReadFailureIsHarnessError: when the final state cannot be read, the run is a harness
 // error, never a verdict on an empty state; it still removes what it made.
 func TestFinalReadFailureIsHarnessError(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	for _, tc := range []struct {
 		name, want string
 		spoil      func(ctx context.Context, t *testing.T, schema string)
@@ -286,11 +287,7 @@ func TestFinalReadFailureIsHarnessError(t *testing.T) {
 
 func walLevel(t *testing.T, inf Infra) string {
 	t.Helper()
-	level, err := WALLevel(testCtx(t), inf.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return level
+	return realtest.WALLevel(t, inf)
 }
 
 func mustProducer(t *testing.T, name string) strategies.Producer {

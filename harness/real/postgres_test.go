@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -201,7 +203,7 @@ func pgOrder(id string) history.Message {
 // Schemas
 
 func TestSchemaCreateAndDrop(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	runID := testRunID(t)
@@ -245,7 +247,7 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 // TestSchemaCreateRefusesExisting: a run id is never used twice: while its run lives, its
 // liveness lock refuses it; after, its schema does.
 func TestSchemaCreateRefusesExisting(t *testing.T) {
-	inf := cleanTestInfra(t, Require(t)) // the dead run's schema stays until the test drops it
+	inf := cleanTestInfra(t, realtest.Require(t)) // the dead run's schema stays until the test drops it
 	t.Parallel()
 	for _, tc := range []struct {
 		name, want string
@@ -289,7 +291,7 @@ func pgSchemaFinal(t *testing.T, inf Infra, name string) (history.Final, error) 
 
 func TestSchemaCreateRejectsBadRunID(t *testing.T) {
 	for _, id := range []string{"", "Upper", "with-dash", "semi;colon", "quote'", strings.Repeat("a", 41)} {
-		if s, err := CreateSchema(context.Background(), LocalPostgresURL, id); err == nil {
+		if s, err := CreateSchema(context.Background(), infra.LocalPostgresURL, id); err == nil {
 			s.Close()
 			t.Errorf("CreateSchema(%q): got no error", id)
 		}
@@ -297,7 +299,7 @@ func TestSchemaCreateRejectsBadRunID(t *testing.T) {
 }
 
 func TestSchemaDropRefusesUnmarked(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	for _, tc := range []struct {
 		name    string
@@ -345,14 +347,14 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 
 func TestStoreRejectsUnknownWorkload(t *testing.T) {
 	for _, w := range []string{"", "emails", "Orders"} {
-		if _, err := NewStore(context.Background(), LocalPostgresURL, "harness_x", w); err == nil {
+		if _, err := NewStore(context.Background(), infra.LocalPostgresURL, "harness_x", w); err == nil {
 			t.Errorf("NewStore(workload %q): got no error", w)
 		}
 	}
 }
 
 func TestStoreUnreachableServer(t *testing.T) {
-	_ = Require(t)
+	_ = realtest.Require(t)
 	t.Parallel()
 	const url = "postgres://u:secret@127.0.0.1:1/test?sslmode=disable"
 	for _, tc := range []struct {
@@ -398,7 +400,7 @@ func TestStoreUnreachableServer(t *testing.T) {
 }
 
 func TestTxDuplicateKeys(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
@@ -464,7 +466,7 @@ func TestTxDuplicateKeys(t *testing.T) {
 }
 
 func TestTxConcurrentInboxInsertWaits(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	for _, tc := range []struct {
 		name         string
@@ -509,7 +511,7 @@ func TestTxConcurrentInboxInsertWaits(t *testing.T) {
 }
 
 func TestTxLockTimeout(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -529,7 +531,7 @@ func TestTxLockTimeout(t *testing.T) {
 }
 
 func TestTxClaimOutboxSkipLocked(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -589,7 +591,7 @@ func TestTxClaimOutboxSkipLocked(t *testing.T) {
 }
 
 func TestTxUncommittedOutboxInvisible(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -617,7 +619,7 @@ func TestTxUncommittedOutboxInvisible(t *testing.T) {
 }
 
 func TestTxApplyEffects(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	credit := func(id string, amount int64) history.Message {
 		return history.Message{ID: id, Key: "acct", Amount: amount, Seq: 1, Kind: "AccountCredited"}
@@ -696,7 +698,7 @@ func TestTxApplyEffects(t *testing.T) {
 }
 
 func TestTxConnectionLost(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -722,7 +724,7 @@ func TestTxConnectionLost(t *testing.T) {
 }
 
 func TestTxCommitOnDeadIdleConnectionReconnects(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -739,7 +741,7 @@ func TestTxCommitOnDeadIdleConnectionReconnects(t *testing.T) {
 }
 
 func TestSchemaFinal(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -808,7 +810,7 @@ func TestSchemaFinal(t *testing.T) {
 }
 
 func TestTxAmbiguousCommit(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -837,7 +839,7 @@ func TestTxAmbiguousCommit(t *testing.T) {
 }
 
 func TestStoreCloseEndsOpenTransactions(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
@@ -866,7 +868,7 @@ func TestStoreCloseEndsOpenTransactions(t *testing.T) {
 }
 
 func TestStoreSessionSettingsAndSize(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	t.Parallel()
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)

@@ -11,6 +11,7 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
@@ -81,7 +82,7 @@ func TestFixesHoldOnReal(t *testing.T) {
 		}
 		t.Run(c.String(), func(t *testing.T) {
 			if c.Producer == (strategies.LogTailing{}).Name() {
-				real.RequireLogicalWAL(t, inf)
+				realtest.RequireLogicalWAL(t, inf)
 			}
 			rapid.Check(t, func(rt *rapid.T) {
 				sc := scenariotest.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
@@ -125,7 +126,7 @@ func TestKnownBreaksFoundOnReal(t *testing.T) {
 		exp := scenarios.Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
 			if c.Producer == (strategies.LogTailing{}).Name() {
-				real.RequireLogicalWAL(t, inf)
+				realtest.RequireLogicalWAL(t, inf)
 			}
 			found := map[string]int{}
 			for seed := uint64(1); seed <= bound && len(found) < len(exp.Breaks); seed++ {

@@ -17,6 +17,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -237,7 +238,7 @@ func (p *linkProxy) cut() {
 // Tests
 
 func TestRabbitPublishConsumeRoundTrip(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	p := newTestPublisher(t, inf.AMQPURL, q.Name, 2*time.Second)
 	want := testMsg(1)
@@ -260,7 +261,7 @@ func TestRabbitPublishConsumeRoundTrip(t *testing.T) {
 }
 
 func TestPublisherMessageProperties(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	p := newTestPublisher(t, inf.AMQPURL, q.Name, 2*time.Second)
 	m := testMsg(7)
@@ -289,7 +290,7 @@ func TestSubscriptionNack(t *testing.T) {
 		{"requeue", true, 1},
 		{"drop", false, 0},
 	}
-	inf := Require(t)
+	inf := realtest.Require(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newTestQueue(t, inf)
@@ -325,7 +326,7 @@ func TestSubscriptionRequeueOnClose(t *testing.T) {
 		{"all-unacked", 10, 3},
 		{"head-unacked-keeps-its-place", 1, 1},
 	}
-	inf := Require(t)
+	inf := realtest.Require(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newTestQueue(t, inf)
@@ -355,7 +356,7 @@ func TestSubscriptionRequeueOnClose(t *testing.T) {
 
 // A requeued message goes back ahead of the ones published after it was delivered.
 func TestSubscriptionNackRequeueKeepsPlace(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	p := newTestPublisher(t, inf.AMQPURL, q.Name, 2*time.Second)
 	publishConfirmed(t, p, testMsg(1))
@@ -379,7 +380,7 @@ func TestSubscriptionPrefetch(t *testing.T) {
 		{2, 5, 2},
 		{0, 2, 1}, // at least one, as the simulator does
 	}
-	inf := Require(t)
+	inf := realtest.Require(t)
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("prefetch-%d", tc.prefetch), func(t *testing.T) {
 			q := newTestQueue(t, inf)
@@ -398,7 +399,7 @@ func TestSubscriptionPrefetch(t *testing.T) {
 }
 
 func TestSubscriptionIdleOnEmptyQueue(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	const idle = 250 * time.Millisecond
 	s := newTestSubscription(t, inf.AMQPURL, q.Name, 1, idle)
@@ -414,7 +415,7 @@ func TestSubscriptionIdleOnEmptyQueue(t *testing.T) {
 // the unacked message on the new channel, where it reuses the old broker tag number. The old
 // subscription tag must not ack it.
 func TestSubscriptionAckAfterReconnect(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	p := newTestPublisher(t, inf.AMQPURL, q.Name, 2*time.Second)
 	m := testMsg(1)
@@ -463,7 +464,7 @@ func TestPublisherLostConfirm(t *testing.T) {
 			time.AfterFunc(100*time.Millisecond, px.cut)
 		}, 2 * time.Second, strategies.ErrChannelClosed, 0},
 	}
-	inf := Require(t)
+	inf := realtest.Require(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newTestQueue(t, inf)
@@ -501,7 +502,7 @@ func TestPublisherLostConfirm(t *testing.T) {
 
 // A publish on a connection that died fails with ErrChannelClosed; the next one reconnects.
 func TestPublisherReconnects(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	px, viaProxy := proxyURL(t, inf.AMQPURL)
 	p := newTestPublisher(t, viaProxy, q.Name, 2*time.Second)
@@ -521,7 +522,7 @@ func TestPublisherReconnects(t *testing.T) {
 }
 
 func TestQueueDeclareRefusesExisting(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	runID := strings.TrimSuffix(strings.TrimPrefix(q.Name, QueuePrefix), QueueSuffix)
 	if q2, err := DeclareQueue(testCtx(t), inf.AMQPURL, runID); err == nil {
@@ -535,7 +536,7 @@ func TestQueueDeclareRefusesExisting(t *testing.T) {
 }
 
 func TestQueueDeleteRefusesForeignNames(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	foreign := "deliveryharness-test-" + testRunID(t)
 	ch := rawChannel(t, inf.AMQPURL)
@@ -568,7 +569,7 @@ func TestQueueDeleteRefusesForeignNames(t *testing.T) {
 }
 
 func TestQueueDepthAndDelete(t *testing.T) {
-	inf := Require(t)
+	inf := realtest.Require(t)
 	q := newTestQueue(t, inf)
 	p := newTestPublisher(t, inf.AMQPURL, q.Name, 2*time.Second)
 	mustDepth(t, q, 0)
@@ -593,7 +594,7 @@ func TestQueueDepthAndDelete(t *testing.T) {
 }
 
 func TestRabbitUnreachableServer(t *testing.T) {
-	Require(t)
+	realtest.Require(t)
 	const bad = "amqp://guest:secret@127.0.0.1:1/"
 	cases := []struct {
 		name string

@@ -1,10 +1,10 @@
 // Package containers starts PostgreSQL and RabbitMQ in Docker with testcontainers-go, as the last
-// step of the real backend's discovery (real.WithContainers(containers.Start)).
+// step of the real backend's discovery (infra.WithContainers(containers.Start)).
 //
 // It is a package of its own because testcontainers-go imports the testing package and testify
-// outside its tests: a binary that imports this package carries them. It imports package real
-// (for real.Infra), so package real's own tests cannot use it; they find their servers through
-// the environment or the local ports only.
+// outside its tests: a binary that imports this package carries them. It is for tests only (the
+// CLI's, the conformance and fidelity suites); the real backend's packages must not import it.
+// It imports only the backend's leaves (infra, realtest, redact).
 //
 // Containers are removed by Infra.Close, and otherwise by testcontainers' reaper container (Ryuk)
 // when the process that started them exits; TESTCONTAINERS_RYUK_DISABLED=true turns the reaper
@@ -26,7 +26,8 @@ import (
 	"github.com/testcontainers/testcontainers-go/modules/postgres"
 	"github.com/testcontainers/testcontainers-go/modules/rabbitmq"
 
-	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
@@ -50,13 +51,13 @@ const engineCheckTimeout = 5 * time.Second
 // default) and RabbitMQ in two containers and returns their URLs, with Source "testcontainers"
 // and a Close that terminates both. Without a reachable Docker engine it returns an error at once.
 // No error carries the password.
-func Start(ctx context.Context) (real.Infra, error) {
+func Start(ctx context.Context) (infra.Infra, error) {
 	if err := EngineReachable(ctx); err != nil {
-		return real.Infra{}, err
+		return infra.Infra{}, err
 	}
 	password, err := newPassword()
 	if err != nil {
-		return real.Infra{}, err
+		return infra.Infra{}, err
 	}
 	var (
 		wg       sync.WaitGroup
@@ -107,9 +108,9 @@ func Start(ctx context.Context) (real.Infra, error) {
 		if err := stop(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, scrubbed(err))
 		}
-		return real.Infra{}, errors.Join(errs...)
+		return infra.Infra{}, errors.Join(errs...)
 	}
-	return real.Infra{
+	return infra.Infra{
 		PostgresURL: pgURL,
 		AMQPURL:     strings.TrimSuffix(mqURL, "/") + "/",
 		Source:      "testcontainers",
@@ -117,13 +118,13 @@ func Start(ctx context.Context) (real.Infra, error) {
 	}, nil
 }
 
-// Require is real.Require with containers as the last step of discovery: the environment's URLs,
-// the local ports, then two containers, stopped when the test ends. Each call that gets that far
+// Require is realtest.Require with containers as the last step of discovery: the environment's
+// URLs, the local ports, then two containers, stopped when the test ends. Each call that gets that far
 // starts two containers (seconds each); a suite that needs them often is better served by
 // starting them once with Start and passing the URLs on.
-func Require(t testing.TB) real.Infra {
+func Require(t testing.TB) infra.Infra {
 	t.Helper()
-	return real.RequireWith(t, real.WithContainers(Start))
+	return realtest.RequireWith(t, infra.WithContainers(Start))
 }
 
 // EngineReachable returns nil when a Docker engine answers within a few seconds, else an error

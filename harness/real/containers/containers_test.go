@@ -12,7 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
@@ -33,7 +33,7 @@ func TestStart(t *testing.T) {
 		}
 	})
 	if inf.Source != "testcontainers" || inf.Close == nil {
-		t.Errorf("infra %+v: want source testcontainers and a Close", real.Infra{Source: inf.Source})
+		t.Errorf("infra %+v: want source testcontainers and a Close", infra.Infra{Source: inf.Source})
 	}
 	conn, err := pgx.Connect(ctx, inf.PostgresURL)
 	if err != nil {
@@ -87,24 +87,24 @@ func TestStartWithoutEngineFailsFast(t *testing.T) {
 	}
 	t.Log(err)
 
-	t.Setenv(real.EnvPostgresURL, "")
-	t.Setenv(real.EnvAMQPURL, "")
-	os.Unsetenv(real.EnvPostgresURL)
-	os.Unsetenv(real.EnvAMQPURL)
-	inf, err := real.Discover(ctx, real.WithContainers(Start))
+	t.Setenv(infra.EnvPostgresURL, "")
+	t.Setenv(infra.EnvAMQPURL, "")
+	os.Unsetenv(infra.EnvPostgresURL)
+	os.Unsetenv(infra.EnvAMQPURL)
+	inf, err := infra.Discover(ctx, infra.WithContainers(Start))
 	switch {
 	case err == nil && inf.Source == "local":
 		// Local servers answer here: discovery never reached the containers step.
 	case err == nil:
-		t.Fatalf("discovery without servers or Docker: got %+v", real.Infra{Source: inf.Source})
-	case !errors.Is(err, real.ErrNoInfra):
+		t.Fatalf("discovery without servers or Docker: got %+v", infra.Infra{Source: inf.Source})
+	case !errors.Is(err, infra.ErrNoInfra):
 		t.Fatalf("discovery without servers or Docker: got %v, want ErrNoInfra", err)
 	case !strings.Contains(err.Error(), "Docker"):
 		t.Errorf("error %q does not mention Docker", err)
 	}
 }
 
-// TestRequire: containers.Require finds servers as real.Require does where they answer (here
+// TestRequire: containers.Require finds servers as realtest.Require does where they answer (here
 // through the environment or the local ports), and otherwise starts containers or skips.
 func TestRequire(t *testing.T) {
 	inf := Require(t)

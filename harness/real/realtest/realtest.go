@@ -1,5 +1,8 @@
-// Package realtest holds helpers for tests that run on real servers. It imports testing, so the
-// harness's binaries never import it.
+// Package realtest holds helpers for tests that run on real servers: finding the servers
+// (Require), a database of a test's own (Database), run ids and deadlines for tests. It imports
+// testing, so the harness's binaries must never import it; it imports only the real backend's
+// leaves (infra, redact), so that the tests of every package of the backend, package real's own
+// included, can use it.
 package realtest
 
 import (
@@ -14,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/redact"
 )
 
@@ -26,7 +29,7 @@ import (
 // Like a run, the database has a liveness marker: an advisory lock on its name (DatabaseLock),
 // held by a connection of the test process until the test ends. Database first drops the
 // harness_test_ databases whose marker is free: those of test processes that were killed.
-func Database(t testing.TB, inf real.Infra) real.Infra {
+func Database(t testing.TB, inf infra.Infra) infra.Infra {
 	t.Helper()
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -1,4 +1,4 @@
-package real
+package infra
 
 import (
 	"context"
@@ -147,25 +147,5 @@ func TestDiscover(t *testing.T) {
 				t.Errorf("containers step ran %d times, want %d", tc.starter.started, tc.started)
 			}
 		})
-	}
-}
-
-// TestRequireWithStopsStartedServers: servers that the containers step started are used, and
-// stopped by the test's cleanup.
-func TestRequireWithStopsStartedServers(t *testing.T) {
-	infraUnsetEnv(t)
-	infraDeadLocal(t)
-	starter := &infraStarter{}
-	t.Run("uses them", func(t *testing.T) {
-		inf := RequireWith(t, WithContainers(starter.start))
-		if inf.Source != "testcontainers" {
-			t.Errorf("source %q, want testcontainers", inf.Source)
-		}
-		if starter.closed != 0 {
-			t.Error("servers stopped before the test ended")
-		}
-	})
-	if starter.started != 1 || starter.closed != 1 {
-		t.Errorf("started %d, closed %d times: want 1 and 1", starter.started, starter.closed)
 	}
 }
