@@ -8,7 +8,9 @@ import (
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
-// JSONReport is the document JSON writes. Its field names are the CLI contract (DESIGN.md).
+// JSONReport is the document JSON writes. Its types are the one definition of the JSON output:
+// their field names are the CLI contract (DESIGN.md), the results they are made from
+// (scenarios/result) carry no JSON names of their own, and a reader decodes into these types.
 type JSONReport struct {
 	Cells []JSONCell `json:"cells"`
 }

@@ -84,14 +84,7 @@ func TestSearchJSON(t *testing.T) {
 	if err := JSON(&b, searchResults()); err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Cells []struct {
-			Searched      int               `json:"searched"`
-			FoundBySearch map[string]uint64 `json:"found_by_search"`
-			Errors        int               `json:"errors"`
-			Matches       bool              `json:"matches"`
-		} `json:"cells"`
-	}
+	var doc JSONReport
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}

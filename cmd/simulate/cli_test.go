@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/deliveryharness/harness/reports"
 )
 
 // The catalogue names are a contract: the CLI, the reports and outside checks use them.
@@ -88,35 +90,9 @@ var (
 	}
 )
 
-// cellJSON is one result cell of `--format json`, with the fields the CLI contract names.
-type cellJSON struct {
-	Producer       string              `json:"producer"`
-	Consumer       string              `json:"consumer"`
-	Workload       string              `json:"workload"`
-	Fault          string              `json:"fault"`
-	Backend        string              `json:"backend"`
-	Runs           int                 `json:"runs"`
-	Violations     map[string]int      `json:"violations"`
-	Matches        bool                `json:"matches"`
-	Counterexample *counterexampleJSON `json:"counterexample"`
-}
-
-type counterexampleJSON struct {
-	Seed       uint64          `json:"seed"`
-	Invariant  string          `json:"invariant"`
-	Scenario   json.RawMessage `json:"scenario"`
-	Replay     string          `json:"replay"`
-	Timeline   []string        `json:"timeline"`
-	Violations []struct {
-		Invariant string `json:"invariant"`
-		Key       string `json:"key"`
-		Detail    string `json:"detail"`
-	} `json:"violations"`
-}
-
-// decodeCells decodes a JSON report and checks that every cell carries the contract's fields
-// with the right JSON types.
-func decodeCells(t *testing.T, out string) []cellJSON {
+// decodeCells decodes a JSON report and checks that every cell carries the contract's fields,
+// by their names, with the right JSON types; then it reads the cells as the report's own type.
+func decodeCells(t *testing.T, out string) []reports.JSONCell {
 	t.Helper()
 	var raw struct {
 		Cells []map[string]json.RawMessage `json:"cells"`
@@ -162,9 +138,7 @@ func decodeCells(t *testing.T, out string) []cellJSON {
 			}
 		}
 	}
-	var cells struct {
-		Cells []cellJSON `json:"cells"`
-	}
+	var cells reports.JSONReport
 	if err := json.Unmarshal([]byte(out), &cells); err != nil {
 		t.Fatalf("JSON report: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/reports"
 )
 
 // TestRunReal: `run --backend real` runs a cell on PostgreSQL and RabbitMQ with worker processes,
@@ -17,17 +18,7 @@ func TestRunReal(t *testing.T) {
 		"--workload", "orders", "--fault", "crash-consumer", "--seeds", "6", "--commands", "2", "--format", "json"}
 	r := simulate(t, args...)
 	requireCode(t, r, exitFindings, args)
-	var out struct {
-		Cells []struct {
-			Backend        string         `json:"backend"`
-			Runs           int            `json:"runs"`
-			Violations     map[string]int `json:"violations"`
-			Counterexample *struct {
-				Timeline []string `json:"timeline"`
-				Replay   string   `json:"replay"`
-			} `json:"counterexample"`
-		} `json:"cells"`
-	}
+	var out reports.JSONReport
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, r.stdout)
 	}

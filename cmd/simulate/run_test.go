@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deliveryharness/harness/reports"
 )
 
 // replayLine matches the replay command a text counterexample names.
@@ -152,8 +154,8 @@ func TestRunJSONContract(t *testing.T) {
 					t.Errorf("timeline line %d is not numbered %d: %q", i, i+1, l)
 				}
 			}
-			if len(ce.Scenario) == 0 || ce.Scenario[0] != '{' {
-				t.Errorf("counterexample scenario %s, want an object", ce.Scenario)
+			if sc := ce.Scenario; (cellArgs{sc.Producer, sc.Consumer, sc.Workload, sc.Fault}) != tc.cell || len(sc.Commands) == 0 {
+				t.Errorf("counterexample scenario %+v, want one of the cell with its commands", sc)
 			}
 			if len(ce.Violations) == 0 {
 				t.Error("counterexample has no violations")
@@ -167,7 +169,7 @@ func TestRunJSONContract(t *testing.T) {
 }
 
 // brokenJSON runs a broken cell in JSON and returns its counterexample.
-func brokenJSON(t *testing.T, cell cellArgs, extra ...string) *counterexampleJSON {
+func brokenJSON(t *testing.T, cell cellArgs, extra ...string) *reports.JSONCounterexample {
 	t.Helper()
 	a := args("run", cell, append([]string{"--seeds", "30", "--format", "json"}, extra...)...)
 	r := simulate(t, a...)
@@ -233,8 +235,12 @@ func TestReplayScenarioFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			bare, err := json.Marshal(ce.Scenario)
+			if err != nil {
+				t.Fatal(err)
+			}
 			// A bare scenario and a whole counterexample object are both accepted.
-			for form, data := range map[string][]byte{"scenario": ce.Scenario, "counterexample": whole} {
+			for form, data := range map[string][]byte{"scenario": bare, "counterexample": whole} {
 				path := filepath.Join(dir, fmt.Sprintf("%d-%s.json", i, form))
 				if err := os.WriteFile(path, data, 0o644); err != nil {
 					t.Fatal(err)
@@ -398,15 +404,7 @@ func TestRunSaysWhatTheSearchDrew(t *testing.T) {
 	a := args("run", cell, "--seeds", "4", "--format", "json")
 	r := simulate(t, a...)
 	requireCode(t, r, exitFindings, a)
-	var doc struct {
-		Cells []struct {
-			Runs          int               `json:"runs"`
-			Violations    map[string]int    `json:"violations"`
-			Searched      int               `json:"searched"`
-			FoundBySearch map[string]uint64 `json:"found_by_search"`
-			Matches       bool              `json:"matches"`
-		} `json:"cells"`
-	}
+	var doc reports.JSONReport
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Cells) != 1 {
 		t.Fatalf("not one cell of JSON (%v):\n%s", err, clip(r.stdout))
 	}

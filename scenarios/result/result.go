@@ -29,31 +29,32 @@ func (c Cell) String() string {
 	return fmt.Sprintf("%s/%s/%s/%s", c.Producer, c.Consumer, c.Workload, c.Fault)
 }
 
-// CellResult is a cell run over many seeds, compared with the catalogue's expectation. Its JSON
-// field names are a contract (DESIGN.md, "The CLI contract").
+// CellResult is a cell run over many seeds, compared with the catalogue's expectation. It is
+// data, not a document: its JSON form, whose field names are the CLI contract (DESIGN.md, "The
+// CLI contract"), is package reports' JSONCell, the one definition of those fields.
 type CellResult struct {
-	Producer       string          `json:"producer"`
-	Consumer       string          `json:"consumer"`
-	Workload       string          `json:"workload"`
-	Fault          string          `json:"fault"`
-	Backend        string          `json:"backend"`
-	Runs           int             `json:"runs"`
-	Violations     map[string]int  `json:"violations"`          // invariant -> runs that broke it (every applicable invariant is present)
-	Expected       []string        `json:"expected"`            // invariants the catalogue expects to break
-	MayBreak       []string        `json:"may_break,omitempty"` // allowed to break: reachable, rarely drawn
-	Reason         string          `json:"reason"`              // why, from the strategies' mechanics
-	Matches        bool            `json:"matches"`             // the broken set, the search's included, agrees with the catalogue, and every run settled
-	Counterexample *Counterexample `json:"counterexample"`
+	Producer       string
+	Consumer       string
+	Workload       string
+	Fault          string
+	Backend        string
+	Runs           int
+	Violations     map[string]int // invariant -> runs that broke it (every applicable invariant is present)
+	Expected       []string       // invariants the catalogue expects to break
+	MayBreak       []string       // allowed to break: reachable, rarely drawn
+	Reason         string         // why, from the strategies' mechanics
+	Matches        bool           // the broken set, the search's included, agrees with the catalogue, and every run settled
+	Counterexample *Counterexample
 	// Errors counts the runs the harness itself failed (no quiescence), the searched seeds' included.
-	Errors int `json:"errors,omitempty"`
+	Errors int
 	// Searched counts the runs after Runs spent looking for an expected break the first Runs did
 	// not draw. FoundBySearch names, for each invariant those runs broke and the first Runs did
 	// not, the first seed that broke it: the break looked for, or one the catalogue rules out
 	// (then the cell does not match). Neither counts in Violations.
-	Searched int `json:"searched,omitempty"`
+	Searched int
 	// Cost is what the first Runs measured of the strategies' price (Cost's doc).
-	Cost          *Cost             `json:"cost,omitempty"`
-	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
+	Cost          *Cost
+	FoundBySearch map[string]uint64
 }
 
 // Cell returns the cell of a result.
