@@ -19,6 +19,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 )
 
@@ -67,7 +68,7 @@ func leftoversOf(t *testing.T, inf real.Infra, pid int, known []string) leftover
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	prefix := fmt.Sprintf("%sp%d\\_%%", strings.ReplaceAll(real.SchemaPrefix, "_", "\\_"), pid)
+	prefix := fmt.Sprintf("%sp%d\\_%%", strings.ReplaceAll(pg.SchemaPrefix, "_", "\\_"), pid)
 	var l leftovers
 	rows, _ := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 ORDER BY 1`, prefix)
 	if l.schemas, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
@@ -79,7 +80,7 @@ func leftoversOf(t *testing.T, inf real.Infra, pid int, known []string) leftover
 	}
 	l.runs = slices.Clone(known)
 	for _, s := range l.schemas {
-		if id := strings.TrimPrefix(s, real.SchemaPrefix); !slices.Contains(l.runs, id) {
+		if id := strings.TrimPrefix(s, pg.SchemaPrefix); !slices.Contains(l.runs, id) {
 			l.runs = append(l.runs, id)
 		}
 	}

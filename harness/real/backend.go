@@ -16,6 +16,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -96,7 +97,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	r.schedule = fault.NewSchedule(sc.Faults)
 	// The schema holds the run's liveness marker from before it exists until it is dropped,
 	// last: while it is held, Clean (here or in another process) leaves the run alone.
-	if r.schema, err = CreateSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
+	if r.schema, err = pg.CreateSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -111,7 +112,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		}
 	}()
 	if strategies.TailsLog(p) {
-		if r.slot, err = CreateSlot(ctx, b.Infra.PostgresURL, r.schema.Name); err != nil {
+		if r.slot, err = pg.CreateSlot(ctx, b.Infra.PostgresURL, r.schema.Name); err != nil {
 			return nil, err
 		}
 		// Dropped before the schema, after the workers are gone, also after a failure or an interrupt.
@@ -195,8 +196,8 @@ type run struct {
 	exe     string
 	epoch   time.Time
 	runID   string
-	schema  *Schema
-	slot    *Slot // the replication slot, when the producer tails the log
+	schema  *pg.Schema
+	slot    *pg.Slot // the replication slot, when the producer tails the log
 	queue   *Queue
 	proxies *proxies
 	pgURL   map[string]string
@@ -724,4 +725,26 @@ func (r *run) history(ctx context.Context, quiesced bool) (*history.History, err
 	}
 	h.Final.Ready = ready
 	return h, nil
+}
+
+// slotName is the run's slot's name for the workers; empty when the producer does not tail the log.
+func (r *run) slotName() string {
+	if r.slot == nil {
+		return ""
+	}
+	return r.slot.Name
+}
+
+// outstanding is the work still to publish: the outbox rows not yet marked published, or for a
+// log tailer (which marks nothing) the outbox inserts its slot still holds. A slot that the
+// tailer held the whole time counts as work left.
+func (r *run) outstanding(ctx context.Context) (int, error) {
+	if r.slot == nil {
+		return r.schema.Unpublished(ctx)
+	}
+	n, err := r.slot.Backlog(ctx)
+	if pg.SlotBusy(err) {
+		return 1, nil
+	}
+	return n, err
 }

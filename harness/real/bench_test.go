@@ -50,6 +50,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -220,11 +221,11 @@ func benchCtx(b *testing.B) context.Context {
 }
 
 // benchSchema creates a schema for this benchmark and drops it afterwards.
-func benchSchema(b *testing.B, inf Infra, runID string) *Schema {
+func benchSchema(b *testing.B, inf Infra, runID string) *pg.Schema {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), benchSetup)
 	defer cancel()
-	s, err := CreateSchema(ctx, inf.PostgresURL, runID)
+	s, err := pg.CreateSchema(ctx, inf.PostgresURL, runID)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -351,7 +352,7 @@ func rawCommits(ctx context.Context, url, schema string, conns, n, first int) (t
 	defer func() {
 		for _, c := range cs {
 			if c != nil {
-				pgCloseConn(c)
+				_ = c.Close(context.Background())
 			}
 		}
 	}()
@@ -791,9 +792,9 @@ func (t *benchTracker) latencies() []time.Duration {
 
 // benchNewStore opens a Store on the schema for the orders workload, wrapped, with a connection
 // already open so that connecting is not timed.
-func benchNewStore(b *testing.B, ctx context.Context, inf Infra, s *Schema, onCommit func([]string, time.Time)) benchStore {
+func benchNewStore(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, onCommit func([]string, time.Time)) benchStore {
 	b.Helper()
-	st, err := NewStore(ctx, inf.PostgresURL, s.Name, "orders")
+	st, err := pg.NewStore(ctx, inf.PostgresURL, s.Name, "orders")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -823,7 +824,7 @@ func benchNewPublisher(b *testing.B, ctx context.Context, inf Infra, q *Queue) *
 // ends; each has its own Store (reporting effect commits to tr) and Subscription. It returns once
 // every consumer is connected (its first Next returned); they handle nothing before gate closes.
 // wait waits for them to stop.
-func benchConsumers(b *testing.B, ctx context.Context, inf Infra, s *Schema, q *Queue, c strategies.Consumer,
+func benchConsumers(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, q *Queue, c strategies.Consumer,
 	tr *benchTracker, errs *benchFirstErr, gate <-chan struct{}) (wait func()) {
 	b.Helper()
 	var ready, wg sync.WaitGroup
@@ -892,7 +893,7 @@ func benchAwait(ctx context.Context, tr *benchTracker, errs *benchFirstErr) erro
 
 // benchProducerEnvs makes benchNProducers producer environments, each with its own Store
 // (reporting business commits to onCommit) and, for a producer without a relay, its own Publisher.
-func benchProducerEnvs(b *testing.B, ctx context.Context, inf Infra, s *Schema, q *Queue, p strategies.Producer,
+func benchProducerEnvs(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, q *Queue, p strategies.Producer,
 	onCommit func([]string, time.Time)) []strategies.ProducerEnv {
 	b.Helper()
 	envs := make([]strategies.ProducerEnv, benchNProducers)
@@ -1025,13 +1026,13 @@ func BenchmarkRelayDrain(b *testing.B) {
 }
 
 // fillOutbox commits n unpublished outbox rows (and their business rows) in one transaction.
-func fillOutbox(b *testing.B, ctx context.Context, inf Infra, s *Schema, n int) {
+func fillOutbox(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, n int) {
 	b.Helper()
 	conn, err := pgx.Connect(ctx, inf.PostgresURL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer pgCloseConn(conn)
+	defer conn.Close(context.Background())
 	tab := func(t string) string { return pgx.Identifier{s.Name, t}.Sanitize() }
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		ids := `SELECT 'order-' || lpad(i::text, 7, '0') AS id FROM generate_series(0, $1 - 1) AS i`
@@ -1274,7 +1275,7 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 	}
 	if tails {
 		sctx, scancel := context.WithTimeout(context.Background(), benchSetup)
-		slot, err := CreateSlot(sctx, inf.PostgresURL, s.Name)
+		slot, err := pg.CreateSlot(sctx, inf.PostgresURL, s.Name)
 		scancel()
 		if err != nil {
 			b.Fatal(err)
@@ -1284,7 +1285,7 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 				b.Errorf("drop slot: %v", err)
 			}
 		})
-		lr, err := NewLogReader(ctx, inf.PostgresURL, s.Name, slot.Name)
+		lr, err := pg.NewLogReader(ctx, inf.PostgresURL, s.Name, slot.Name)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/pg"
 )
 
 // TestConformance runs the port-semantics suite on PostgreSQL and RabbitMQ: the same checks the
@@ -27,7 +28,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	runID := real.NewRunID()
-	schema, err := real.CreateSchema(ctx, b.inf.PostgresURL, runID)
+	schema, err := pg.CreateSchema(ctx, b.inf.PostgresURL, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 	})
 	// The emails workload's effect goes to a mail gateway, outside the database.
 	var gw *real.Gateway
-	var mail real.Mailer
+	var mail pg.Mailer
 	if s.Workload == "emails" {
 		if gw, err = real.StartGateway(nil); err != nil {
 			t.Fatal(err)
@@ -58,7 +59,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 	}
 	var wg sync.WaitGroup
 	for i, body := range bodies {
-		store, err := real.NewStoreWithGateway(ctx, b.inf.PostgresURL, schema.Name, s.Workload, mail)
+		store, err := pg.NewStoreWithGateway(ctx, b.inf.PostgresURL, schema.Name, s.Workload, mail)
 		if err != nil {
 			t.Fatal(err)
 		}

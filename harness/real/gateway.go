@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -28,13 +29,6 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 
 // gatewayPath is where the gateway takes emails: POST, a JSON history.Message as the body.
 const gatewayPath = "/emails"
-
-// Mailer sends the email of an emails-workload event through the mail gateway. key is the
-// idempotency key ("" for none). Any error other than ErrConnection leaves the caller unsure
-// whether the email went out; a timeout wraps ErrUnknownOutcome.
-type Mailer interface {
-	Send(ctx context.Context, m history.Message, key string) error
-}
 
 // Gateway is the stand-in mail gateway on real servers, the counterpart of the simulator's: it
 // records every email it accepts, in order of acceptance, and notes each request in the run's
@@ -125,7 +119,7 @@ type GatewayClient struct {
 	http    *http.Client
 }
 
-var _ Mailer = (*GatewayClient)(nil)
+var _ pg.Mailer = (*GatewayClient)(nil)
 
 // NewGatewayClient returns a client of the gateway at url (its own proxy's address, for a worker)
 // that waits at most timeout for each reply.

@@ -11,6 +11,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/jackc/pgx/v5"
 )
@@ -29,7 +30,7 @@ func leftBehind(t *testing.T, url, runID string) []string {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	name := real.SchemaPrefix + runID
+	name := pg.SchemaPrefix + runID
 	var left []string
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name).Scan(&n); err != nil {

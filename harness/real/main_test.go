@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/realtest"
 )
 
 // TestMain lets the test binary serve as the worker binary of the real backend. After the tests
@@ -13,7 +16,7 @@ func TestMain(m *testing.M) {
 		WorkerMain()
 	}
 	code := m.Run()
-	left, err := leftSlots()
+	left, err := realtest.SlotsLeft(pg.CreatedSlots())
 	switch {
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "checking for replication slots left behind: %v\n", err)

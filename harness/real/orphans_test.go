@@ -3,66 +3,18 @@ package real
 import (
 	"context"
 	"errors"
-	"hash/fnv"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
-
-// cleanTestInfra returns inf on a database of the test's own, dropped when the test ends, so that
-// what the test leaves dead on purpose is reaped by nobody but the test's own Clean (every real
-// run, in this binary or another, cleans the database it runs on).
-func cleanTestInfra(t *testing.T, inf Infra) Infra {
-	t.Helper()
-	ctx := testCtx(t)
-	admin := pgAdminConn(t, inf)
-	db := "harness_test_" + testRunID(t)
-	// The database's liveness marker, as realtest.Database takes it: held by admin until the test
-	// ends, so that a test process reaping killed tests' databases leaves this one alone.
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(db))
-	var ok bool
-	if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(0x68727473), int32(h.Sum32())).Scan(&ok); err != nil || !ok {
-		t.Fatalf("liveness lock of database %s: %v", db, err)
-	}
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{db}.Sanitize()); err != nil {
-		t.Fatalf("create database %s: %v", db, err)
-	}
-	server := inf.PostgresURL
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Errorf("drop database %s: %v", db, err)
-			return
-		}
-		defer c.Close(ctx)
-		// Slots belong to their database and keep it from being dropped.
-		if _, err := c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, db); err != nil {
-			t.Errorf("drop the slots of database %s: %v", db, err)
-		}
-		if _, err := c.Exec(ctx, `DROP DATABASE `+pgx.Identifier{db}.Sanitize()+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", db, err)
-		}
-	})
-	u, err := url.Parse(inf.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db
-	inf.PostgresURL = u.String()
-	return inf
-}
 
 // queueExists says whether the broker has the queue.
 func queueExists(t *testing.T, inf Infra, name string) bool {
@@ -76,45 +28,24 @@ func queueExists(t *testing.T, inf Infra, name string) bool {
 	return ok
 }
 
-func TestLivenessIsExclusive(t *testing.T) {
-	inf := realtest.Require(t)
-	t.Parallel()
-	runID := testRunID(t)
-	first, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID); err == nil {
-		second.Release()
-		t.Fatal("a second liveness marker for the same run was granted")
-	}
-	first.Release()
-	first.Release() // a second release does nothing
-	again, err := HoldLiveness(testCtx(t), inf.PostgresURL, runID)
-	if err != nil {
-		t.Fatalf("after the release: %v", err)
-	}
-	again.Release()
-}
-
 // TestCleanTakesDeadRunsOnly: a run whose process is gone (its schema closed: the liveness lock
 // is free) loses its queue, its slot, a session it left open and its schema; a live run keeps
 // everything; a dry run lists the dead run's things and removes none of them.
 func TestCleanTakesDeadRunsOnly(t *testing.T) {
-	inf := cleanTestInfra(t, realtest.Require(t))
+	inf := realtest.Database(t, realtest.Require(t))
 	t.Parallel()
 	logical := walLevel(t, inf) == "logical"
 	ctx := testCtx(t)
 	admin := pgAdminConn(t, inf)
 	type runThings struct {
-		schema *Schema
-		slot   *Slot
+		schema *pg.Schema
+		slot   *pg.Slot
 		queue  *Queue
 	}
 	mk := func() runThings {
 		var r runThings
 		r.schema = pgTestSchema(t, inf)
-		runID := strings.TrimPrefix(r.schema.Name, SchemaPrefix)
+		runID := strings.TrimPrefix(r.schema.Name, pg.SchemaPrefix)
 		if logical {
 			r.slot = logTestSlot(t, inf, r.schema)
 		}
@@ -127,25 +58,26 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 		return r
 	}
 	dead, live := mk(), mk()
-	deadRun := strings.TrimPrefix(dead.schema.Name, SchemaPrefix)
-	liveRun := strings.TrimPrefix(live.schema.Name, SchemaPrefix)
+	deadRun := strings.TrimPrefix(dead.schema.Name, pg.SchemaPrefix)
+	liveRun := strings.TrimPrefix(live.schema.Name, pg.SchemaPrefix)
 
 	// A worker of the dead run that outlived it: a session under the run's name, in a
 	// transaction that holds a lock on one of its tables.
-	cfg, err := pgParse(inf.PostgresURL, dead.schema.Name)
+	cfg, err := pgx.ParseConfig(inf.PostgresURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.RuntimeParams["application_name"] = dead.schema.Name
 	straggler, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pgCloseConn(straggler)
+	defer straggler.Close(context.Background())
 	if _, err := straggler.Exec(ctx, `BEGIN; LOCK TABLE `+pgx.Identifier{dead.schema.Name, "outbox"}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	if dead.slot != nil {
-		dead.slot.pool.close()
+		dead.slot.Close()
 	}
 	dead.schema.Close() // the process is gone: its liveness lock with it
 
@@ -184,11 +116,11 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 // TestCleanLeavesUnmarkedSchemas: a schema named like the harness's without its marker is
 // listed as left alone, and stays.
 func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
-	inf := cleanTestInfra(t, realtest.Require(t))
+	inf := realtest.Database(t, realtest.Require(t))
 	t.Parallel()
 	ctx := testCtx(t)
 	admin := pgAdminConn(t, inf)
-	name := SchemaPrefix + testRunID(t)
+	name := pg.SchemaPrefix + testRunID(t)
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +187,7 @@ func TestFinalReadFailureIsHarnessError(t *testing.T) {
 			}
 		}},
 		{"queue", "final read of the queue depth", func(ctx context.Context, t *testing.T, schema string) {
-			runID := strings.TrimPrefix(schema, SchemaPrefix)
+			runID := strings.TrimPrefix(schema, pg.SchemaPrefix)
 			q := &Queue{Name: QueueName(runID), url: inf.AMQPURL, runID: runID}
 			defer func() { _ = q.Close() }()
 			if err := q.Delete(ctx); err != nil {
@@ -278,7 +210,7 @@ func TestFinalReadFailureIsHarnessError(t *testing.T) {
 				t.Fatal("no history of the failed run")
 			}
 			admin := pgAdminConn(t, inf)
-			if pgSchemaExists(t, admin, SchemaPrefix+h.Run) {
+			if pgSchemaExists(t, admin, pg.SchemaPrefix+h.Run) {
 				t.Errorf("the run left its schema behind")
 			}
 		})

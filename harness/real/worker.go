@@ -14,6 +14,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -142,7 +143,7 @@ func (w *worker) Add(e history.Event) { w.send(message{Event: &e}) }
 
 func (w *worker) run(ctx context.Context) error {
 	c := w.cfg
-	var mail Mailer
+	var mail pg.Mailer
 	if c.Gateway != "" {
 		timeout := c.Timeouts.Gateway
 		if timeout <= 0 {
@@ -150,7 +151,7 @@ func (w *worker) run(ctx context.Context) error {
 		}
 		mail = &gatedMailer{inner: NewGatewayClient(c.Gateway, timeout), w: w}
 	}
-	store, err := NewStoreWithGateway(ctx, c.Postgres, c.Schema, c.Workload, mail)
+	store, err := pg.NewStoreWithGateway(ctx, c.Postgres, c.Schema, c.Workload, mail)
 	if err != nil {
 		return err
 	}
@@ -217,7 +218,7 @@ func (w *worker) run(ctx context.Context) error {
 		}
 		renv := strategies.RelayEnv{Store: env.store, Publisher: env.pub, Faults: faults, Clock: Clock{}, Batch: max(1, c.Batch)}
 		if strategies.TailsLog(p) {
-			lr, err := NewLogReader(ctx, c.Postgres, c.Schema, c.Slot)
+			lr, err := pg.NewLogReader(ctx, c.Postgres, c.Schema, c.Slot)
 			if err != nil {
 				return err
 			}
@@ -374,7 +375,7 @@ func (s *gatedSubscription) Nack(ctx context.Context, tag uint64, requeue bool) 
 
 // gatedMailer lets the parent act before every call to the mail gateway (slow the link).
 type gatedMailer struct {
-	inner Mailer
+	inner pg.Mailer
 	w     *worker
 }
 

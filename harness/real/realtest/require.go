@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/redact"
@@ -114,4 +117,37 @@ func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// SlotsLeft returns, sorted, the replication slots among created (slot name → server URL, as
+// pg.CreatedSlots gives them) that still exist: a test binary checks at its end that it left
+// none behind. A slot whose database is gone is gone too (PostgreSQL drops no database that has
+// slots).
+func SlotsLeft(created map[string]string) ([]string, error) {
+	var left []string
+	for name, url := range created {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := pgx.Connect(ctx, url)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			cancel()
+			continue // a test's own database, dropped
+		}
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("realtest: look for slot %s: %w", name, redact.Error(err))
+		}
+		var ok bool
+		err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name).Scan(&ok)
+		_ = conn.Close(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("realtest: look for slot %s: %w", name, err)
+		}
+		if ok {
+			left = append(left, name)
+		}
+	}
+	slices.Sort(left)
+	return left, nil
 }

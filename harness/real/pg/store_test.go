@@ -1,4 +1,4 @@
-package real
+package pg
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 // Helpers
 
 // pgTestSchema creates this test's schema and drops it afterwards.
-func pgTestSchema(t *testing.T, inf Infra) *Schema {
+func pgTestSchema(t *testing.T, inf infra.Infra) *Schema {
 	t.Helper()
 	s, err := CreateSchema(testCtx(t), inf.PostgresURL, testRunID(t))
 	if err != nil {
@@ -39,7 +39,7 @@ func pgTestSchema(t *testing.T, inf Infra) *Schema {
 	return s
 }
 
-func pgTestStore(t *testing.T, inf Infra, s *Schema, workload string) *Store {
+func pgTestStore(t *testing.T, inf infra.Infra, s *Schema, workload string) *Store {
 	t.Helper()
 	st, err := NewStore(testCtx(t), inf.PostgresURL, s.Name, workload)
 	if err != nil {
@@ -50,24 +50,24 @@ func pgTestStore(t *testing.T, inf Infra, s *Schema, workload string) *Store {
 }
 
 // pgAdminConn is a connection for looking at the server from outside the adapter.
-func pgAdminConn(t *testing.T, inf Infra) *pgx.Conn {
+func pgAdminConn(t *testing.T, inf infra.Infra) *pgx.Conn {
 	t.Helper()
 	c, err := pgx.Connect(testCtx(t), inf.PostgresURL)
 	if err != nil {
 		t.Fatalf("admin connection: %v", err)
 	}
-	t.Cleanup(func() { pgCloseConn(c) })
+	t.Cleanup(func() { closeConn(c) })
 	return c
 }
 
-func pgMustBegin(t *testing.T, st *Store) *pgTx {
+func pgMustBegin(t *testing.T, st *Store) *storeTx {
 	t.Helper()
 	tx, err := st.Begin(testCtx(t))
 	if err != nil {
 		t.Fatalf("begin: %v", err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	return tx.(*pgTx)
+	return tx.(*storeTx)
 }
 
 // pgCommitted runs fn in a transaction and commits it.
@@ -247,7 +247,7 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 // TestSchemaCreateRefusesExisting: a run id is never used twice: while its run lives, its
 // liveness lock refuses it; after, its schema does.
 func TestSchemaCreateRefusesExisting(t *testing.T) {
-	inf := cleanTestInfra(t, realtest.Require(t)) // the dead run's schema stays until the test drops it
+	inf := realtest.Database(t, realtest.Require(t)) // the dead run's schema stays until the test drops it
 	t.Parallel()
 	for _, tc := range []struct {
 		name, want string
@@ -278,9 +278,9 @@ func TestSchemaCreateRefusesExisting(t *testing.T) {
 }
 
 // pgSchemaFinal reads a schema's final state through a Schema value of its own.
-func pgSchemaFinal(t *testing.T, inf Infra, name string) (history.Final, error) {
+func pgSchemaFinal(t *testing.T, inf infra.Infra, name string) (history.Final, error) {
 	t.Helper()
-	pool, err := newPgPool(testCtx(t), inf.PostgresURL, name, 1)
+	pool, err := newConnPool(testCtx(t), inf.PostgresURL, name, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 			}
 			t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+ident+` CASCADE`) })
 			if tc.comment != "" {
-				if _, err := admin.Exec(ctx, `COMMENT ON SCHEMA `+ident+` IS `+pgLiteral(tc.comment)); err != nil {
+				if _, err := admin.Exec(ctx, `COMMENT ON SCHEMA `+ident+` IS `+literal(tc.comment)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -375,7 +375,7 @@ func TestStoreUnreachableServer(t *testing.T) {
 			return err
 		}},
 		{"clean", func(ctx context.Context) error {
-			_, err := Clean(ctx, Infra{PostgresURL: url}, false)
+			_, err := Clean(ctx, url, false, nil)
 			return err
 		}},
 	} {
@@ -873,8 +873,8 @@ func TestStoreSessionSettingsAndSize(t *testing.T) {
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
-	var txs []*pgTx
-	for range pgStoreConns {
+	var txs []*storeTx
+	for range storeConns {
 		txs = append(txs, pgMustBegin(t, st))
 	}
 	var lockTimeout, appName string
@@ -882,23 +882,23 @@ func TestStoreSessionSettingsAndSize(t *testing.T) {
 		Scan(&lockTimeout, &appName); err != nil {
 		t.Fatal(err)
 	}
-	if lockTimeout != pgLockTimeout || appName != s.Name {
-		t.Errorf("lock_timeout %q, application_name %q: want %q and %q", lockTimeout, appName, pgLockTimeout, s.Name)
+	if lockTimeout != lockTimeout || appName != s.Name {
+		t.Errorf("lock_timeout %q, application_name %q: want %q and %q", lockTimeout, appName, lockTimeout, s.Name)
 	}
 	// Every connection is taken: one more Begin waits, until its deadline.
 	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	if tx, err := st.Begin(wctx); err == nil {
 		_ = tx.Rollback(ctx)
-		t.Fatalf("begin number %d: got a transaction, want a wait for a free connection", pgStoreConns+1)
+		t.Fatalf("begin number %d: got a transaction, want a wait for a free connection", storeConns+1)
 	}
 	var n int
 	if err := pgAdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1
 		AND state = 'idle in transaction'`, s.Name).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != pgStoreConns {
-		t.Errorf("%d connections of the store, want %d", n, pgStoreConns)
+	if n != storeConns {
+		t.Errorf("%d connections of the store, want %d", n, storeConns)
 	}
 	// A connection given back serves the next Begin.
 	if err := txs[0].Rollback(ctx); err != nil {
