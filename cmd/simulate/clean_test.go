@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	amqp "github.com/rabbitmq/amqp091-go"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/pg"
@@ -84,7 +85,7 @@ func leftoversOf(t *testing.T, inf real.Infra, pid int, known []string) leftover
 			l.runs = append(l.runs, id)
 		}
 	}
-	mq, err := amqp.Dial(inf.AMQPURL)
+	mq, err := amqp091.Dial(inf.AMQPURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +95,13 @@ func leftoversOf(t *testing.T, inf real.Infra, pid int, known []string) leftover
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = ch.QueueDeclarePassive(real.QueueName(id), true, false, false, false, nil)
-		var ae *amqp.Error
+		_, err = ch.QueueDeclarePassive(amqp.QueueName(id), true, false, false, false, nil)
+		var ae *amqp091.Error
 		switch {
 		case err == nil:
-			l.queues = append(l.queues, real.QueueName(id))
+			l.queues = append(l.queues, amqp.QueueName(id))
 			_ = ch.Close()
-		case !(errors.As(err, &ae) && ae.Code == amqp.NotFound):
+		case !(errors.As(err, &ae) && ae.Code == amqp091.NotFound):
 			t.Fatal(err)
 		}
 	}

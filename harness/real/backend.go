@@ -16,6 +16,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -122,7 +123,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			}
 		}()
 	}
-	if r.queue, err = DeclareQueue(ctx, b.Infra.AMQPURL, r.runID); err != nil {
+	if r.queue, err = amqp.DeclareQueue(ctx, b.Infra.AMQPURL, r.runID); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -198,7 +199,7 @@ type run struct {
 	runID   string
 	schema  *pg.Schema
 	slot    *pg.Slot // the replication slot, when the producer tails the log
-	queue   *Queue
+	queue   *amqp.Queue
 	proxies *proxies
 	pgURL   map[string]string
 	mqURL   map[string]string

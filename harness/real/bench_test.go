@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -47,11 +48,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	amqp "github.com/rabbitmq/amqp091-go"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -240,11 +243,11 @@ func benchSchema(b *testing.B, inf Infra, runID string) *pg.Schema {
 }
 
 // benchQueue declares a queue for this benchmark and deletes it afterwards.
-func benchQueue(b *testing.B, inf Infra, runID string) *Queue {
+func benchQueue(b *testing.B, inf Infra, runID string) *amqp.Queue {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), benchSetup)
 	defer cancel()
-	q, err := DeclareQueue(ctx, inf.AMQPURL, runID)
+	q, err := amqp.DeclareQueue(ctx, inf.AMQPURL, runID)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -476,14 +479,25 @@ func BenchmarkCeilingRabbitPublish(b *testing.B) {
 	}
 }
 
-// benchDial opens a raw AMQP connection that ctx's end closes.
-func benchDial(ctx context.Context, url string) (*amqp.Connection, *amqp.Channel, func(), error) {
-	conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: amqpHeartbeat, Locale: "en_US", Dial: amqp.DefaultDial(amqpDialTimeout)})
+// urlPassword is the password in a URL's user information ("" for none).
+func urlPassword(raw string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("dial: %w", scrub(url, err))
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// benchDial opens a raw AMQP connection that ctx's end closes, with the adapter's heartbeat and
+// dial timeout.
+func benchDial(ctx context.Context, url string) (*amqp091.Connection, *amqp091.Channel, func(), error) {
+	conn, err := amqp091.DialConfig(url, amqp091.Config{Heartbeat: 2 * time.Second, Locale: "en_US", Dial: amqp091.DefaultDial(5 * time.Second)})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("dial: %w", redact.Error(err, urlPassword(url)))
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now()) })
-	done := func() { stop(); _ = closeConn(conn) }
+	done := func() { stop(); _ = conn.CloseDeadline(time.Now().Add(2 * time.Second)) }
 	ch, err := conn.Channel()
 	if err != nil {
 		done()
@@ -515,7 +529,7 @@ func rawPublish(ctx context.Context, url, queue string, n, window int, batch boo
 		}
 	}
 	var lat []time.Duration
-	pending := make([]*amqp.DeferredConfirmation, 0, window)
+	pending := make([]*amqp091.DeferredConfirmation, 0, window)
 	sent := make([]time.Time, 0, window)
 	wait := func(k int) error { // wait for the k oldest confirms
 		for j := range k {
@@ -545,8 +559,8 @@ func rawPublish(ctx context.Context, url, queue string, n, window int, batch boo
 			}
 		}
 		t0 := time.Now()
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, amqp.Publishing{
-			DeliveryMode: amqp.Persistent,
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, amqp091.Publishing{
+			DeliveryMode: amqp091.Persistent,
 			MessageId:    ids[i],
 			ContentType:  "application/json",
 			Body:         bodies[i],
@@ -565,7 +579,7 @@ func rawPublish(ctx context.Context, url, queue string, n, window int, batch boo
 // adapterPublish publishes n messages through Publisher in batches: batch publishes, then the
 // batch's confirms, as RelayPass does.
 func adapterPublish(ctx context.Context, url, queue string, n, batch int) (time.Duration, error) {
-	p, err := NewPublisher(ctx, url, queue, benchConfirmWait)
+	p, err := amqp.NewPublisher(ctx, url, queue, benchConfirmWait)
 	if err != nil {
 		return 0, err
 	}
@@ -807,9 +821,9 @@ func benchNewStore(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, o
 	return benchStore{Store: st, onCommit: onCommit}
 }
 
-func benchNewPublisher(b *testing.B, ctx context.Context, inf Infra, q *Queue) *Publisher {
+func benchNewPublisher(b *testing.B, ctx context.Context, inf Infra, q *amqp.Queue) *amqp.Publisher {
 	b.Helper()
-	p, err := NewPublisher(ctx, inf.AMQPURL, q.Name, benchConfirmWait)
+	p, err := amqp.NewPublisher(ctx, inf.AMQPURL, q.Name, benchConfirmWait)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -824,13 +838,13 @@ func benchNewPublisher(b *testing.B, ctx context.Context, inf Infra, q *Queue) *
 // ends; each has its own Store (reporting effect commits to tr) and Subscription. It returns once
 // every consumer is connected (its first Next returned); they handle nothing before gate closes.
 // wait waits for them to stop.
-func benchConsumers(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, q *Queue, c strategies.Consumer,
+func benchConsumers(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, q *amqp.Queue, c strategies.Consumer,
 	tr *benchTracker, errs *benchFirstErr, gate <-chan struct{}) (wait func()) {
 	b.Helper()
 	var ready, wg sync.WaitGroup
 	for range benchNConsumers {
 		st := benchNewStore(b, ctx, inf, s, tr.apply)
-		sub, err := NewSubscription(ctx, inf.AMQPURL, q.Name, benchPrefetch, benchIdle)
+		sub, err := amqp.NewSubscription(ctx, inf.AMQPURL, q.Name, benchPrefetch, benchIdle)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -893,7 +907,7 @@ func benchAwait(ctx context.Context, tr *benchTracker, errs *benchFirstErr) erro
 
 // benchProducerEnvs makes benchNProducers producer environments, each with its own Store
 // (reporting business commits to onCommit) and, for a producer without a relay, its own Publisher.
-func benchProducerEnvs(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, q *Queue, p strategies.Producer,
+func benchProducerEnvs(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, q *amqp.Queue, p strategies.Producer,
 	onCommit func([]string, time.Time)) []strategies.ProducerEnv {
 	b.Helper()
 	envs := make([]strategies.ProducerEnv, benchNProducers)

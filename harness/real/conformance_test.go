@@ -9,6 +9,7 @@ import (
 	"github.com/deliveryharness/harness/harness/conformance"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/pg"
 )
@@ -37,7 +38,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	q, err := real.DeclareQueue(ctx, b.inf.AMQPURL, runID)
+	q, err := amqp.DeclareQueue(ctx, b.inf.AMQPURL, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +64,11 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub, err := real.NewPublisher(ctx, b.inf.AMQPURL, q.Name, 2*time.Second)
+		pub, err := amqp.NewPublisher(ctx, b.inf.AMQPURL, q.Name, 2*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := real.NewSubscription(ctx, b.inf.AMQPURL, q.Name, max(1, s.Prefetch), 50*time.Millisecond)
+		sub, err := amqp.NewSubscription(ctx, b.inf.AMQPURL, q.Name, max(1, s.Prefetch), 50*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}

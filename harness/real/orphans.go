@@ -18,6 +18,7 @@ package real
 import (
 	"context"
 
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 )
 
@@ -37,8 +38,8 @@ func Clean(ctx context.Context, inf Infra, dryRun bool) (CleanReport, error) {
 	var queue pg.QueueReaper
 	if inf.AMQPURL != "" {
 		queue = func(ctx context.Context, runID string, dryRun bool) (string, error) {
-			q := &Queue{Name: QueueName(runID), url: inf.AMQPURL, runID: runID}
-			exists, err := q.exists(ctx)
+			q := amqp.QueueOf(inf.AMQPURL, runID)
+			exists, err := q.Exists(ctx)
 			if err == nil && exists && !dryRun {
 				err = q.Delete(ctx)
 			}

@@ -2,26 +2,25 @@ package real
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
-// queueExists says whether the broker has the queue.
-func queueExists(t *testing.T, inf Infra, name string) bool {
+// queueExists says whether the broker has run runID's queue.
+func queueExists(t *testing.T, inf Infra, runID string) bool {
 	t.Helper()
-	q := &Queue{Name: name, url: inf.AMQPURL}
+	q := amqp.QueueOf(inf.AMQPURL, runID)
 	defer func() { _ = q.Close() }()
-	ok, err := q.exists(testCtx(t))
+	ok, err := q.Exists(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +39,7 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 	type runThings struct {
 		schema *pg.Schema
 		slot   *pg.Slot
-		queue  *Queue
+		queue  *amqp.Queue
 	}
 	mk := func() runThings {
 		var r runThings
@@ -49,7 +48,7 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 		if logical {
 			r.slot = logTestSlot(t, inf, r.schema)
 		}
-		q, err := DeclareQueue(ctx, inf.AMQPURL, runID)
+		q, err := amqp.DeclareQueue(ctx, inf.AMQPURL, runID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +80,7 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 	}
 	dead.schema.Close() // the process is gone: its liveness lock with it
 
-	want := []Leftover{{Kind: "queue", Name: QueueName(deadRun), Run: deadRun}}
+	want := []Leftover{{Kind: "queue", Name: amqp.QueueName(deadRun), Run: deadRun}}
 	if logical {
 		want = append(want, Leftover{Kind: "slot", Name: dead.schema.Name, Run: deadRun})
 	}
@@ -99,12 +98,12 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 			t.Errorf("dry run %v: live runs %v, want %s and not %s", dryRun, rep.Live, liveRun, deadRun)
 		}
 		gone := !dryRun
-		if pgSchemaExists(t, admin, dead.schema.Name) == gone || queueExists(t, inf, dead.queue.Name) == gone ||
+		if pgSchemaExists(t, admin, dead.schema.Name) == gone || queueExists(t, inf, deadRun) == gone ||
 			logical && logSlotExists(t, admin, dead.schema.Name) == gone {
 			t.Errorf("dry run %v: the dead run's schema, slot and queue should be gone: %v", dryRun, gone)
 		}
 	}
-	if !pgSchemaExists(t, admin, live.schema.Name) || !queueExists(t, inf, live.queue.Name) ||
+	if !pgSchemaExists(t, admin, live.schema.Name) || !queueExists(t, inf, liveRun) ||
 		logical && !logSlotExists(t, admin, live.schema.Name) {
 		t.Error("Clean touched the live run")
 	}
@@ -136,42 +135,6 @@ func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
 	}
 }
 
-// TestQueueExpires: a run's queue carries x-expires, so the broker deletes it by itself when its
-// run was killed: redeclaring it with the same arguments is accepted, without x-expires refused.
-func TestQueueExpires(t *testing.T) {
-	inf := realtest.Require(t)
-	t.Parallel()
-	q := newTestQueue(t, inf)
-	conn, err := amqp.Dial(inf.AMQPURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, tc := range []struct {
-		args amqp.Table
-		ok   bool
-	}{
-		{amqp.Table{"x-queue-type": "classic", "x-expires": queueExpiry.Milliseconds(), RunArgument: q.runID}, true},
-		{amqp.Table{"x-queue-type": "classic", RunArgument: q.runID}, false},
-	} {
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = ch.QueueDeclare(q.Name, true, false, false, false, tc.args)
-		var ae *amqp.Error
-		switch {
-		case tc.ok && err != nil:
-			t.Errorf("redeclare with %v: %v", tc.args, err)
-		case !tc.ok && !(errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed):
-			t.Errorf("redeclare with %v: got %v, want PRECONDITION_FAILED (the queue has x-expires)", tc.args, err)
-		}
-		if !ch.IsClosed() {
-			_ = ch.Close()
-		}
-	}
-}
-
 // TestFinalReadFailureIsHarnessError: when the final state cannot be read, the run is a harness
 // error, never a verdict on an empty state; it still removes what it made.
 func TestFinalReadFailureIsHarnessError(t *testing.T) {
@@ -188,7 +151,7 @@ func TestFinalReadFailureIsHarnessError(t *testing.T) {
 		}},
 		{"queue", "final read of the queue depth", func(ctx context.Context, t *testing.T, schema string) {
 			runID := strings.TrimPrefix(schema, pg.SchemaPrefix)
-			q := &Queue{Name: QueueName(runID), url: inf.AMQPURL, runID: runID}
+			q := amqp.QueueOf(inf.AMQPURL, runID)
 			defer func() { _ = q.Close() }()
 			if err := q.Delete(ctx); err != nil {
 				t.Error(err)

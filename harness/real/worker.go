@@ -14,6 +14,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
@@ -165,14 +166,14 @@ func (w *worker) run(ctx context.Context) error {
 	faults := workerFaults{w}
 	switch c.Role {
 	case "producer", "relay":
-		pub, err := NewPublisher(ctx, c.AMQP, c.Queue, c.Timeouts.Confirm)
+		pub, err := amqp.NewPublisher(ctx, c.AMQP, c.Queue, c.Timeouts.Confirm)
 		if err != nil {
 			return err
 		}
 		defer pub.Close()
 		env.pub = record.Publisher(&gatedPublisher{inner: pub, w: w}, w, c.Name)
 	case "consumer":
-		sub, err := NewSubscription(ctx, c.AMQP, c.Queue, max(1, c.Prefetch), c.Timeouts.Idle)
+		sub, err := amqp.NewSubscription(ctx, c.AMQP, c.Queue, max(1, c.Prefetch), c.Timeouts.Idle)
 		if err != nil {
 			return err
 		}

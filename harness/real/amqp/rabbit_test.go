@@ -1,4 +1,4 @@
-package real
+package amqp
 
 import (
 	"context"
@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -25,7 +26,7 @@ import (
 // Helpers
 
 // newTestQueue declares this test's queue and deletes it afterwards.
-func newTestQueue(t *testing.T, inf Infra) *Queue {
+func newTestQueue(t *testing.T, inf infra.Infra) *Queue {
 	t.Helper()
 	q, err := DeclareQueue(testCtx(t), inf.AMQPURL, testRunID(t))
 	if err != nil {
@@ -131,7 +132,7 @@ func eventuallyDepth(t *testing.T, q *Queue, want int) {
 }
 
 // rawChannel is a plain amqp091 channel for checks outside the package's API.
-func rawChannel(t *testing.T, rawURL string) *amqp.Channel {
+func rawChannel(t *testing.T, rawURL string) *amqp091.Channel {
 	t.Helper()
 	conn, err := dial(testCtx(t), rawURL, "test")
 	if err != nil {
@@ -275,7 +276,7 @@ func TestPublisherMessageProperties(t *testing.T) {
 	if err := json.Unmarshal(d.Body, &got); err != nil {
 		t.Fatalf("body %q: %v", d.Body, err)
 	}
-	if d.DeliveryMode != amqp.Persistent || d.MessageId != m.ID || d.ContentType != "application/json" || got != m {
+	if d.DeliveryMode != amqp091.Persistent || d.MessageId != m.ID || d.ContentType != "application/json" || got != m {
 		t.Fatalf("got mode %d id %q type %q msg %+v; want persistent, %q, application/json, %+v",
 			d.DeliveryMode, d.MessageId, d.ContentType, got, m.ID, m)
 	}
@@ -647,5 +648,41 @@ func TestRabbitScrubHidesPassword(t *testing.T) {
 	}
 	if err := checkURL("amqp://guest:s3cr3t@[::1/"); err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("checkURL = %v", err)
+	}
+}
+
+// TestQueueExpires: a run's queue carries x-expires, so the broker deletes it by itself when its
+// run was killed: redeclaring it with the same arguments is accepted, without x-expires refused.
+func TestQueueExpires(t *testing.T) {
+	inf := realtest.Require(t)
+	t.Parallel()
+	q := newTestQueue(t, inf)
+	conn, err := amqp091.Dial(inf.AMQPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, tc := range []struct {
+		args amqp091.Table
+		ok   bool
+	}{
+		{amqp091.Table{"x-queue-type": "classic", "x-expires": queueExpiry.Milliseconds(), RunArgument: q.runID}, true},
+		{amqp091.Table{"x-queue-type": "classic", RunArgument: q.runID}, false},
+	} {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ch.QueueDeclare(q.Name, true, false, false, false, tc.args)
+		var ae *amqp091.Error
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("redeclare with %v: %v", tc.args, err)
+		case !tc.ok && !(errors.As(err, &ae) && ae.Code == amqp091.PreconditionFailed):
+			t.Errorf("redeclare with %v: got %v, want PRECONDITION_FAILED (the queue has x-expires)", tc.args, err)
+		}
+		if !ch.IsClosed() {
+			_ = ch.Close()
+		}
 	}
 }
