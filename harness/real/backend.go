@@ -18,6 +18,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/worker"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -27,7 +28,7 @@ import (
 // process. Each run has its own schema and queue and removes them afterwards.
 type Backend struct {
 	Infra        Infra
-	Timeouts     Timeouts
+	Timeouts     worker.Timeouts
 	RestartDelay time.Duration // between a kill and the new process
 	Deadline     time.Duration // a run that has not settled by then fails
 	// Executable is the binary re-executed as a worker; empty means this one. It must call
@@ -64,7 +65,7 @@ func (b *Backend) cleanUp(ctx context.Context) error {
 
 // NewBackend returns a backend on the given servers with the default timeouts.
 func NewBackend(inf Infra) *Backend {
-	return &Backend{Infra: inf, Timeouts: DefaultTimeouts(), RestartDelay: 30 * time.Millisecond, Deadline: time.Minute}
+	return &Backend{Infra: inf, Timeouts: worker.DefaultTimeouts(), RestartDelay: 30 * time.Millisecond, Deadline: time.Minute}
 }
 
 // Name implements harness.Backend.
@@ -144,10 +145,10 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		names = append(names, fault.ConsumerName(i))
 	}
 	for _, n := range names {
-		if r.pgURL[n], err = r.proxies.add(n+"/postgres", b.Infra.PostgresURL); err != nil {
+		if r.pgURL[n], err = r.proxies.add(n+proxyPostgres, b.Infra.PostgresURL); err != nil {
 			return nil, err
 		}
-		if r.mqURL[n], err = r.proxies.add(n+"/amqp", b.Infra.AMQPURL); err != nil {
+		if r.mqURL[n], err = r.proxies.add(n+proxyAMQP, b.Infra.AMQPURL); err != nil {
 			return nil, err
 		}
 	}
@@ -160,7 +161,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			if n == "producer" || n == "relay" {
 				continue // only consumers send emails
 			}
-			if r.gwURL[n], err = r.proxies.add(n+"/gateway", r.gateway.URL); err != nil {
+			if r.gwURL[n], err = r.proxies.add(n+proxyGateway, r.gateway.URL); err != nil {
 				return nil, err
 			}
 		}
@@ -213,7 +214,7 @@ type run struct {
 	done     chan struct{} // closed when the run ends: the workers' readers stop sending
 	schedule *fault.Schedule
 	timers   []rtimer
-	pending  []pendingToxic // toxics to take off at a worker's next "done" gate
+	pending  []pendingToxic // toxics to take off at a worker's next "-done" gate
 
 	cursor       int // the producer's next command
 	producerDone bool
@@ -223,10 +224,6 @@ type rtimer struct {
 	at   time.Time
 	what string
 	fn   func()
-}
-
-type pendingToxic struct {
-	worker, gate, proxy, toxic string
 }
 
 // wproc is one worker process.
@@ -239,13 +236,13 @@ type wproc struct {
 	gen   int // incarnation
 	err   bytes.Buffer
 
-	reorder bool // the reply to the gate being served is "reorder": the reorder fault fired there
+	reorder bool // the reply to the gate being served is ReplyReorder: the reorder fault fired there
 }
 
 type wmsg struct {
 	w   *wproc
 	gen int
-	m   message
+	m   worker.Message
 	eof bool
 }
 
@@ -265,17 +262,19 @@ func (r *run) noteEvent(e history.Event) {
 
 // spawn starts the worker process for a component.
 func (r *run) spawn(ctx context.Context, name string) error {
-	role := "consumer"
+	role := worker.RoleConsumer
 	switch name {
-	case "producer", "relay":
-		role = name
+	case "producer":
+		role = worker.RoleProducer
+	case "relay":
+		role = worker.RoleRelay
 	}
-	cfg := WorkerConfig{
+	cfg := worker.Config{
 		Role: role, Name: name, Producer: r.sc.Producer, Consumer: r.sc.Consumer, Workload: r.sc.Workload,
 		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queue.Name, Group: "effects",
 		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
 	}
-	if role == "producer" {
+	if role == worker.RoleProducer {
 		cfg.Commands = r.sc.Commands[r.cursor:]
 	}
 	raw, err := json.Marshal(cfg)
@@ -283,7 +282,7 @@ func (r *run) spawn(ctx context.Context, name string) error {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, r.exe)
-	cmd.Env = append(os.Environ(), EnvWorker+"="+string(raw))
+	cmd.Env = append(os.Environ(), worker.Env+"="+string(raw))
 	w := &wproc{name: name, cmd: cmd}
 	cmd.Stderr = &w.err
 	stdin, err := cmd.StdinPipe()
@@ -317,8 +316,7 @@ func (r *run) spawn(ctx context.Context, name string) error {
 			}
 		}
 		for sc.Scan() {
-			var m message
-			if err := json.Unmarshal(sc.Bytes(), &m); err == nil && !send(wmsg{w: w, gen: gen, m: m}) {
+			if m, err := worker.Decode(sc.Bytes()); err == nil && !send(wmsg{w: w, gen: gen, m: m}) {
 				return
 			}
 		}
@@ -348,231 +346,6 @@ func (r *run) stopAll() {
 		_ = w.stdin.Close()
 		r.kill(w)
 	}
-}
-
-// fire counts one gate of a worker against the faults watching it and returns the fault that
-// fires now, if any, noting it in the history.
-func (r *run) fire(kinds []string, worker, point string) *history.Fault {
-	f := r.schedule.Fire(kinds, worker, point)
-	if f != nil {
-		r.note(worker, history.OpFault, "", f.String())
-	}
-	return f
-}
-
-func (r *run) after(d time.Duration, what string, fn func()) {
-	r.timers = append(r.timers, rtimer{at: time.Now().Add(d), what: what, fn: fn})
-}
-
-// gate decides what a fault does at a worker's gate; it reports whether the worker was killed.
-func (r *run) gate(ctx context.Context, w *wproc, g Gate) (killed bool, err error) {
-	name := w.name
-	if w.name == "producer" && g.Kind == "produce" {
-		r.cursor++
-	}
-	// Toxics waiting for this worker's "done" gate come off first.
-	for i := 0; i < len(r.pending); i++ {
-		pt := r.pending[i]
-		if pt.worker == name && pt.gate == g.Kind {
-			// A timeout toxic swallows what it holds; the connections it stalled are dead to their
-			// clients already. Closing them first lets the toxic come off at once.
-			if err := r.proxies.cut(pt.proxy); err != nil {
-				return false, err
-			}
-			if err := r.proxies.heal(pt.proxy); err != nil {
-				return false, err
-			}
-			if err := r.proxies.remove(pt.proxy, pt.toxic); err != nil {
-				return false, err
-			}
-			r.pending = slices.Delete(r.pending, i, i+1)
-			i--
-		}
-	}
-	switch g.Kind {
-	case "point":
-		if f := r.fire([]string{fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer}, name, g.Point); f != nil {
-			r.note(name, history.OpCrash, "", g.Point+" (SIGKILL)")
-			r.kill(w)
-			r.observeBroker(ctx, name)
-			r.after(r.b.RestartDelay, "", func() {
-				if err := r.spawn(ctx, name); err == nil {
-					r.note(name, history.OpRestart, "", "new process")
-				}
-			})
-			return true, nil
-		}
-	case "commit":
-		if err := r.latency(name, fault.LinkDB); err != nil {
-			return false, err
-		}
-		if r.fire([]string{fault.AmbiguousCommit}, name, "") != nil {
-			toxic, err := r.proxies.poison(name+"/postgres", "timeout", "downstream", map[string]int{"timeout": 0})
-			if err != nil {
-				return false, err
-			}
-			r.pending = append(r.pending, pendingToxic{worker: name, gate: "commit-done", proxy: name + "/postgres", toxic: toxic})
-		}
-		if err := r.linkOp(fault.PartitionDB, name, "/postgres"); err != nil {
-			return false, err
-		}
-	case "db":
-		if err := r.latency(name, fault.LinkDB); err != nil {
-			return false, err
-		}
-		if err := r.linkOp(fault.PartitionDB, name, "/postgres"); err != nil {
-			return false, err
-		}
-	case "ack":
-		if err := r.latency(name, fault.LinkBroker); err != nil {
-			return false, err
-		}
-		if r.fire([]string{fault.LostAck}, name, "") != nil {
-			toxic, err := r.proxies.poison(name+"/amqp", "reset_peer", "upstream", map[string]int{"timeout": 0})
-			if err != nil {
-				return false, err
-			}
-			r.pending = append(r.pending, pendingToxic{worker: name, gate: "ack-done", proxy: name + "/amqp", toxic: toxic})
-		}
-		if err := r.brokerOp(name); err != nil {
-			return false, err
-		}
-	case "publish":
-		if err := r.latency(name, fault.LinkBroker); err != nil {
-			return false, err
-		}
-		if r.fire([]string{fault.LostConfirm}, name, "") != nil {
-			toxic, err := r.proxies.poison(name+"/amqp", "timeout", "downstream", map[string]int{"timeout": 0})
-			if err != nil {
-				return false, err
-			}
-			r.pending = append(r.pending, pendingToxic{worker: name, gate: "confirm-done", proxy: name + "/amqp", toxic: toxic})
-		}
-		if err := r.brokerOp(name); err != nil {
-			return false, err
-		}
-	case "broker":
-		if err := r.latency(name, fault.LinkBroker); err != nil {
-			return false, err
-		}
-		if err := r.brokerOp(name); err != nil {
-			return false, err
-		}
-	case "gateway":
-		if err := r.latency(name, fault.LinkGateway); err != nil {
-			return false, err
-		}
-	case "reorder":
-		// Answered "reorder": the consumer hands this delivery back once the next has arrived.
-		w.reorder = r.fire([]string{fault.Reorder}, name, "") != nil
-	case "receive":
-		if r.fire([]string{fault.ConcurrentConsumers}, name, "") != nil {
-			// The connection drops under the consumer: the broker requeues what it holds while
-			// the consumer goes on with this delivery.
-			if err := r.proxies.cut(name + "/amqp"); err != nil {
-				return false, err
-			}
-			if err := r.proxies.heal(name + "/amqp"); err != nil {
-				return false, err
-			}
-		}
-	}
-	return false, nil
-}
-
-// observeBroker records what the broker holds once a dead process's connection is gone: the
-// deliveries it had not acknowledged are back in the queue, flagged redelivered.
-func (r *run) observeBroker(ctx context.Context, name string) {
-	time.Sleep(50 * time.Millisecond) // the broker sees the closed socket at once; give it a moment
-	ready, err := r.queue.Depth(ctx)
-	if err != nil {
-		return
-	}
-	r.noteEvent(history.Event{Proc: "broker", Op: history.OpRequeue, From: name,
-		Detail: fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready)})
-}
-
-// linkOp counts a database operation for partition-db and cuts the worker's link when it fires.
-func (r *run) linkOp(kind, name, suffix string) error {
-	f := r.fire([]string{kind}, name, "")
-	if f == nil {
-		return nil
-	}
-	proxy := name + suffix
-	if err := r.proxies.cut(proxy); err != nil {
-		return err
-	}
-	r.after(time.Duration(max(1, f.Duration))*time.Millisecond, "link "+proxy+" restored", func() { _ = r.proxies.heal(proxy) })
-	return nil
-}
-
-// latency counts an operation of a worker on one of its links (db, broker, gateway) for latency
-// faults. When one fires, the link turns slow: a latency toxic on the downstream of the worker's
-// proxy holds every reply longer than the client's timeout for that link (COMMIT, publisher
-// confirm, gateway call), while requests still reach the server and take effect. The toxic comes
-// off after the fault's duration, and never before the client of the operation that fired it has
-// given up, as on the simulator, where that operation always times out. Taking it off lets what
-// it held through at once, to clients that have stopped waiting.
-func (r *run) latency(name, link string) error {
-	f := r.schedule.FireLink([]string{fault.Latency}, name, link)
-	if f == nil {
-		return nil
-	}
-	r.note(name, history.OpFault, "", f.String())
-	proxy, timeout := name+"/postgres", r.b.Timeouts.Commit
-	switch link {
-	case fault.LinkBroker:
-		proxy, timeout = name+"/amqp", r.b.Timeouts.Confirm
-	case fault.LinkGateway:
-		proxy, timeout = name+"/gateway", r.b.Timeouts.Gateway
-		if timeout <= 0 {
-			timeout = DefaultTimeouts().Gateway // as the worker does
-		}
-	}
-	slow := 2*timeout + 500*time.Millisecond
-	toxic, err := r.proxies.poison(proxy, "latency", "downstream", map[string]int{"latency": int(slow.Milliseconds())})
-	if err != nil {
-		return err
-	}
-	d := max(time.Duration(max(1, f.Duration))*time.Millisecond, timeout+latencyMargin)
-	r.after(d, link+" link of "+name+" fast again", func() { _ = r.proxies.remove(proxy, toxic) })
-	return nil
-}
-
-// latencyMargin is how long a latency toxic stays, at least, after the client's timeout.
-const latencyMargin = 250 * time.Millisecond
-
-// brokerOp counts a broker operation for partition-broker and broker-down.
-func (r *run) brokerOp(name string) error {
-	f := r.fire([]string{fault.PartitionBroker, fault.BrokerDown}, name, "")
-	if f == nil {
-		return nil
-	}
-	d := time.Duration(max(1, f.Duration)) * time.Millisecond
-	if f.Kind == fault.PartitionBroker {
-		proxy := name + "/amqp"
-		if err := r.proxies.cut(proxy); err != nil {
-			return err
-		}
-		r.after(d, "broker link of "+name+" restored", func() { _ = r.proxies.heal(proxy) })
-		return nil
-	}
-	var cut []string
-	for n := range r.mqURL {
-		cut = append(cut, n+"/amqp")
-	}
-	sort.Strings(cut)
-	for _, proxy := range cut {
-		if err := r.proxies.cut(proxy); err != nil {
-			return err
-		}
-	}
-	r.after(d, "broker back up", func() {
-		for _, proxy := range cut {
-			_ = r.proxies.heal(proxy)
-		}
-	})
-	return nil
 }
 
 // loop serves the workers' gates and events until quiescence or the deadline.
@@ -628,7 +401,7 @@ func busy(m wmsg) bool {
 	case m.eof || m.m.Event != nil || m.m.Done:
 		return true
 	case m.m.Gate != nil:
-		return m.m.Gate.Kind != "broker" && m.m.Gate.Kind != "db"
+		return !m.m.Gate.Kind.Polls()
 	}
 	return false
 }
@@ -661,7 +434,7 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 	case m.m.Done:
 		r.producerDone = true
 	case m.m.Gate != nil:
-		if k := m.m.Gate.Kind; k != "broker" && k != "db" {
+		if !m.m.Gate.Kind.Polls() {
 			w.idle = false
 		}
 		killed, err := r.gate(ctx, w, *m.m.Gate)
@@ -669,11 +442,11 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 			return err
 		}
 		if !killed {
-			reply := "go\n"
+			reply := worker.ReplyGo
 			if w.reorder {
-				reply, w.reorder = "reorder\n", false
+				reply, w.reorder = worker.ReplyReorder, false
 			}
-			if _, err := io.WriteString(w.stdin, reply); err != nil && !w.dead {
+			if err := worker.WriteReply(w.stdin, reply); err != nil && !w.dead {
 				return fmt.Errorf("worker %s: %w", w.name, err)
 			}
 		}

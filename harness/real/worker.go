@@ -1,97 +1,38 @@
 package real
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/worker"
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
 )
 
-// EnvWorker marks a process as a worker: its value is the worker's JSON configuration.
-const EnvWorker = "HARNESS_WORKER"
-
-// WorkerConfig is what a worker process needs: which component it is and where its servers are
-// (its own Toxiproxy proxies).
-type WorkerConfig struct {
-	Role     string            `json:"role"` // producer, relay or consumer
-	Name     string            `json:"name"` // producer, relay, consumer-1, ...
-	Producer string            `json:"producer"`
-	Consumer string            `json:"consumer"`
-	Workload string            `json:"workload"`
-	Postgres string            `json:"postgres"`
-	AMQP     string            `json:"amqp"`
-	Gateway  string            `json:"gateway,omitempty"` // the mail gateway (emails), through the worker's proxy
-	Schema   string            `json:"schema"`
-	Slot     string            `json:"slot,omitempty"` // the run's replication slot, for a relay that tails the log
-	Queue    string            `json:"queue"`
-	Group    string            `json:"group"`
-	Commands []history.Message `json:"commands,omitempty"` // the producer's commands still to do
-	Prefetch int               `json:"prefetch"`
-	Batch    int               `json:"batch"`
-	Epoch    time.Time         `json:"epoch"` // the run's start: event times are milliseconds since
-	Timeouts Timeouts          `json:"timeouts"`
-}
-
-// Timeouts are the real backend's waits.
-type Timeouts struct {
-	Confirm   time.Duration `json:"confirm"`
-	Commit    time.Duration `json:"commit"`
-	Idle      time.Duration `json:"idle"`
-	RelayPoll time.Duration `json:"relay_poll"`
-	Reconnect time.Duration `json:"reconnect"`
-	Gateway   time.Duration `json:"gateway"` // a consumer waits this long for the mail gateway's reply
-}
-
-// DefaultTimeouts are the real backend's defaults, the simulator's where they correspond.
-func DefaultTimeouts() Timeouts {
-	return Timeouts{Confirm: time.Second, Commit: time.Second, Idle: 100 * time.Millisecond,
-		RelayPoll: 20 * time.Millisecond, Reconnect: 50 * time.Millisecond, Gateway: 500 * time.Millisecond}
-}
-
-// The worker protocol, one JSON object per line. The worker writes events and gates to stdout;
-// at a gate it waits for a line on stdin ("go") before it carries on, so the parent can inject
-// a fault at that exact point, or kill it there. The one other reply is "reorder", to a consumer's
-// "reorder" gate (sent for every delivery its Next returns, after the "receive" gate): hand this
-// delivery back once the next one has arrived (fault.Reordering).
-type message struct {
-	Event *history.Event `json:"event,omitempty"`
-	Gate  *Gate          `json:"gate,omitempty"`
-	Idle  bool           `json:"idle,omitempty"` // a consumer or relay found nothing to do
-	Done  bool           `json:"done,omitempty"` // the producer finished its commands
-}
-
-// Gate is a point where a worker waits for the parent: before an operation or at a fault point.
-type Gate struct {
-	Kind  string `json:"kind"`            // point, commit, ack, publish, db, broker, receive, reorder, gateway, commit-done, ack-done, confirm-done
-	Point string `json:"point,omitempty"` // the fault point, for Kind == point
-	Msg   string `json:"msg,omitempty"`
-}
+// The worker process: a component of a run (producer, relay or consumer) in a process of its
+// own, this binary re-executed. It runs the strategy against the real servers through its own
+// proxies and stops at every gate of the worker protocol for the parent's go-ahead.
 
 // IsWorker reports whether this process was started as a worker.
-func IsWorker() bool { return os.Getenv(EnvWorker) != "" }
+func IsWorker() bool { return os.Getenv(worker.Env) != "" }
 
 // WorkerMain runs this process as a worker and exits. A binary that can be a worker (the CLI,
 // a test binary through TestMain) calls it first thing when IsWorker is true.
 func WorkerMain() {
-	var cfg WorkerConfig
-	if err := json.Unmarshal([]byte(os.Getenv(EnvWorker)), &cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "worker: bad %s: %v\n", EnvWorker, err)
+	var cfg worker.Config
+	if err := json.Unmarshal([]byte(os.Getenv(worker.Env)), &cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "worker: bad %s: %v\n", worker.Env, err)
 		os.Exit(2)
 	}
-	w := newWorker(cfg, os.Stdin, os.Stdout)
+	w := &component{cfg: cfg, link: worker.NewLink(os.Stdin, os.Stdout)}
 	if err := w.run(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "worker %s: %v\n", cfg.Name, err)
 		os.Exit(1)
@@ -99,58 +40,40 @@ func WorkerMain() {
 	os.Exit(0)
 }
 
-// worker is one component process talking to its parent.
-type worker struct {
-	cfg WorkerConfig
-	in  *bufio.Reader
-	mu  sync.Mutex
-	out *json.Encoder
-}
-
-func newWorker(cfg WorkerConfig, in io.Reader, out io.Writer) *worker {
-	return &worker{cfg: cfg, in: bufio.NewReader(in), out: json.NewEncoder(out)}
-}
-
-func (w *worker) send(m message) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_ = w.out.Encode(m)
+// component is one component process talking to its parent.
+type component struct {
+	cfg  worker.Config
+	link *worker.Link
 }
 
 // gate tells the parent where the worker is and waits for its go-ahead. If the parent is gone
 // (stdin closed) the worker exits: a worker never outlives its run.
-func (w *worker) gate(g Gate) {
-	if w.ask(g) != "go" {
+func (w *component) gate(g worker.Gate) {
+	if w.ask(g) != worker.ReplyGo {
 		os.Exit(3)
 	}
 }
 
-// ask is gate for a gate whose reply is a decision: it returns the parent's line ("go" or
-// "reorder") without its newline.
-func (w *worker) ask(g Gate) string {
-	w.send(message{Gate: &g})
-	line, err := w.in.ReadString('\n')
-	if err != nil || (line != "go\n" && line != "reorder\n") {
+// ask is gate for a gate whose reply is a decision (ReplyGo or ReplyReorder).
+func (w *component) ask(g worker.Gate) worker.Reply {
+	r, err := w.link.Ask(g)
+	if err != nil {
 		os.Exit(3)
 	}
-	return strings.TrimSuffix(line, "\n")
+	return r
 }
 
 // Now implements record.Log: milliseconds since the run's start.
-func (w *worker) Now() int64 { return time.Since(w.cfg.Epoch).Milliseconds() }
+func (w *component) Now() int64 { return time.Since(w.cfg.Epoch).Milliseconds() }
 
 // Add implements record.Log.
-func (w *worker) Add(e history.Event) { w.send(message{Event: &e}) }
+func (w *component) Add(e history.Event) { w.link.Send(worker.Message{Event: &e}) }
 
-func (w *worker) run(ctx context.Context) error {
+func (w *component) run(ctx context.Context) error {
 	c := w.cfg
 	var mail pg.Mailer
 	if c.Gateway != "" {
-		timeout := c.Timeouts.Gateway
-		if timeout <= 0 {
-			timeout = DefaultTimeouts().Gateway
-		}
-		mail = &gatedMailer{inner: NewGatewayClient(c.Gateway, timeout), w: w}
+		mail = &gatedMailer{inner: NewGatewayClient(c.Gateway, c.Timeouts.GatewayTimeout()), w: w}
 	}
 	store, err := pg.NewStoreWithGateway(ctx, c.Postgres, c.Schema, c.Workload, mail)
 	if err != nil {
@@ -165,14 +88,14 @@ func (w *worker) run(ctx context.Context) error {
 	}{store: record.Store(gstore, w, c.Name)}
 	faults := workerFaults{w}
 	switch c.Role {
-	case "producer", "relay":
+	case worker.RoleProducer, worker.RoleRelay:
 		pub, err := amqp.NewPublisher(ctx, c.AMQP, c.Queue, c.Timeouts.Confirm)
 		if err != nil {
 			return err
 		}
 		defer pub.Close()
 		env.pub = record.Publisher(&gatedPublisher{inner: pub, w: w}, w, c.Name)
-	case "consumer":
+	case worker.RoleConsumer:
 		sub, err := amqp.NewSubscription(ctx, c.AMQP, c.Queue, max(1, c.Prefetch), c.Timeouts.Idle)
 		if err != nil {
 			return err
@@ -182,21 +105,21 @@ func (w *worker) run(ctx context.Context) error {
 		// parent decides at the "reorder" gate.
 		env.sub = fault.Reordering(record.Subscription(&gatedSubscription{inner: sub, w: w}, w, c.Name),
 			func(_ context.Context, d strategies.Delivery) bool {
-				return w.ask(Gate{Kind: "reorder", Msg: d.Msg.ID}) == "reorder"
+				return w.ask(worker.Gate{Kind: worker.GateReorder, Msg: d.Msg.ID}) == worker.ReplyReorder
 			})
 	default:
 		return fmt.Errorf("unknown role %q", c.Role)
 	}
 
 	switch c.Role {
-	case "producer":
+	case worker.RoleProducer:
 		p, err := strategies.LookupProducer(c.Producer)
 		if err != nil {
 			return err
 		}
 		penv := strategies.ProducerEnv{Store: env.store, Publisher: env.pub, Faults: faults, Clock: Clock{}}
 		for _, m := range c.Commands {
-			w.gate(Gate{Kind: "produce", Msg: m.ID})
+			w.gate(worker.Gate{Kind: worker.GateProduce, Msg: m.ID})
 			err := p.Produce(ctx, penv, m)
 			out, detail := history.OK, ""
 			if err != nil {
@@ -204,11 +127,11 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			w.Add(history.Event{Time: w.Now(), Proc: c.Name, Op: history.OpProduce, Outcome: out, Msg: m.ID, Key: m.Key, Detail: detail})
 		}
-		w.send(message{Done: true})
+		w.link.Send(worker.Message{Done: true})
 		// Stay until the parent ends the run, so that its exit is the parent's decision.
-		_, _ = w.in.ReadString('\n')
+		w.link.Wait()
 		return nil
-	case "relay":
+	case worker.RoleRelay:
 		p, err := strategies.LookupProducer(c.Producer)
 		if err != nil {
 			return err
@@ -230,7 +153,7 @@ func (w *worker) run(ctx context.Context) error {
 			n, err := relay.RelayPass(ctx, renv)
 			if err != nil || n == 0 {
 				if n == 0 && err == nil {
-					w.send(message{Idle: true})
+					w.link.Send(worker.Message{Idle: true})
 				}
 				Clock{}.Sleep(ctx, c.Timeouts.RelayPoll)
 			}
@@ -245,7 +168,7 @@ func (w *worker) run(ctx context.Context) error {
 			d, err := cenv.Sub.Next(ctx)
 			if err != nil {
 				if errors.Is(err, strategies.ErrIdle) {
-					w.send(message{Idle: true})
+					w.link.Send(worker.Message{Idle: true})
 				} else {
 					Clock{}.Sleep(ctx, c.Timeouts.Reconnect)
 				}
@@ -257,21 +180,21 @@ func (w *worker) run(ctx context.Context) error {
 }
 
 // workerFaults passes fault points to the parent, which may kill the process there.
-type workerFaults struct{ w *worker }
+type workerFaults struct{ w *component }
 
 func (f workerFaults) Point(_ context.Context, name string) {
-	f.w.gate(Gate{Kind: "point", Point: name})
+	f.w.gate(worker.Gate{Kind: worker.GatePoint, Point: name})
 }
 
 // gatedStore lets the parent act before every database operation: cut the link, or stall the
 // reply of a COMMIT.
 type gatedStore struct {
 	inner strategies.Store
-	w     *worker
+	w     *component
 }
 
 func (s *gatedStore) Begin(ctx context.Context) (strategies.Tx, error) {
-	s.w.gate(Gate{Kind: "db"})
+	s.w.gate(worker.Gate{Kind: worker.GateDB})
 	tx, err := s.inner.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -281,15 +204,15 @@ func (s *gatedStore) Begin(ctx context.Context) (strategies.Tx, error) {
 
 type gatedTx struct {
 	strategies.Tx
-	w *worker
+	w *component
 }
 
 func (t *gatedTx) Commit(ctx context.Context) error {
-	t.w.gate(Gate{Kind: "commit"})
+	t.w.gate(worker.Gate{Kind: worker.GateCommit})
 	cctx, cancel := context.WithTimeout(ctx, t.w.cfg.Timeouts.Commit)
 	defer cancel()
 	err := t.Tx.Commit(cctx)
-	t.w.gate(Gate{Kind: "commit-done"})
+	t.w.gate(worker.Gate{Kind: worker.GateCommitDone})
 	return err
 }
 
@@ -298,34 +221,34 @@ func (t *gatedTx) Commit(ctx context.Context) error {
 // stall its reply).
 type gatedLog struct {
 	inner strategies.ChangeLog
-	w     *worker
+	w     *component
 }
 
 func (l *gatedLog) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
-	l.w.gate(Gate{Kind: "db"})
+	l.w.gate(worker.Gate{Kind: worker.GateDB})
 	return l.inner.Read(ctx, limit)
 }
 
 func (l *gatedLog) Advance(ctx context.Context, pos uint64) error {
-	l.w.gate(Gate{Kind: "commit"})
+	l.w.gate(worker.Gate{Kind: worker.GateCommit})
 	cctx, cancel := context.WithTimeout(ctx, l.w.cfg.Timeouts.Commit)
 	defer cancel()
 	err := l.inner.Advance(cctx, pos)
-	l.w.gate(Gate{Kind: "commit-done"})
+	l.w.gate(worker.Gate{Kind: worker.GateCommitDone})
 	return err
 }
 
 // gatedPublisher lets the parent act before every publish (swallow its confirm, cut the link).
 type gatedPublisher struct {
 	inner strategies.Publisher
-	w     *worker
+	w     *component
 }
 
 func (p *gatedPublisher) Publish(ctx context.Context, m strategies.Message) (strategies.Confirmation, error) {
 	if c, ok := p.inner.(interface{ Connect(context.Context) error }); ok {
 		_ = c.Connect(ctx) // a failure shows again in Publish
 	}
-	p.w.gate(Gate{Kind: "publish", Msg: m.ID})
+	p.w.gate(worker.Gate{Kind: worker.GatePublish, Msg: m.ID})
 	c, err := p.inner.Publish(ctx, m)
 	if err != nil {
 		return nil, err
@@ -335,14 +258,14 @@ func (p *gatedPublisher) Publish(ctx context.Context, m strategies.Message) (str
 
 type gatedConfirm struct {
 	inner strategies.Confirmation
-	w     *worker
+	w     *component
 	msg   string
 }
 
 func (c *gatedConfirm) Wait(ctx context.Context) error {
-	c.w.gate(Gate{Kind: "broker"})
+	c.w.gate(worker.Gate{Kind: worker.GateBroker})
 	err := c.inner.Wait(ctx)
-	c.w.gate(Gate{Kind: "confirm-done", Msg: c.msg})
+	c.w.gate(worker.Gate{Kind: worker.GateConfirmDone, Msg: c.msg})
 	return err
 }
 
@@ -350,37 +273,37 @@ func (c *gatedConfirm) Wait(ctx context.Context) error {
 // drop the connection under a delivery, cut the link.
 type gatedSubscription struct {
 	inner strategies.Subscription
-	w     *worker
+	w     *component
 }
 
 func (s *gatedSubscription) Next(ctx context.Context) (strategies.Delivery, error) {
-	s.w.gate(Gate{Kind: "broker"})
+	s.w.gate(worker.Gate{Kind: worker.GateBroker})
 	d, err := s.inner.Next(ctx)
 	if err == nil {
-		s.w.gate(Gate{Kind: "receive", Msg: d.Msg.ID})
+		s.w.gate(worker.Gate{Kind: worker.GateReceive, Msg: d.Msg.ID})
 	}
 	return d, err
 }
 
 func (s *gatedSubscription) Ack(ctx context.Context, tag uint64) error {
-	s.w.gate(Gate{Kind: "ack"})
+	s.w.gate(worker.Gate{Kind: worker.GateAck})
 	err := s.inner.Ack(ctx, tag)
-	s.w.gate(Gate{Kind: "ack-done"})
+	s.w.gate(worker.Gate{Kind: worker.GateAckDone})
 	return err
 }
 
 func (s *gatedSubscription) Nack(ctx context.Context, tag uint64, requeue bool) error {
-	s.w.gate(Gate{Kind: "broker"})
+	s.w.gate(worker.Gate{Kind: worker.GateBroker})
 	return s.inner.Nack(ctx, tag, requeue)
 }
 
 // gatedMailer lets the parent act before every call to the mail gateway (slow the link).
 type gatedMailer struct {
 	inner pg.Mailer
-	w     *worker
+	w     *component
 }
 
 func (m *gatedMailer) Send(ctx context.Context, msg history.Message, key string) error {
-	m.w.gate(Gate{Kind: "gateway", Msg: msg.ID})
+	m.w.gate(worker.Gate{Kind: worker.GateGateway, Msg: msg.ID})
 	return m.inner.Send(ctx, msg, key)
 }

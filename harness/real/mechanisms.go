@@ -1,0 +1,278 @@
+package real
+
+// The real backend's table from operations to fault mechanisms, and the mechanisms: what each
+// fault kind does to the processes and the links (Toxiproxy proxies) when it fires.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/worker"
+)
+
+// Each worker has one proxy per server, named after the worker with these suffixes.
+const (
+	proxyPostgres = "/postgres"
+	proxyAMQP     = "/amqp"
+	proxyGateway  = "/gateway"
+)
+
+// mechanism is what fault f, firing at the worker w's gate at, does on the real servers; it
+// reports whether it killed the worker.
+type mechanism func(ctx context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (killed bool, err error)
+
+// faults maps fault kinds to their mechanisms.
+type faults map[string]mechanism
+
+// watch is one row of the table. At a worker's gate of kind gate, it counts one operation for
+// the faults of its kinds, together (one count, so at most one of them fires per operation), and
+// the fault that fires applies its kind's mechanism. A row with a link counts an operation on
+// that link of the worker (slow-link faults, which name a link).
+type watch struct {
+	gate worker.GateKind
+	link string
+	on   faults
+}
+
+// mechanisms is the table from operations to the faults that watch them and the mechanism each
+// applies. At a gate, its rows apply in this order, until one kills the worker. A new fault kind
+// is a row (one per operation it watches); a new mechanism, a function below.
+var mechanisms = []watch{
+	{worker.GatePoint, "", faults{fault.CrashProducer: crash, fault.CrashRelay: crash, fault.CrashConsumer: crash}},
+
+	{worker.GateCommit, fault.LinkDB, faults{fault.Latency: slowLink}},
+	{worker.GateCommit, "", faults{fault.AmbiguousCommit: toxicUntil(proxyPostgres, "timeout", "downstream", worker.GateCommitDone)}},
+	{worker.GateCommit, "", faults{fault.PartitionDB: cutDBLink}},
+
+	{worker.GateDB, fault.LinkDB, faults{fault.Latency: slowLink}},
+	{worker.GateDB, "", faults{fault.PartitionDB: cutDBLink}},
+
+	{worker.GateAck, fault.LinkBroker, faults{fault.Latency: slowLink}},
+	{worker.GateAck, "", faults{fault.LostAck: toxicUntil(proxyAMQP, "reset_peer", "upstream", worker.GateAckDone)}},
+	{worker.GateAck, "", faults{fault.PartitionBroker: cutBrokerLink, fault.BrokerDown: brokerDown}},
+
+	{worker.GatePublish, fault.LinkBroker, faults{fault.Latency: slowLink}},
+	{worker.GatePublish, "", faults{fault.LostConfirm: toxicUntil(proxyAMQP, "timeout", "downstream", worker.GateConfirmDone)}},
+	{worker.GatePublish, "", faults{fault.PartitionBroker: cutBrokerLink, fault.BrokerDown: brokerDown}},
+
+	{worker.GateBroker, fault.LinkBroker, faults{fault.Latency: slowLink}},
+	{worker.GateBroker, "", faults{fault.PartitionBroker: cutBrokerLink, fault.BrokerDown: brokerDown}},
+
+	{worker.GateGateway, fault.LinkGateway, faults{fault.Latency: slowLink}},
+
+	{worker.GateReorder, "", faults{fault.Reorder: reorder}},
+	{worker.GateReceive, "", faults{fault.ConcurrentConsumers: dropConnection}},
+}
+
+// gate decides what the faults do at a worker's gate; it reports whether the worker was killed.
+func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, err error) {
+	if w.name == "producer" && g.Kind == worker.GateProduce {
+		r.cursor++
+	}
+	if err := r.takeOff(w.name, g.Kind); err != nil {
+		return false, err
+	}
+	for _, row := range mechanisms {
+		if row.gate != g.Kind {
+			continue
+		}
+		f := r.fire(row, w.name, g.Point)
+		if f == nil {
+			continue
+		}
+		if killed, err := row.on[f.Kind](ctx, r, w, g, f); killed || err != nil {
+			return killed, err
+		}
+	}
+	return false, nil
+}
+
+// fire counts one operation of a worker (at point, for crashes) against the faults of a row and
+// returns the fault that fires now, if any, noting it in the history.
+func (r *run) fire(row watch, proc, point string) *history.Fault {
+	kinds := slices.Sorted(maps.Keys(row.on))
+	var f *history.Fault
+	if row.link != "" {
+		f = r.schedule.FireLink(kinds, proc, row.link)
+	} else {
+		f = r.schedule.Fire(kinds, proc, point)
+	}
+	if f != nil {
+		r.note(proc, history.OpFault, "", f.String())
+	}
+	return f
+}
+
+// pendingToxic is a toxic that comes off at a worker's next gate of one kind.
+type pendingToxic struct {
+	worker, proxy, toxic string
+	gate                 worker.GateKind
+}
+
+// takeOff takes off the toxics that wait for this gate of this worker.
+func (r *run) takeOff(name string, gate worker.GateKind) error {
+	for i := 0; i < len(r.pending); i++ {
+		pt := r.pending[i]
+		if pt.worker == name && pt.gate == gate {
+			// A timeout toxic swallows what it holds; the connections it stalled are dead to their
+			// clients already. Closing them first lets the toxic come off at once.
+			if err := r.proxies.cut(pt.proxy); err != nil {
+				return err
+			}
+			if err := r.proxies.heal(pt.proxy); err != nil {
+				return err
+			}
+			if err := r.proxies.remove(pt.proxy, pt.toxic); err != nil {
+				return err
+			}
+			r.pending = slices.Delete(r.pending, i, i+1)
+			i--
+		}
+	}
+	return nil
+}
+
+func (r *run) after(d time.Duration, what string, fn func()) {
+	r.timers = append(r.timers, rtimer{at: time.Now().Add(d), what: what, fn: fn})
+}
+
+// crash SIGKILLs the worker at its fault point and starts a new process after the restart delay.
+func crash(ctx context.Context, r *run, w *wproc, at worker.Gate, _ *history.Fault) (bool, error) {
+	name := w.name
+	r.note(name, history.OpCrash, "", at.Point+" (SIGKILL)")
+	r.kill(w)
+	r.observeBroker(ctx, name)
+	r.after(r.b.RestartDelay, "", func() {
+		if err := r.spawn(ctx, name); err == nil {
+			r.note(name, history.OpRestart, "", "new process")
+		}
+	})
+	return true, nil
+}
+
+// observeBroker records what the broker holds once a dead process's connection is gone: the
+// deliveries it had not acknowledged are back in the queue, flagged redelivered.
+func (r *run) observeBroker(ctx context.Context, name string) {
+	time.Sleep(50 * time.Millisecond) // the broker sees the closed socket at once; give it a moment
+	ready, err := r.queue.Depth(ctx)
+	if err != nil {
+		return
+	}
+	r.noteEvent(history.Event{Proc: "broker", Op: history.OpRequeue, From: name,
+		Detail: fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready)})
+}
+
+// toxicUntil puts a toxic of type typ (attribute timeout 0) on one stream of the worker's proxy
+// to a server, and takes it off at the worker's next gate of kind until, when the operation is
+// over: a "timeout" toxic on the replies (downstream) makes a reply never come (a COMMIT's, a
+// publisher confirm), a "reset_peer" toxic on the requests (upstream) resets the connection
+// before the request reaches the server (an ack).
+func toxicUntil(suffix, typ, stream string, until worker.GateKind) mechanism {
+	return func(_ context.Context, r *run, w *wproc, _ worker.Gate, _ *history.Fault) (bool, error) {
+		proxy := w.name + suffix
+		toxic, err := r.proxies.poison(proxy, typ, stream, map[string]int{"timeout": 0})
+		if err != nil {
+			return false, err
+		}
+		r.pending = append(r.pending, pendingToxic{worker: w.name, gate: until, proxy: proxy, toxic: toxic})
+		return false, nil
+	}
+}
+
+// cutDBLink cuts the worker's link to the database for the fault's duration.
+func cutDBLink(_ context.Context, r *run, w *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
+	proxy := w.name + proxyPostgres
+	return false, r.cutFor(proxy, f, "link "+proxy+" restored")
+}
+
+// cutBrokerLink cuts the worker's link to the broker for the fault's duration.
+func cutBrokerLink(_ context.Context, r *run, w *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
+	return false, r.cutFor(w.name+proxyAMQP, f, "broker link of "+w.name+" restored")
+}
+
+// cutFor cuts a link and heals it after the fault's duration, noting healed then.
+func (r *run) cutFor(proxy string, f *history.Fault, healed string) error {
+	if err := r.proxies.cut(proxy); err != nil {
+		return err
+	}
+	r.after(faultDuration(f), healed, func() { _ = r.proxies.heal(proxy) })
+	return nil
+}
+
+// brokerDown cuts every worker's link to the broker for the fault's duration.
+func brokerDown(_ context.Context, r *run, _ *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
+	var cut []string
+	for n := range r.mqURL {
+		cut = append(cut, n+proxyAMQP)
+	}
+	sort.Strings(cut)
+	for _, proxy := range cut {
+		if err := r.proxies.cut(proxy); err != nil {
+			return false, err
+		}
+	}
+	r.after(faultDuration(f), "broker back up", func() {
+		for _, proxy := range cut {
+			_ = r.proxies.heal(proxy)
+		}
+	})
+	return false, nil
+}
+
+// faultDuration is how long a fault that lasts a while lasts (at least a millisecond).
+func faultDuration(f *history.Fault) time.Duration {
+	return time.Duration(max(1, f.Duration)) * time.Millisecond
+}
+
+// slowLink turns the worker's link of the fault (db, broker, gateway) slow: a latency toxic on
+// the downstream of the worker's proxy holds every reply longer than the client's timeout for
+// that link (COMMIT, publisher confirm, gateway call), while requests still reach the server and
+// take effect. The toxic comes off after the fault's duration, and never before the client of
+// the operation that fired it has given up, as on the simulator, where that operation always
+// times out. Taking it off lets what it held through at once, to clients that have stopped
+// waiting.
+func slowLink(_ context.Context, r *run, w *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
+	link := f.Link
+	proxy, timeout := w.name+proxyPostgres, r.b.Timeouts.Commit
+	switch link {
+	case fault.LinkBroker:
+		proxy, timeout = w.name+proxyAMQP, r.b.Timeouts.Confirm
+	case fault.LinkGateway:
+		proxy, timeout = w.name+proxyGateway, r.b.Timeouts.GatewayTimeout() // as the worker does
+	}
+	slow := 2*timeout + 500*time.Millisecond
+	toxic, err := r.proxies.poison(proxy, "latency", "downstream", map[string]int{"latency": int(slow.Milliseconds())})
+	if err != nil {
+		return false, err
+	}
+	d := max(faultDuration(f), timeout+latencyMargin)
+	r.after(d, link+" link of "+w.name+" fast again", func() { _ = r.proxies.remove(proxy, toxic) })
+	return false, nil
+}
+
+// latencyMargin is how long a latency toxic stays, at least, after the client's timeout.
+const latencyMargin = 250 * time.Millisecond
+
+// reorder answers the consumer's reorder gate with ReplyReorder: it hands this delivery back
+// once the next one has arrived.
+func reorder(_ context.Context, _ *run, w *wproc, _ worker.Gate, _ *history.Fault) (bool, error) {
+	w.reorder = true
+	return false, nil
+}
+
+// dropConnection drops the consumer's connection under the delivery it just received: the broker
+// requeues what it holds while the consumer goes on with this delivery, so a copy is redelivered
+// to a competing consumer.
+func dropConnection(_ context.Context, r *run, w *wproc, _ worker.Gate, _ *history.Fault) (bool, error) {
+	proxy := w.name + proxyAMQP
+	if err := r.proxies.cut(proxy); err != nil {
+		return false, err
+	}
+	return false, r.proxies.heal(proxy)
+}
