@@ -25,7 +25,7 @@ func (Clock) Sleep(ctx context.Context, d time.Duration) {
 // NewRunID returns a fresh run id, usable in schema and queue names: "p", the process id, "_"
 // and 12 random lower-case hex digits. The process id says who made a schema or a queue, for a
 // person reading the server's lists; whether that run is alive is its liveness lock's business
-// (HoldLiveness), never the id's.
+// (pg.HoldLiveness), never the id's.
 func NewRunID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

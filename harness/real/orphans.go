@@ -12,8 +12,8 @@ package real
 // it, so that the run cannot be live while it is reaped). A live run, in this process or any
 // other, holds its lock and is never touched.
 //
-// Queues are also declared with x-expires (queueExpiry): the broker deletes one by itself once
-// it has had no consumer for that long, even if nothing ever calls Clean.
+// Queues are also declared with x-expires (ten minutes, package amqp): the broker deletes one by
+// itself once it has had no consumer for that long, even if nothing ever calls Clean.
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/pg"
 )
 
-// CleanReport is what Clean found.
+// CleanReport is what Clean found (package pg fills it in, the queues included).
 type CleanReport = pg.CleanReport
 
 // Leftover is one thing a run left on the servers.

@@ -53,8 +53,9 @@ type Queue struct {
 const queueExpiry = 10 * time.Minute
 
 // DeclareQueue creates the run's queue: durable, classic, not auto-delete, marked with the
-// x-harness-run argument, deleted by the broker after queueExpiry unused. It refuses when a queue of that name already exists, so that a run never
-// shares (or later deletes) a queue it did not create.
+// x-harness-run argument, deleted by the broker after queueExpiry unused. It refuses when a
+// queue of that name already exists, so that a run never shares (or later deletes) a queue it
+// did not create.
 func DeclareQueue(ctx context.Context, url, runID string) (*Queue, error) {
 	if !validRunID(runID) {
 		return nil, fmt.Errorf("rabbitmq: declare queue: run id %q: want 1-200 letters, digits, '-' or '_'", runID)

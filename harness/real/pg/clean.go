@@ -37,10 +37,9 @@ type QueueReaper func(ctx context.Context, runID string, dryRun bool) (string, e
 
 // Clean finds the runs whose process is gone (harness marker on their schema, liveness lock
 // free) on the server of url and removes what they left: the queue (through queue, when it is
-// not nil), the replication slot
-// (its holder terminated first: the run is dead, so is every session of it) and the schema. A
-// run's sessions still open on PostgreSQL (workers that outlived their parent for a moment) are
-// terminated before its schema is dropped. With dryRun it removes nothing and reports what it
+// not nil), the replication slot (its holder terminated first: the run is dead, so is every
+// session of it) and the schema. A run's sessions still open on PostgreSQL (workers that
+// outlived their parent for a moment) are terminated before its schema is dropped. With dryRun it removes nothing and reports what it
 // would remove. Live runs, in this process or another, are never touched.
 func Clean(ctx context.Context, url string, dryRun bool, queue QueueReaper) (CleanReport, error) {
 	var rep CleanReport
