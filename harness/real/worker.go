@@ -1,5 +1,9 @@
 package real
 
+// The worker process: a component of a run (producer, relay or consumer) in a process of its
+// own, this binary re-executed. It runs the strategy against the real servers through its own
+// proxies and stops at every gate of the worker protocol for the parent's go-ahead.
+
 import (
 	"context"
 	"encoding/json"
@@ -16,10 +20,6 @@ import (
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
 )
-
-// The worker process: a component of a run (producer, relay or consumer) in a process of its
-// own, this binary re-executed. It runs the strategy against the real servers through its own
-// proxies and stops at every gate of the worker protocol for the parent's go-ahead.
 
 // IsWorker reports whether this process was started as a worker.
 func IsWorker() bool { return os.Getenv(worker.Env) != "" }
