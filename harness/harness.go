@@ -3,7 +3,8 @@
 // returns the History with its final reads. Backends implement the strategy ports; recording is
 // done by harness/record around them; verdicts are the invariants package's business.
 //
-// It imports the strategy ports, the history vocabulary, the fault kinds and the simulator. It
+// It imports the strategy ports, the history vocabulary, the workloads, the fault kinds and the
+// simulator. It
 // must not import the real backend (harness/real implements Backend from outside, so that a
 // program on the simulator alone links neither pgx nor amqp091), invariants, scenarios, reports
 // or cmd.
@@ -19,23 +20,14 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/sim"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
-// Workload names, a contract with the CLI and the reports.
-const (
-	Orders  = "orders"
-	Credits = "credits"
-	Prices  = "prices"
-	Emails  = "emails"
-)
-
-// WorkloadNames lists the workloads in catalogue order.
-func WorkloadNames() []string { return []string{Orders, Credits, Prices, Emails} }
-
-// Topology is what a scenario's faults can target.
+// Topology is what a scenario's faults can target: the consumers' link to the mail gateway
+// exists where the workload's effect is external.
 func Topology(sc history.Scenario, p strategies.Producer) fault.Topology {
-	return fault.Topology{Relay: strategies.HasRelay(p), Consumers: sc.Consumers, Gateway: sc.Workload == Emails}
+	return fault.Topology{Relay: strategies.HasRelay(p), Consumers: sc.Consumers, Gateway: workload.EffectOf(sc.Workload) == workload.External}
 }
 
 // ErrUsage marks errors in what the caller asked for (unknown names, impossible combinations),
@@ -153,12 +145,10 @@ const (
 
 // ValidateWorkload checks a workload name.
 func ValidateWorkload(name string) error {
-	for _, w := range WorkloadNames() {
-		if w == name {
-			return nil
-		}
+	if _, err := workload.Lookup(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	return fmt.Errorf("%w: unknown workload %q (known: %s)", ErrUsage, name, strings.Join(WorkloadNames(), ", "))
+	return nil
 }
 
 // RunWith validates the scenario for the given strategies and runs it on the backend.

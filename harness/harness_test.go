@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 func TestValidate(t *testing.T) {
 	ok := history.Scenario{
-		Producer: "outbox", Consumer: "inbox", Workload: Orders, Fault: "crash-relay",
+		Producer: "outbox", Consumer: "inbox", Workload: workload.Orders.Name, Fault: "crash-relay",
 		Commands:  []history.Message{{ID: "order-1", Key: "order-1", Amount: 10}},
 		Faults:    []history.Fault{{Kind: "crash-relay", Target: "relay", Point: "relay.after-publish", Nth: 1}},
 		Consumers: 1, Prefetch: 1, Batch: 1,

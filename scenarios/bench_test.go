@@ -6,14 +6,15 @@ import (
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 // benchScenario is a 20-order scenario with a fault: outbox and inbox, the relay dying after it
 // publishes, two consumers, prefetch 3, batches of 5.
 func benchScenario(p, c string, f history.Fault) history.Scenario {
-	sc, _ := FromSeed(result.Cell{Producer: p, Consumer: c, Workload: harness.Orders, Fault: f.Kind}, 1, Limits{MaxCommands: 1, MaxKeys: 1, MaxFaults: 1, MaxDuration: 1})
-	sc.Commands = Commands(NewSeedSource(1), harness.Orders, 20, 1)
+	sc, _ := FromSeed(result.Cell{Producer: p, Consumer: c, Workload: workload.Orders.Name, Fault: f.Kind}, 1, Limits{MaxCommands: 1, MaxKeys: 1, MaxFaults: 1, MaxDuration: 1})
+	sc.Commands = Commands(NewSeedSource(1), workload.Orders.Name, 20, 1)
 	sc.Faults = []history.Fault{f}
 	sc.Consumers, sc.Prefetch, sc.Batch = 2, 3, 5
 	return sc

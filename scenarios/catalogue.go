@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
@@ -173,8 +173,8 @@ var consumerTable = map[string]map[string][]consumerLine{
 	},
 }
 
-// externalTable holds what a consumer does when its effect lands outside the database (the
-// emails workload): the email is sent before the transaction that records it commits, and a
+// externalTable holds what a consumer does when its effect lands outside the database (an
+// external effect: the emails workload): the email is sent before the transaction that records it commits, and a
 // rollback does not unsend it. natural and idempotency-key send with the event id as the
 // gateway's idempotency key, so the gateway drops the repeat; they have no line here.
 var externalTable = map[string]map[string][]consumerLine{}
@@ -189,45 +189,34 @@ func init() {
 	}
 }
 
-// breaks maps an effect to the invariants it breaks in a workload.
-func breaks(e effect, workload string) []string {
-	switch e {
-	case dupEffect:
-		switch workload {
-		case harness.Orders:
-			return []string{"no-duplicate-effect"}
-		case harness.Credits:
-			return []string{"no-duplicate-effect", "balance"}
-		case harness.Emails:
-			return []string{"no-duplicate-effect"}
-		}
-		return nil // setting a price twice is harmless
-	case lostEffect:
-		if workload == harness.Credits {
-			return []string{"no-lost-effect", "balance"}
-		}
-		if workload == harness.Prices {
-			return []string{"no-lost-effect", "converges"}
-		}
-		return []string{"no-lost-effect"}
-	case phantomEffect:
-		if workload == harness.Credits {
-			return []string{"no-phantom-effect", "balance"}
-		}
-		if workload == harness.Prices {
-			return []string{"no-phantom-effect", "converges"}
-		}
-		return []string{"no-phantom-effect"}
-	case staleEffect:
-		if workload == harness.Prices {
-			return []string{"converges"}
-		}
-	case overtakenEffect:
-		if workload == harness.Credits {
-			return []string{"no-lost-effect", "balance"}
-		}
-	}
-	return nil
+// breaks is what an effect breaks, by the effect kind of the cell's workload. A repeat breaks
+// nothing where the effect sets a value (setting a price twice is harmless); a stale write only
+// matters there; skipping an overtaken event is right for set-state events and a lost credit for
+// increments.
+var breaks = map[effect]map[workload.Effect][]string{
+	dupEffect: {
+		workload.Append:   {"no-duplicate-effect"},
+		workload.Add:      {"no-duplicate-effect", "balance"},
+		workload.External: {"no-duplicate-effect"},
+	},
+	lostEffect: {
+		workload.Append:   {"no-lost-effect"},
+		workload.Add:      {"no-lost-effect", "balance"},
+		workload.Set:      {"no-lost-effect", "converges"},
+		workload.External: {"no-lost-effect"},
+	},
+	phantomEffect: {
+		workload.Append:   {"no-phantom-effect"},
+		workload.Add:      {"no-phantom-effect", "balance"},
+		workload.Set:      {"no-phantom-effect", "converges"},
+		workload.External: {"no-phantom-effect"},
+	},
+	staleEffect: {
+		workload.Set: {"converges"},
+	},
+	overtakenEffect: {
+		workload.Add: {"no-lost-effect", "balance"},
+	},
 }
 
 // Expectation is a cell's expected outcome: the invariants that some draw breaks, and why.
@@ -265,10 +254,11 @@ func (e Expectation) Reason() string {
 
 // Expected returns the catalogue's expectation for a cell.
 func Expected(c result.Cell) Expectation {
+	kind := workload.EffectOf(c.Workload)
 	set := map[string]bool{}
 	var reasons, mayBreak []string
 	add := func(e effect, why string) {
-		inv := breaks(e, c.Workload)
+		inv := breaks[e][kind]
 		if len(inv) == 0 {
 			return
 		}
@@ -294,7 +284,7 @@ func Expected(c result.Cell) Expectation {
 	for _, cl := range consumerTable[c.Consumer][c.Fault] {
 		add(cl.what, cl.why)
 	}
-	if c.Workload == harness.Emails {
+	if kind == workload.External {
 		for _, cl := range externalTable[c.Consumer][c.Fault] {
 			add(cl.what, cl.why)
 		}
@@ -302,7 +292,7 @@ func Expected(c result.Cell) Expectation {
 	// One schedule can hit the publisher and a consumer at once. Then redelivered-flag applies the
 	// unflagged copy of an older set-state event and skips a flagged copy of the newer one as
 	// already processed. It needs two faults at the right moments: reachable, rarely drawn.
-	if c.Consumer == "redelivered-flag" && c.Workload == harness.Prices && !set["converges"] &&
+	if c.Consumer == "redelivered-flag" && kind == workload.Set && !set["converges"] &&
 		(c.Fault == fault.PartitionBroker || c.Fault == fault.BrokerDown) {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == dupEvent {
@@ -314,7 +304,7 @@ func Expected(c result.Cell) Expectation {
 	// A phantom price change carries a version no committed change had yet: versioned takes it,
 	// and skips the committed change that follows it with a lower version. Reachable whenever a
 	// phantom reaches versioned, drawn only when the versions line up.
-	if c.Consumer == "versioned" && c.Workload == harness.Prices && !set["no-lost-effect"] {
+	if c.Consumer == "versioned" && kind == workload.Set && !set["no-lost-effect"] {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == phantomEvent {
 				mayBreak = append(mayBreak, "no-lost-effect")
@@ -337,7 +327,7 @@ func Expected(c result.Cell) Expectation {
 // each in catalogue order. Combinations that cannot exist (a relay fault without a relay) are left out.
 func Cells() []result.Cell {
 	var out []result.Cell
-	for _, w := range harness.WorkloadNames() {
+	for _, w := range workload.Names() {
 		for _, p := range strategies.Producers() {
 			for _, c := range strategies.ConsumerNames() {
 				for _, k := range fault.Kinds() {

@@ -1,12 +1,12 @@
 package scenarios
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -46,31 +46,17 @@ type Limits struct {
 // well; `simulate run --commands` raises them.
 var DefaultLimits = Limits{MaxCommands: 5, MaxKeys: 2, MaxFaults: 2, MaxDuration: 300}
 
-// Commands generates n business commands of a workload. Amounts are distinct so that a repeated,
-// missing or stale effect always shows in the final state.
-func Commands(src Source, workload string, n, keys int) []history.Message {
-	out := make([]history.Message, 0, n)
-	seq := map[string]int64{}
-	for i := 1; i <= n; i++ {
-		var m history.Message
-		switch workload {
-		case harness.Orders:
-			id := fmt.Sprintf("order-%d", i)
-			m = history.Message{ID: id, Key: id, Amount: int64(10 * i), Kind: "OrderPlaced"}
-		case harness.Credits:
-			k := src.IntRange("account", 0, keys-1)
-			m = history.Message{ID: fmt.Sprintf("txn-%d", i), Key: fmt.Sprintf("acct-%c", 'A'+k), Amount: int64(10 * i), Kind: "AccountCredited"}
-		case harness.Prices:
-			k := src.IntRange("product", 0, keys-1)
-			m = history.Message{ID: fmt.Sprintf("price-%d", i), Key: fmt.Sprintf("sku-%d", k+1), Amount: int64(100 + i), Kind: "ProductPriceChanged"}
-		case harness.Emails:
-			m = history.Message{ID: fmt.Sprintf("signup-%d", i), Key: fmt.Sprintf("user-%d", i), Amount: int64(i), Kind: "UserRegistered"}
-		}
-		// Every event carries its key's version (1, 2, ... in command order), as an event-sourced
-		// aggregate's sequence number would: the versioned consumer compares it.
-		seq[m.Key]++
-		m.Seq = seq[m.Key]
-		out = append(out, m)
+// Commands generates n business commands of the named workload (its command generator) over at
+// most keys business keys; none for a name outside the catalogue.
+func Commands(src Source, name string, n, keys int) []history.Message {
+	w, err := workload.Lookup(name)
+	if err != nil {
+		return nil
+	}
+	cmds := w.Commands(src, n, keys)
+	out := make([]history.Message, len(cmds))
+	for i, c := range cmds {
+		out[i] = history.Message{ID: c.ID, Key: c.Key, Amount: c.Amount, Seq: c.Seq, Kind: c.Kind}
 	}
 	return out
 }

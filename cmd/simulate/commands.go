@@ -17,6 +17,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
@@ -39,7 +40,7 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.producer, "producer", "", "producer strategy `P` (simulate list)")
 	fs.StringVar(&c.consumer, "consumer", "", "consumer strategy `C` (simulate list)")
-	fs.StringVar(&c.workload, "workload", "", "workload `W`: "+strings.Join(harness.WorkloadNames(), ", "))
+	fs.StringVar(&c.workload, "workload", "", "workload `W`: "+strings.Join(workload.Names(), ", "))
 	fs.StringVar(&c.fault, "fault", "", "fault kind `F` (simulate list)")
 	fs.StringVar(&c.backend, "backend", "sim", "run on `sim|real`: the simulator, or PostgreSQL and RabbitMQ")
 	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, markdown or html")
@@ -163,8 +164,8 @@ func checkNames(c result.Cell) error {
 		}
 	}
 	if c.Workload != "" {
-		if err := harness.ValidateWorkload(c.Workload); err != nil {
-			return usagef("unknown workload %q (known: %s)", c.Workload, strings.Join(harness.WorkloadNames(), ", "))
+		if _, err := workload.Lookup(c.Workload); err != nil {
+			return usagef("%v", err)
 		}
 	}
 	if c.Fault != "" {
@@ -567,8 +568,8 @@ func cmdList(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "  %-22s %s\n", k.Name, k.Doc)
 	}
 	fmt.Fprintln(w, "\nworkloads:")
-	for _, name := range harness.WorkloadNames() {
-		fmt.Fprintf(w, "  %-10s %s\n", name, workloadDoc[name])
+	for _, wl := range workload.All() {
+		fmt.Fprintf(w, "  %-10s %s\n", wl.Name, wl.Doc)
 	}
 	fmt.Fprintln(w, "\ninvariants:")
 	for _, inv := range invariants.All() {
@@ -578,11 +579,4 @@ func cmdList(args []string, stdout io.Writer) error {
 	writeDemoList(w)
 	fmt.Fprintf(w, "\nbackends: sim (deterministic, no servers), real (PostgreSQL and RabbitMQ; log-tailing needs wal_level=logical)\n")
 	return nil
-}
-
-var workloadDoc = map[string]string{
-	harness.Orders:  "OrderPlaced -> one payment per order",
-	harness.Credits: "AccountCredited with a transaction number -> balance += amount (seed 004)",
-	harness.Prices:  "ProductPriceChanged, set price to X -> final price (seed 002)",
-	harness.Emails:  "UserRegistered -> one welcome email through a mail gateway outside the database, which keeps idempotency keys (seed 001)",
 }
