@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 // balance: every account's balance is the sum of its distinct committed credits.
@@ -19,8 +20,8 @@ func (balance) Doc() string {
 	return "every account's balance is the sum of its distinct committed credits"
 }
 
-// Applies implements Checker.
-func (balance) Applies(workload string) bool { return workload == workloadCredits }
+// Applies implements Checker: where the effect adds to a balance.
+func (balance) Applies(effect workload.Effect) bool { return effect == workload.Add }
 
 // Check implements Checker.
 func (c balance) Check(h *history.History) []Violation { return check(c, h) }

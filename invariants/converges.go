@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 // converges: every product's final price is the price of its latest committed change.
@@ -19,8 +20,8 @@ func (converges) Doc() string {
 	return "every product's final price is the price of its latest committed change (highest seq)"
 }
 
-// Applies implements Checker.
-func (converges) Applies(workload string) bool { return workload == workloadPrices }
+// Applies implements Checker: where the effect sets a value.
+func (converges) Applies(effect workload.Effect) bool { return effect == workload.Set }
 
 // Check implements Checker.
 func (c converges) Check(h *history.History) []Violation { return check(c, h) }

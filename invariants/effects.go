@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 // noDuplicateEffect: a message has at most one effect row.
@@ -17,9 +18,10 @@ func (noDuplicateEffect) Doc() string {
 	return "no message has more than one effect (no order paid twice, no credit applied twice, no welcome email sent twice)"
 }
 
-// Applies implements Checker: not prices, where setting the same price again is harmless.
-func (noDuplicateEffect) Applies(workload string) bool {
-	return isWorkload(workload, workloadOrders, workloadCredits, workloadEmails)
+// Applies implements Checker: not where the effect sets a value, since setting the same price
+// again is harmless.
+func (noDuplicateEffect) Applies(effect workload.Effect) bool {
+	return effect == workload.Append || effect == workload.Add || effect == workload.External
 }
 
 // Check implements Checker.
@@ -33,7 +35,7 @@ func (c noDuplicateEffect) run(s *state) []Violation {
 			continue
 		}
 		key := s.keyOf(id)
-		detail := fmt.Sprintf("%s %s %s%s (%s for %s: %d)", id, s.words.verb, times(n), s.words.to(key), s.words.rows, id, n)
+		detail := fmt.Sprintf("%s %s %s%s (%s for %s: %d)", id, s.words.Applied, times(n), s.to(key), s.words.Rows, id, n)
 		out = append(out, s.violation(c.Name(), key, []string{id}, detail))
 	}
 	sortViolations(out)
@@ -51,10 +53,8 @@ func (noLostEffect) Doc() string {
 	return "every committed message has at least one effect row (no order left unpaid); for set-state events, every key's latest committed change"
 }
 
-// Applies implements Checker.
-func (noLostEffect) Applies(workload string) bool {
-	return isWorkload(workload, workloadOrders, workloadCredits, workloadPrices, workloadEmails)
-}
+// Applies implements Checker: every effect kind.
+func (noLostEffect) Applies(effect workload.Effect) bool { return effect != "" }
 
 // Check implements Checker.
 func (c noLostEffect) Check(h *history.History) []Violation { return check(c, h) }
@@ -63,7 +63,7 @@ func (c noLostEffect) run(s *state) []Violation {
 	// A set-state event that a newer committed change of its key overtook owes no effect: a
 	// consumer that skips it (versioned) is right to. The latest change per key still does.
 	var latest map[string]history.Message
-	if s.h.Scenario.Workload == workloadPrices {
+	if s.effect == workload.Set {
 		latest = latestByKey(s.commits)
 	}
 	var out []Violation
@@ -74,7 +74,7 @@ func (c noLostEffect) run(s *state) []Violation {
 		if l, ok := latest[m.Key]; ok && l.ID != m.ID {
 			continue
 		}
-		detail := fmt.Sprintf("%s committed but never %s%s (%s for %s: 0)", m.ID, s.words.verb, s.words.to(m.Key), s.words.rows, m.ID)
+		detail := fmt.Sprintf("%s committed but never %s%s (%s for %s: 0)", m.ID, s.words.Applied, s.to(m.Key), s.words.Rows, m.ID)
 		out = append(out, s.violation(c.Name(), m.Key, []string{m.ID}, detail))
 	}
 	sortViolations(out)
@@ -92,10 +92,8 @@ func (noPhantomEffect) Doc() string {
 	return "every effect row belongs to a committed message (no payment for an order that was never placed)"
 }
 
-// Applies implements Checker.
-func (noPhantomEffect) Applies(workload string) bool {
-	return isWorkload(workload, workloadOrders, workloadCredits, workloadPrices, workloadEmails)
-}
+// Applies implements Checker: every effect kind.
+func (noPhantomEffect) Applies(effect workload.Effect) bool { return effect != "" }
 
 // Check implements Checker.
 func (c noPhantomEffect) Check(h *history.History) []Violation { return check(c, h) }
@@ -108,7 +106,7 @@ func (c noPhantomEffect) run(s *state) []Violation {
 		}
 		rows := s.effects[id]
 		key := rows[0].Key
-		detail := fmt.Sprintf("%s %s %s%s but never committed (%s for %s: %d, committed rows: 0)", id, s.words.verb, times(len(rows)), s.words.to(key), s.words.rows, id, len(rows))
+		detail := fmt.Sprintf("%s %s %s%s but never committed (%s for %s: %d, committed rows: 0)", id, s.words.Applied, times(len(rows)), s.to(key), s.words.Rows, id, len(rows))
 		out = append(out, s.violation(c.Name(), key, []string{id}, detail))
 	}
 	sortViolations(out)

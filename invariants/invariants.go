@@ -6,14 +6,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
-)
-
-// Workload names, as Scenario.Workload carries them.
-const (
-	workloadOrders  = "orders"
-	workloadCredits = "credits"
-	workloadPrices  = "prices"
-	workloadEmails  = "emails"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 // Violation is a broken invariant with its witness. It is a result, never an error.
@@ -30,8 +23,9 @@ type Checker interface {
 	Name() string
 	// Doc is one line.
 	Doc() string
-	// Applies reports whether the invariant holds by design for the workload.
-	Applies(workload string) bool
+	// Applies reports whether the invariant holds by design for a workload whose effect is of
+	// this kind ("" for a workload outside the catalogue: none applies).
+	Applies(effect workload.Effect) bool
 	// Check judges h. The violations are sorted by key, then message ids.
 	Check(h *history.History) []Violation
 }
@@ -75,11 +69,13 @@ func Lookup(name string) (Checker, error) {
 	return nil, fmt.Errorf("unknown invariant %q (known: %s)", name, strings.Join(Names(), ", "))
 }
 
-// For returns the invariants that apply to workload, in catalogue order.
-func For(workload string) []Checker {
+// For returns the invariants that apply to the named workload, by its effect kind, in catalogue
+// order; none for a name outside the catalogue.
+func For(name string) []Checker {
+	effect := workload.EffectOf(name)
 	var out []Checker
 	for _, c := range catalogue {
-		if c.Applies(workload) {
+		if c.Applies(effect) {
 			out = append(out, c)
 		}
 	}
@@ -95,7 +91,7 @@ func Check(h *history.History) []Violation {
 	s := newState(h)
 	var out []Violation
 	for _, c := range catalogue {
-		if c.Applies(h.Scenario.Workload) {
+		if c.Applies(s.effect) {
 			out = append(out, c.run(s)...)
 		}
 	}
@@ -138,8 +134,9 @@ func check(c checker, h *history.History) []Violation {
 // state is a history indexed once: the final reads by message id and by key, and (on first need)
 // the events by message id.
 type state struct {
-	h     *history.History
-	words vocabulary
+	h      *history.History
+	effect workload.Effect // of the scenario's workload
+	words  workload.Words
 
 	committed map[string]history.Message // distinct committed messages by id (first row wins)
 	commits   []history.Message          // the same, in commit order
@@ -155,9 +152,14 @@ type state struct {
 
 func newState(h *history.History) *state {
 	f := &h.Final
+	w, err := workload.Lookup(h.Scenario.Workload)
+	if err != nil {
+		w.Words = unknownWords
+	}
 	s := &state{
 		h:         h,
-		words:     vocabularyFor(h.Scenario.Workload),
+		effect:    w.Effect,
+		words:     w.Words,
 		committed: make(map[string]history.Message, len(f.Committed)),
 		commits:   make([]history.Message, 0, len(f.Committed)),
 		effects:   make(map[string][]history.Effect, len(f.Effects)),
@@ -287,30 +289,13 @@ func lessMsgs(a, b []string) bool {
 	return len(a) < len(b)
 }
 
-// vocabulary is how details speak of a workload's effect.
-type vocabulary struct {
-	verb    string // past participle: "paid"
-	rows    string // the effect rows: "payments"
-	withKey bool   // name the key the effect went to: "credited 2 times to acct-A"
-}
-
-func vocabularyFor(workload string) vocabulary {
-	switch workload {
-	case workloadOrders:
-		return vocabulary{verb: "paid", rows: "payments"}
-	case workloadCredits:
-		return vocabulary{verb: "credited", rows: "ledger entries", withKey: true}
-	case workloadPrices:
-		return vocabulary{verb: "written", rows: "price writes", withKey: true}
-	case workloadEmails:
-		return vocabulary{verb: "emailed", rows: "emails", withKey: true}
-	}
-	return vocabulary{verb: "applied", rows: "effect rows", withKey: true}
-}
+// unknownWords are how details speak of the effect of a workload outside the catalogue (a
+// checker run directly on a hand-made history).
+var unknownWords = workload.Words{Applied: "applied", Rows: "effect rows", NamesKey: true}
 
 // to is " to <key>" where the workload names the key an effect went to.
-func (w vocabulary) to(key string) string {
-	if !w.withKey || key == "" {
+func (s *state) to(key string) string {
+	if !s.words.NamesKey || key == "" {
 		return ""
 	}
 	return " to " + key
@@ -322,14 +307,4 @@ func times(n int) string {
 		return "1 time"
 	}
 	return fmt.Sprintf("%d times", n)
-}
-
-// isWorkload reports whether workload is one of names.
-func isWorkload(workload string, names ...string) bool {
-	for _, n := range names {
-		if workload == n {
-			return true
-		}
-	}
-	return false
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 func load(t *testing.T, name string) *history.History {
@@ -176,27 +177,29 @@ func TestApplies(t *testing.T) {
 		"orders":  {"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"},
 		"credits": {"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "balance"},
 		"prices":  {"no-lost-effect", "no-phantom-effect", "converges"},
+		"emails":  {"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"},
 		"":        nil,
 		"Orders":  nil,
 		"stock":   nil,
 	}
-	for workload, wantNames := range matrix {
-		t.Run("workload="+workload, func(t *testing.T) {
+	for name, wantNames := range matrix {
+		t.Run("workload="+name, func(t *testing.T) {
 			applies := make(map[string]bool)
 			for _, n := range wantNames {
 				applies[n] = true
 			}
+			effect := workload.EffectOf(name)
 			for _, c := range All() {
-				if got := c.Applies(workload); got != applies[c.Name()] {
-					t.Errorf("%s.Applies(%q) = %v, want %v", c.Name(), workload, got, applies[c.Name()])
+				if got := c.Applies(effect); got != applies[c.Name()] {
+					t.Errorf("%s.Applies(%q) = %v, want %v", c.Name(), effect, got, applies[c.Name()])
 				}
 			}
 			var names []string
-			for _, c := range For(workload) {
+			for _, c := range For(name) {
 				names = append(names, c.Name())
 			}
 			if !reflect.DeepEqual(names, wantNames) {
-				t.Errorf("For(%q) = %q, want %q", workload, names, wantNames)
+				t.Errorf("For(%q) = %q, want %q", name, names, wantNames)
 			}
 		})
 	}
