@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
@@ -32,6 +33,8 @@ func (m *costMeter) add(h *history.History) {
 	commitAt := map[string]int64{}
 	effectAt := map[string]int64{}
 	first, last := int64(-1), int64(-1)
+	// Where the effect is external, an effect is the gateway's sending, not a consumer's commit.
+	external := workload.EffectOf(h.Scenario.Workload) == workload.External
 	for _, e := range h.Events {
 		switch {
 		case e.Proc == "broker" || e.Proc == "harness" || e.Proc == "gateway":
@@ -52,7 +55,7 @@ func (m *costMeter) add(h *history.History) {
 					commitAt[id] = e.Time
 				}
 			}
-		case e.Op == history.OpCommit && strings.HasPrefix(e.Proc, "consumer-") && e.Outcome == history.OK && h.Scenario.Workload != "emails",
+		case e.Op == history.OpCommit && strings.HasPrefix(e.Proc, "consumer-") && e.Outcome == history.OK && !external,
 			e.Op == history.OpSend && e.Proc == "gateway" && e.Guard != history.GuardKey:
 			for _, id := range ids {
 				if _, ok := effectAt[id]; !ok {

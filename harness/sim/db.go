@@ -7,6 +7,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -15,8 +16,8 @@ import (
 // transaction, and a second writer of the same key waits for the first (then fails on the key, or
 // proceeds if the first aborted), as in PostgreSQL.
 type db struct {
-	w        *world
-	workload string
+	w      *world
+	effect workload.Effect // what Apply does: the scenario's workload's effect kind
 
 	business   map[string]history.Message
 	committed  []history.Message // business rows in commit order
@@ -55,9 +56,9 @@ type outboxRow struct {
 	lockedBy  *tx
 }
 
-func newDB(w *world, workload string) *db {
+func newDB(w *world, name string) *db {
 	return &db{
-		w: w, workload: workload,
+		w: w, effect: workload.EffectOf(name),
 		business: map[string]history.Message{}, inbox: map[string]bool{}, processed: map[string]int{},
 		idem: map[string]bool{}, values: map[string]int64{}, versions: map[string]int64{}, locks: map[string]*tx{},
 		nextOutbox: 1,
@@ -285,17 +286,18 @@ func (t *tx) value(key string) int64 {
 	return t.d.values[key]
 }
 
-// effect writes the workload's effect of m: always an effect row; for credits balance += amount;
-// for prices price := amount. The value's row is locked for the rest of the transaction.
+// effect writes the workload's effect of m: always an effect row; where the effect adds,
+// balance += amount (credits); where it sets, price := amount (prices). The value's row is locked
+// for the rest of the transaction.
 func (t *tx) effect(m history.Message) error {
 	t.effects = append(t.effects, history.Effect{Msg: m.ID, Key: m.Key, Amount: m.Amount})
-	switch t.d.workload {
-	case "credits":
+	switch t.d.effect {
+	case workload.Add:
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}
 		t.setValue(m.Key, t.value(m.Key)+m.Amount)
-	case "prices":
+	case workload.Set:
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}
@@ -305,7 +307,7 @@ func (t *tx) effect(m history.Message) error {
 }
 
 func (t *tx) Apply(_ context.Context, m history.Message) error {
-	if t.d.workload == "emails" {
+	if t.d.effect == workload.External {
 		return t.d.w.send(t.p, m, "") // outside the database: no statement, no rollback
 	}
 	if err := t.enter(false); err != nil {
@@ -334,17 +336,18 @@ func (t *tx) ApplyVersioned(_ context.Context, m history.Message) (bool, error) 
 		t.versions = map[string]int64{}
 	}
 	t.versions[m.Key] = m.Seq
-	if t.d.workload == "emails" {
+	if t.d.effect == workload.External {
 		return true, t.d.w.send(t.p, m, "")
 	}
 	return true, t.effect(m)
 }
 
 // ApplyIdempotent writes the effect under a unique key on the event's business id
-// (INSERT ... ON CONFLICT DO NOTHING): a repeat writes nothing. For prices the set-price upsert
-// runs whatever the log says, since setting a price is idempotent by itself.
+// (INSERT ... ON CONFLICT DO NOTHING): a repeat writes nothing. Where the effect sets a value
+// (prices) the upsert runs whatever the log says, since setting a price is idempotent by itself;
+// an external effect goes to the gateway with the event id as its idempotency key.
 func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
-	if t.d.workload == "emails" {
+	if t.d.effect == workload.External {
 		return t.d.w.send(t.p, m, m.ID) // the gateway keeps the key
 	}
 	if err := t.enter(false); err != nil {
@@ -359,7 +362,7 @@ func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
 		t.idem = append(t.idem, key)
 		return t.effect(m)
 	}
-	if t.d.workload == "prices" {
+	if t.d.effect == workload.Set {
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}

@@ -8,8 +8,8 @@
 // advances one millisecond per step. Nothing reads the wall clock or global randomness, so the
 // same scenario gives the same history, byte for byte.
 //
-// sim imports the strategy ports, the history vocabulary and the recording wrappers; nothing of
-// harness above it.
+// sim imports the strategy ports, the history vocabulary, the workloads (a run applies events by
+// its workload's effect kind) and the recording wrappers; nothing of harness above it.
 package sim
 
 import (
@@ -20,6 +20,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 // Config holds the simulated timeouts, in milliseconds of simulated time, and the run's bounds.
@@ -181,7 +182,7 @@ func (w *world) history(err error) *history.History {
 		Final:    w.db.final(),
 		Quiesced: err == nil,
 	}
-	if w.sc.Workload == "emails" {
+	if w.db.effect == workload.External {
 		h.Final.Effects = w.gw.effects()
 	}
 	h.Final.Ready = len(w.br.ready)
