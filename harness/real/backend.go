@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deliveryharness/harness/harness/component"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
@@ -271,7 +272,7 @@ func (r *run) spawn(ctx context.Context, name string) error {
 	}
 	cfg := worker.Config{
 		Role: role, Name: name, Producer: r.sc.Producer, Consumer: r.sc.Consumer, Workload: r.sc.Workload,
-		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queue.Name, Group: "effects",
+		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queue.Name, Group: component.Group,
 		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
 	}
 	if role == worker.RoleProducer {

@@ -7,11 +7,11 @@ package real
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/deliveryharness/harness/harness/component"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
@@ -32,7 +32,7 @@ func WorkerMain() {
 		fmt.Fprintf(os.Stderr, "worker: bad %s: %v\n", worker.Env, err)
 		os.Exit(2)
 	}
-	w := &component{cfg: cfg, link: worker.NewLink(os.Stdin, os.Stdout)}
+	w := &workerRun{cfg: cfg, link: worker.NewLink(os.Stdin, os.Stdout)}
 	if err := w.run(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "worker %s: %v\n", cfg.Name, err)
 		os.Exit(1)
@@ -40,22 +40,22 @@ func WorkerMain() {
 	os.Exit(0)
 }
 
-// component is one component process talking to its parent.
-type component struct {
+// workerRun is a worker process's side of a run: the component it runs, talking to its parent.
+type workerRun struct {
 	cfg  worker.Config
 	link *worker.Link
 }
 
 // gate tells the parent where the worker is and waits for its go-ahead. If the parent is gone
 // (stdin closed) the worker exits: a worker never outlives its run.
-func (w *component) gate(g worker.Gate) {
+func (w *workerRun) gate(g worker.Gate) {
 	if w.ask(g) != worker.ReplyGo {
 		os.Exit(3)
 	}
 }
 
 // ask is gate for a gate whose reply is a decision (ReplyGo or ReplyReorder).
-func (w *component) ask(g worker.Gate) worker.Reply {
+func (w *workerRun) ask(g worker.Gate) worker.Reply {
 	r, err := w.link.Ask(g)
 	if err != nil {
 		os.Exit(3)
@@ -64,12 +64,12 @@ func (w *component) ask(g worker.Gate) worker.Reply {
 }
 
 // Now implements record.Log: milliseconds since the run's start.
-func (w *component) Now() int64 { return time.Since(w.cfg.Epoch).Milliseconds() }
+func (w *workerRun) Now() int64 { return time.Since(w.cfg.Epoch).Milliseconds() }
 
 // Add implements record.Log.
-func (w *component) Add(e history.Event) { w.link.Send(worker.Message{Event: &e}) }
+func (w *workerRun) Add(e history.Event) { w.link.Send(worker.Message{Event: &e}) }
 
-func (w *component) run(ctx context.Context) error {
+func (w *workerRun) run(ctx context.Context) error {
 	c := w.cfg
 	var mail pg.Mailer
 	if c.Gateway != "" {
@@ -118,18 +118,7 @@ func (w *component) run(ctx context.Context) error {
 			return err
 		}
 		penv := strategies.ProducerEnv{Store: env.store, Publisher: env.pub, Faults: faults, Clock: Clock{}}
-		for _, m := range c.Commands {
-			w.gate(worker.Gate{Kind: worker.GateProduce, Msg: m.ID})
-			err := p.Produce(ctx, penv, m)
-			out, detail := history.OK, ""
-			if err != nil {
-				out, detail = history.Fail, err.Error()
-			}
-			w.Add(history.Event{Time: w.Now(), Proc: c.Name, Op: history.OpProduce, Outcome: out, Msg: m.ID, Key: m.Key, Detail: detail})
-		}
-		w.link.Send(worker.Message{Done: true})
-		// Stay until the parent ends the run, so that its exit is the parent's decision.
-		w.link.Wait()
+		component.Producer(ctx, c.Name, p, penv, &workerCommands{w: w, list: c.Commands}, w)
 		return nil
 	case worker.RoleRelay:
 		p, err := strategies.LookupProducer(c.Producer)
@@ -149,38 +138,58 @@ func (w *component) run(ctx context.Context) error {
 			defer lr.Close()
 			renv.Log = record.ChangeLog(&gatedLog{inner: lr, w: w}, w, c.Name)
 		}
-		for {
-			n, err := relay.RelayPass(ctx, renv)
-			if err != nil || n == 0 {
-				if n == 0 && err == nil {
-					w.link.Send(worker.Message{Idle: true})
-				}
-				Clock{}.Sleep(ctx, c.Timeouts.RelayPoll)
-			}
-		}
+		component.Relay(ctx, workerHost{w}, relay, renv, c.Timeouts.RelayPoll)
+		return ctx.Err()
 	default:
 		cons, err := strategies.LookupConsumer(c.Consumer)
 		if err != nil {
 			return err
 		}
 		cenv := strategies.ConsumerEnv{Group: c.Group, Store: env.store, Sub: env.sub, Faults: faults, Clock: Clock{}}
-		for {
-			d, err := cenv.Sub.Next(ctx)
-			if err != nil {
-				if errors.Is(err, strategies.ErrIdle) {
-					w.link.Send(worker.Message{Idle: true})
-				} else {
-					Clock{}.Sleep(ctx, c.Timeouts.Reconnect)
-				}
-				continue
-			}
-			_ = cons.Handle(ctx, cenv, d)
-		}
+		component.Consumer(ctx, workerHost{w}, cons, cenv, c.Timeouts.Reconnect)
+		return ctx.Err()
 	}
 }
 
+// workerCommands is the producer's component.Commands: the commands still to do when this
+// process started. The parent keeps the cursor: it counts the "produce" gate passed before each
+// command, so that a new process after a crash starts after the command in progress, which is
+// not retried.
+type workerCommands struct {
+	w    *workerRun
+	list []history.Message
+	next int
+}
+
+func (c *workerCommands) Next(context.Context) (history.Message, bool) {
+	if c.next >= len(c.list) {
+		return history.Message{}, false
+	}
+	m := c.list[c.next]
+	c.w.gate(worker.Gate{Kind: worker.GateProduce, Msg: m.ID})
+	c.next++
+	return m, true
+}
+
+// Done tells the parent, and stays until the parent ends the run, so that the process's exit
+// is the parent's decision.
+func (c *workerCommands) Done(context.Context) {
+	c.w.link.Send(worker.Message{Done: true})
+	c.w.link.Wait()
+}
+
+// workerHost is a worker's component.Host: the wall clock, and a message to the parent when the
+// component found nothing to do (the parent also counts a gate that is not a poll as work).
+type workerHost struct{ w *workerRun }
+
+func (h workerHost) Idle() { h.w.link.Send(worker.Message{Idle: true}) }
+
+func (workerHost) Poll(ctx context.Context, d time.Duration) { Clock{}.Sleep(ctx, d) }
+
+func (workerHost) Sleep(ctx context.Context, d time.Duration) { Clock{}.Sleep(ctx, d) }
+
 // workerFaults passes fault points to the parent, which may kill the process there.
-type workerFaults struct{ w *component }
+type workerFaults struct{ w *workerRun }
 
 func (f workerFaults) Point(_ context.Context, name string) {
 	f.w.gate(worker.Gate{Kind: worker.GatePoint, Point: name})
@@ -190,7 +199,7 @@ func (f workerFaults) Point(_ context.Context, name string) {
 // reply of a COMMIT.
 type gatedStore struct {
 	inner strategies.Store
-	w     *component
+	w     *workerRun
 }
 
 func (s *gatedStore) Begin(ctx context.Context) (strategies.Tx, error) {
@@ -204,7 +213,7 @@ func (s *gatedStore) Begin(ctx context.Context) (strategies.Tx, error) {
 
 type gatedTx struct {
 	strategies.Tx
-	w *component
+	w *workerRun
 }
 
 func (t *gatedTx) Commit(ctx context.Context) error {
@@ -221,7 +230,7 @@ func (t *gatedTx) Commit(ctx context.Context) error {
 // stall its reply).
 type gatedLog struct {
 	inner strategies.ChangeLog
-	w     *component
+	w     *workerRun
 }
 
 func (l *gatedLog) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
@@ -241,7 +250,7 @@ func (l *gatedLog) Advance(ctx context.Context, pos uint64) error {
 // gatedPublisher lets the parent act before every publish (swallow its confirm, cut the link).
 type gatedPublisher struct {
 	inner strategies.Publisher
-	w     *component
+	w     *workerRun
 }
 
 func (p *gatedPublisher) Publish(ctx context.Context, m strategies.Message) (strategies.Confirmation, error) {
@@ -258,7 +267,7 @@ func (p *gatedPublisher) Publish(ctx context.Context, m strategies.Message) (str
 
 type gatedConfirm struct {
 	inner strategies.Confirmation
-	w     *component
+	w     *workerRun
 	msg   string
 }
 
@@ -273,7 +282,7 @@ func (c *gatedConfirm) Wait(ctx context.Context) error {
 // drop the connection under a delivery, cut the link.
 type gatedSubscription struct {
 	inner strategies.Subscription
-	w     *component
+	w     *workerRun
 }
 
 func (s *gatedSubscription) Next(ctx context.Context) (strategies.Delivery, error) {
@@ -300,7 +309,7 @@ func (s *gatedSubscription) Nack(ctx context.Context, tag uint64, requeue bool) 
 // gatedMailer lets the parent act before every call to the mail gateway (slow the link).
 type gatedMailer struct {
 	inner pg.Mailer
-	w     *component
+	w     *workerRun
 }
 
 func (m *gatedMailer) Send(ctx context.Context, msg history.Message, key string) error {

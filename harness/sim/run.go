@@ -2,9 +2,10 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
+	"github.com/deliveryharness/harness/harness/component"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/record"
@@ -12,7 +13,7 @@ import (
 )
 
 // Group is the consumer group name every consumer process of a run shares.
-const Group = "effects"
+const Group = component.Group
 
 // Run simulates one scenario with the given strategies and returns its history, final reads
 // included. The same scenario always gives the same history. An error means the simulation
@@ -21,10 +22,8 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	w := newWorld(sc, cfg)
 	w.db.tails = strategies.TailsLog(prod)
 
-	// The producer: the clients' commands, one after the other. A command that was in progress
-	// when the producer died is not retried (the client saw its connection reset).
 	producer := &proc{w: w, name: "producer"}
-	cursor := 0
+	cmds := &commands{w: w, list: sc.Commands} // outlives the producer's incarnations
 	producer.body = func(ctx context.Context) {
 		env := strategies.ProducerEnv{
 			Store:     record.Store(store{producer}, w, producer.name),
@@ -32,17 +31,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 			Faults:    faults{producer},
 			Clock:     clock{producer},
 		}
-		for cursor < len(sc.Commands) {
-			m := sc.Commands[cursor]
-			cursor++
-			err := prod.Produce(ctx, env, m)
-			out, detail := history.OK, ""
-			if err != nil {
-				out, detail = history.Fail, err.Error()
-			}
-			w.Add(history.Event{Time: w.now, Proc: producer.name, Op: history.OpProduce, Outcome: out, Msg: m.ID, Key: m.Key, Detail: detail})
-		}
-		w.producerDone = true
+		component.Producer(ctx, producer.name, prod, env, cmds, w)
 	}
 	w.procs = append(w.procs, producer)
 
@@ -57,12 +46,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 				Clock:     clock{rp},
 				Batch:     max(1, sc.Batch),
 			}
-			for {
-				n, err := relay.RelayPass(ctx, env)
-				if err != nil || n == 0 {
-					rp.idleWait(never, w.now+cfg.RelayPoll)
-				}
-			}
+			component.Relay(ctx, host{rp}, relay, env, ms(cfg.RelayPoll))
 		}
 		w.procs = append(w.procs, rp)
 	}
@@ -78,16 +62,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 				Faults: faults{cp},
 				Clock:  clock{cp},
 			}
-			for {
-				d, err := env.Sub.Next(ctx)
-				if err != nil {
-					if !errors.Is(err, strategies.ErrIdle) {
-						cp.sleep(cfg.Reconnect)
-					}
-					continue
-				}
-				_ = cons.Handle(ctx, env, d)
-			}
+			component.Consumer(ctx, host{cp}, cons, env, ms(cfg.Reconnect))
 		}
 		w.procs = append(w.procs, cp)
 	}
@@ -99,3 +74,39 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	}
 	return h, nil
 }
+
+// commands is the producer's component.Commands: the cursor is the run's, so a command that was
+// in progress when the producer died is not retried.
+type commands struct {
+	w    *world
+	list []history.Message
+	next int
+}
+
+func (c *commands) Next(context.Context) (history.Message, bool) {
+	if c.next >= len(c.list) {
+		return history.Message{}, false
+	}
+	m := c.list[c.next]
+	c.next++
+	return m, true
+}
+
+// Done: the clients are done; the producer process finishes.
+func (c *commands) Done(context.Context) { c.w.producerDone = true }
+
+// host is a process's component.Host. The simulator sees idleness as a state: a process blocked
+// waiting for work (in Poll, or in a subscription's wait for a delivery) is idle, so Idle says
+// nothing more.
+type host struct{ p *proc }
+
+func (host) Idle() {}
+
+func (h host) Poll(_ context.Context, d time.Duration) {
+	h.p.idleWait(never, h.p.w.now+d.Milliseconds())
+}
+
+func (h host) Sleep(_ context.Context, d time.Duration) { h.p.sleep(d.Milliseconds()) }
+
+// ms is a simulated duration in milliseconds as a time.Duration.
+func ms(d int64) time.Duration { return time.Duration(d) * time.Millisecond }
