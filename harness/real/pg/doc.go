@@ -9,5 +9,6 @@
 //
 // It knows nothing of runs, processes or faults: it must not import package real (the run loop)
 // nor its siblings amqp and worker, nor testing. It imports the strategies' ports, the history's
-// plain data and the backend's leaves (infra, redact).
+// plain data, the workloads (a store applies an event by its workload's effect kind) and the
+// backend's leaves (infra, redact).
 package pg

@@ -7,16 +7,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
 // Mailer sends the email of an emails-workload event through the mail gateway: the effect of a
-// Store whose workload is emails. key is the idempotency key ("" for none). Any error other than
+// Store whose workload's effect is external. key is the idempotency key ("" for none). Any error other than
 // ErrConnection leaves the caller unsure whether the email went out; a timeout wraps
 // ErrUnknownOutcome. The real backend's gateway client implements it.
 type Mailer interface {
@@ -26,12 +28,12 @@ type Mailer interface {
 // Store is a strategies.Store on one run's schema: its own small pool of connections (at most
 // four), opened lazily, each with lock_timeout = 2s and the schema's name as application_name.
 type Store struct {
-	schema   string
-	workload string
-	url      string
-	pool     *connPool
-	sql      statements
-	mail     Mailer // the mail gateway, for emails
+	schema string
+	effect workload.Effect // what Apply does: the workload's effect kind
+	url    string
+	pool   *connPool
+	sql    statements
+	mail   Mailer // the mail gateway, for an external effect (emails)
 }
 
 // statements are the adapter's SQL with the schema's tables fully qualified.
@@ -42,23 +44,24 @@ type statements struct {
 	upsertVersion                                            string
 }
 
-// NewStore returns a Store on schema for workload ("orders", "credits" or "prices"). It does not
-// connect: connections open at Begin, so a Store can be made while the server is unreachable.
-func NewStore(ctx context.Context, url, schema, workload string) (*Store, error) {
-	if workload == "emails" {
-		return nil, errors.New("postgres: workload emails needs a mail gateway: use NewStoreWithGateway")
+// NewStore returns a Store on schema for the named workload, whose effect is in the database
+// (orders, credits or prices). It does not connect: connections open at Begin, so a Store can be
+// made while the server is unreachable.
+func NewStore(ctx context.Context, url, schema, name string) (*Store, error) {
+	if workload.EffectOf(name) == workload.External {
+		return nil, fmt.Errorf("postgres: workload %s needs a mail gateway: use NewStoreWithGateway", name)
 	}
-	return NewStoreWithGateway(ctx, url, schema, workload, nil)
+	return NewStoreWithGateway(ctx, url, schema, name, nil)
 }
 
-// NewStoreWithGateway is NewStore that also takes the emails workload, whose effect is a call to
-// the mail gateway mail, outside the transaction. A Store whose process sends no email (a
+// NewStoreWithGateway is NewStore that also takes a workload whose effect is external (emails): a
+// call to the mail gateway mail, outside the transaction. A Store whose process sends no email (a
 // producer, a relay) may have no gateway: its Apply then fails.
-func NewStoreWithGateway(ctx context.Context, url, schema, workload string, mail Mailer) (*Store, error) {
-	switch workload {
-	case "orders", "credits", "prices", "emails":
-	default:
-		return nil, fmt.Errorf("postgres: unknown workload %q: want orders, credits, prices or emails", workload)
+func NewStoreWithGateway(ctx context.Context, url, schema, name string, mail Mailer) (*Store, error) {
+	w, err := workload.Lookup(name)
+	if err != nil {
+		names := workload.Names()
+		return nil, fmt.Errorf("postgres: unknown workload %q: want %s or %s", name, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	if schema == "" {
 		return nil, errors.New("postgres: empty schema name")
@@ -69,7 +72,7 @@ func NewStoreWithGateway(ctx context.Context, url, schema, workload string, mail
 	}
 	tab := func(t string) string { return pgx.Identifier{schema, t}.Sanitize() }
 	return &Store{
-		schema: schema, workload: workload, url: url,
+		schema: schema, effect: w.Effect, url: url,
 		pool: pool, mail: mail,
 		sql: statements{
 			insertBusiness: `INSERT INTO ` + tab("business") + ` (id, key, amount, version, kind) VALUES ($1, $2, $3, $4, $5)`,
@@ -221,11 +224,12 @@ func (t *storeTx) MarkPublished(ctx context.Context, ids []int64) error {
 	return err
 }
 
-// Apply implements strategies.Tx: an effect row, and for credits balance += amount, for prices
-// price := amount (an upsert, which locks the value's row to the end of the transaction); for
-// emails a call to the mail gateway without an idempotency key, outside the transaction.
+// Apply implements strategies.Tx, by the workload's effect kind: an effect row, and where it adds
+// balance += amount (credits), where it sets price := amount (prices; an upsert, which locks the
+// value's row to the end of the transaction); where it is external (emails) a call to the mail
+// gateway without an idempotency key, outside the transaction.
 func (t *storeTx) Apply(ctx context.Context, m history.Message) error {
-	if t.s.workload == "emails" {
+	if t.s.effect == workload.External {
 		return t.s.send(ctx, m, "")
 	}
 	if _, err := t.exec(ctx, "apply "+m.ID+": effect", t.s.sql.insertEffect, m.ID, m.Key, m.Amount); err != nil {
@@ -237,10 +241,10 @@ func (t *storeTx) Apply(ctx context.Context, m history.Message) error {
 // value writes the workload's value change of m.
 func (t *storeTx) value(ctx context.Context, m history.Message) error {
 	var err error
-	switch t.s.workload {
-	case "credits":
+	switch t.s.effect {
+	case workload.Add:
 		_, err = t.exec(ctx, "apply "+m.ID+": credit "+m.Key, t.s.sql.addValue, m.Key, m.Amount)
-	case "prices":
+	case workload.Set:
 		_, err = t.exec(ctx, "apply "+m.ID+": set price of "+m.Key, t.s.sql.setValue, m.Key, m.Amount)
 	}
 	return err
@@ -248,24 +252,24 @@ func (t *storeTx) value(ctx context.Context, m history.Message) error {
 
 // ApplyIdempotent implements strategies.Tx: the effect row under the unique idem_key = message id
 // (INSERT ... ON CONFLICT DO NOTHING, which waits for a concurrent inserter of the same key); the
-// value changes only when the row was new, except that prices always set the price, since setting
-// a price is idempotent by itself. For emails it is the gateway call with the message id as its
-// idempotency key, which the gateway keeps.
+// value changes only when the row was new, except that a set effect always sets the price, since
+// setting a price is idempotent by itself. For an external effect (emails) it is the gateway call
+// with the message id as its idempotency key, which the gateway keeps.
 func (t *storeTx) ApplyIdempotent(ctx context.Context, m history.Message) error {
-	if t.s.workload == "emails" {
+	if t.s.effect == workload.External {
 		return t.s.send(ctx, m, m.ID)
 	}
 	tag, err := t.exec(ctx, "apply idempotent "+m.ID+": effect", t.s.sql.insertEffectIdem, m.ID, m.Key, m.Amount)
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 && t.s.workload != "prices" {
+	if tag.RowsAffected() == 0 && t.s.effect != workload.Set {
 		return nil
 	}
 	return t.value(ctx, m)
 }
 
-// send is the emails workload's effect: a call to the mail gateway, outside any transaction.
+// send is an external effect (emails): a call to the mail gateway, outside any transaction.
 func (s *Store) send(ctx context.Context, m history.Message, key string) error {
 	if s.mail == nil {
 		return fmt.Errorf("postgres: email %s: this store has no mail gateway", m.ID)
