@@ -143,6 +143,13 @@ func (r *run) after(d time.Duration, what string, fn func()) {
 }
 
 // crash SIGKILLs the worker at its fault point and starts a new process after the restart delay.
+//
+// What the death does to the servers needs no code here: the kernel closes the dead process's
+// sockets and each server resets what it held for it, as the simulator's reset hooks model it
+// (harness/sim/crash.go). PostgreSQL ends the connection's backend (its open transaction aborts,
+// its locks are released); RabbitMQ closes its channels (unacknowledged deliveries go back to the
+// queue flagged redelivered; unconfirmed publishes get no confirm); the mail gateway holds nothing
+// between requests. The proxies and their toxics, like the simulator's links, outlive it.
 func crash(ctx context.Context, r *run, w *wproc, at worker.Gate, _ *history.Fault) (bool, error) {
 	name := w.name
 	r.note(name, history.OpCrash, "", at.Point+" (SIGKILL)")

@@ -49,7 +49,7 @@ func RunBodies(sc history.Scenario, cfg Config, bodies ...func(ctx context.Conte
 				Faults:    faults{p},
 				Clock:     clock{p},
 			})
-			p.cleanup() // the process exits
+			w.reset(p) // the process exits
 		}
 		w.procs = append(w.procs, p)
 	}

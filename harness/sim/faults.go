@@ -48,9 +48,7 @@ func (w *world) dbOp(p *proc, counted bool) bool {
 	w.slowLink(p, fault.LinkDB)
 	if f := w.fire(dbLinkKinds, p, ""); f != nil {
 		w.dbCut[p.name] = true
-		for len(p.txs) > 0 {
-			p.txs[0].abort("connection lost")
-		}
+		w.db.disconnect(p, "connection lost")
 		name := p.name
 		w.after(int64(max(1, f.Duration)), "database link of "+name+" restored", func() { delete(w.dbCut, name) })
 	}

@@ -18,8 +18,8 @@ type (
 // never is a blocking condition that only the deadline ends.
 func never() bool { return false }
 
-// proc is one simulated OS process: its body runs as a coroutine; its volatile state (open
-// transactions, broker channels) is lost when it crashes.
+// proc is one simulated OS process: its body runs as a coroutine; what the servers hold for it
+// (open transactions, broker channels) is wiped when it dies (world.reset, crash.go).
 type proc struct {
 	w    *world
 	name string
@@ -94,7 +94,7 @@ func (p *proc) seq(yield func(struct{}) bool) {
 			p.finished = true
 			return
 		}
-		p.cleanup()
+		p.w.reset(p)
 		p.down = true
 		p.unwinding = false
 		p.sleep(p.w.cfg.RestartDelay)
@@ -123,22 +123,6 @@ func (p *proc) crash(point string) {
 	p.w.note(p.name, history.OpCrash, "", "", point)
 	p.unwinding = true
 	panic(crashSignal{})
-}
-
-// cleanup is what the kernel and the servers do when a process dies: its transactions abort
-// and its broker channels close, requeueing what it had not acknowledged.
-func (p *proc) cleanup() {
-	for len(p.txs) > 0 {
-		p.txs[0].abort("process died")
-	}
-	if p.pubCh != nil {
-		p.w.br.close(p.pubCh, "process died")
-		p.pubCh = nil
-	}
-	if p.subCh != nil {
-		p.w.br.close(p.subCh, "process died")
-		p.subCh = nil
-	}
 }
 
 // errUnwinding is what a port call made by a dying process's deferred code gets.
