@@ -113,12 +113,12 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 		if !slices.Contains(targets, f.Target) {
 			return fmt.Errorf("%w: schedule: fault %s cannot target %q here (targets: %q)", ErrUsage, f.Kind, f.Target, targets)
 		}
-		if links := fault.Links(f.Target, topo); fk.Link && !slices.Contains(links, f.Link) {
+		if links := fault.Links(f.Target, topo); fk.OnLink() && !slices.Contains(links, f.Link) {
 			return fmt.Errorf("%w: schedule: fault %s on %s needs a link, one of %q (got %q)", ErrUsage, f.Kind, f.Target, links, f.Link)
-		} else if !fk.Link && f.Link != "" {
+		} else if !fk.OnLink() && f.Link != "" {
 			return fmt.Errorf("%w: schedule: fault %s takes no link (got %q)", ErrUsage, f.Kind, f.Link)
 		}
-		if fk.Point {
+		if fk.AtPoint() {
 			points := c.Points()
 			switch f.Target {
 			case "producer":

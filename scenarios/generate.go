@@ -97,8 +97,8 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 		Commands: Commands(src, c.Workload, n, keys),
 	}
 	sc.Consumers = k.Consumers
-	if k.Consumers > 1 || k.Name == fault.Reorder {
-		sc.Consumers = src.IntRange("consumers", k.Consumers, k.Consumers+1)
+	if k.Bound.ExtraConsumers > 0 {
+		sc.Consumers = src.IntRange("consumers", k.Consumers, k.Consumers+k.Bound.ExtraConsumers)
 	}
 	sc.Prefetch = src.IntRange("prefetch", max(1, k.Prefetch), 3)
 	if hasRelay {
@@ -110,7 +110,7 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 		nf := src.IntRange("faults", 1, max(1, lim.MaxFaults))
 		for range nf {
 			f := history.Fault{Kind: k.Name, Target: targets[src.IntRange("target", 0, len(targets)-1)]}
-			if k.Point {
+			if k.AtPoint() {
 				var points []string
 				switch {
 				case f.Target == "producer":
@@ -122,12 +122,12 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 				}
 				f.Point = points[src.IntRange("point", 0, len(points)-1)]
 			}
-			if k.Link {
+			if k.OnLink() {
 				links := fault.Links(f.Target, topo)
 				f.Link = links[src.IntRange("link", 0, len(links)-1)]
 			}
-			f.Nth = src.IntRange("nth", 1, nthBound(k.Name, n))
-			if k.Duration {
+			f.Nth = src.IntRange("nth", 1, k.Bound.Nth(n))
+			if k.Bound.Lasts {
 				f.Duration = src.IntRange("duration", 1, max(1, lim.MaxDuration))
 			}
 			sc.Faults = append(sc.Faults, f)
@@ -135,19 +135,6 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 	}
 	sc.Seed = uint64(src.IntRange("interleaving", 0, 1<<30))
 	return sc, nil
-}
-
-// nthBound is how far into a process's matching operations a fault may wait: crashes at a point
-// and per-message operations happen about once per command; link operations several times.
-func nthBound(kind string, commands int) int {
-	switch kind {
-	case fault.PartitionBroker, fault.PartitionDB, fault.BrokerDown, fault.Latency:
-		return 3 * commands
-	case fault.ConcurrentConsumers, fault.Reorder:
-		return (commands + 1) / 2 // consumer-1 gets about half of the deliveries
-	default:
-		return commands
-	}
 }
 
 // FromSeed is the scenario the CLI runs for a seed: `simulate replay --seed S` rebuilds it.

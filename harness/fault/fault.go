@@ -1,6 +1,12 @@
-// Package fault is the catalogue of fault kinds: their names (a contract with the CLI and the
-// reports), what each does to the infrastructure, and which processes each can hit. A fault is
-// plain data (history.Fault); the backends give each kind its mechanism. A fault changes what the
+// Package fault is the catalogue of fault kinds, each declared once (one row of kinds): its name
+// (a contract with the CLI and the reports) and short name, what it does to the infrastructure,
+// the operation of its target it watches (Op), the processes it can hit (TargetSet), its topology
+// needs and how far the generator draws it (Bound). It also owns the schedule both backends play
+// (Schedule: "#3" is the third watched operation on either) and the reorder fault's wrapper.
+//
+// A fault is plain data (history.Fault). Each backend says where the operations happen (the
+// simulator's port calls, the real workers' gates) and maps each kind to its mechanism in one
+// table; both ask this package which kinds watch an operation. A fault changes what the
 // infrastructure does; it never tells a strategy or a checker what the outcome should be.
 //
 // It imports only the history vocabulary and the strategy ports (the reordering wrapper); it must
@@ -36,38 +42,69 @@ const (
 	LinkGateway = "gateway"
 )
 
-// Kind describes one fault kind.
+// Kind is one fault kind, declared once: what it does, the operation of its target it watches
+// (it counts them and fires at the Fault.Nth), the processes it can hit, and how far the
+// generator draws it. Each backend maps the kind to its mechanism in one table (the simulator's
+// mechanisms in harness/sim/faults.go, the real servers' in harness/real/mechanisms.go).
 type Kind struct {
-	Name string
-	Doc  string
-	// Point: the fault names a fault point of the target's strategy (crashes).
-	Point bool
-	// Duration: the fault lasts a while and then heals (cuts and outages).
-	Duration bool
+	Name  string
+	Short string // at most 8 columns: the matrix's header when the full names do not fit
+	Doc   string
+	// Watches is the operation of its target that the fault counts. OpPoint: the fault names one
+	// of the target's fault points (Fault.Point); OpLink: one of its links (Fault.Link).
+	Watches Op
+	// Hits is the set of processes a fault of the kind can target (see Targets).
+	Hits TargetSet
+	// Bound is how far the generator draws a fault of the kind.
+	Bound Bound
 	// Consumers is the number of competing consumers the fault needs at least.
 	Consumers int
 	// NeedsRelay: the fault only exists where the producer has a relay.
 	NeedsRelay bool
-	// Link: the fault names one of the target's links (Fault.Link).
-	Link bool
 	// Prefetch is the prefetch the fault needs at least (0: any).
 	Prefetch int
 }
 
+// AtPoint reports whether a fault of the kind names a fault point of its target (crashes).
+func (k Kind) AtPoint() bool { return k.Watches == OpPoint }
+
+// OnLink reports whether a fault of the kind names one of its target's links (Fault.Link).
+func (k Kind) OnLink() bool { return k.Watches == OpLink }
+
+// How far the generator draws a kind's faults.
+var (
+	perCommand  = Bound{Ops: 1, Per: 1}                    // crashes at a point, per-message operations: about one per command
+	perLinkOp   = Bound{Ops: 3, Per: 1, Lasts: true}       // link operations: several per command; a cut or an outage heals
+	perDelivery = Bound{Ops: 1, Per: 2, ExtraConsumers: 1} // consumer-1 gets about half of the deliveries; a second consumer may compete
+)
+
 var kinds = []Kind{
-	{Name: None, Doc: "no fault: the baseline", Consumers: 1},
-	{Name: CrashProducer, Doc: "the producer process dies at one of its fault points and restarts", Point: true, Consumers: 1},
-	{Name: CrashRelay, Doc: "the relay (outbox relay or log tailer) dies at one of its fault points and restarts", Point: true, Consumers: 1, NeedsRelay: true},
-	{Name: CrashConsumer, Doc: "a consumer process dies at one of its fault points and restarts", Point: true, Consumers: 1},
-	{Name: AmbiguousCommit, Doc: "a COMMIT reaches the database and commits; its reply never reaches the client", Consumers: 1},
-	{Name: LostAck, Doc: "a consumer's ack never reaches the broker and the connection resets (Ack returned nil)", Consumers: 1},
-	{Name: LostConfirm, Doc: "the broker enqueues a message; its publisher confirm never arrives, so the publisher retries", Consumers: 1},
-	{Name: PartitionBroker, Doc: "one process's link to the broker is cut for a while, then healed", Duration: true, Consumers: 1},
-	{Name: PartitionDB, Doc: "one process's link to the database is cut for a while, then healed", Duration: true, Consumers: 1},
-	{Name: BrokerDown, Doc: "the broker is unreachable for everyone for a while, as when it restarts", Duration: true, Consumers: 1},
-	{Name: ConcurrentConsumers, Doc: "two or more competing consumers; one loses its connection mid-message, so a copy is redelivered while the first is still being processed", Consumers: 2},
-	{Name: Latency, Doc: "one process's link (database, broker or mail gateway) turns slow for a while: replies come after the client's timeout, so it gives up on, or retries, what did happen", Duration: true, Consumers: 1, Link: true},
-	{Name: Reorder, Doc: "a consumer hands a delivery back (nack, requeue) once the next one has arrived, so the next overtakes it (one or two consumers)", Consumers: 1, Prefetch: 2},
+	{Name: None, Short: "none", Watches: OpNone, Bound: perCommand, Consumers: 1,
+		Doc: "no fault: the baseline"},
+	{Name: CrashProducer, Short: "crash-p", Watches: OpPoint, Hits: TargetProducer, Bound: perCommand, Consumers: 1,
+		Doc: "the producer process dies at one of its fault points and restarts"},
+	{Name: CrashRelay, Short: "crash-r", Watches: OpPoint, Hits: TargetRelay, Bound: perCommand, Consumers: 1, NeedsRelay: true,
+		Doc: "the relay (outbox relay or log tailer) dies at one of its fault points and restarts"},
+	{Name: CrashConsumer, Short: "crash-c", Watches: OpPoint, Hits: TargetConsumers, Bound: perCommand, Consumers: 1,
+		Doc: "a consumer process dies at one of its fault points and restarts"},
+	{Name: AmbiguousCommit, Short: "amb-cmt", Watches: OpCommit, Hits: TargetProducer | TargetRelay | TargetConsumers, Bound: perCommand, Consumers: 1,
+		Doc: "a COMMIT reaches the database and commits; its reply never reaches the client"},
+	{Name: LostAck, Short: "lost-ack", Watches: OpAck, Hits: TargetConsumers, Bound: perCommand, Consumers: 1,
+		Doc: "a consumer's ack never reaches the broker and the connection resets (Ack returned nil)"},
+	{Name: LostConfirm, Short: "lost-cnf", Watches: OpPublish, Hits: TargetPublisher, Bound: perCommand, Consumers: 1,
+		Doc: "the broker enqueues a message; its publisher confirm never arrives, so the publisher retries"},
+	{Name: PartitionBroker, Short: "part-brk", Watches: OpBroker, Hits: TargetPublisher | TargetConsumers, Bound: perLinkOp, Consumers: 1,
+		Doc: "one process's link to the broker is cut for a while, then healed"},
+	{Name: PartitionDB, Short: "part-db", Watches: OpDB, Hits: TargetProducer | TargetRelay | TargetConsumers, Bound: perLinkOp, Consumers: 1,
+		Doc: "one process's link to the database is cut for a while, then healed"},
+	{Name: BrokerDown, Short: "brk-down", Watches: OpBroker, Hits: TargetEveryone, Bound: perLinkOp, Consumers: 1,
+		Doc: "the broker is unreachable for everyone for a while, as when it restarts"},
+	{Name: ConcurrentConsumers, Short: "conc-con", Watches: OpReceive, Hits: TargetFirstConsumer, Bound: perDelivery, Consumers: 2,
+		Doc: "two or more competing consumers; one loses its connection mid-message, so a copy is redelivered while the first is still being processed"},
+	{Name: Latency, Short: "latency", Watches: OpLink, Hits: TargetProducer | TargetRelay | TargetConsumers, Bound: perLinkOp, Consumers: 1,
+		Doc: "one process's link (database, broker or mail gateway) turns slow for a while: replies come after the client's timeout, so it gives up on, or retries, what did happen"},
+	{Name: Reorder, Short: "reorder", Watches: OpDelivery, Hits: TargetConsumers, Bound: perDelivery, Consumers: 1, Prefetch: 2,
+		Doc: "a consumer hands a delivery back (nack, requeue) once the next one has arrived, so the next overtakes it (one or two consumers)"},
 }
 
 // Kinds returns every fault kind in catalogue order.
@@ -102,46 +139,9 @@ type Topology struct {
 // ConsumerName names the i-th consumer process (1-based).
 func ConsumerName(i int) string { return fmt.Sprintf("consumer-%d", i) }
 
-// Targets lists the processes a fault of this kind can hit, in a stable order. An empty string
-// means everyone (broker-down). None and impossible combinations have no targets.
-func (k Kind) Targets(t Topology) []string {
-	consumers := make([]string, 0, t.Consumers)
-	for i := 1; i <= t.Consumers; i++ {
-		consumers = append(consumers, ConsumerName(i))
-	}
-	publisher := "producer"
-	if t.Relay {
-		publisher = "relay"
-	}
-	writers := []string{"producer"}
-	if t.Relay {
-		writers = append(writers, "relay")
-	}
-	switch k.Name {
-	case CrashProducer:
-		return []string{"producer"}
-	case CrashRelay:
-		if !t.Relay {
-			return nil
-		}
-		return []string{"relay"}
-	case CrashConsumer, LostAck, Reorder:
-		return consumers
-	case Latency:
-		return append(writers, consumers...)
-	case AmbiguousCommit, PartitionDB:
-		return append(writers, consumers...)
-	case LostConfirm:
-		return []string{publisher}
-	case PartitionBroker:
-		return append([]string{publisher}, consumers...)
-	case BrokerDown:
-		return []string{""}
-	case ConcurrentConsumers:
-		return consumers[:1]
-	}
-	return nil
-}
+// Targets lists the processes a fault of this kind can hit in a topology, in a stable order. An
+// empty string means everyone (broker-down). None and impossible combinations have no targets.
+func (k Kind) Targets(t Topology) []string { return k.Hits.In(t) }
 
 // Links lists the links of proc a slow-link fault can hit, in a stable order: the database for
 // everyone, the broker for whoever publishes or consumes, the mail gateway for consumers that

@@ -81,7 +81,6 @@ func TestLinks(t *testing.T) {
 // TestFireLink: a latency fault counts only its target's operations on its own link.
 func TestFireLink(t *testing.T) {
 	s := NewSchedule([]history.Fault{{Kind: Latency, Target: "consumer-1", Link: LinkGateway, Nth: 2, Duration: 5}})
-	lat := []string{Latency}
 	steps := []struct {
 		proc, link string
 		fires      bool
@@ -93,11 +92,11 @@ func TestFireLink(t *testing.T) {
 		{"consumer-1", LinkGateway, false},
 	}
 	for i, st := range steps {
-		if got := s.FireLink(lat, st.proc, st.link) != nil; got != st.fires {
+		if got := s.FireLink(st.proc, st.link) != nil; got != st.fires {
 			t.Errorf("step %d (%s on %s): fired %v, want %v", i, st.proc, st.link, got, st.fires)
 		}
 	}
-	if s.Fire(lat, "consumer-1", "") != nil {
+	if s.Fire(OpLink, "consumer-1", "") != nil {
 		t.Error("a link fault fired without its link")
 	}
 }
@@ -109,28 +108,103 @@ func TestSchedule(t *testing.T) {
 		{Kind: CrashConsumer, Target: "consumer-1", Point: "consumer.after-effect", Nth: 2},
 		{Kind: BrokerDown, Nth: 1, Duration: 10},
 	})
-	crash := []string{CrashConsumer}
 	steps := []struct {
-		kinds       []string
+		op          Op
 		proc, point string
 		fires       string
 	}{
-		{crash, "consumer-2", "consumer.after-effect", ""},
-		{crash, "consumer-1", "consumer.after-receive", ""},
-		{crash, "consumer-1", "consumer.after-effect", ""},
-		{[]string{LostAck}, "consumer-1", "", ""},
-		{crash, "consumer-1", "consumer.after-effect", CrashConsumer},
-		{crash, "consumer-1", "consumer.after-effect", ""},
-		{[]string{BrokerDown}, "relay", "", BrokerDown},
-		{[]string{BrokerDown}, "relay", "", ""},
+		{OpPoint, "consumer-2", "consumer.after-effect", ""},
+		{OpPoint, "consumer-1", "consumer.after-receive", ""},
+		{OpPoint, "consumer-1", "consumer.after-effect", ""},
+		{OpAck, "consumer-1", "", ""},
+		{OpPoint, "consumer-1", "consumer.after-effect", CrashConsumer},
+		{OpPoint, "consumer-1", "consumer.after-effect", ""},
+		{OpBroker, "relay", "", BrokerDown},
+		{OpBroker, "relay", "", ""},
 	}
 	for i, st := range steps {
 		got := ""
-		if f := s.Fire(st.kinds, st.proc, st.point); f != nil {
+		if f := s.Fire(st.op, st.proc, st.point); f != nil {
 			got = f.Kind
 		}
 		if got != st.fires {
 			t.Errorf("step %d (%s at %q): fired %q, want %q", i, st.proc, st.point, got, st.fires)
+		}
+	}
+}
+
+// TestOneCountPerOperation: the kinds that watch one operation are counted together, so at most
+// one fault fires per operation; a fault whose kind watches another operation does not count it.
+func TestOneCountPerOperation(t *testing.T) {
+	s := NewSchedule([]history.Fault{
+		{Kind: PartitionBroker, Target: "relay", Nth: 1, Duration: 10},
+		{Kind: BrokerDown, Nth: 1, Duration: 10},
+		{Kind: LostConfirm, Target: "relay", Nth: 2},
+	})
+	var got []string
+	for range 3 {
+		for _, op := range []Op{OpPublish, OpBroker} {
+			if f := s.Fire(op, "relay", ""); f != nil {
+				got = append(got, op.String()+":"+f.Kind)
+			}
+		}
+	}
+	want := []string{"broker:" + PartitionBroker, "publish:" + LostConfirm, "broker:" + BrokerDown}
+	if !slices.Equal(got, want) {
+		t.Errorf("fired %q, want %q", got, want)
+	}
+}
+
+// TestDeclarations: every kind but none watches an operation, can hit someone in a full
+// topology, and draws a positive Nth; Watching lists each kind under its own operation only;
+// short names fit the matrix header and are distinct.
+func TestDeclarations(t *testing.T) {
+	full := Topology{Relay: true, Consumers: 2, Gateway: true}
+	shorts := map[string]bool{}
+	for _, k := range Kinds() {
+		if k.Short == "" || len(k.Short) > 8 || shorts[k.Short] {
+			t.Errorf("%s: short name %q is empty, longer than 8 or taken", k.Name, k.Short)
+		}
+		shorts[k.Short] = true
+		if k.Bound.Nth(1) < 1 {
+			t.Errorf("%s: Nth bound %d for one command", k.Name, k.Bound.Nth(1))
+		}
+		if k.Name == None {
+			if k.Watches != OpNone || len(k.Targets(full)) != 0 {
+				t.Errorf("none watches %s, targets %q", k.Watches, k.Targets(full))
+			}
+			continue
+		}
+		if k.Watches == OpNone || len(k.Targets(full)) == 0 {
+			t.Errorf("%s watches %s, targets %q", k.Name, k.Watches, k.Targets(full))
+		}
+		for op := range numOps {
+			if slices.Contains(Watching(op), k.Name) != (op == k.Watches) {
+				t.Errorf("%s: Watching(%s) = %q", k.Name, op, Watching(op))
+			}
+		}
+	}
+}
+
+// TestNthBound: the generator's draws of Nth, as they were before the bounds were declared.
+func TestNthBound(t *testing.T) {
+	for _, tc := range []struct {
+		kind     string
+		commands []int
+		want     []int
+	}{
+		{CrashProducer, []int{1, 2, 5}, []int{1, 2, 5}},
+		{LostConfirm, []int{1, 2, 5}, []int{1, 2, 5}},
+		{PartitionDB, []int{1, 2, 5}, []int{3, 6, 15}},
+		{Latency, []int{1, 2, 5}, []int{3, 6, 15}},
+		{Reorder, []int{1, 2, 5}, []int{1, 1, 3}},
+		{ConcurrentConsumers, []int{1, 2, 5}, []int{1, 1, 3}},
+	} {
+		k, _ := Lookup(tc.kind)
+		for i, n := range tc.commands {
+			if got := k.Bound.Nth(n); got != tc.want[i] {
+				t.Errorf("%s, %d commands: Nth up to %d, want %d", tc.kind, n, got, tc.want[i])
+			}
 		}
 	}
 }

@@ -1,20 +1,19 @@
 package fault
 
 import (
-	"slices"
-
 	"github.com/deliveryharness/harness/harness/history"
 )
 
 // Schedule is a fault schedule being played: it counts, for each fault, the operations of its
-// target that the fault watches, and says when it fires. Both backends play schedules with it,
-// so that "#3" means the same on either.
+// target that its kind watches (Kind.Watches), and says when it fires. Both backends play
+// schedules with it, so that "#3" means the same on either.
 type Schedule struct {
 	armed []*armed
 }
 
 type armed struct {
 	f     history.Fault
+	op    Op // what its kind watches
 	count int
 	fired bool
 }
@@ -23,27 +22,28 @@ type armed struct {
 func NewSchedule(faults []history.Fault) *Schedule {
 	s := &Schedule{}
 	for _, f := range faults {
-		s.armed = append(s.armed, &armed{f: f})
+		s.armed = append(s.armed, &armed{f: f, op: watches(f.Kind)})
 	}
 	return s
 }
 
-// Fire counts one operation of proc (at point, for crashes) for the not yet fired faults of the
-// given kinds that target proc (or everyone), and returns the first that reaches its Nth
-// operation. Each fault fires once.
-func (s *Schedule) Fire(kinds []string, proc, point string) *history.Fault {
-	return s.fire(kinds, proc, point, "")
+// Fire counts one operation op of proc (at point, for OpPoint) for the not yet fired faults
+// whose kind watches op and that target proc (or everyone), and returns the first that reaches
+// its Nth operation: the kinds that watch one operation are counted together, so at most one
+// fault fires per operation. Each fault fires once.
+func (s *Schedule) Fire(op Op, proc, point string) *history.Fault {
+	return s.fire(op, proc, point, "")
 }
 
-// FireLink is Fire for faults on one of proc's links (latency): it counts an operation of proc
-// on link.
-func (s *Schedule) FireLink(kinds []string, proc, link string) *history.Fault {
-	return s.fire(kinds, proc, "", link)
+// FireLink is Fire for an operation of proc on one of its links (OpLink): it counts the faults
+// on that link.
+func (s *Schedule) FireLink(proc, link string) *history.Fault {
+	return s.fire(OpLink, proc, "", link)
 }
 
-func (s *Schedule) fire(kinds []string, proc, point, link string) *history.Fault {
+func (s *Schedule) fire(op Op, proc, point, link string) *history.Fault {
 	for _, a := range s.armed {
-		if a.fired || !slices.Contains(kinds, a.f.Kind) {
+		if a.fired || a.op != op || op == OpNone {
 			continue
 		}
 		if a.f.Target != "" && a.f.Target != proc {

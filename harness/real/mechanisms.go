@@ -6,7 +6,6 @@ package real
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -27,47 +26,59 @@ const (
 // reports whether it killed the worker.
 type mechanism func(ctx context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (killed bool, err error)
 
-// faults maps fault kinds to their mechanisms.
-type faults map[string]mechanism
-
-// watch is one row of the table. At a worker's gate of kind gate, it counts one operation for
-// the faults of its kinds, together (one count, so at most one of them fires per operation), and
-// the fault that fires applies its kind's mechanism. A row with a link counts an operation on
-// that link of the worker (slow-link faults, which name a link).
-type watch struct {
+// site is an operation that faults watch, at a gate of the worker protocol; an operation on a
+// link (fault.OpLink) names the worker's link.
+type site struct {
 	gate worker.GateKind
+	op   fault.Op
 	link string
-	on   faults
 }
 
-// mechanisms is the table from operations to the faults that watch them and the mechanism each
-// applies. At a gate, its rows apply in this order, until one kills the worker. A new fault kind
-// is a row (one per operation it watches); a new mechanism, a function below.
-var mechanisms = []watch{
-	{worker.GatePoint, "", faults{fault.CrashProducer: crash, fault.CrashRelay: crash, fault.CrashConsumer: crash}},
+// operations is where the operations that faults watch happen on a worker: at a gate of its
+// kind, these operations in this order, each counted for the fault kinds that watch it (their
+// declaration in package fault), until a mechanism kills the worker.
+var operations = []site{
+	{worker.GatePoint, fault.OpPoint, ""},
 
-	{worker.GateCommit, fault.LinkDB, faults{fault.Latency: slowLink}},
-	{worker.GateCommit, "", faults{fault.AmbiguousCommit: toxicUntil(proxyPostgres, "timeout", "downstream", worker.GateCommitDone)}},
-	{worker.GateCommit, "", faults{fault.PartitionDB: cutDBLink}},
+	{worker.GateCommit, fault.OpLink, fault.LinkDB},
+	{worker.GateCommit, fault.OpCommit, ""},
+	{worker.GateCommit, fault.OpDB, ""},
 
-	{worker.GateDB, fault.LinkDB, faults{fault.Latency: slowLink}},
-	{worker.GateDB, "", faults{fault.PartitionDB: cutDBLink}},
+	{worker.GateDB, fault.OpLink, fault.LinkDB},
+	{worker.GateDB, fault.OpDB, ""},
 
-	{worker.GateAck, fault.LinkBroker, faults{fault.Latency: slowLink}},
-	{worker.GateAck, "", faults{fault.LostAck: toxicUntil(proxyAMQP, "reset_peer", "upstream", worker.GateAckDone)}},
-	{worker.GateAck, "", faults{fault.PartitionBroker: cutBrokerLink, fault.BrokerDown: brokerDown}},
+	{worker.GateAck, fault.OpLink, fault.LinkBroker},
+	{worker.GateAck, fault.OpAck, ""},
+	{worker.GateAck, fault.OpBroker, ""},
 
-	{worker.GatePublish, fault.LinkBroker, faults{fault.Latency: slowLink}},
-	{worker.GatePublish, "", faults{fault.LostConfirm: toxicUntil(proxyAMQP, "timeout", "downstream", worker.GateConfirmDone)}},
-	{worker.GatePublish, "", faults{fault.PartitionBroker: cutBrokerLink, fault.BrokerDown: brokerDown}},
+	{worker.GatePublish, fault.OpLink, fault.LinkBroker},
+	{worker.GatePublish, fault.OpPublish, ""},
+	{worker.GatePublish, fault.OpBroker, ""},
 
-	{worker.GateBroker, fault.LinkBroker, faults{fault.Latency: slowLink}},
-	{worker.GateBroker, "", faults{fault.PartitionBroker: cutBrokerLink, fault.BrokerDown: brokerDown}},
+	{worker.GateBroker, fault.OpLink, fault.LinkBroker},
+	{worker.GateBroker, fault.OpBroker, ""},
 
-	{worker.GateGateway, fault.LinkGateway, faults{fault.Latency: slowLink}},
+	{worker.GateGateway, fault.OpLink, fault.LinkGateway},
 
-	{worker.GateReorder, "", faults{fault.Reorder: reorder}},
-	{worker.GateReceive, "", faults{fault.ConcurrentConsumers: dropConnection}},
+	{worker.GateReorder, fault.OpDelivery, ""},
+	{worker.GateReceive, fault.OpReceive, ""},
+}
+
+// mechanisms is the table from fault kinds (and so from the operations they watch) to what
+// each does when it fires. A new fault kind is a row; a new mechanism, a function below.
+var mechanisms = map[string]mechanism{
+	fault.CrashProducer:       crash,                                                                     // OpPoint
+	fault.CrashRelay:          crash,                                                                     // OpPoint
+	fault.CrashConsumer:       crash,                                                                     // OpPoint
+	fault.AmbiguousCommit:     toxicUntil(proxyPostgres, "timeout", "downstream", worker.GateCommitDone), // OpCommit
+	fault.LostConfirm:         toxicUntil(proxyAMQP, "timeout", "downstream", worker.GateConfirmDone),    // OpPublish
+	fault.LostAck:             toxicUntil(proxyAMQP, "reset_peer", "upstream", worker.GateAckDone),       // OpAck
+	fault.ConcurrentConsumers: dropConnection,                                                            // OpReceive
+	fault.PartitionDB:         cutDBLink,                                                                 // OpDB
+	fault.PartitionBroker:     cutBrokerLink,                                                             // OpBroker
+	fault.BrokerDown:          brokerDown,                                                                // OpBroker
+	fault.Latency:             slowLink,                                                                  // OpLink
+	fault.Reorder:             reorder,                                                                   // OpDelivery
 }
 
 // gate decides what the faults do at a worker's gate; it reports whether the worker was killed.
@@ -78,35 +89,25 @@ func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, e
 	if err := r.takeOff(w.name, g.Kind); err != nil {
 		return false, err
 	}
-	for _, row := range mechanisms {
-		if row.gate != g.Kind {
+	for _, o := range operations {
+		if o.gate != g.Kind {
 			continue
 		}
-		f := r.fire(row, w.name, g.Point)
+		var f *history.Fault
+		if o.op == fault.OpLink {
+			f = r.schedule.FireLink(w.name, o.link)
+		} else {
+			f = r.schedule.Fire(o.op, w.name, g.Point)
+		}
 		if f == nil {
 			continue
 		}
-		if killed, err := row.on[f.Kind](ctx, r, w, g, f); killed || err != nil {
+		r.note(w.name, history.OpFault, "", f.String())
+		if killed, err := mechanisms[f.Kind](ctx, r, w, g, f); killed || err != nil {
 			return killed, err
 		}
 	}
 	return false, nil
-}
-
-// fire counts one operation of a worker (at point, for crashes) against the faults of a row and
-// returns the fault that fires now, if any, noting it in the history.
-func (r *run) fire(row watch, proc, point string) *history.Fault {
-	kinds := slices.Sorted(maps.Keys(row.on))
-	var f *history.Fault
-	if row.link != "" {
-		f = r.schedule.FireLink(kinds, proc, row.link)
-	} else {
-		f = r.schedule.Fire(kinds, proc, point)
-	}
-	if f != nil {
-		r.note(proc, history.OpFault, "", f.String())
-	}
-	return f
 }
 
 // pendingToxic is a toxic that comes off at a worker's next gate of one kind.

@@ -168,7 +168,8 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 	b.nextSeq++
 	b.ready = append(b.ready, bm)
 	w.noteEvent(history.Event{Proc: "broker", Op: history.OpEnqueue, Msg: m.ID, Key: m.Key, From: p.name, Detail: "from " + p.name})
-	if w.fire(publishKinds, p, "") != nil || w.slow[link{p.name, fault.LinkBroker}] {
+	w.at(p, fault.OpPublish, "")
+	if p.takeReplyWithheld() || w.slow[link{p.name, fault.LinkBroker}] {
 		// A lost confirm, or one that a slow link delivers after the publisher's timeout.
 		c.stalled = true
 	}
@@ -251,11 +252,7 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	d := c.buffer[0]
 	c.buffer = c.buffer[1:]
 	out := strategies.Delivery{Msg: d.m.msg, Tag: d.tag, Redelivered: d.m.redelivered}
-	if w.fire(receiveKinds, p, "") != nil {
-		// The connection drops under the consumer's feet: the broker requeues what it holds while
-		// the consumer goes on processing this delivery.
-		b.close(c, "connection dropped")
-	}
+	w.at(p, fault.OpReceive, "") // concurrent-consumers drops the connection under this delivery
 	return out, nil
 }
 
@@ -291,10 +288,8 @@ func (s subscription) Ack(_ context.Context, tag uint64) error {
 		return err
 	}
 	p, b := s.p, s.p.w.br
-	if p.w.fire(ackKinds, p, "") != nil {
-		// The ack is written to a connection that resets: the client saw no error.
-		b.close(c, "connection reset, ack lost")
-		p.subCh = nil
+	if p.w.at(p, fault.OpAck, ""); !c.open {
+		// The ack was written to a connection that reset (lost-ack): the client saw no error.
 		return nil
 	}
 	c.unacked = slices.Delete(c.unacked, i, i+1)

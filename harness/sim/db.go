@@ -427,7 +427,7 @@ func (t *tx) Commit(context.Context) error {
 		return err
 	}
 	p, w := t.p, t.d.w
-	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[link{p.name, fault.LinkDB}]
+	ambiguous := w.commitReplyLost(p)
 	t.apply()
 	if ambiguous {
 		// The COMMIT took effect; the reply is lost or late and the client waits for it in vain.
@@ -581,7 +581,7 @@ func (l changeLog) Advance(_ context.Context, pos uint64) error {
 	if !w.dbOp(p, true) {
 		return fmt.Errorf("advance slot: %w", strategies.ErrConnection)
 	}
-	ambiguous := w.fire(commitKinds, p, "") != nil || w.slow[link{p.name, fault.LinkDB}]
+	ambiguous := w.commitReplyLost(p)
 	d.confirmed = max(d.confirmed, pos)
 	if ambiguous {
 		p.sleep(w.cfg.CommitTimeout)

@@ -5,52 +5,133 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 )
 
-var (
-	crashKinds     = []string{fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer}
-	commitKinds    = []string{fault.AmbiguousCommit}
-	ackKinds       = []string{fault.LostAck}
-	publishKinds   = []string{fault.LostConfirm}
-	receiveKinds   = []string{fault.ConcurrentConsumers}
-	dbLinkKinds    = []string{fault.PartitionDB}
-	brokerOpsKinds = []string{fault.PartitionBroker, fault.BrokerDown}
-	latencyKinds   = []string{fault.Latency}
-	reorderKinds   = []string{fault.Reorder}
-)
+// The simulator's table from operations to fault mechanisms. Where an operation happens is in the
+// code of the port that does it (a COMMIT calls w.at(p, fault.OpCommit, "")); which fault kinds
+// watch it is their declaration in package fault; what the fault that fires does is its kind's
+// row here. A mechanism changes what the infrastructure does (cuts a link, closes a channel,
+// withholds a reply); the operation in progress then meets that state. A new fault kind that
+// watches an existing operation is one row here.
 
-// slowLink counts one operation of p on link for latency faults and reports whether the link is
-// slow now: requests still reach the server, replies come after the client's timeout.
-func (w *world) slowLink(p *proc, to string) bool {
-	key := link{p.name, to}
-	if f := w.schedule.FireLink(latencyKinds, p.name, to); f != nil {
-		w.note(p.name, history.OpFault, "", "", f.String())
-		w.slow[key] = true
-		w.after(int64(max(1, f.Duration)), to+" link of "+p.name+" fast again", func() { delete(w.slow, key) })
-	}
-	return w.slow[key]
+// mechanism is what fault f, firing at an operation of p (at point, for fault points), does.
+type mechanism func(w *world, p *proc, f *history.Fault, point string)
+
+var mechanisms = map[string]mechanism{
+	fault.CrashProducer:       crash,         // OpPoint
+	fault.CrashRelay:          crash,         // OpPoint
+	fault.CrashConsumer:       crash,         // OpPoint
+	fault.AmbiguousCommit:     withholdReply, // OpCommit: the COMMIT takes effect, its reply never comes
+	fault.LostConfirm:         withholdReply, // OpPublish: the message is enqueued, its confirm never comes
+	fault.LostAck:             dropSubscription("connection reset, ack lost"),
+	fault.ConcurrentConsumers: dropSubscription("connection dropped"), // OpReceive
+	fault.PartitionDB:         cutDBLink,                              // OpDB
+	fault.PartitionBroker:     cutBrokerLink,                          // OpBroker
+	fault.BrokerDown:          brokerDown,                             // OpBroker
+	fault.Latency:             slowLink,                               // OpLink
+	fault.Reorder:             handBack,                               // OpDelivery
 }
 
-// fire counts one operation of p for the faults of the given kinds (at the named point, for
-// crashes) and returns the fault that fires on it, if any, noting it in the history.
-func (w *world) fire(kinds []string, p *proc, point string) *history.Fault {
-	f := w.schedule.Fire(kinds, p.name, point)
-	if f != nil {
+// at counts one operation op of p (at point, for fault points) for the faults whose kind
+// watches it, and applies the mechanism of the one that fires, noting the fault first.
+func (w *world) at(p *proc, op fault.Op, point string) {
+	if f := w.schedule.Fire(op, p.name, point); f != nil {
 		w.note(p.name, history.OpFault, "", "", f.String())
+		mechanisms[f.Kind](w, p, f, point)
 	}
-	return f
 }
 
-// dbOp is called before every database operation of p: a counted one (BEGIN, COMMIT) may cut
-// p's link (partition-db); it reports whether p can reach the database.
+// atLink counts one operation of p on one of its links (fault.OpLink).
+func (w *world) atLink(p *proc, to string) {
+	if f := w.schedule.FireLink(p.name, to); f != nil {
+		w.note(p.name, history.OpFault, "", "", f.String())
+		mechanisms[f.Kind](w, p, f, "")
+	}
+}
+
+// crash kills the process at its fault point.
+func crash(_ *world, p *proc, _ *history.Fault, point string) { p.crash(point) }
+
+// withholdReply makes the reply to p's operation in progress never come: the operation takes
+// effect on the server, and its client waits in vain (a COMMIT's, a publisher confirm's: on that
+// channel every later confirm is lost too).
+func withholdReply(_ *world, p *proc, _ *history.Fault, _ string) { p.replyWithheld = true }
+
+// takeReplyWithheld reports whether a fault withheld the reply of the operation in progress,
+// and forgets it.
+func (p *proc) takeReplyWithheld() bool {
+	v := p.replyWithheld
+	p.replyWithheld = false
+	return v
+}
+
+// dropSubscription closes the consumer's channel under it: the broker requeues what it had not
+// acknowledged while the consumer goes on (with an ack that never arrives, or with the delivery
+// it holds, a copy of which goes to a competing consumer).
+func dropSubscription(why string) mechanism {
+	return func(w *world, p *proc, _ *history.Fault, _ string) {
+		if p.subCh != nil {
+			w.br.close(p.subCh, why)
+			p.subCh = nil
+		}
+	}
+}
+
+// cutDBLink cuts p's link to the database for the fault's duration: its transactions abort.
+func cutDBLink(w *world, p *proc, f *history.Fault, _ string) {
+	w.dbCut[p.name] = true
+	w.db.disconnect(p, "connection lost")
+	name := p.name
+	w.after(int64(max(1, f.Duration)), "database link of "+name+" restored", func() { delete(w.dbCut, name) })
+}
+
+// cutBrokerLink cuts p's link to the broker for the fault's duration: its channels close.
+func cutBrokerLink(w *world, p *proc, f *history.Fault, _ string) {
+	w.brokerCut[p.name] = true
+	w.br.closeProc(p, "link cut")
+	name := p.name
+	w.after(int64(max(1, f.Duration)), "broker link of "+name+" restored", func() { delete(w.brokerCut, name) })
+}
+
+// brokerDown takes the broker down for everyone for the fault's duration: every channel closes.
+func brokerDown(w *world, _ *proc, f *history.Fault, _ string) {
+	w.brokerDown = true
+	w.br.closeAll("broker down")
+	w.after(int64(max(1, f.Duration)), "broker back up", func() { w.brokerDown = false })
+}
+
+// slowLink turns p's link of the fault slow for its duration: requests still reach the server,
+// replies come after the client's timeout.
+func slowLink(w *world, p *proc, f *history.Fault, _ string) {
+	key := link{p.name, f.Link}
+	w.slow[key] = true
+	w.after(int64(max(1, f.Duration)), f.Link+" link of "+p.name+" fast again", func() { delete(w.slow, key) })
+}
+
+// handBack makes the consumer hand the delivery it is about to handle back once the next one
+// has arrived (fault.Reordering).
+func handBack(_ *world, p *proc, _ *history.Fault, _ string) { p.handBack = true }
+
+// takeHandBack reports whether the reorder fault fired at the delivery in progress, and forgets it.
+func (p *proc) takeHandBack() bool {
+	v := p.handBack
+	p.handBack = false
+	return v
+}
+
+// commitReplyLost is a COMMIT (or an advance of the slot) of p, the operation ambiguous-commit
+// watches: it reports whether the reply will not come in time, withheld by the fault or late on
+// a slow link.
+func (w *world) commitReplyLost(p *proc) bool {
+	w.at(p, fault.OpCommit, "")
+	return p.takeReplyWithheld() || w.slow[link{p.name, fault.LinkDB}]
+}
+
+// dbOp is called before every database operation of p: a counted one (BEGIN, COMMIT, a read or
+// an advance of the slot) is an operation on p's database link and may cut it (partition-db); it
+// reports whether p can reach the database.
 func (w *world) dbOp(p *proc, counted bool) bool {
-	if !counted {
-		return !w.dbCut[p.name]
-	}
-	w.slowLink(p, fault.LinkDB)
-	if f := w.fire(dbLinkKinds, p, ""); f != nil {
-		w.dbCut[p.name] = true
-		w.db.disconnect(p, "connection lost")
-		name := p.name
-		w.after(int64(max(1, f.Duration)), "database link of "+name+" restored", func() { delete(w.dbCut, name) })
+	if counted {
+		w.atLink(p, fault.LinkDB)
+		w.at(p, fault.OpDB, "")
 	}
 	return !w.dbCut[p.name]
 }
@@ -59,20 +140,7 @@ func (w *world) dbOp(p *proc, counted bool) bool {
 // (partition-broker) or take the broker down for everyone (broker-down), and reports whether p
 // can reach the broker.
 func (w *world) brokerOp(p *proc) bool {
-	w.slowLink(p, fault.LinkBroker)
-	if f := w.fire(brokerOpsKinds, p, ""); f != nil {
-		d := int64(max(1, f.Duration))
-		switch f.Kind {
-		case fault.PartitionBroker:
-			w.brokerCut[p.name] = true
-			w.br.closeProc(p, "link cut")
-			name := p.name
-			w.after(d, "broker link of "+name+" restored", func() { delete(w.brokerCut, name) })
-		case fault.BrokerDown:
-			w.brokerDown = true
-			w.br.closeAll("broker down")
-			w.after(d, "broker back up", func() { w.brokerDown = false })
-		}
-	}
+	w.atLink(p, fault.LinkBroker)
+	w.at(p, fault.OpBroker, "")
 	return !w.brokerDown && !w.brokerCut[p.name]
 }

@@ -29,7 +29,8 @@ func (w *world) send(p *proc, m history.Message, key string) error {
 		return errUnwinding
 	}
 	p.step()
-	slow := w.slowLink(p, fault.LinkGateway)
+	w.atLink(p, fault.LinkGateway)
+	slow := w.slow[link{p.name, fault.LinkGateway}]
 	g := w.gw
 	switch {
 	case key != "" && g.keys[key]:

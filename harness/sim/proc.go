@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 )
 
@@ -36,6 +37,10 @@ type proc struct {
 	idle      bool // blocked waiting for work: the only state in which a run may end
 	down      bool // crashed, waiting for its restart
 	unwinding bool // crash in progress: port calls fail at once
+
+	// Set by a fault's mechanism at an operation, taken by the operation at once.
+	replyWithheld bool // the reply to the operation in progress never comes
+	handBack      bool // the delivery in progress is handed back (reorder)
 
 	txs   []*tx
 	pubCh *channel
@@ -137,9 +142,7 @@ func (f faults) Point(_ context.Context, name string) {
 		return
 	}
 	p.step()
-	if p.w.fire(crashKinds, p, name) != nil {
-		p.crash(name)
-	}
+	p.w.at(p, fault.OpPoint, name)
 }
 
 // clock is the process's strategies.Clock: simulated milliseconds.

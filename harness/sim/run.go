@@ -58,7 +58,10 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 				Group: Group,
 				Store: record.Store(store{cp}, w, cp.name),
 				Sub: fault.Reordering(record.Subscription(subscription{cp}, w, cp.name),
-					func(context.Context, strategies.Delivery) bool { return w.fire(reorderKinds, cp, "") != nil }),
+					func(context.Context, strategies.Delivery) bool {
+						w.at(cp, fault.OpDelivery, "")
+						return cp.takeHandBack()
+					}),
 				Faults: faults{cp},
 				Clock:  clock{cp},
 			}
