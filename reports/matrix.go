@@ -21,27 +21,11 @@ type MatrixOptions struct {
 // DefaultWidth is the matrix width when MatrixOptions.Width is 0.
 const DefaultWidth = 100
 
-// shortFaults are the header abbreviations of the catalogue's fault kinds.
-var shortFaults = map[string]string{
-	"none":                 "none",
-	"crash-producer":       "crash-p",
-	"crash-relay":          "crash-r",
-	"crash-consumer":       "crash-c",
-	"ambiguous-commit":     "amb-cmt",
-	"lost-ack":             "lost-ack",
-	"lost-confirm":         "lost-cnf",
-	"partition-broker":     "part-brk",
-	"partition-db":         "part-db",
-	"broker-down":          "brk-down",
-	"concurrent-consumers": "conc-con",
-	"latency":              "latency",
-	"reorder":              "reorder",
-}
-
-// shortFault abbreviates a fault name to at most 8 columns.
+// shortFault abbreviates a fault name to at most 8 columns: the kind's declared short name, or
+// the name cut short for a kind outside the catalogue.
 func shortFault(name string) string {
-	if s, ok := shortFaults[name]; ok {
-		return s
+	if k, err := fault.Lookup(name); err == nil {
+		return k.Short
 	}
 	if len(name) > 8 {
 		return name[:8]
