@@ -20,6 +20,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/worker"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -153,7 +154,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			return nil, err
 		}
 	}
-	if sc.Workload == "emails" {
+	if workload.EffectOf(sc.Workload) == workload.External {
 		if r.gateway, err = StartGateway(runLog{r}); err != nil {
 			return nil, err
 		}
