@@ -14,6 +14,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
@@ -174,11 +175,12 @@ var demoGuards = []history.Guard{history.GuardInbox, history.GuardKey, history.G
 
 // timeline writes the numbered event lines of a run, with a ">" in the margin (and colour on a
 // terminal) on what the room should look at, as the lines' marks say: the scheduled fault and the
-// crash, every effect the verdict counts (and, for prices, every write), and a defence at work
-// (demoGuards).
+// crash, every effect the verdict counts (and, where the effect sets a value, every write), and a
+// defence at work (demoGuards).
 func (o demoOutput) timeline(sc history.Scenario, out scenarios.Outcome) {
 	ce := &result.Counterexample{Seed: sc.Seed, Scenario: sc, Violations: out.Violations, History: out.History}
 	notes, lines := reports.TimelineLines(ce)
+	sets := workload.EffectOf(sc.Workload) == workload.Set
 	for _, n := range notes {
 		o.line("  note: " + n)
 	}
@@ -188,7 +190,7 @@ func (o demoOutput) timeline(sc history.Scenario, out scenarios.Outcome) {
 		switch {
 		case l.Has(reports.MarkFault), l.Has(reports.MarkCrash):
 			code = ansiRed
-		case l.Marker() != "", sc.Workload == "prices" && l.Op == history.OpApply:
+		case l.Marker() != "", sets && l.Op == history.OpApply:
 			code = ansiYel
 		case slices.Contains(demoGuards, l.Guard()):
 			code = ansiGreen
@@ -209,15 +211,17 @@ type actOutcome struct {
 	summary string // the act's result in a few words: "order-1 paid twice"
 }
 
-// summarise says in a few words what the final state shows: for prices the first violation's
-// words (or the final prices), else each message's effects counted.
+// summarise says in a few words what the final state shows: where the effect sets a value
+// (prices) the first violation's words (or the final values), else each message's effects
+// counted, in the workload's words.
 func summarise(h *history.History, vs []invariants.Violation) string {
 	if h == nil {
 		return ""
 	}
 	var parts []string
-	switch w := h.Scenario.Workload; w {
-	case "prices":
+	w, _ := workload.Lookup(h.Scenario.Workload)
+	switch w.Effect {
+	case workload.Set:
 		if len(vs) > 0 {
 			d, _, _ := strings.Cut(vs[0].Detail, " (")
 			return d
@@ -226,7 +230,7 @@ func summarise(h *history.History, vs []invariants.Violation) string {
 			parts = append(parts, fmt.Sprintf("%s ends at price %d", v.Key, v.Value))
 		}
 	default:
-		verb := map[string]string{"orders": "paid", "credits": "credited", "emails": "emailed"}[w]
+		verb := w.Words.Applied
 		count := map[string]int{}
 		committed := map[string]bool{}
 		key := map[string]string{}
@@ -249,7 +253,7 @@ func summarise(h *history.History, vs []invariants.Violation) string {
 			if count[id] == 0 {
 				s = id + " never " + verb
 			}
-			if w != "orders" && key[id] != "" && key[id] != id {
+			if w.Words.NamesKey && key[id] != "" && key[id] != id {
 				s += " to " + key[id]
 			}
 			if !committed[id] {
@@ -412,7 +416,8 @@ func tell(ctx context.Context, s story, b harness.Backend, o demoOutput, p *paus
 
 // setupWords describes an act's scenario: strategies, commands, topology and faults.
 func setupWords(sc history.Scenario) string {
-	noun := map[string]string{"orders": "order", "credits": "credit", "prices": "price change", "emails": "sign-up"}[sc.Workload]
+	w, _ := workload.Lookup(sc.Workload)
+	noun := w.Words.Command
 	n := len(sc.Commands)
 	cmds := fmt.Sprintf("%d %s", n, noun)
 	if n != 1 {
