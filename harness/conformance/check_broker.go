@@ -7,12 +7,14 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"github.com/deliveryharness/harness/harness/workload"
 )
 
 // checkConfirmedQueued: a confirmed message waits in the queue while nobody consumes.
 func checkConfirmedQueued(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) { s.publish(ctx, env, order("cq-1"), order("cq-2")) },
 	)
 	if f.Ready != 2 || f.Unacked != 0 {
@@ -24,7 +26,7 @@ func checkConfirmedQueued(t *testing.T, b Backend, _ Features) {
 func checkPublishConsume(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	var published atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if s.publish(ctx, env, order("pc-1"), order("pc-2")) {
 				published.Store(true)
@@ -50,7 +52,7 @@ func checkPublishConsume(t *testing.T, b Backend, _ Features) {
 func checkNackRequeue(t *testing.T, b Backend, feat Features) {
 	s := newScene(t)
 	var published atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if s.publish(ctx, env, order("nr-1"), order("nr-2")) {
 				published.Store(true)
@@ -94,7 +96,7 @@ func checkNackRequeue(t *testing.T, b Backend, feat Features) {
 func checkNackDiscard(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	var published atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if s.publish(ctx, env, order("nd-1")) {
 				published.Store(true)
@@ -119,7 +121,7 @@ func checkNackDiscard(t *testing.T, b Backend, _ Features) {
 func checkExitRequeues(t *testing.T, b Backend, feat Features) {
 	s := newScene(t)
 	var published, took atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 2},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 2},
 		func(ctx context.Context, env Env) {
 			if s.publish(ctx, env, order("ex-1"), order("ex-2")) {
 				published.Store(true)
@@ -168,7 +170,7 @@ func checkExitRequeues(t *testing.T, b Backend, feat Features) {
 func checkPrefetch(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	var published, full1, full2, gotLast atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 2},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 2},
 		func(ctx context.Context, env Env) {
 			if s.publish(ctx, env, order("pf-1"), order("pf-2"), order("pf-3"), order("pf-4"), order("pf-5")) {
 				published.Store(true)
@@ -222,7 +224,7 @@ func checkPrefetch(t *testing.T, b Backend, _ Features) {
 // checkIdle: Next returns ErrIdle when nothing arrives.
 func checkIdle(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) { s.idle(ctx, env, "an empty queue") },
 	)
 	wantBrokerEmpty(t, f)

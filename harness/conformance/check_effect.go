@@ -9,17 +9,18 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
 // checkApplyIdempotent: ApplyIdempotent twice, in one transaction and in two, leaves one effect.
-func checkApplyIdempotent(t *testing.T, b Backend, workload string) {
+func checkApplyIdempotent(t *testing.T, b Backend, w workload.Workload) {
 	s := newScene(t)
 	m := order("idem-1")
-	if workload == "credits" {
+	if w.Effect == workload.Add {
 		m = credit("idem-1", "acct-idem", 5)
 	}
-	f := b.Run(t, Setup{Workload: workload, Prefetch: 1},
+	f := b.Run(t, Setup{Workload: w.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if !s.commitTx(ctx, env, "first apply", func(tx strategies.Tx) error { return tx.ApplyIdempotent(ctx, m) }) {
 				return
@@ -33,7 +34,7 @@ func checkApplyIdempotent(t *testing.T, b Backend, workload string) {
 		},
 	)
 	wantEffects(t, f, m.ID, 1)
-	if workload == "credits" {
+	if w.Effect == workload.Add {
 		wantValue(t, f, m.Key, m.Amount)
 	}
 }
@@ -42,7 +43,7 @@ func checkApplyIdempotent(t *testing.T, b Backend, workload string) {
 func checkApplyTwiceOrders(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	m := order("twice-1")
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			for range 2 {
 				if !s.commitTx(ctx, env, "apply", func(tx strategies.Tx) error { return tx.Apply(ctx, m) }) {
@@ -58,7 +59,7 @@ func checkApplyTwiceOrders(t *testing.T, b Backend, _ Features) {
 func checkApplyCredits(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	c1, c2 := credit("cr-1", "acct-cr", 5), credit("cr-2", "acct-cr", 7)
-	f := b.Run(t, Setup{Workload: "credits", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Credits.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			for _, m := range []history.Message{c1, c1, c2} {
 				if !s.commitTx(ctx, env, "apply "+m.ID, func(tx strategies.Tx) error { return tx.Apply(ctx, m) }) {
@@ -77,7 +78,7 @@ func checkConcurrentCredits(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	c1, c2 := credit("cc-1", "acct-cc", 5), credit("cc-2", "acct-cc", 7)
 	var applied, applying atomic.Bool
-	f := b.Run(t, Setup{Workload: "credits", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Credits.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			tx, ok := s.begin(ctx, env)
 			if !ok {
@@ -108,7 +109,7 @@ func checkConcurrentCredits(t *testing.T, b Backend, _ Features) {
 func checkApplyPrices(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	p1, p2 := price("pr-1", "prod-1", 25), price("pr-2", "prod-1", 30)
-	f := b.Run(t, Setup{Workload: "prices", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Prices.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			for _, m := range []history.Message{p1, p2} {
 				if !s.commitTx(ctx, env, "apply "+m.ID, func(tx strategies.Tx) error { return tx.Apply(ctx, m) }) {
@@ -138,7 +139,7 @@ func checkVersioned(t *testing.T, b Backend, _ Features) {
 		{at("pv-2", 2, 20), false}, // a repeat
 		{at("pv-3", 3, 30), true},
 	}
-	f := b.Run(t, Setup{Workload: "prices", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Prices.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			for _, st := range steps {
 				if !s.commitTx(ctx, env, "versioned "+st.m.ID, func(tx strategies.Tx) error {
@@ -166,7 +167,7 @@ func checkEmails(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	m1 := history.Message{ID: "signup-1", Key: "user-1", Amount: 1, Seq: 1, Kind: "UserRegistered"}
 	m2 := history.Message{ID: "signup-2", Key: "user-2", Amount: 2, Seq: 1, Kind: "UserRegistered"}
-	f := b.Run(t, Setup{Workload: "emails", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Emails.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			tx, ok := s.begin(ctx, env)
 			if !ok {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -38,7 +39,7 @@ func checkSkipLocked(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	msgs := []history.Message{order("sl-1"), order("sl-2"), order("sl-3"), order("sl-4")}
 	var claimedA, claimedB, rolledBackA, doneC atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if !s.appendCommitted(ctx, env, msgs...) {
 				return
@@ -102,7 +103,7 @@ func checkUncommittedOutbox(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	m := order("uc-1")
 	var appended, looked, committed atomic.Bool
-	b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			tx, ok := s.begin(ctx, env)
 			if !ok {
@@ -150,7 +151,7 @@ func checkUncommittedOutbox(t *testing.T, b Backend, _ Features) {
 func checkMarkPublished(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	k1, k2 := order("mp-1"), order("mp-2")
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if !s.appendCommitted(ctx, env, k1, k2) {
 				return

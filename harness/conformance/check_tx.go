@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -17,7 +18,7 @@ func checkReadCommitted(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	const id = "rc-1"
 	var wrote, looked, committed atomic.Bool
-	b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			tx, ok := s.begin(ctx, env)
 			if !ok {
@@ -89,7 +90,7 @@ func checkReadCommitted(t *testing.T, b Backend, _ Features) {
 func checkRollback(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	m := credit("rb-1", "acct-rb", 5)
-	f := b.Run(t, Setup{Workload: "credits", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Credits.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			tx, ok := s.begin(ctx, env)
 			if !ok {
@@ -158,7 +159,7 @@ func checkDuplicateKey(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)
 	const id = "dup-1"
 	lost := order("dup-lost")
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			if !s.commitTx(ctx, env, "first inserts", func(tx strategies.Tx) error {
 				if err := tx.InboxInsert(ctx, group, id); err != nil {
@@ -214,7 +215,7 @@ func checkConcurrentInsert(t *testing.T, b Backend, firstCommits bool) {
 	s := newScene(t)
 	m := order("ci-1")
 	var inserted, inserting, ending atomic.Bool
-	f := b.Run(t, Setup{Workload: "orders", Prefetch: 1},
+	f := b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
 		func(ctx context.Context, env Env) {
 			tx, ok := s.begin(ctx, env)
 			if !ok {

@@ -16,7 +16,8 @@
 // through the ports (they poll shared flags between Clock.Sleep calls), so the same check runs on
 // the simulator's coroutines and on real concurrent processes.
 //
-// The package imports the ports and the history vocabulary, and nothing of any backend.
+// The package imports the ports, the history vocabulary and the workloads, and nothing of any
+// backend.
 package conformance
 
 import (
@@ -24,14 +25,16 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
 
 // Setup is the infrastructure one check asks for.
 type Setup struct {
-	// Workload names the effect semantics of Tx.Apply and Tx.ApplyIdempotent: "orders" (a payment
-	// row per effect), "credits" (balance += amount), "prices" (price := amount) or "emails" (a
-	// call to the mail gateway, outside the database; Final.Effects are what the gateway sent).
+	// Workload names the workload whose effect kind gives Tx.Apply and Tx.ApplyIdempotent their
+	// semantics: orders (append: a payment row per effect), credits (add: balance += amount),
+	// prices (set: price := amount) or emails (external: a call to the mail gateway, outside the
+	// database; Final.Effects are what the gateway sent).
 	Workload string
 	// Prefetch is every subscription's limit of unacknowledged deliveries (1 or more).
 	Prefetch int
@@ -100,8 +103,8 @@ var checks = []check{
 	{"tx-duplicate-inbox-key", checkDuplicateKey},
 	{"tx-concurrent-inbox-insert-first-commits", func(t *testing.T, b Backend, _ Features) { checkConcurrentInsert(t, b, true) }},
 	{"tx-concurrent-inbox-insert-first-rolls-back", func(t *testing.T, b Backend, _ Features) { checkConcurrentInsert(t, b, false) }},
-	{"effect-apply-idempotent-twice-orders", func(t *testing.T, b Backend, _ Features) { checkApplyIdempotent(t, b, "orders") }},
-	{"effect-apply-idempotent-twice-credits", func(t *testing.T, b Backend, _ Features) { checkApplyIdempotent(t, b, "credits") }},
+	{"effect-apply-idempotent-twice-orders", func(t *testing.T, b Backend, _ Features) { checkApplyIdempotent(t, b, workload.Orders) }},
+	{"effect-apply-idempotent-twice-credits", func(t *testing.T, b Backend, _ Features) { checkApplyIdempotent(t, b, workload.Credits) }},
 	{"effect-apply-twice-orders", checkApplyTwiceOrders},
 	{"effect-apply-credits-sums", checkApplyCredits},
 	{"effect-concurrent-credits-sum", checkConcurrentCredits},
