@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/scenarios"
 )
 
@@ -132,7 +133,7 @@ func stories() []story {
 				},
 				{
 					title: "transactional outbox",
-					scenario: demoScenario("outbox", "inbox", "orders", "crash-producer", scenarios.Commands(scenarios.NewSeedSource(0), "orders", 1, 1),
+					scenario: demoScenario("outbox", "inbox", workload.Orders.Name, "crash-producer", scenarios.Commands(scenarios.NewSeedSource(0), workload.Orders.Name, 1, 1),
 						history.Fault{Kind: "crash-producer", Target: "producer", Point: "producer.after-commit", Nth: 1}),
 					tell: "The outbox: the order and its OrderPlaced row commit in one transaction, and a relay, a " +
 						"separate process, publishes the row. We kill the order service right after its commit, " +

@@ -20,7 +20,7 @@ import (
 // proves its own strategy, written against the ports of package strategies, in a plain go test:
 //
 //	func TestMyConsumer(t *testing.T) {
-//		scenariotest.Prove(t, strategies.Outbox{}, MyConsumer{}, "orders")
+//		scenariotest.Prove(t, strategies.Outbox{}, MyConsumer{}, workload.Orders.Name)
 //	}
 //
 // A failure reports the shrunk scenario with its violations and timeline, and rapid saves it
