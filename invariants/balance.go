@@ -13,7 +13,7 @@ import (
 type balance struct{}
 
 // Name implements Checker.
-func (balance) Name() string { return "balance" }
+func (balance) Name() Name { return Balance }
 
 // Doc implements Checker.
 func (balance) Doc() string {

@@ -13,7 +13,7 @@ import (
 type converges struct{}
 
 // Name implements Checker.
-func (converges) Name() string { return "converges" }
+func (converges) Name() Name { return Converges }
 
 // Doc implements Checker.
 func (converges) Doc() string {

@@ -11,7 +11,7 @@ import (
 type noDuplicateEffect struct{}
 
 // Name implements Checker.
-func (noDuplicateEffect) Name() string { return "no-duplicate-effect" }
+func (noDuplicateEffect) Name() Name { return NoDuplicateEffect }
 
 // Doc implements Checker.
 func (noDuplicateEffect) Doc() string {
@@ -46,7 +46,7 @@ func (c noDuplicateEffect) run(s *state) []Violation {
 type noLostEffect struct{}
 
 // Name implements Checker.
-func (noLostEffect) Name() string { return "no-lost-effect" }
+func (noLostEffect) Name() Name { return NoLostEffect }
 
 // Doc implements Checker.
 func (noLostEffect) Doc() string {
@@ -85,7 +85,7 @@ func (c noLostEffect) run(s *state) []Violation {
 type noPhantomEffect struct{}
 
 // Name implements Checker.
-func (noPhantomEffect) Name() string { return "no-phantom-effect" }
+func (noPhantomEffect) Name() Name { return NoPhantomEffect }
 
 // Doc implements Checker.
 func (noPhantomEffect) Doc() string {

@@ -2,6 +2,7 @@ package invariants
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,9 +10,31 @@ import (
 	"github.com/deliveryharness/harness/harness/workload"
 )
 
+// Name is an invariant's catalogue name: a contract with the CLI, the reports (the keys of a
+// JSON cell's violations) and outside checks.
+type Name string
+
+// The catalogue's names, in catalogue order.
+const (
+	NoDuplicateEffect Name = "no-duplicate-effect"
+	NoLostEffect      Name = "no-lost-effect"
+	NoPhantomEffect   Name = "no-phantom-effect"
+	Converges         Name = "converges"
+	Balance           Name = "balance"
+)
+
+// Join joins names with sep, as strings.Join joins strings.
+func Join(names []Name, sep string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = string(n)
+	}
+	return strings.Join(parts, sep)
+}
+
 // Violation is a broken invariant with its witness. It is a result, never an error.
 type Violation struct {
-	Invariant string          `json:"invariant"`
+	Invariant Name            `json:"invariant"`
 	Key       string          `json:"key,omitempty"`      // business key: order id, account, product
 	Msgs      []string        `json:"msgs,omitempty"`     // message ids involved, sorted
 	Detail    string          `json:"detail"`             // one readable line
@@ -20,7 +43,7 @@ type Violation struct {
 
 // Checker is one invariant of the catalogue.
 type Checker interface {
-	Name() string
+	Name() Name
 	// Doc is one line.
 	Doc() string
 	// Applies reports whether the invariant holds by design for a workload whose effect is of
@@ -51,8 +74,8 @@ func All() []Checker {
 }
 
 // Names lists the invariant names in catalogue order.
-func Names() []string {
-	out := make([]string, len(catalogue))
+func Names() []Name {
+	out := make([]Name, len(catalogue))
 	for i, c := range catalogue {
 		out[i] = c.Name()
 	}
@@ -60,13 +83,17 @@ func Names() []string {
 }
 
 // Lookup finds an invariant by its catalogue name.
-func Lookup(name string) (Checker, error) {
+func Lookup(name Name) (Checker, error) {
 	for _, c := range catalogue {
 		if c.Name() == name {
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown invariant %q (known: %s)", name, strings.Join(Names(), ", "))
+	known := make([]string, len(catalogue))
+	for i, c := range catalogue {
+		known[i] = string(c.Name())
+	}
+	return nil, fmt.Errorf("unknown invariant %q (known: %s)", name, strings.Join(known, ", "))
 }
 
 // For returns the invariants that apply to the named workload, by its effect kind, in catalogue
@@ -100,12 +127,12 @@ func Check(h *history.History) []Violation {
 
 // Broken returns the distinct invariant names among vs, in catalogue order. Names outside the
 // catalogue come last, sorted.
-func Broken(vs []Violation) []string {
-	seen := make(map[string]bool)
+func Broken(vs []Violation) []Name {
+	seen := make(map[Name]bool)
 	for _, v := range vs {
 		seen[v.Invariant] = true
 	}
-	var out []string
+	var out []Name
 	for _, c := range catalogue {
 		if seen[c.Name()] {
 			out = append(out, c.Name())
@@ -113,11 +140,11 @@ func Broken(vs []Violation) []string {
 		}
 	}
 	if len(seen) > 0 {
-		rest := make([]string, 0, len(seen))
+		rest := make([]Name, 0, len(seen))
 		for name := range seen {
 			rest = append(rest, name)
 		}
-		sort.Strings(rest)
+		slices.Sort(rest)
 		out = append(out, rest...)
 	}
 	return out
@@ -200,7 +227,7 @@ func (s *state) keyOf(id string) string {
 }
 
 // violation builds a Violation: msgs sorted and deduplicated, evidence attached.
-func (s *state) violation(invariant, key string, msgs []string, detail string) Violation {
+func (s *state) violation(invariant Name, key string, msgs []string, detail string) Violation {
 	msgs = sortedSet(msgs)
 	return Violation{
 		Invariant: invariant,

@@ -30,7 +30,7 @@ func load(t *testing.T, name string) *history.History {
 
 // expect is what a violation must be, evidence aside.
 type expect struct {
-	invariant string
+	invariant Name
 	key       string
 	msgs      []string
 	detail    string
@@ -118,7 +118,7 @@ func TestFixtures(t *testing.T) {
 			if g := got(vs); !reflect.DeepEqual(g, tc.want) && !(len(g) == 0 && len(tc.want) == 0) {
 				t.Errorf("Check:\n got %+v\nwant %+v", g, tc.want)
 			}
-			var names []string
+			var names []Name
 			for _, w := range tc.want {
 				if len(names) == 0 || names[len(names)-1] != w.invariant {
 					names = append(names, w.invariant)
@@ -149,7 +149,7 @@ func TestFixtures(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	wantNames := []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
+	wantNames := []Name{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
 	if got := Names(); !reflect.DeepEqual(got, wantNames) {
 		t.Fatalf("Names = %q, want %q", got, wantNames)
 	}
@@ -173,7 +173,7 @@ func TestCatalogue(t *testing.T) {
 }
 
 func TestApplies(t *testing.T) {
-	matrix := map[string][]string{
+	matrix := map[string][]Name{
 		"orders":  {"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"},
 		"credits": {"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "balance"},
 		"prices":  {"no-lost-effect", "no-phantom-effect", "converges"},
@@ -184,7 +184,7 @@ func TestApplies(t *testing.T) {
 	}
 	for name, wantNames := range matrix {
 		t.Run("workload="+name, func(t *testing.T) {
-			applies := make(map[string]bool)
+			applies := make(map[Name]bool)
 			for _, n := range wantNames {
 				applies[n] = true
 			}
@@ -194,7 +194,7 @@ func TestApplies(t *testing.T) {
 					t.Errorf("%s.Applies(%q) = %v, want %v", c.Name(), effect, got, applies[c.Name()])
 				}
 			}
-			var names []string
+			var names []Name
 			for _, c := range For(name) {
 				names = append(names, c.Name())
 			}
@@ -227,7 +227,7 @@ func TestBroken(t *testing.T) {
 		{Invariant: "balance"}, {Invariant: "zz-custom"}, {Invariant: "no-duplicate-effect"},
 		{Invariant: "balance"}, {Invariant: "aa-custom"}, {Invariant: "no-duplicate-effect"},
 	}
-	want := []string{"no-duplicate-effect", "balance", "aa-custom", "zz-custom"}
+	want := []Name{"no-duplicate-effect", "balance", "aa-custom", "zz-custom"}
 	if got := Broken(vs); !reflect.DeepEqual(got, want) {
 		t.Errorf("Broken = %q, want %q", got, want)
 	}
@@ -494,7 +494,7 @@ func TestDeterminism(t *testing.T) {
 				t.Fatalf("the generated run breaks only %q", Broken(first))
 			}
 			// Catalogue order across checkers, key then msgs within each.
-			rank := make(map[string]int)
+			rank := make(map[Name]int)
 			for i, n := range Names() {
 				rank[n] = i
 			}

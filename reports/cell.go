@@ -59,7 +59,7 @@ func writeCell(b *strings.Builder, r result.CellResult) {
 			countW = max(countW, len(fmt.Sprint(r.Violations[n])))
 		}
 		for _, n := range names {
-			fmt.Fprintf(b, "  %s  %s/%d runs\n", pad(n, nameW), padLeft(fmt.Sprint(r.Violations[n]), countW), r.Runs)
+			fmt.Fprintf(b, "  %s  %s/%d runs\n", pad(string(n), nameW), padLeft(fmt.Sprint(r.Violations[n]), countW), r.Runs)
 		}
 	}
 

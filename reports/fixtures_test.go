@@ -118,25 +118,25 @@ func lostCE() *result.Counterexample {
 	return &result.Counterexample{Seed: 4, Invariant: "no-lost-effect", Scenario: sc, Violations: []invariants.Violation{v}, History: h}
 }
 
-func cellResult(p, c, w, f string, runs int, violations map[string]int, expected []string, matches bool, reason string) result.CellResult {
+func cellResult(p, c, w, f string, runs int, violations map[invariants.Name]int, expected []invariants.Name, matches bool, reason string) result.CellResult {
 	return result.CellResult{
 		Producer: p, Consumer: c, Workload: w, Fault: f, Backend: "sim", Runs: runs,
 		Violations: violations, Expected: expected, Matches: matches, Reason: reason,
 	}
 }
 
-func ordersCounts(dup, lost, phantom int) map[string]int {
-	return map[string]int{"no-duplicate-effect": dup, "no-lost-effect": lost, "no-phantom-effect": phantom}
+func ordersCounts(dup, lost, phantom int) map[invariants.Name]int {
+	return map[invariants.Name]int{"no-duplicate-effect": dup, "no-lost-effect": lost, "no-phantom-effect": phantom}
 }
 
 // fixtureResults is a small catalogue run: two workloads, a duplicate and a lost effect with
 // their counterexamples, a cell that differs from its expectation and a cell with harness errors.
 func fixtureResults() []result.CellResult {
-	dup := []string{"no-duplicate-effect"}
+	dup := []invariants.Name{"no-duplicate-effect"}
 	dupCell := cellResult("double-write", "naive", "orders", "crash-consumer", 100, ordersCounts(37, 0, 0), dup, true,
 		"the consumer dies after the payment commits and before its ack; the broker redelivers and the naive consumer pays again")
 	dupCell.Counterexample = duplicateCE()
-	lostCell := cellResult("double-write", "naive", "orders", "partition-broker", 100, ordersCounts(0, 12, 0), []string{"no-lost-effect"}, true,
+	lostCell := cellResult("double-write", "naive", "orders", "partition-broker", 100, ordersCounts(0, 12, 0), []invariants.Name{"no-lost-effect"}, true,
 		"the order commits, then the publish fails and nothing retries it")
 	lostCell.Counterexample = lostCE()
 	racy := cellResult("outbox", "inbox-racy", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), dup, false,
@@ -144,8 +144,8 @@ func fixtureResults() []result.CellResult {
 	errs := cellResult("outbox", "inbox", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), nil, true,
 		"the inbox's unique key makes the second insert fail, so the second payment rolls back")
 	errs.Errors = 2
-	prices := func(lost, phantom, conv int) map[string]int {
-		return map[string]int{"no-lost-effect": lost, "no-phantom-effect": phantom, "converges": conv}
+	prices := func(lost, phantom, conv int) map[invariants.Name]int {
+		return map[invariants.Name]int{"no-lost-effect": lost, "no-phantom-effect": phantom, "converges": conv}
 	}
 	withCost := func(r result.CellResult, c result.Cost) result.CellResult {
 		r.Cost = &c
@@ -162,7 +162,7 @@ func fixtureResults() []result.CellResult {
 			"the redelivered copy finds its inbox row and is acked without a second payment"),
 		racy,
 		errs,
-		cellResult("publish-first", "natural", "prices", "crash-producer", 100, prices(0, 21, 4), []string{"no-phantom-effect", "converges"}, true,
+		cellResult("publish-first", "natural", "prices", "crash-producer", 100, prices(0, 21, 4), []invariants.Name{"no-phantom-effect", "converges"}, true,
 			"the price change is published before its transaction commits; a crash in between leaves a price nobody set"),
 		cellResult("outbox", "natural", "prices", "none", 100, prices(0, 0, 0), nil, true, "no fault, nothing to go wrong"),
 		cellResult("outbox", "natural", "prices", "crash-producer", 100, prices(0, 0, 0), nil, true,

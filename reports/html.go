@@ -435,7 +435,7 @@ func htmlCounterexampleOf(r result.CellResult, links htmlLinkSet, own bool) html
 		Notes:       t.notes,
 	}
 	for _, v := range t.violations {
-		c.Violations = append(c.Violations, htmlViolation{Invariant: v.Invariant, Text: violationText(v)})
+		c.Violations = append(c.Violations, htmlViolation{Invariant: string(v.Invariant), Text: violationText(v)})
 	}
 	if ce.History == nil {
 		return c

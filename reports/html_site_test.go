@@ -27,7 +27,7 @@ func catalogueResults() []result.CellResult {
 		n := int(h.Sum32())
 		r := result.CellResult{
 			Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
-			Backend: "sim", Runs: 100, Violations: map[string]int{}, Expected: exp.Breaks,
+			Backend: "sim", Runs: 100, Violations: map[invariants.Name]int{}, Expected: exp.Breaks,
 			MayBreak: exp.MayBreak, Reason: exp.Reason(), Matches: true,
 		}
 		for _, name := range invariants.Names() {
@@ -40,7 +40,7 @@ func catalogueResults() []result.CellResult {
 			// The first runs missed the first break; the search found it.
 			r.Violations[exp.Breaks[0]] = 0
 			r.Searched = 1 + n%60
-			r.FoundBySearch = map[string]uint64{exp.Breaks[0]: uint64(100 + r.Searched)}
+			r.FoundBySearch = map[invariants.Name]uint64{exp.Breaks[0]: uint64(100 + r.Searched)}
 		}
 		if c.Fault == "none" {
 			r.Cost = &result.Cost{Events: 300, DBStatements: float64(4 + n%6), BrokerOps: 4, LatencyP50: float64(10 + n%40), LatencyP99: float64(30 + n%90)}
@@ -62,9 +62,9 @@ func catalogueResults() []result.CellResult {
 func searchedResults() []result.CellResult {
 	results := fixtureResults()
 	results[5].Searched = 400 // outbox/inbox-racy under concurrent-consumers: still missing
-	found := cellResult("outbox", "inbox-racy", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), []string{"no-duplicate-effect"}, true,
+	found := cellResult("outbox", "inbox-racy", "orders", "crash-consumer", 100, ordersCounts(0, 0, 0), []invariants.Name{"no-duplicate-effect"}, true,
 		"the consumer dies between the payment and its inbox row; the redelivered copy finds no row and pays again")
-	found.Searched, found.FoundBySearch = 36, map[string]uint64{"no-duplicate-effect": 136}
+	found.Searched, found.FoundBySearch = 36, map[invariants.Name]uint64{"no-duplicate-effect": 136}
 	ce := *duplicateCE()
 	ce.Seed = 136
 	ce.Scenario.Producer, ce.Scenario.Consumer, ce.Scenario.Seed = "outbox", "inbox-racy", 136
@@ -213,26 +213,26 @@ func TestHTMLSiteMatrixStaysLight(t *testing.T) {
 // text and Markdown reports; in the cell's title, the differing cells and the counterexample's
 // header.
 func TestHTMLSearchNote(t *testing.T) {
-	dup := []string{invDuplicate}
+	dup := []invariants.Name{invariants.NoDuplicateEffect}
 	cases := []struct {
 		name     string
 		runs     int
 		searched int
-		found    map[string]uint64
-		expected []string
-		counts   map[string]int
+		found    map[invariants.Name]uint64
+		expected []invariants.Name
+		counts   map[invariants.Name]int
 		want     string
 	}{
-		{"no search", 100, 0, nil, dup, map[string]int{invDuplicate: 3}, ""},
-		{"found", 4, 36, map[string]uint64{invDuplicate: 41}, dup, map[string]int{invDuplicate: 0},
+		{"no search", 100, 0, nil, dup, map[invariants.Name]int{invariants.NoDuplicateEffect: 3}, ""},
+		{"found", 4, 36, map[invariants.Name]uint64{invariants.NoDuplicateEffect: 41}, dup, map[invariants.Name]int{invariants.NoDuplicateEffect: 0},
 			"4 runs; the search drew 36 more seeds: seed 41 broke no-duplicate-effect."},
-		{"not found", 100, 400, nil, dup, map[string]int{invDuplicate: 0},
+		{"not found", 100, 400, nil, dup, map[invariants.Name]int{invariants.NoDuplicateEffect: 0},
 			"100 runs; the search drew 400 more seeds: no seed broke no-duplicate-effect."},
-		{"one seed, two breaks", 1, 1, map[string]uint64{invDuplicate: 2, invLost: 2}, []string{invDuplicate, invLost}, map[string]int{invDuplicate: 0, invLost: 0},
+		{"one seed, two breaks", 1, 1, map[invariants.Name]uint64{invariants.NoDuplicateEffect: 2, invariants.NoLostEffect: 2}, []invariants.Name{invariants.NoDuplicateEffect, invariants.NoLostEffect}, map[invariants.Name]int{invariants.NoDuplicateEffect: 0, invariants.NoLostEffect: 0},
 			"1 run; the search drew 1 more seed: seed 2 broke no-duplicate-effect and no-lost-effect."},
-		{"found one, missed one", 20, 80, map[string]uint64{invLost: 57}, []string{invDuplicate, invLost}, map[string]int{invDuplicate: 0, invLost: 0},
+		{"found one, missed one", 20, 80, map[invariants.Name]uint64{invariants.NoLostEffect: 57}, []invariants.Name{invariants.NoDuplicateEffect, invariants.NoLostEffect}, map[invariants.Name]int{invariants.NoDuplicateEffect: 0, invariants.NoLostEffect: 0},
 			"20 runs; the search drew 80 more seeds: seed 57 broke no-lost-effect, no seed broke no-duplicate-effect."},
-		{"two seeds", 10, 50, map[string]uint64{invDuplicate: 44, invLost: 12}, []string{invDuplicate, invLost}, map[string]int{invDuplicate: 0, invLost: 0},
+		{"two seeds", 10, 50, map[invariants.Name]uint64{invariants.NoDuplicateEffect: 44, invariants.NoLostEffect: 12}, []invariants.Name{invariants.NoDuplicateEffect, invariants.NoLostEffect}, map[invariants.Name]int{invariants.NoDuplicateEffect: 0, invariants.NoLostEffect: 0},
 			"10 runs; the search drew 50 more seeds: seed 12 broke no-lost-effect, seed 44 broke no-duplicate-effect."},
 	}
 	for _, c := range cases {

@@ -177,15 +177,15 @@ func TestHTMLMatrixCell(t *testing.T) {
 func TestSeverity(t *testing.T) {
 	base := result.CellResult{Runs: 100, Matches: true}
 	cases := []struct {
-		counts map[string]int
-		search map[string]uint64
+		counts map[invariants.Name]int
+		search map[invariants.Name]uint64
 		want   severity
 	}{
-		{map[string]int{invDuplicate: 0}, nil, sevOK},
-		{map[string]int{invDuplicate: 0}, map[string]uint64{invDuplicate: 412}, sevRare},
-		{map[string]int{invDuplicate: 9}, nil, sevRare},
-		{map[string]int{invDuplicate: 10, invLost: 2}, nil, sevFrequent},
-		{map[string]int{invDuplicate: 3, invLost: 50}, nil, sevMost},
+		{map[invariants.Name]int{invariants.NoDuplicateEffect: 0}, nil, sevOK},
+		{map[invariants.Name]int{invariants.NoDuplicateEffect: 0}, map[invariants.Name]uint64{invariants.NoDuplicateEffect: 412}, sevRare},
+		{map[invariants.Name]int{invariants.NoDuplicateEffect: 9}, nil, sevRare},
+		{map[invariants.Name]int{invariants.NoDuplicateEffect: 10, invariants.NoLostEffect: 2}, nil, sevFrequent},
+		{map[invariants.Name]int{invariants.NoDuplicateEffect: 3, invariants.NoLostEffect: 50}, nil, sevMost},
 	}
 	for _, c := range cases {
 		r := base
@@ -383,7 +383,7 @@ func TestSequenceDiagramGatewayAndRealDeliveries(t *testing.T) {
 		ev(7, "producer", history.OpInsert, ok, "signup-2", ""),
 	}
 	h := &history.History{Backend: "real", Events: events}
-	v := invariants.Violation{Invariant: invDuplicate, Msgs: []string{"signup-1"}}
+	v := invariants.Violation{Invariant: invariants.NoDuplicateEffect, Msgs: []string{"signup-1"}}
 	d := sequenceDiagram(h, []invariants.Violation{v}, "e")
 	var lanes []string
 	for _, l := range d.Lanes {

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
@@ -17,26 +18,26 @@ type JSONReport struct {
 
 // JSONCell is one cell's result.
 type JSONCell struct {
-	Producer   string         `json:"producer"`
-	Consumer   string         `json:"consumer"`
-	Workload   string         `json:"workload"`
-	Fault      string         `json:"fault"`
-	Backend    string         `json:"backend"`
-	Runs       int            `json:"runs"`
-	Violations map[string]int `json:"violations"` // invariant -> runs that broke it
-	Broken     []string       `json:"broken"`     // invariants broken at least once, catalogue order
-	Expected   []string       `json:"expected"`
-	MayBreak   []string       `json:"may_break,omitempty"` // allowed: reachable, rarely drawn
-	Reason     string         `json:"reason"`
-	Matches    bool           `json:"matches"`
-	Errors     int            `json:"errors"` // runs that did not settle
+	Producer   string                  `json:"producer"`
+	Consumer   string                  `json:"consumer"`
+	Workload   string                  `json:"workload"`
+	Fault      string                  `json:"fault"`
+	Backend    string                  `json:"backend"`
+	Runs       int                     `json:"runs"`
+	Violations map[invariants.Name]int `json:"violations"` // invariant -> runs that broke it
+	Broken     []invariants.Name       `json:"broken"`     // invariants broken at least once, catalogue order
+	Expected   []invariants.Name       `json:"expected"`
+	MayBreak   []invariants.Name       `json:"may_break,omitempty"` // allowed: reachable, rarely drawn
+	Reason     string                  `json:"reason"`
+	Matches    bool                    `json:"matches"`
+	Errors     int                     `json:"errors"` // runs that did not settle
 	// Rates is, per invariant, the share of runs that broke it (0 to 1).
-	Rates map[string]float64 `json:"rates"`
+	Rates map[invariants.Name]float64 `json:"rates"`
 	// Searched and FoundBySearch: the runs past Runs spent looking for an expected break, and
 	// for each invariant they broke that the first Runs did not, expected or not, the first seed
 	// that broke it (not counted in violations or rates; errors counts their harness failures).
-	Searched      int               `json:"searched,omitempty"`
-	FoundBySearch map[string]uint64 `json:"found_by_search,omitempty"`
+	Searched      int                        `json:"searched,omitempty"`
+	FoundBySearch map[invariants.Name]uint64 `json:"found_by_search,omitempty"`
 	// Cost is what the runs measured of the strategies' price (see result.Cost).
 	Cost           *result.Cost        `json:"cost,omitempty"`
 	Counterexample *JSONCounterexample `json:"counterexample"`
@@ -46,7 +47,7 @@ type JSONCell struct {
 // and its fault schedule, the violations without their evidence, and the numbered timeline lines.
 type JSONCounterexample struct {
 	Seed       uint64           `json:"seed"`
-	Invariant  string           `json:"invariant"`
+	Invariant  invariants.Name  `json:"invariant"`
 	Scenario   history.Scenario `json:"scenario"`
 	Schedule   []history.Fault  `json:"schedule"`
 	Violations []JSONViolation  `json:"violations"`
@@ -56,10 +57,10 @@ type JSONCounterexample struct {
 
 // JSONViolation is a violation without its evidence (the timeline shows it).
 type JSONViolation struct {
-	Invariant string   `json:"invariant"`
-	Key       string   `json:"key,omitempty"`
-	Msgs      []string `json:"msgs,omitempty"`
-	Detail    string   `json:"detail"`
+	Invariant invariants.Name `json:"invariant"`
+	Key       string          `json:"key,omitempty"`
+	Msgs      []string        `json:"msgs,omitempty"`
+	Detail    string          `json:"detail"`
 }
 
 // NewJSONReport converts results into the JSON document; slices and maps are never null, except
@@ -74,14 +75,14 @@ func NewJSONReport(results []result.CellResult) JSONReport {
 			Fault:      r.Fault,
 			Backend:    r.Backend,
 			Runs:       r.Runs,
-			Violations: make(map[string]int, len(r.Violations)),
+			Violations: make(map[invariants.Name]int, len(r.Violations)),
 			Broken:     broken(r),
-			Expected:   append([]string{}, r.Expected...),
+			Expected:   append([]invariants.Name{}, r.Expected...),
 			MayBreak:   r.MayBreak,
 			Reason:     r.Reason,
 			Matches:    r.Matches,
 			Errors:     r.Errors,
-			Rates:      make(map[string]float64, len(r.Violations)),
+			Rates:      make(map[invariants.Name]float64, len(r.Violations)),
 			Searched:   r.Searched,
 			Cost:       r.Cost,
 		}
@@ -93,7 +94,7 @@ func NewJSONReport(results []result.CellResult) JSONReport {
 			c.FoundBySearch = r.FoundBySearch
 		}
 		if c.Broken == nil {
-			c.Broken = []string{}
+			c.Broken = []invariants.Name{}
 		}
 		if ce := r.Counterexample; ce != nil {
 			t := buildTimeline(ce, r.Cell(), TimelineOptions{})

@@ -55,7 +55,7 @@ func TestTimelineLinesMarks(t *testing.T) {
 		commitOf(2, "producer", ok, "order-1", "order-2"),
 		guarded(ev(3, "consumer-1", history.OpCheck, ok, "order-1", "inbox: seen"), history.GuardInbox),
 	}
-	v := invariants.Violation{Invariant: invLost, Msgs: []string{"order-2"}}
+	v := invariants.Violation{Invariant: invariants.NoLostEffect, Msgs: []string{"order-2"}}
 	lines = timelineLines(events, markEffects(events, []invariants.Violation{v}))
 	if m := lines[2].Marker(); m != "order-2 committed, never applied" {
 		t.Errorf("lost marker %q", m)

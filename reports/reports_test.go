@@ -391,7 +391,7 @@ func TestSymbols(t *testing.T) {
 		{result.CellResult{Violations: ordersCounts(0, 0, 0), Matches: true}, "ok"},
 		{result.CellResult{Violations: ordersCounts(3, 1, 0), Matches: true}, "dup+lost"},
 		{result.CellResult{Violations: ordersCounts(3, 0, 0), Matches: false}, "dup!"},
-		{result.CellResult{Violations: map[string]int{"balance": 2, "zz-custom": 1}, Matches: true, Errors: 1}, "bal+zz-custom?"},
+		{result.CellResult{Violations: map[invariants.Name]int{"balance": 2, "zz-custom": 1}, Matches: true, Errors: 1}, "bal+zz-custom?"},
 	}
 	for _, tc := range cases {
 		if got := symbol(tc.r); got != tc.want {
@@ -443,8 +443,8 @@ func TestTimelineWithoutHistory(t *testing.T) {
 // TestSymbolOfASearchFind: a break found only past the first seeds shows, marked, although its
 // rate over those seeds is 0.
 func TestSymbolOfASearchFind(t *testing.T) {
-	r := result.CellResult{Runs: 100, Violations: map[string]int{"converges": 0, "no-lost-effect": 0},
-		Expected: []string{"converges"}, Matches: true, FoundBySearch: map[string]uint64{"converges": 431}}
+	r := result.CellResult{Runs: 100, Violations: map[invariants.Name]int{"converges": 0, "no-lost-effect": 0},
+		Expected: []invariants.Name{"converges"}, Matches: true, FoundBySearch: map[invariants.Name]uint64{"converges": 431}}
 	if got := symbol(r); got != "conv*" {
 		t.Errorf("symbol %q, want conv*", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
@@ -13,21 +14,21 @@ import (
 // expected break (with its counterexample), one whose search found the expected break and one
 // the catalogue rules out, some searched runs not settling, and one whose search found nothing.
 func searchResults() []result.CellResult {
-	dup := []string{"no-duplicate-effect"}
+	dup := []invariants.Name{"no-duplicate-effect"}
 	found := cellResult("double-write", "naive", "orders", "crash-consumer", 4, ordersCounts(0, 0, 0), dup, true,
 		"the consumer dies after the payment commits and before its ack; the broker redelivers and the naive consumer pays again")
-	found.Searched, found.FoundBySearch = 37, map[string]uint64{"no-duplicate-effect": 41}
+	found.Searched, found.FoundBySearch = 37, map[invariants.Name]uint64{"no-duplicate-effect": 41}
 	found.Counterexample = duplicateCE()
 	found.Counterexample.Seed = 41
 
 	unexpected := cellResult("outbox", "inbox-racy", "orders", "concurrent-consumers", 100, ordersCounts(0, 0, 0), dup, false,
 		"two consumers both find the message unprocessed before either records it, and both pay")
 	unexpected.Searched = 130
-	unexpected.FoundBySearch = map[string]uint64{"no-duplicate-effect": 230, "no-lost-effect": 118}
+	unexpected.FoundBySearch = map[invariants.Name]uint64{"no-duplicate-effect": 230, "no-lost-effect": 118}
 	unexpected.Errors = 2
 
-	prices := map[string]int{"no-lost-effect": 0, "no-phantom-effect": 0, "converges": 0}
-	missing := cellResult("publish-first", "natural", "prices", "crash-producer", 100, prices, []string{"converges"}, false,
+	prices := map[invariants.Name]int{"no-lost-effect": 0, "no-phantom-effect": 0, "converges": 0}
+	missing := cellResult("publish-first", "natural", "prices", "crash-producer", 100, prices, []invariants.Name{"converges"}, false,
 		"a crash between publish and commit leaves a price nobody set")
 	missing.Searched = 900
 
@@ -66,7 +67,7 @@ func TestSearchText(t *testing.T) {
 		{"none drawn", results[2], ""},
 		{"found nothing", results[3], "the search drew 900 more seeds: no seed broke converges"},
 		{"one seed, two breaks", result.CellResult{Runs: 4, Searched: 1, Violations: ordersCounts(0, 0, 0),
-			FoundBySearch: map[string]uint64{"no-lost-effect": 5, "no-duplicate-effect": 5}},
+			FoundBySearch: map[invariants.Name]uint64{"no-lost-effect": 5, "no-duplicate-effect": 5}},
 			"the search drew 1 more seed: seed 5 broke no-duplicate-effect and no-lost-effect"},
 	}
 	for _, tc := range tests {

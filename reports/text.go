@@ -12,27 +12,27 @@ import (
 )
 
 // abbreviations are the short symbols of the catalogue's invariants in a matrix cell.
-var abbreviations = map[string]string{
-	"no-duplicate-effect": "dup",
-	"no-lost-effect":      "lost",
-	"no-phantom-effect":   "phantom",
-	"converges":           "conv",
-	"balance":             "bal",
+var abbreviations = map[invariants.Name]string{
+	invariants.NoDuplicateEffect: "dup",
+	invariants.NoLostEffect:      "lost",
+	invariants.NoPhantomEffect:   "phantom",
+	invariants.Converges:         "conv",
+	invariants.Balance:           "bal",
 }
 
 // abbrev is the matrix symbol of an invariant: its abbreviation, or its name when it has none.
-func abbrev(name string) string {
+func abbrev(name invariants.Name) string {
 	if a, ok := abbreviations[name]; ok {
 		return a
 	}
-	return name
+	return string(name)
 }
 
 // legendItems explain the cell symbols, in catalogue order.
 func legendItems() []string {
 	parts := []string{"ok = nothing broke"}
 	for _, name := range invariants.Names() {
-		parts = append(parts, abbrev(name)+" = "+name)
+		parts = append(parts, abbrev(name)+" = "+string(name))
 	}
 	parts = append(parts,
 		"* = found only past the first seeds",
@@ -46,28 +46,28 @@ func legendItems() []string {
 func legendText() string { return strings.Join(legendItems(), ", ") }
 
 // ordered returns the keys of counts in catalogue order, then the others sorted.
-func ordered(counts map[string]int) []string {
-	var out []string
-	seen := make(map[string]bool, len(counts))
+func ordered[V any](counts map[invariants.Name]V) []invariants.Name {
+	var out []invariants.Name
+	seen := make(map[invariants.Name]bool, len(counts))
 	for _, name := range invariants.Names() {
 		if _, ok := counts[name]; ok {
 			out = append(out, name)
 			seen[name] = true
 		}
 	}
-	var rest []string
+	var rest []invariants.Name
 	for name := range counts {
 		if !seen[name] {
 			rest = append(rest, name)
 		}
 	}
-	sort.Strings(rest)
+	slices.Sort(rest)
 	return append(out, rest...)
 }
 
 // broken lists the invariants broken in at least one run: catalogue order, then the others sorted.
-func broken(r result.CellResult) []string {
-	var out []string
+func broken(r result.CellResult) []invariants.Name {
+	var out []invariants.Name
 	for _, name := range ordered(r.Violations) {
 		if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 			out = append(out, name)
@@ -131,18 +131,14 @@ func searchText(r result.CellResult) string {
 	if r.Searched != 1 {
 		s = fmt.Sprintf("the search drew %d more seeds", r.Searched)
 	}
-	found := make(map[string]int, len(r.FoundBySearch))
-	for name := range r.FoundBySearch {
-		found[name] = 0
-	}
 	bySeed := map[uint64][]string{}
 	var seeds []uint64
-	for _, name := range ordered(found) {
+	for _, name := range ordered(r.FoundBySearch) {
 		seed := r.FoundBySearch[name]
 		if _, ok := bySeed[seed]; !ok {
 			seeds = append(seeds, seed)
 		}
-		bySeed[seed] = append(bySeed[seed], name)
+		bySeed[seed] = append(bySeed[seed], string(name))
 	}
 	slices.Sort(seeds)
 	var parts []string
@@ -150,7 +146,7 @@ func searchText(r result.CellResult) string {
 		parts = append(parts, fmt.Sprintf("seed %d broke %s", seed, strings.Join(bySeed[seed], " and ")))
 	}
 	if m := r.Missing(); len(m) > 0 {
-		parts = append(parts, "no seed broke "+strings.Join(m, " or "))
+		parts = append(parts, "no seed broke "+invariants.Join(m, " or "))
 	}
 	if len(parts) == 0 {
 		return s
@@ -185,11 +181,11 @@ func percent(n, runs int) string {
 }
 
 // nameList renders invariant names for people: "a, b", or none when the list is empty.
-func nameList(names []string, none string) string {
+func nameList(names []invariants.Name, none string) string {
 	if len(names) == 0 {
 		return none
 	}
-	return strings.Join(names, ", ")
+	return invariants.Join(names, ", ")
 }
 
 // observed renders the broken invariants of a result with their counts.

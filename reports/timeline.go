@@ -13,13 +13,6 @@ import (
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
-// Invariant names whose effects a timeline marks.
-const (
-	invDuplicate = "no-duplicate-effect"
-	invLost      = "no-lost-effect"
-	invPhantom   = "no-phantom-effect"
-)
-
 // Markers put after the events that make a violation.
 const (
 	markLost    = "committed, never applied"
@@ -107,7 +100,7 @@ func violationLines(vs []invariants.Violation) []string {
 	}
 	out := make([]string, len(vs))
 	for i, v := range vs {
-		out[i] = pad(v.Invariant, width) + "  " + violationText(v)
+		out[i] = pad(string(v.Invariant), width) + "  " + violationText(v)
 	}
 	return out
 }
@@ -142,7 +135,7 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 
 	names := invariants.Broken(ce.Violations)
 	if len(names) == 0 && ce.Invariant != "" {
-		names = []string{ce.Invariant}
+		names = []invariants.Name{ce.Invariant}
 	}
 	t.broken = nameList(names, "nothing") + " broken"
 
@@ -422,7 +415,7 @@ func markEffects(events []history.Event, vs []invariants.Violation) map[int][]Ma
 	for _, v := range vs {
 		for _, id := range v.Msgs {
 			switch v.Invariant {
-			case invDuplicate:
+			case invariants.NoDuplicateEffect:
 				for n, i := range effects(events, id) {
 					m := Mark{Kind: MarkEffect, Msg: id, N: n + 1}
 					if n > 0 {
@@ -430,11 +423,11 @@ func markEffects(events []history.Event, vs []invariants.Violation) map[int][]Ma
 					}
 					add(i, m)
 				}
-			case invLost:
+			case invariants.NoLostEffect:
 				for _, i := range commitsOf(events, id) {
 					add(i, Mark{Kind: MarkLost, Msg: id})
 				}
-			case invPhantom:
+			case invariants.NoPhantomEffect:
 				for _, i := range effects(events, id) {
 					add(i, Mark{Kind: MarkPhantom, Msg: id})
 				}

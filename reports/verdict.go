@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
@@ -40,7 +41,7 @@ func (s severity) text() string {
 var severities = []severity{sevOK, sevRare, sevFrequent, sevMost, sevNotRun}
 
 // share is the fraction of a result's runs that broke an invariant.
-func share(r result.CellResult, name string) float64 {
+func share(r result.CellResult, name invariants.Name) float64 {
 	if r.Runs <= 0 {
 		return 0
 	}
@@ -82,7 +83,7 @@ type invRate struct {
 func rates(r result.CellResult) []invRate {
 	var out []invRate
 	for _, name := range broken(r) {
-		out = append(out, invRate{Invariant: name, Text: abbrev(name) + " " + percent(r.Violations[name], r.Runs)})
+		out = append(out, invRate{Invariant: string(name), Text: abbrev(name) + " " + percent(r.Violations[name], r.Runs)})
 	}
 	return out
 }

@@ -193,44 +193,44 @@ func init() {
 // nothing where the effect sets a value (setting a price twice is harmless); a stale write only
 // matters there; skipping an overtaken event is right for set-state events and a lost credit for
 // increments.
-var breaks = map[effect]map[workload.Effect][]string{
+var breaks = map[effect]map[workload.Effect][]invariants.Name{
 	dupEffect: {
-		workload.Append:   {"no-duplicate-effect"},
-		workload.Add:      {"no-duplicate-effect", "balance"},
-		workload.External: {"no-duplicate-effect"},
+		workload.Append:   {invariants.NoDuplicateEffect},
+		workload.Add:      {invariants.NoDuplicateEffect, invariants.Balance},
+		workload.External: {invariants.NoDuplicateEffect},
 	},
 	lostEffect: {
-		workload.Append:   {"no-lost-effect"},
-		workload.Add:      {"no-lost-effect", "balance"},
-		workload.Set:      {"no-lost-effect", "converges"},
-		workload.External: {"no-lost-effect"},
+		workload.Append:   {invariants.NoLostEffect},
+		workload.Add:      {invariants.NoLostEffect, invariants.Balance},
+		workload.Set:      {invariants.NoLostEffect, invariants.Converges},
+		workload.External: {invariants.NoLostEffect},
 	},
 	phantomEffect: {
-		workload.Append:   {"no-phantom-effect"},
-		workload.Add:      {"no-phantom-effect", "balance"},
-		workload.Set:      {"no-phantom-effect", "converges"},
-		workload.External: {"no-phantom-effect"},
+		workload.Append:   {invariants.NoPhantomEffect},
+		workload.Add:      {invariants.NoPhantomEffect, invariants.Balance},
+		workload.Set:      {invariants.NoPhantomEffect, invariants.Converges},
+		workload.External: {invariants.NoPhantomEffect},
 	},
 	staleEffect: {
-		workload.Set: {"converges"},
+		workload.Set: {invariants.Converges},
 	},
 	overtakenEffect: {
-		workload.Add: {"no-lost-effect", "balance"},
+		workload.Add: {invariants.NoLostEffect, invariants.Balance},
 	},
 }
 
 // Expectation is a cell's expected outcome: the invariants that some draw breaks, and why.
 type Expectation struct {
-	Breaks  []string // catalogue order; empty: every invariant holds for every draw
-	Reasons []string // one line per mechanism that breaks something here
+	Breaks  []invariants.Name // catalogue order; empty: every invariant holds for every draw
+	Reasons []string          // one line per mechanism that breaks something here
 	// MayBreak lists invariants a mechanism can break only with a combination the generator
 	// rarely draws: allowed, not required to be found.
-	MayBreak []string
+	MayBreak []invariants.Name
 }
 
 // Agrees reports whether a set of broken invariants agrees with the expectation: everything
 // expected was found, and nothing was found that is neither expected nor allowed.
-func (e Expectation) Agrees(broken []string) bool {
+func (e Expectation) Agrees(broken []invariants.Name) bool {
 	for _, name := range e.Breaks {
 		if !slices.Contains(broken, name) {
 			return false
@@ -255,8 +255,9 @@ func (e Expectation) Reason() string {
 // Expected returns the catalogue's expectation for a cell.
 func Expected(c result.Cell) Expectation {
 	kind := workload.EffectOf(c.Workload)
-	set := map[string]bool{}
-	var reasons, mayBreak []string
+	set := map[invariants.Name]bool{}
+	var reasons []string
+	var mayBreak []invariants.Name
 	add := func(e effect, why string) {
 		inv := breaks[e][kind]
 		if len(inv) == 0 {
@@ -292,11 +293,11 @@ func Expected(c result.Cell) Expectation {
 	// One schedule can hit the publisher and a consumer at once. Then redelivered-flag applies the
 	// unflagged copy of an older set-state event and skips a flagged copy of the newer one as
 	// already processed. It needs two faults at the right moments: reachable, rarely drawn.
-	if c.Consumer == "redelivered-flag" && kind == workload.Set && !set["converges"] &&
+	if c.Consumer == "redelivered-flag" && kind == workload.Set && !set[invariants.Converges] &&
 		(c.Fault == fault.PartitionBroker || c.Fault == fault.BrokerDown) {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == dupEvent {
-				mayBreak = append(mayBreak, "converges")
+				mayBreak = append(mayBreak, invariants.Converges)
 				break
 			}
 		}
@@ -304,10 +305,10 @@ func Expected(c result.Cell) Expectation {
 	// A phantom price change carries a version no committed change had yet: versioned takes it,
 	// and skips the committed change that follows it with a lower version. Reachable whenever a
 	// phantom reaches versioned, drawn only when the versions line up.
-	if c.Consumer == "versioned" && kind == workload.Set && !set["no-lost-effect"] {
+	if c.Consumer == "versioned" && kind == workload.Set && !set[invariants.NoLostEffect] {
 		for _, line := range producerTable[c.Producer][c.Fault] {
 			if line.what == phantomEvent {
-				mayBreak = append(mayBreak, "no-lost-effect")
+				mayBreak = append(mayBreak, invariants.NoLostEffect)
 				break
 			}
 		}

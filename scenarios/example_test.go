@@ -51,7 +51,7 @@ func Example_ownStrategy() {
 	b := harness.NewSim()
 	mine := checkThenApply{}
 	for _, f := range []string{"crash-consumer", "concurrent-consumers"} {
-		broken := map[string]int{}
+		broken := map[invariants.Name]int{}
 		for seed := uint64(1); seed <= 100; seed++ {
 			sc, err := scenarios.GenerateFor(scenarios.NewSeedSource(seed), strategies.Outbox{}, mine, "orders", f, scenarios.DefaultLimits)
 			if err != nil {
@@ -66,7 +66,7 @@ func Example_ownStrategy() {
 				broken[name]++
 			}
 		}
-		fmt.Printf("%s: %d runs broke no-duplicate-effect\n", f, broken["no-duplicate-effect"])
+		fmt.Printf("%s: %d runs broke no-duplicate-effect\n", f, broken[invariants.NoDuplicateEffect])
 	}
 	// Output:
 	// crash-consumer: 0 runs broke no-duplicate-effect

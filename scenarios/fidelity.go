@@ -3,6 +3,7 @@ package scenarios
 import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
+	"github.com/deliveryharness/harness/invariants"
 )
 
 // Named is a hand-written scenario with a name, run on every backend by the fidelity test: the
@@ -12,14 +13,14 @@ import (
 type Named struct {
 	Name     string
 	Scenario history.Scenario
-	Breaks   []string // the invariants it breaks, from the mechanism its name states
+	Breaks   []invariants.Name // the invariants it breaks, from the mechanism its name states
 }
 
 func orders(n int) []history.Message {
 	return Commands(NewSeedSource(0), workload.Orders.Name, n, 1)
 }
 
-func named(name string, breaks []string, p, c, w, f string, cmds []history.Message, faults ...history.Fault) Named {
+func named(name string, breaks []invariants.Name, p, c, w, f string, cmds []history.Message, faults ...history.Fault) Named {
 	consumers, prefetch := 1, 1
 	switch f {
 	case "concurrent-consumers":
@@ -54,53 +55,53 @@ func NamedScenarios() []Named {
 	}
 	return []Named{
 		named("baseline outbox inbox", nil, "outbox", "inbox", workload.Orders.Name, "none", orders(3)),
-		named("double write loses the event when the producer dies after commit", []string{"no-lost-effect"}, "double-write", "inbox", workload.Orders.Name, "crash-producer", orders(1),
+		named("double write loses the event when the producer dies after commit", []invariants.Name{invariants.NoLostEffect}, "double-write", "inbox", workload.Orders.Name, "crash-producer", orders(1),
 			crash("producer", "producer.after-commit")),
-		named("publish first invents an order when the producer dies after publishing", []string{"no-phantom-effect"}, "publish-first", "inbox", workload.Orders.Name, "crash-producer", orders(1),
+		named("publish first invents an order when the producer dies after publishing", []invariants.Name{invariants.NoPhantomEffect}, "publish-first", "inbox", workload.Orders.Name, "crash-producer", orders(1),
 			crash("producer", "producer.after-publish")),
-		named("naive pays twice when the consumer dies before its ack", []string{"no-duplicate-effect"}, "double-write", "naive", workload.Orders.Name, "crash-consumer", orders(1),
+		named("naive pays twice when the consumer dies before its ack", []invariants.Name{invariants.NoDuplicateEffect}, "double-write", "naive", workload.Orders.Name, "crash-consumer", orders(1),
 			crash("consumer-1", "consumer.after-effect")),
 		named("inbox pays once when the consumer dies before its ack", nil, "outbox", "inbox", workload.Orders.Name, "crash-consumer", orders(1),
 			crash("consumer-1", "consumer.after-effect")),
-		named("ack first loses the payment when the consumer dies after its ack", []string{"no-lost-effect"}, "outbox", "ack-first", workload.Orders.Name, "crash-consumer", orders(1),
+		named("ack first loses the payment when the consumer dies after its ack", []invariants.Name{invariants.NoLostEffect}, "outbox", "ack-first", workload.Orders.Name, "crash-consumer", orders(1),
 			crash("consumer-1", "consumer.after-ack")),
-		named("the outbox relay publishes twice when it dies before marking", []string{"no-duplicate-effect"}, "outbox", "naive", workload.Orders.Name, "crash-relay", orders(1),
+		named("the outbox relay publishes twice when it dies before marking", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "naive", workload.Orders.Name, "crash-relay", orders(1),
 			crash("relay", "relay.after-publish")),
 		named("inbox absorbs the relay's second publish", nil, "outbox", "inbox", workload.Orders.Name, "crash-relay", orders(1),
 			crash("relay", "relay.after-publish")),
-		named("a lost confirm makes double write publish twice", []string{"no-duplicate-effect"}, "double-write", "naive", workload.Orders.Name, "lost-confirm", orders(1),
+		named("a lost confirm makes double write publish twice", []invariants.Name{invariants.NoDuplicateEffect}, "double-write", "naive", workload.Orders.Name, "lost-confirm", orders(1),
 			history.Fault{Kind: "lost-confirm", Target: "producer", Nth: 1}),
-		named("the redelivered flag misses a producer-side duplicate", []string{"no-duplicate-effect"}, "outbox", "redelivered-flag", workload.Orders.Name, "lost-confirm", orders(1),
+		named("the redelivered flag misses a producer-side duplicate", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "redelivered-flag", workload.Orders.Name, "lost-confirm", orders(1),
 			history.Fault{Kind: "lost-confirm", Target: "relay", Nth: 1}),
-		named("a lost ack makes ack first apply twice", []string{"no-duplicate-effect"}, "outbox", "ack-first", workload.Orders.Name, "lost-ack", orders(1),
+		named("a lost ack makes ack first apply twice", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "ack-first", workload.Orders.Name, "lost-ack", orders(1),
 			history.Fault{Kind: "lost-ack", Target: "consumer-1", Nth: 1}),
 		named("inbox absorbs the redelivery after a lost ack", nil, "outbox", "inbox", workload.Credits.Name, "lost-ack", Commands(NewSeedSource(0), workload.Credits.Name, 2, 1),
 			history.Fault{Kind: "lost-ack", Target: "consumer-1", Nth: 1}),
-		named("an unanswered commit makes double write drop the event", []string{"no-lost-effect"}, "double-write", "inbox", workload.Orders.Name, "ambiguous-commit", orders(1),
+		named("an unanswered commit makes double write drop the event", []invariants.Name{invariants.NoLostEffect}, "double-write", "inbox", workload.Orders.Name, "ambiguous-commit", orders(1),
 			history.Fault{Kind: "ambiguous-commit", Target: "producer", Nth: 1}),
-		named("an unanswered commit makes naive apply twice", []string{"no-duplicate-effect"}, "outbox", "naive", workload.Orders.Name, "ambiguous-commit", orders(1),
+		named("an unanswered commit makes naive apply twice", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "naive", workload.Orders.Name, "ambiguous-commit", orders(1),
 			history.Fault{Kind: "ambiguous-commit", Target: "consumer-1", Nth: 1}),
 		named("outbox and inbox ride out a broker outage", nil, "outbox", "inbox", workload.Credits.Name, "broker-down", Commands(NewSeedSource(0), workload.Credits.Name, 2, 1),
 			history.Fault{Kind: "broker-down", Nth: 1, Duration: 300}),
 
 		named("baseline log tailing inbox", nil, "log-tailing", "inbox", workload.Credits.Name, "none", Commands(NewSeedSource(0), workload.Credits.Name, 3, 1)),
-		named("the log tailer publishes twice when it dies before advancing the slot", []string{"no-duplicate-effect"}, "log-tailing", "naive", workload.Orders.Name, "crash-relay", orders(1),
+		named("the log tailer publishes twice when it dies before advancing the slot", []invariants.Name{invariants.NoDuplicateEffect}, "log-tailing", "naive", workload.Orders.Name, "crash-relay", orders(1),
 			crash("relay", "relay.after-publish")),
 		named("inbox absorbs the log tailer's second publish", nil, "log-tailing", "inbox", workload.Orders.Name, "crash-relay", orders(1),
 			crash("relay", "relay.after-publish")),
 
-		named("inbox sends a second email when the consumer dies before its commit", []string{"no-duplicate-effect"}, "outbox", "inbox", workload.Emails.Name, "crash-consumer", emails(1),
+		named("inbox sends a second email when the consumer dies before its commit", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "inbox", workload.Emails.Name, "crash-consumer", emails(1),
 			crash("consumer-1", "consumer.before-commit")),
 		named("the gateway's idempotency key keeps it to one email", nil, "outbox", "idempotency-key", workload.Emails.Name, "crash-consumer", emails(1),
 			crash("consumer-1", "consumer.before-commit")),
-		named("a slow gateway makes inbox send a second email", []string{"no-duplicate-effect"}, "outbox", "inbox", workload.Emails.Name, "latency", emails(1),
+		named("a slow gateway makes inbox send a second email", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "inbox", workload.Emails.Name, "latency", emails(1),
 			history.Fault{Kind: "latency", Target: "consumer-1", Link: "gateway", Nth: 1, Duration: 40}),
 		named("the idempotency key holds on a slow gateway", nil, "outbox", "idempotency-key", workload.Emails.Name, "latency", emails(1),
 			history.Fault{Kind: "latency", Target: "consumer-1", Link: "gateway", Nth: 1, Duration: 40}),
-		named("a slow broker link makes double write publish twice", []string{"no-duplicate-effect"}, "double-write", "naive", workload.Orders.Name, "latency", orders(1),
+		named("a slow broker link makes double write publish twice", []invariants.Name{invariants.NoDuplicateEffect}, "double-write", "naive", workload.Orders.Name, "latency", orders(1),
 			history.Fault{Kind: "latency", Target: "producer", Link: "broker", Nth: 1, Duration: 40}),
 
-		named("a reordered delivery leaves natural on an older price", []string{"converges"}, "double-write", "natural", workload.Prices.Name, "reorder", prices(2),
+		named("a reordered delivery leaves natural on an older price", []invariants.Name{invariants.Converges}, "double-write", "natural", workload.Prices.Name, "reorder", prices(2),
 			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),
 		named("versioned converges whatever the order", nil, "double-write", "versioned", workload.Prices.Name, "reorder", prices(2),
 			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),

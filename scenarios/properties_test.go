@@ -60,7 +60,7 @@ func TestKnownBreaksAreFound(t *testing.T) {
 	t.Run("cells", func(t *testing.T) {
 		for _, c := range scenarios.Cells() {
 			for _, inv := range scenarios.Expected(c).Breaks {
-				t.Run(c.String()+"/"+inv, func(t *testing.T) {
+				t.Run(c.String()+"/"+string(inv), func(t *testing.T) {
 					t.Parallel()
 					draws, found := 0, -1
 					var last history.Scenario
@@ -86,7 +86,7 @@ func TestKnownBreaksAreFound(t *testing.T) {
 					}
 					mu.Lock()
 					if found > worst {
-						worst, worstCell = found, c.String()+" "+inv
+						worst, worstCell = found, c.String()+" "+string(inv)
 					}
 					mu.Unlock()
 					maxCommands, maxFaults := 2, 1

@@ -4,20 +4,21 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
 )
 
 func TestUnexpectedAndMissing(t *testing.T) {
 	cases := []struct {
 		name                string
-		expected, mayBreak  []string
-		violations          map[string]int
-		unexpected, missing []string
+		expected, mayBreak  []invariants.Name
+		violations          map[invariants.Name]int
+		unexpected, missing []invariants.Name
 	}{
-		{"agrees", []string{"no-duplicate-effect"}, nil, map[string]int{"no-duplicate-effect": 3, "no-lost-effect": 0}, nil, nil},
-		{"missing", []string{"no-duplicate-effect"}, nil, map[string]int{"no-duplicate-effect": 0}, nil, []string{"no-duplicate-effect"}},
-		{"extra", nil, nil, map[string]int{"no-lost-effect": 1}, []string{"no-lost-effect"}, nil},
-		{"allowed", nil, []string{"converges"}, map[string]int{"converges": 1}, nil, nil},
+		{"agrees", []invariants.Name{"no-duplicate-effect"}, nil, map[invariants.Name]int{"no-duplicate-effect": 3, "no-lost-effect": 0}, nil, nil},
+		{"missing", []invariants.Name{"no-duplicate-effect"}, nil, map[invariants.Name]int{"no-duplicate-effect": 0}, nil, []invariants.Name{"no-duplicate-effect"}},
+		{"extra", nil, nil, map[invariants.Name]int{"no-lost-effect": 1}, []invariants.Name{"no-lost-effect"}, nil},
+		{"allowed", nil, []invariants.Name{"converges"}, map[invariants.Name]int{"converges": 1}, nil, nil},
 	}
 	for _, tc := range cases {
 		r := result.CellResult{Expected: tc.expected, MayBreak: tc.mayBreak, Violations: tc.violations}

@@ -59,10 +59,10 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 	exp := Expected(c)
 	r := result.CellResult{
 		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
-		Backend: b.Name(), Violations: map[string]int{}, Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
+		Backend: b.Name(), Violations: map[invariants.Name]int{}, Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
 	}
 	if r.Expected == nil {
-		r.Expected = []string{}
+		r.Expected = []invariants.Name{}
 	}
 	for _, inv := range invariants.For(c.Workload) {
 		r.Violations[inv.Name()] = 0
@@ -72,8 +72,8 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		seed uint64
 		out  Outcome
 	}
-	first := map[string]firstBreak{}
-	note := func(name string, seed uint64, out Outcome) {
+	first := map[invariants.Name]firstBreak{}
+	note := func(name invariants.Name, seed uint64, out Outcome) {
 		if _, ok := first[name]; !ok {
 			first[name] = firstBreak{seed, out}
 		}
@@ -132,7 +132,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 				continue
 			}
 			if r.FoundBySearch == nil {
-				r.FoundBySearch = map[string]uint64{}
+				r.FoundBySearch = map[invariants.Name]uint64{}
 			}
 			r.FoundBySearch[name] = seed
 			note(name, seed, out)
@@ -167,7 +167,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 
 // FindCounterexample rebuilds the scenario of seed, shrinks it (unless opts.NoShrink) while it
 // still breaks invariant, and returns it with its history.
-func FindCounterexample(ctx context.Context, b harness.Backend, c result.Cell, seed uint64, invariant string, opts Options) (*result.Counterexample, error) {
+func FindCounterexample(ctx context.Context, b harness.Backend, c result.Cell, seed uint64, invariant invariants.Name, opts Options) (*result.Counterexample, error) {
 	sc, err := FromSeed(c, seed, opts.Limits)
 	if err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ func FindCounterexample(ctx context.Context, b harness.Backend, c result.Cell, s
 }
 
 // breaksInvariant reports whether sc still breaks invariant.
-func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) bool {
+func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario, invariant invariants.Name) bool {
 	out, err := RunScenario(ctx, b, sc)
 	if err != nil {
 		return false
@@ -196,7 +196,7 @@ func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario
 // candidate is tried with the scenario's interleaving seed first and then with a few others, since
 // removing a command changes the interleaving; each step is kept only if the failure survives it,
 // so the result fails the same way. It stops after a bounded number of runs.
-func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) history.Scenario {
+func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invariant invariants.Name) history.Scenario {
 	sc = shrinkSteps(ctx, b, sc, invariant)
 	if len(sc.Commands) <= 2 && len(sc.Faults) <= 1 {
 		return sc
@@ -221,7 +221,7 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 // smallSearch is how many small scenarios Shrink draws when the steps leave a large one.
 const smallSearch = 400
 
-func shrinkSteps(ctx context.Context, b harness.Backend, sc history.Scenario, invariant string) history.Scenario {
+func shrinkSteps(ctx context.Context, b harness.Backend, sc history.Scenario, invariant invariants.Name) history.Scenario {
 	budget := 1500
 	try := func(cand history.Scenario) bool {
 		if _, _, err := harness.Validate(cand); err != nil {

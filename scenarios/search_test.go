@@ -9,19 +9,20 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 )
 
 const (
-	noDup  = "no-duplicate-effect"
-	noLost = "no-lost-effect"
+	noDup  = invariants.NoDuplicateEffect
+	noLost = invariants.NoLostEffect
 )
 
 // scriptedBackend runs no strategy: for an orders scenario it returns a final state that breaks
 // the invariants breaks names for the scenario's seed (nothing for other seeds), or errs' error.
 type scriptedBackend struct {
-	breaks map[uint64][]string
+	breaks map[uint64][]invariants.Name
 	errs   map[uint64]error
 }
 
@@ -44,7 +45,7 @@ func (b scriptedBackend) Run(_ context.Context, sc history.Scenario, _ strategie
 		case noLost:
 			f.Committed = append(f.Committed, order("order-2")) // order-2 never paid
 		default:
-			panic("scriptedBackend cannot break " + name)
+			panic("scriptedBackend cannot break " + string(name))
 		}
 	}
 	return &history.History{Backend: "scripted", Scenario: sc, Final: f, Quiesced: true}, nil
@@ -56,58 +57,58 @@ func (b scriptedBackend) Run(_ context.Context, sc history.Scenario, _ strategie
 // missing. The cell expects no-duplicate-effect and rules out no-lost-effect.
 func TestSearchReportsWhatItSaw(t *testing.T) {
 	cell := result.Cell{Producer: "outbox", Consumer: "naive", Workload: "orders", Fault: "crash-relay"}
-	if exp := Expected(cell); !slices.Equal(exp.Breaks, []string{noDup}) || slices.Contains(exp.MayBreak, noLost) {
+	if exp := Expected(cell); !slices.Equal(exp.Breaks, []invariants.Name{noDup}) || slices.Contains(exp.MayBreak, noLost) {
 		t.Fatalf("%s expects %v, may break %v: the cases below assume dup expected and lost ruled out", cell, exp.Breaks, exp.MayBreak)
 	}
 	opts := Options{Seeds: 4, FirstSeed: 1, Limits: DefaultLimits, NoShrink: true, Search: 10}
 	errHarness := errors.New("scripted: no quiescence")
 	type ce struct {
-		invariant string
+		invariant invariants.Name
 		seed      uint64
 	}
 	tests := []struct {
 		name       string
-		breaks     map[uint64][]string
+		breaks     map[uint64][]invariants.Name
 		errs       map[uint64]error
 		searched   int
-		found      map[string]uint64
-		violations map[string]int // the counts that are not 0
+		found      map[invariants.Name]uint64
+		violations map[invariants.Name]int // the counts that are not 0
 		errors     int
 		matches    bool
-		unexpected []string
+		unexpected []invariants.Name
 		ce         *ce   // nil: none
 		err        error // RunCell's error wraps it
 	}{
 		{
 			name:     "a searched seed finds the expected break",
-			breaks:   map[uint64][]string{7: {noDup}},
-			searched: 3, found: map[string]uint64{noDup: 7}, matches: true, ce: &ce{noDup, 7},
+			breaks:   map[uint64][]invariants.Name{7: {noDup}},
+			searched: 3, found: map[invariants.Name]uint64{noDup: 7}, matches: true, ce: &ce{noDup, 7},
 		},
 		{
 			name:     "the search stops once nothing expected is missing",
-			breaks:   map[uint64][]string{5: {noDup}, 6: {noLost}},
-			searched: 1, found: map[string]uint64{noDup: 5}, matches: true, ce: &ce{noDup, 5},
+			breaks:   map[uint64][]invariants.Name{5: {noDup}, 6: {noLost}},
+			searched: 1, found: map[invariants.Name]uint64{noDup: 5}, matches: true, ce: &ce{noDup, 5},
 		},
 		{
 			name:     "an unexpected break only in a searched seed",
-			breaks:   map[uint64][]string{6: {noLost}, 8: {noDup}},
-			searched: 4, found: map[string]uint64{noLost: 6, noDup: 8}, unexpected: []string{noLost}, ce: &ce{noDup, 8},
+			breaks:   map[uint64][]invariants.Name{6: {noLost}, 8: {noDup}},
+			searched: 4, found: map[invariants.Name]uint64{noLost: 6, noDup: 8}, unexpected: []invariants.Name{noLost}, ce: &ce{noDup, 8},
 		},
 		{
 			name:     "an unexpected break in a searched seed, the expected one never found",
-			breaks:   map[uint64][]string{6: {noLost}, 9: {noLost}},
-			searched: 10, found: map[string]uint64{noLost: 6}, unexpected: []string{noLost}, ce: &ce{noLost, 6},
+			breaks:   map[uint64][]invariants.Name{6: {noLost}, 9: {noLost}},
+			searched: 10, found: map[invariants.Name]uint64{noLost: 6}, unexpected: []invariants.Name{noLost}, ce: &ce{noLost, 6},
 		},
 		{
 			name:     "a break the first seeds showed is not found again",
-			breaks:   map[uint64][]string{2: {noLost}, 7: {noLost, noDup}},
-			searched: 3, found: map[string]uint64{noDup: 7}, violations: map[string]int{noLost: 1}, unexpected: []string{noLost}, ce: &ce{noDup, 7},
+			breaks:   map[uint64][]invariants.Name{2: {noLost}, 7: {noLost, noDup}},
+			searched: 3, found: map[invariants.Name]uint64{noDup: 7}, violations: map[invariants.Name]int{noLost: 1}, unexpected: []invariants.Name{noLost}, ce: &ce{noDup, 7},
 		},
 		{
 			name:     "a harness error in a searched seed",
-			breaks:   map[uint64][]string{9: {noDup}},
+			breaks:   map[uint64][]invariants.Name{9: {noDup}},
 			errs:     map[uint64]error{6: errHarness},
-			searched: 5, found: map[string]uint64{noDup: 9}, errors: 1, ce: &ce{noDup, 9},
+			searched: 5, found: map[invariants.Name]uint64{noDup: 9}, errors: 1, ce: &ce{noDup, 9},
 		},
 		{
 			name:     "harness errors in searched seeds and nothing found",

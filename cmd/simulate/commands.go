@@ -451,7 +451,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return usageOr(err)
 		}
-		inv := ""
+		var inv invariants.Name
 		if broken := invariants.Broken(out.Violations); len(broken) > 0 {
 			inv = broken[0]
 		}
@@ -502,11 +502,11 @@ func replayResult(cell result.Cell, backend string, ce *result.Counterexample) r
 	exp := scenarios.Expected(cell)
 	r := result.CellResult{
 		Producer: cell.Producer, Consumer: cell.Consumer, Workload: cell.Workload, Fault: cell.Fault,
-		Backend: backend, Runs: 1, Violations: map[string]int{},
+		Backend: backend, Runs: 1, Violations: map[invariants.Name]int{},
 		Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
 	}
 	if r.Expected == nil {
-		r.Expected = []string{}
+		r.Expected = []invariants.Name{}
 	}
 	for _, inv := range invariants.For(cell.Workload) {
 		r.Violations[inv.Name()] = 0

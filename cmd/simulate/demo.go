@@ -207,7 +207,7 @@ var verdictIndent = strings.Repeat(" ", len("verdict: "))
 
 // outcome of one act.
 type actOutcome struct {
-	broken  []string
+	broken  []invariants.Name
 	summary string // the act's result in a few words: "order-1 paid twice"
 }
 
@@ -384,14 +384,14 @@ func tell(ctx context.Context, s story, b harness.Backend, o demoOutput, p *paus
 		results[i] = r
 		o.line("")
 		if len(r.broken) == 0 {
-			checked := make([]string, 0, 4)
+			checked := make([]invariants.Name, 0, 4)
 			for _, inv := range invariants.For(sc.Workload) {
 				checked = append(checked, inv.Name())
 			}
 			o.line("  " + o.paint(ansiGreen, "verdict: nothing broken: "+r.summary))
-			o.para(verdictIndent, strings.Join(checked, ", ")+" hold")
+			o.para(verdictIndent, invariants.Join(checked, ", ")+" hold")
 		} else {
-			o.line("  " + o.paint(ansiRed, "verdict: "+strings.Join(r.broken, ", ")+" broken"))
+			o.line("  " + o.paint(ansiRed, "verdict: "+invariants.Join(r.broken, ", ")+" broken"))
 			for _, v := range out.Violations {
 				o.para(verdictIndent, v.Detail)
 			}
@@ -460,11 +460,11 @@ func faultWords(sc history.Scenario) string {
 }
 
 // brokenWords is a list of invariants, or "nothing".
-func brokenWords(names []string) string {
+func brokenWords(names []invariants.Name) string {
 	if len(names) == 0 {
 		return "nothing"
 	}
-	return strings.Join(names, ", ")
+	return invariants.Join(names, ", ")
 }
 
 // recap writes one line per act: the strategy pairing, the fault, what broke and what the final

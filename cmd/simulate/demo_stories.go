@@ -5,6 +5,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 )
 
@@ -30,9 +31,9 @@ type act struct {
 	// backends); scenario is used when named is empty.
 	named    string
 	scenario history.Scenario
-	tell     string   // what we are about to do
-	watch    string   // what to watch for in the timeline
-	breaks   []string // the invariants the story says this act breaks, in catalogue order; nil: none
+	tell     string            // what we are about to do
+	watch    string            // what to watch for in the timeline
+	breaks   []invariants.Name // the invariants the story says this act breaks, in catalogue order; nil: none
 	lesson   string
 }
 
@@ -55,8 +56,6 @@ func demoScenario(p, c, w, f string, cmds []history.Message, faults ...history.F
 		Commands: cmds, Faults: faults, Consumers: 1, Prefetch: 1, Batch: 1}
 }
 
-const noDup, noLost, noPhantom, converges = "no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges"
-
 // stories are the demos, in the order `simulate list` shows them.
 func stories() []story {
 	return []story{
@@ -75,7 +74,7 @@ func stories() []story {
 						"commit, before its ack.",
 					watch: "the broker never got the ack, so it hands the message back (redelivered) to the restarted " +
 						"payment service, which charges again.",
-					breaks: []string{noDup},
+					breaks: []invariants.Name{invariants.NoDuplicateEffect},
 					lesson: "Commit, then ack is at least once: a crash between the two charges the customer again. " +
 						"A consumer that cannot recognise a message it has already handled pays twice.",
 				},
@@ -87,7 +86,7 @@ func stories() []story {
 						"OrderPlaced, before it marks the row.",
 					watch: "the restarted relay finds the row still unpublished and publishes it again: two copies " +
 						"of OrderPlaced, and the naive payment service charges both.",
-					breaks: []string{noDup},
+					breaks: []invariants.Name{invariants.NoDuplicateEffect},
 					lesson: "The outbox fixed losing events, not duplicating them: it publishes at least once. " +
 						"With a naive consumer, the order is paid twice again.",
 				},
@@ -118,7 +117,7 @@ func stories() []story {
 					tell:  "The order service commits the order, then publishes OrderPlaced. We kill it between the two.",
 					watch: "the order is in the database, but no message ever leaves: the payment service has " +
 						"nothing to do.",
-					breaks: []string{noLost},
+					breaks: []invariants.Name{invariants.NoLostEffect},
 					lesson: "The database and the broker are two systems: no order of commit and publish is atomic. " +
 						"Commit first, and a crash loses the event.",
 				},
@@ -128,7 +127,7 @@ func stories() []story {
 					tell: "Swap them: publish OrderPlaced first, then commit the order. We kill the order service " +
 						"between the publish and the commit.",
 					watch:  "the payment service charges an order that the database never recorded.",
-					breaks: []string{noPhantom},
+					breaks: []invariants.Name{invariants.NoPhantomEffect},
 					lesson: "Publish first, and a crash invents an event: a payment for an order that does not exist.",
 				},
 				{
@@ -160,7 +159,7 @@ func stories() []story {
 						"email, then commits. We kill it after the gateway call, before the commit.",
 					watch: "the crash rolls back the inbox row, but the email is already out. The redelivered " +
 						"message finds the inbox empty, and the email goes out again.",
-					breaks: []string{noDup},
+					breaks: []invariants.Name{invariants.NoDuplicateEffect},
 					lesson: "An inbox protects the effects inside its own transaction, and only those: a call to " +
 						"the outside world is not rolled back with it.",
 				},
@@ -190,7 +189,7 @@ func stories() []story {
 						"price it is told. The fault: the service hands price-1 back to the broker (nack, requeue) " +
 						"once price-2 has arrived, so price-2 overtakes it.",
 					watch:  "price-2 is written, then the older price-1 overwrites it.",
-					breaks: []string{converges},
+					breaks: []invariants.Name{invariants.Converges},
 					lesson: "Idempotency handles duplicates, not order: a redelivery or a competing consumer can " +
 						"bring an older change last.",
 				},

@@ -14,6 +14,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/invariants"
 )
 
 // demoActs is what each demo must show, act by act: the strategy pairing and the verdict line,
@@ -376,7 +377,7 @@ func TestStdConsole(t *testing.T) {
 // broke (exit 3 through run's default branch).
 func TestDemoDisagreement(t *testing.T) {
 	s := storyByName(t, "payment-charged-twice")
-	s.acts[2].breaks = []string{"no-duplicate-effect"}
+	s.acts[2].breaks = []invariants.Name{"no-duplicate-effect"}
 	var out bytes.Buffer
 	err := tell(context.Background(), s, harness.NewSim(), demoOutput{w: &out}, &pauser{})
 	if err == nil {

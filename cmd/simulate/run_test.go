@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/reports"
 )
 
@@ -74,13 +75,13 @@ func TestRunJSONContract(t *testing.T) {
 		name    string
 		cell    cellArgs
 		broken  bool
-		applies []string // invariants the workload is checked against
+		applies []invariants.Name // invariants the workload is checked against
 	}{
-		{"broken orders", brokenCell, true, []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"}},
-		{"holds orders", holdingCell, false, []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"}},
-		{"broken credits", brokenCells[1], true, []string{"balance"}},
-		{"broken prices", brokenCells[2], true, []string{"converges"}},
-		{"holds prices", cellArgs{"outbox", "natural", "prices", "lost-ack"}, false, []string{"converges"}},
+		{"broken orders", brokenCell, true, []invariants.Name{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"}},
+		{"holds orders", holdingCell, false, []invariants.Name{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect"}},
+		{"broken credits", brokenCells[1], true, []invariants.Name{"balance"}},
+		{"broken prices", brokenCells[2], true, []invariants.Name{"converges"}},
+		{"holds prices", cellArgs{"outbox", "natural", "prices", "lost-ack"}, false, []invariants.Name{"converges"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,7 +112,7 @@ func TestRunJSONContract(t *testing.T) {
 			}
 			broke := 0
 			for name, n := range c.Violations {
-				if !slices.Contains(catalogueInvariants, name) {
+				if !slices.Contains(catalogueInvariants, string(name)) {
 					t.Errorf("violations names %q, not an invariant of the catalogue", name)
 				}
 				if n < 0 || n > c.Runs {
@@ -252,7 +253,7 @@ func TestReplayScenarioFile(t *testing.T) {
 					t.Errorf("%s: stderr %q, want nothing", form, r.stderr)
 				}
 				title := fmt.Sprintf("%s / %s / %s under %s: ", cell.producer, cell.consumer, cell.workload, cell.fault)
-				if !strings.HasPrefix(r.stdout, title) || !strings.Contains(strings.SplitN(r.stdout, "\n", 2)[0], ce.Invariant) {
+				if !strings.HasPrefix(r.stdout, title) || !strings.Contains(strings.SplitN(r.stdout, "\n", 2)[0], string(ce.Invariant)) {
 					t.Errorf("%s: first line does not name the cell and %q:\n%s", form, ce.Invariant, clip(r.stdout))
 				}
 				got := section(r.stdout, "violations:")
@@ -261,7 +262,7 @@ func TestReplayScenarioFile(t *testing.T) {
 				}
 				for j, v := range ce.Violations {
 					f := strings.Fields(got[j])
-					if len(f) == 0 || f[0] != v.Invariant || !strings.HasSuffix(got[j], v.Detail) {
+					if len(f) == 0 || f[0] != string(v.Invariant) || !strings.HasSuffix(got[j], v.Detail) {
 						t.Errorf("%s: violation %d is %q, want %s ... %s", form, j, got[j], v.Invariant, v.Detail)
 					}
 				}

@@ -20,7 +20,7 @@ import (
 type mechanism struct {
 	name   string
 	sc     history.Scenario
-	breaks []string // the invariants it breaks
+	breaks []invariants.Name // the invariants it breaks
 	// effects: how many effect rows (emails, payments) the final state holds; 0 means any, and
 	// a negative number at least that many.
 	effects int
@@ -92,7 +92,7 @@ func TestMechanismsEmails(t *testing.T) {
 	runMechanisms(t, []mechanism{
 		{name: "naive emails twice when the consumer dies before its ack",
 			sc:     mechScenario("outbox", "naive", "emails", "crash-consumer", emails, crash),
-			breaks: []string{"no-duplicate-effect"}, effects: 2,
+			breaks: []invariants.Name{"no-duplicate-effect"}, effects: 2,
 			evidence: [][3]string{{"gateway", history.OpSend, id}, {"consumer-1", history.OpCrash, ""}}},
 		{name: "the inbox emails once when the consumer dies after its commit",
 			sc:      mechScenario("outbox", "inbox", "emails", "crash-consumer", emails, crash),
@@ -102,14 +102,14 @@ func TestMechanismsEmails(t *testing.T) {
 			effects: 1, evidence: [][3]string{{"consumer-1", history.OpCrash, ""}}},
 		{name: "the inbox emails twice when the consumer dies before its commit",
 			sc:     mechScenario("outbox", "inbox", "emails", "crash-consumer", emails, crashBeforeCommit),
-			breaks: []string{"no-duplicate-effect"}, effects: 2,
+			breaks: []invariants.Name{"no-duplicate-effect"}, effects: 2,
 			evidence: [][3]string{{"consumer-1", history.OpCrash, "consumer.before-commit"}}},
 		{name: "idempotency key emails once when the consumer dies before its commit",
 			sc:      mechScenario("outbox", "idempotency-key", "emails", "crash-consumer", emails, crashBeforeCommit),
 			effects: 1, evidence: [][3]string{{"consumer-1", history.OpCrash, "consumer.before-commit"}, {"gateway", history.OpSend, "repeat of idempotency key"}}},
 		{name: "the inbox emails twice when its commit does not reach the database",
 			sc:     mechScenario("outbox", "inbox", "emails", "partition-db", emails, cutAtCommit),
-			breaks: []string{"no-duplicate-effect"}, effects: 2,
+			breaks: []invariants.Name{"no-duplicate-effect"}, effects: 2,
 			evidence: [][3]string{{"consumer-1", history.OpFault, "partition-db"}}},
 		{name: "idempotency key emails once when its commit does not reach the database",
 			sc:      mechScenario("outbox", "idempotency-key", "emails", "partition-db", emails, cutAtCommit),
@@ -128,21 +128,21 @@ func TestMechanismsLatency(t *testing.T) {
 	runMechanisms(t, []mechanism{
 		{name: "the inbox emails again after a gateway call times out",
 			sc:     mechScenario("outbox", "inbox", "emails", "latency", emails, slow("consumer-1", "gateway", 1)),
-			breaks: []string{"no-duplicate-effect"}, effects: -2,
+			breaks: []invariants.Name{"no-duplicate-effect"}, effects: -2,
 			evidence: [][3]string{{"consumer-1", history.OpFault, "gateway link"}, {"consumer-1", history.OpApply, emails[0].ID}}},
 		{name: "idempotency key emails once after a gateway call times out",
 			sc:      mechScenario("outbox", "idempotency-key", "emails", "latency", emails, slow("consumer-1", "gateway", 1)),
 			effects: 1, evidence: [][3]string{{"gateway", history.OpSend, "repeat of idempotency key"}}},
 		{name: "naive pays twice when the reply to its commit is late",
 			sc:     mechScenario("outbox", "naive", "orders", "latency", orders, slow("consumer-1", "db", 2)),
-			breaks: []string{"no-duplicate-effect"}, effects: 2,
+			breaks: []invariants.Name{"no-duplicate-effect"}, effects: 2,
 			evidence: [][3]string{{"consumer-1", history.OpFault, "db link"}}},
 		{name: "the inbox pays once when the reply to its commit is late",
 			sc:      mechScenario("outbox", "inbox", "orders", "latency", orders, slow("consumer-1", "db", 2)),
 			effects: 1, evidence: [][3]string{{"consumer-1", history.OpFault, "db link"}}},
 		{name: "double write publishes twice when its confirm is late",
 			sc:     mechScenario("double-write", "naive", "orders", "latency", orders, slow("producer", "broker", 1)),
-			breaks: []string{"no-duplicate-effect"}, effects: 2,
+			breaks: []invariants.Name{"no-duplicate-effect"}, effects: 2,
 			evidence: [][3]string{{"producer", history.OpFault, "broker link"}}},
 	})
 }
@@ -165,7 +165,7 @@ func TestMechanismsReorder(t *testing.T) {
 	}
 	evidence := [][3]string{{"consumer-1", history.OpFault, "reorder"}, {"consumer-1", history.OpNack, "price-1"}}
 	runMechanisms(t, []mechanism{
-		{name: "natural ends on the older price", sc: reorder("natural"), breaks: []string{"converges"}, effects: 2, evidence: evidence},
+		{name: "natural ends on the older price", sc: reorder("natural"), breaks: []invariants.Name{"converges"}, effects: 2, evidence: evidence},
 		{name: "versioned skips the older price", sc: reorder("versioned"), effects: 1, evidence: evidence},
 	})
 }

@@ -128,7 +128,7 @@ func TestKnownBreaksFoundOnReal(t *testing.T) {
 			if c.Producer == (strategies.LogTailing{}).Name() {
 				realtest.RequireLogicalWAL(t, inf)
 			}
-			found := map[string]int{}
+			found := map[invariants.Name]int{}
 			for seed := uint64(1); seed <= bound && len(found) < len(exp.Breaks); seed++ {
 				sc, err := scenarios.FromSeed(c, seed, lim)
 				if err != nil {

@@ -39,11 +39,11 @@ type CellResult struct {
 	Fault          string
 	Backend        string
 	Runs           int
-	Violations     map[string]int // invariant -> runs that broke it (every applicable invariant is present)
-	Expected       []string       // invariants the catalogue expects to break
-	MayBreak       []string       // allowed to break: reachable, rarely drawn
-	Reason         string         // why, from the strategies' mechanics
-	Matches        bool           // the broken set, the search's included, agrees with the catalogue, and every run settled
+	Violations     map[invariants.Name]int // invariant -> runs that broke it (every applicable invariant is present)
+	Expected       []invariants.Name       // invariants the catalogue expects to break
+	MayBreak       []invariants.Name       // allowed to break: reachable, rarely drawn
+	Reason         string                  // why, from the strategies' mechanics
+	Matches        bool                    // the broken set, the search's included, agrees with the catalogue, and every run settled
 	Counterexample *Counterexample
 	// Errors counts the runs the harness itself failed (no quiescence), the searched seeds' included.
 	Errors int
@@ -54,7 +54,7 @@ type CellResult struct {
 	Searched int
 	// Cost is what the first Runs measured of the strategies' price (Cost's doc).
 	Cost          *Cost
-	FoundBySearch map[string]uint64
+	FoundBySearch map[invariants.Name]uint64
 }
 
 // Cell returns the cell of a result.
@@ -63,8 +63,8 @@ func (r CellResult) Cell() Cell {
 }
 
 // Broken lists the invariants broken in at least one run, the search's included, in catalogue order.
-func (r CellResult) Broken() []string {
-	var out []string
+func (r CellResult) Broken() []invariants.Name {
+	var out []invariants.Name
 	for _, name := range invariants.Names() {
 		if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 			out = append(out, name)
@@ -78,7 +78,7 @@ func (r CellResult) Broken() []string {
 // renders as a timeline. `simulate replay` reproduces it from either the seed or the scenario.
 type Counterexample struct {
 	Seed       uint64                 `json:"seed"`      // the seed whose scenario first failed
-	Invariant  string                 `json:"invariant"` // the invariant it was shrunk for
+	Invariant  invariants.Name        `json:"invariant"` // the invariant it was shrunk for
 	Scenario   history.Scenario       `json:"scenario"`  // shrunk: commands, schedule, topology
 	Violations []invariants.Violation `json:"violations"`
 	History    *history.History       `json:"history"`
@@ -87,8 +87,8 @@ type Counterexample struct {
 
 // Unexpected lists the invariants broken here that the catalogue neither expects nor allows: a
 // contradiction between the harness and the catalogue's reasoning, to investigate.
-func (r CellResult) Unexpected() []string {
-	var out []string
+func (r CellResult) Unexpected() []invariants.Name {
+	var out []invariants.Name
 	for _, name := range r.Broken() {
 		if !slices.Contains(r.Expected, name) && !slices.Contains(r.MayBreak, name) {
 			out = append(out, name)
@@ -99,8 +99,8 @@ func (r CellResult) Unexpected() []string {
 
 // Missing lists the invariants the catalogue expects to break here that no run broke: with few
 // seeds, a rarer mechanism may simply not have been drawn.
-func (r CellResult) Missing() []string {
-	var out []string
+func (r CellResult) Missing() []invariants.Name {
+	var out []invariants.Name
 	for _, name := range r.Expected {
 		if _, found := r.FoundBySearch[name]; r.Violations[name] == 0 && !found {
 			out = append(out, name)
