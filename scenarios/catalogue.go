@@ -14,9 +14,10 @@ import (
 // The catalogue of expected outcomes. It is written from the strategies' mechanics, before any
 // run: what each producer does to the stream of events under each fault (lose one, invent one,
 // publish one twice), what each consumer does with that stream and with the faults that hit it
-// (apply twice, lose, apply out of order), and which invariants each of those breaks in each
-// workload. A cell's expectation is the union; every line carries its reason. The property tests
-// and `simulate matrix` compare what the harness finds with it.
+// (apply twice, lose, apply out of order), and which invariants each of those breaks by the
+// effect kind of the cell's workload (package workload: append, add, set, external), never by its
+// name. A cell's expectation is the union; every line carries its reason. The property tests and
+// `simulate matrix` compare what the harness finds with it.
 //
 // Topology: one consumer process under every fault except concurrent-consumers (two or three);
 // prefetch 1-3; one relay.
