@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -58,10 +59,17 @@ func HoldLiveness(ctx context.Context, url, runID string) (*Liveness, error) {
 	return &Liveness{RunID: runID, conn: conn}, nil
 }
 
-// Release closes the marker's connection, which releases its lock. A second call does nothing.
+// Release unlocks the marker and closes its connection. The unlock is explicit because closing a
+// connection ends its server process, and so frees its locks, only some moments later. A second
+// call does nothing.
 func (l *Liveness) Release() {
-	if l != nil && l.conn != nil {
-		closeConn(l.conn)
-		l.conn = nil
+	if l == nil || l.conn == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// If the unlock fails, the lock goes with the connection.
+	_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, livenessClass, livenessKey(l.RunID))
+	closeConn(l.conn)
+	l.conn = nil
 }
