@@ -7,10 +7,12 @@
 //	simulate replay --scenario FILE
 //	simulate demo NAME [--backend sim|real] [--no-pause]
 //	simulate list
+//	simulate clean [--dry-run]
 //	simulate help [CMD]
 //
 // Exit status: 0 fine; 1 when `run` or `replay` saw an invariant break, or when `matrix` found a
-// cell that differs from the catalogue; 2 for bad usage, with a one-line reason.
+// cell that differs from the catalogue; 2 for bad usage, with a one-line reason; 3 when the
+// harness itself failed.
 //
 // The command composes scenarios, reports and the two backends; nothing imports it. The binary
 // must not link testing or pgregory.net/rapid: the test helpers live in scenarios/scenariotest and
