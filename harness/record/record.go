@@ -49,6 +49,12 @@ type recorder struct {
 	proc string
 }
 
+// The recording half of a wrapper is a function of its own that is never inlined (add, and the
+// record... methods below): a wrapper's frame stays on the stack while its inner call runs, and a
+// history.Event is large. The simulator runs each process as a coroutine whose stack grows by
+// copying, so a wrapper holding an Event in its frame makes every run of it slower.
+
+//go:noinline
 func (r recorder) add(op, msg, key string, out history.Outcome, d string) {
 	r.addEvent(history.Event{Op: op, Outcome: out, Msg: msg, Key: key, Detail: d})
 }
@@ -137,13 +143,18 @@ func (t *recTx) ClaimOutbox(ctx context.Context, limit int) ([]strategies.Outbox
 
 func (t *recTx) MarkPublished(ctx context.Context, ids []int64) error {
 	err := t.inner.MarkPublished(ctx, ids)
+	t.recordMark(err)
+	return err
+}
+
+//go:noinline
+func (t *recTx) recordMark(err error) {
 	e := t.subject()
 	if err != nil {
 		e.Detail = detail(err)
 	}
 	e.Op, e.Outcome = history.OpMark, outcome(err)
 	t.r.addEvent(e)
-	return err
 }
 
 func (t *recTx) Apply(ctx context.Context, m strategies.Message) error {
@@ -163,6 +174,12 @@ func (t *recTx) ApplyIdempotent(ctx context.Context, m strategies.Message) error
 
 func (t *recTx) ApplyVersioned(ctx context.Context, m strategies.Message) (bool, error) {
 	applied, err := t.inner.ApplyVersioned(ctx, m)
+	t.recordVersioned(m, applied, err)
+	return applied, err
+}
+
+//go:noinline
+func (t *recTx) recordVersioned(m strategies.Message, applied bool, err error) {
 	t.touch(m.ID)
 	e := history.Event{Op: history.OpApply, Outcome: outcome(err), Msg: m.ID, Key: m.Key, Detail: fmt.Sprintf("versioned: seq %d applied", m.Seq)}
 	if err != nil {
@@ -171,7 +188,6 @@ func (t *recTx) ApplyVersioned(ctx context.Context, m strategies.Message) (bool,
 		e.Detail, e.Guard = fmt.Sprintf("versioned: seq %d not newer, skipped", m.Seq), history.GuardVersion
 	}
 	t.r.addEvent(e)
-	return applied, err
 }
 
 func (t *recTx) InboxInsert(ctx context.Context, consumer, msgID string) error {
@@ -187,6 +203,8 @@ func (t *recTx) InboxInsert(ctx context.Context, consumer, msgID string) error {
 
 // check records a lookup in what (the inbox or the processed log); guard is the defence a
 // lookup that found the message stands for.
+//
+//go:noinline
 func (t *recTx) check(msgID, what string, guard history.Guard, seen bool, err error) {
 	t.touch(msgID)
 	e := history.Event{Op: history.OpCheck, Outcome: outcome(err), Msg: msgID, Detail: what + ": not seen"}
@@ -220,6 +238,12 @@ func (t *recTx) Processed(ctx context.Context, consumer, msgID string) (bool, er
 
 func (t *recTx) Commit(ctx context.Context) error {
 	err := t.inner.Commit(ctx)
+	t.recordCommit(err)
+	return err
+}
+
+//go:noinline
+func (t *recTx) recordCommit(err error) {
 	e := t.subject()
 	e.Op, e.Outcome = history.OpCommit, history.OK
 	if err != nil {
@@ -230,17 +254,21 @@ func (t *recTx) Commit(ctx context.Context) error {
 	if e.Msg != "" || e.Detail != "" || err != nil {
 		t.r.addEvent(e)
 	}
-	return err
 }
 
 func (t *recTx) Rollback(ctx context.Context) error {
 	err := t.inner.Rollback(ctx)
 	if len(t.msgs) > 0 {
-		e := t.subject()
-		e.Op, e.Outcome, e.Detail = history.OpRollback, outcome(err), strings.TrimSpace(e.Detail+" "+detail(err))
-		t.r.addEvent(e)
+		t.recordRollback(err)
 	}
 	return err
+}
+
+//go:noinline
+func (t *recTx) recordRollback(err error) {
+	e := t.subject()
+	e.Op, e.Outcome, e.Detail = history.OpRollback, outcome(err), strings.TrimSpace(e.Detail+" "+detail(err))
+	t.r.addEvent(e)
 }
 
 // Publisher wraps a publisher.
@@ -291,6 +319,12 @@ type subscription struct {
 
 func (s *subscription) Next(ctx context.Context) (strategies.Delivery, error) {
 	d, err := s.inner.Next(ctx)
+	s.recordNext(d, err)
+	return d, err
+}
+
+//go:noinline
+func (s *subscription) recordNext(d strategies.Delivery, err error) {
 	switch {
 	case errors.Is(err, strategies.ErrIdle):
 	case err != nil:
@@ -303,7 +337,6 @@ func (s *subscription) Next(ctx context.Context) (strategies.Delivery, error) {
 		}
 		s.r.addEvent(e)
 	}
-	return d, err
 }
 
 func (s *subscription) settle(op string, tag uint64, err error) {
