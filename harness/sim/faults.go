@@ -31,20 +31,27 @@ var mechanisms = map[string]mechanism{
 }
 
 // at counts one operation op of p (at point, for fault points) for the faults whose kind
-// watches it, and applies the mechanism of the one that fires, noting the fault first.
+// watches it, and applies the mechanism of the one that fires.
 func (w *world) at(p *proc, op fault.Op, point string) {
 	if f := w.schedule.Fire(op, p.name, point); f != nil {
-		w.note(p.name, history.OpFault, "", "", f.String())
-		mechanisms[f.Kind](w, p, f, point)
+		w.fired(p, f, point)
 	}
 }
 
 // atLink counts one operation of p on one of its links (fault.OpLink).
 func (w *world) atLink(p *proc, to string) {
 	if f := w.schedule.FireLink(p.name, to); f != nil {
-		w.note(p.name, history.OpFault, "", "", f.String())
-		mechanisms[f.Kind](w, p, f, "")
+		w.fired(p, f, "")
 	}
+}
+
+// fired notes fault f and applies its kind's mechanism. It is kept out of line so that at and
+// atLink, which every port call passes, stay small: a process's stack grows by copying.
+//
+//go:noinline
+func (w *world) fired(p *proc, f *history.Fault, point string) {
+	w.note(p.name, history.OpFault, "", "", f.String())
+	mechanisms[f.Kind](w, p, f, point)
 }
 
 // crash kills the process at its fault point.

@@ -26,9 +26,9 @@ type proc struct {
 	name string
 	body func(ctx context.Context)
 
-	next  func() (struct{}, bool)
-	stop  func()
-	yield func(struct{}) bool
+	co       *coro               // the coroutine that runs it
+	yield    func(struct{}) bool // hands the baton back; set when its sequence starts
+	stopping bool                // the run is over: unwind at the next scheduling point
 
 	cond  func() bool // while blocked: what ends the wait early (nil: runnable)
 	until int64       // while blocked: the deadline (0: none)
@@ -64,7 +64,7 @@ func (p *proc) ready(now int64) bool {
 // block hands the baton back until cond holds or the deadline passes.
 func (p *proc) block(cond func() bool, until int64) {
 	p.cond, p.until = cond, until
-	if !p.yield(struct{}{}) {
+	if p.stopping || !p.yield(struct{}{}) || p.stopping {
 		panic(stopSignal{})
 	}
 	p.cond, p.until = nil, 0
@@ -84,7 +84,8 @@ func (p *proc) step() { p.block(nil, 0) }
 // sleep blocks for d simulated milliseconds.
 func (p *proc) sleep(d int64) { p.block(never, p.w.now+d) }
 
-// seq is the coroutine: incarnations of the body, a crash and a restart between them.
+// seq is the process's life on its coroutine: incarnations of the body, a crash and a restart
+// between them.
 func (p *proc) seq(yield func(struct{}) bool) {
 	p.yield = yield
 	defer func() {

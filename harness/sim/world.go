@@ -3,9 +3,9 @@
 // confirms, prefetch, acks and requeue with the redelivered flag, links that can be cut, and
 // processes that crash and restart.
 //
-// Every simulated process is a coroutine (iter.Pull) holding the baton in turn: each port call is
-// a scheduling point where a PRNG seeded from the scenario picks who runs next, and simulated time
-// advances one millisecond per step. Nothing reads the wall clock or global randomness, so the
+// Every simulated process runs on a coroutine (iter.Pull; idle ones are reused by later runs,
+// coro.go) and holds the baton in turn: each port call is a scheduling point where a PRNG seeded
+// from the scenario picks who runs next, and simulated time advances one millisecond per step. Nothing reads the wall clock or global randomness, so the
 // same scenario gives the same history, byte for byte.
 //
 // sim imports the strategy ports, the history vocabulary, the workloads (a run applies events by
@@ -15,7 +15,6 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"iter"
 	"math/rand/v2"
 
 	"github.com/deliveryharness/harness/harness/fault"
@@ -193,11 +192,11 @@ func (w *world) history(err error) *history.History {
 // loop runs the scheduler until done holds (then it notes why) or the time bound passes.
 func (w *world) loop(done func() bool, why string) (err error) {
 	for _, p := range w.procs {
-		p.next, p.stop = iter.Pull(p.seq)
+		p.co = takeCoro(p)
 	}
 	defer func() {
 		for _, p := range w.procs {
-			p.stop()
+			p.co.release(p)
 		}
 	}()
 	defer func() {
@@ -233,8 +232,6 @@ func (w *world) loop(done func() bool, why string) (err error) {
 			p = w.runnable[w.rng.IntN(len(w.runnable))]
 		}
 		w.now++
-		if _, ok := p.next(); !ok {
-			p.finished = true
-		}
+		p.co.next() // until p blocks again, or finishes (proc.seq marks it)
 	}
 }
