@@ -64,21 +64,22 @@ var operations = []site{
 	{worker.GateReceive, fault.OpReceive, ""},
 }
 
-// mechanisms is the table from fault kinds (and so from the operations they watch) to what
-// each does when it fires. A new fault kind is a row; a new mechanism, a function below.
+// mechanisms is the table from fault kinds (and so from the operation each watches, in its
+// declaration) to what each does when it fires. A new fault kind is a row; a new mechanism, a
+// function below.
 var mechanisms = map[string]mechanism{
-	fault.CrashProducer:       crash,                                                                     // OpPoint
-	fault.CrashRelay:          crash,                                                                     // OpPoint
-	fault.CrashConsumer:       crash,                                                                     // OpPoint
-	fault.AmbiguousCommit:     toxicUntil(proxyPostgres, "timeout", "downstream", worker.GateCommitDone), // OpCommit
-	fault.LostConfirm:         toxicUntil(proxyAMQP, "timeout", "downstream", worker.GateConfirmDone),    // OpPublish
-	fault.LostAck:             toxicUntil(proxyAMQP, "reset_peer", "upstream", worker.GateAckDone),       // OpAck
-	fault.ConcurrentConsumers: dropConnection,                                                            // OpReceive
-	fault.PartitionDB:         cutDBLink,                                                                 // OpDB
-	fault.PartitionBroker:     cutBrokerLink,                                                             // OpBroker
-	fault.BrokerDown:          brokerDown,                                                                // OpBroker
-	fault.Latency:             slowLink,                                                                  // OpLink
-	fault.Reorder:             reorder,                                                                   // OpDelivery
+	fault.CrashProducer:       crash,
+	fault.CrashRelay:          crash,
+	fault.CrashConsumer:       crash,
+	fault.AmbiguousCommit:     toxicUntil(proxyPostgres, "timeout", "downstream", worker.GateCommitDone),
+	fault.LostConfirm:         toxicUntil(proxyAMQP, "timeout", "downstream", worker.GateConfirmDone),
+	fault.LostAck:             toxicUntil(proxyAMQP, "reset_peer", "upstream", worker.GateAckDone),
+	fault.ConcurrentConsumers: dropConnection,
+	fault.PartitionDB:         cutDBLink,
+	fault.PartitionBroker:     cutBrokerLink,
+	fault.BrokerDown:          brokerDown,
+	fault.Latency:             slowLink,
+	fault.Reorder:             reorder,
 }
 
 // gate decides what the faults do at a worker's gate; it reports whether the worker was killed.

@@ -15,19 +15,20 @@ import (
 // mechanism is what fault f, firing at an operation of p (at point, for fault points), does.
 type mechanism func(w *world, p *proc, f *history.Fault, point string)
 
+// mechanisms is the simulator's mechanism of each fault kind.
 var mechanisms = map[string]mechanism{
-	fault.CrashProducer:       crash,         // OpPoint
-	fault.CrashRelay:          crash,         // OpPoint
-	fault.CrashConsumer:       crash,         // OpPoint
-	fault.AmbiguousCommit:     withholdReply, // OpCommit: the COMMIT takes effect, its reply never comes
-	fault.LostConfirm:         withholdReply, // OpPublish: the message is enqueued, its confirm never comes
+	fault.CrashProducer:       crash,
+	fault.CrashRelay:          crash,
+	fault.CrashConsumer:       crash,
+	fault.AmbiguousCommit:     withholdReply,
+	fault.LostConfirm:         withholdReply,
 	fault.LostAck:             dropSubscription("connection reset, ack lost"),
-	fault.ConcurrentConsumers: dropSubscription("connection dropped"), // OpReceive
-	fault.PartitionDB:         cutDBLink,                              // OpDB
-	fault.PartitionBroker:     cutBrokerLink,                          // OpBroker
-	fault.BrokerDown:          brokerDown,                             // OpBroker
-	fault.Latency:             slowLink,                               // OpLink
-	fault.Reorder:             handBack,                               // OpDelivery
+	fault.ConcurrentConsumers: dropSubscription("connection dropped"),
+	fault.PartitionDB:         cutDBLink,
+	fault.PartitionBroker:     cutBrokerLink,
+	fault.BrokerDown:          brokerDown,
+	fault.Latency:             slowLink,
+	fault.Reorder:             handBack,
 }
 
 // at counts one operation op of p (at point, for fault points) for the faults whose kind
