@@ -168,7 +168,9 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 	w.db = newDB(w, sc.Workload)
 	w.br = &broker{w: w}
 	w.schedule = fault.NewSchedule(sc.Faults)
-	w.events = make([]history.Event, 0, 16*len(sc.Commands)+16)
+	// About 24 events a command under the faults that retry most (broker-down): room for them up
+	// front, so that the history, whose events grew with their fields, is not copied as it grows.
+	w.events = make([]history.Event, 0, 24*len(sc.Commands)+16)
 	return w
 }
 
