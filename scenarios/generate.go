@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
@@ -104,22 +105,30 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 	if hasRelay {
 		sc.Batch = src.IntRange("batch", 1, 3)
 	}
+	pointsOf := func(target string) []string {
+		switch {
+		case target == "producer":
+			return p.Points()
+		case target == "relay":
+			return relay.RelayPoints()
+		}
+		return cons.Points()
+	}
 	if k.Name != fault.None {
 		topo := harness.Topology(sc, p)
 		targets := k.Targets(topo)
+		if k.AtPoint() {
+			// A crash needs a fault point: a process whose strategy declares none is no target.
+			targets = slices.DeleteFunc(targets, func(t string) bool { return len(pointsOf(t)) == 0 })
+		}
 		nf := src.IntRange("faults", 1, max(1, lim.MaxFaults))
 		for range nf {
+			if len(targets) == 0 {
+				break // nothing can be hit: the run goes without the fault
+			}
 			f := history.Fault{Kind: k.Name, Target: targets[src.IntRange("target", 0, len(targets)-1)]}
 			if k.AtPoint() {
-				var points []string
-				switch {
-				case f.Target == "producer":
-					points = p.Points()
-				case f.Target == "relay":
-					points = relay.RelayPoints()
-				default:
-					points = cons.Points()
-				}
+				points := pointsOf(f.Target)
 				f.Point = points[src.IntRange("point", 0, len(points)-1)]
 			}
 			if k.OnLink() {

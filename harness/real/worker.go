@@ -86,7 +86,7 @@ func (w *workerRun) run(ctx context.Context) error {
 		pub   strategies.Publisher
 		sub   strategies.Subscription
 	}{store: record.Store(gstore, w, c.Name)}
-	faults := workerFaults{w}
+	var faults strategies.Faults = workerFaults{w}
 	switch c.Role {
 	case worker.RoleProducer, worker.RoleRelay:
 		pub, err := amqp.NewPublisher(ctx, c.AMQP, c.Queue, c.Timeouts.Confirm)
@@ -117,6 +117,7 @@ func (w *workerRun) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		faults = component.Declared(faults, c.Name, p.Points(), undeclared)
 		penv := strategies.ProducerEnv{Store: env.store, Publisher: env.pub, Faults: faults, Clock: Clock{}}
 		component.Producer(ctx, c.Name, p, penv, &workerCommands{w: w, list: c.Commands}, w)
 		return nil
@@ -129,6 +130,7 @@ func (w *workerRun) run(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("producer %s has no relay", c.Producer)
 		}
+		faults = component.Declared(faults, c.Name, relay.RelayPoints(), undeclared)
 		renv := strategies.RelayEnv{Store: env.store, Publisher: env.pub, Faults: faults, Clock: Clock{}, Batch: max(1, c.Batch)}
 		if strategies.TailsLog(p) {
 			lr, err := pg.NewLogReader(ctx, c.Postgres, c.Schema, c.Slot)
@@ -145,10 +147,18 @@ func (w *workerRun) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		faults = component.Declared(faults, c.Name, cons.Points(), undeclared)
 		cenv := strategies.ConsumerEnv{Group: c.Group, Store: env.store, Sub: env.sub, Faults: faults, Clock: Clock{}}
 		component.Consumer(ctx, workerHost{w}, cons, cenv, c.Timeouts.Reconnect)
 		return ctx.Err()
 	}
+}
+
+// undeclared ends the worker at a fault point its strategy does not declare; the parent reports
+// the exit, with this line, as a harness error.
+func undeclared(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
 
 // workerCommands is the producer's component.Commands: the commands still to do when this

@@ -28,7 +28,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 		env := strategies.ProducerEnv{
 			Store:     record.Store(store{producer}, w, producer.name),
 			Publisher: record.Publisher(publisher{producer}, w, producer.name),
-			Faults:    faults{producer},
+			Faults:    component.Declared(faults{producer}, producer.name, prod.Points(), undeclared),
 			Clock:     clock{producer},
 		}
 		component.Producer(ctx, producer.name, prod, env, cmds, w)
@@ -42,7 +42,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 				Store:     record.Store(store{rp}, w, rp.name),
 				Log:       record.ChangeLog(changeLog{rp}, w, rp.name),
 				Publisher: record.Publisher(publisher{rp}, w, rp.name),
-				Faults:    faults{rp},
+				Faults:    component.Declared(faults{rp}, rp.name, relay.RelayPoints(), undeclared),
 				Clock:     clock{rp},
 				Batch:     max(1, sc.Batch),
 			}
@@ -62,7 +62,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 						w.at(cp, fault.OpDelivery, "")
 						return cp.takeHandBack()
 					}),
-				Faults: faults{cp},
+				Faults: component.Declared(faults{cp}, cp.name, cons.Points(), undeclared),
 				Clock:  clock{cp},
 			}
 			component.Consumer(ctx, host{cp}, cons, env, ms(cfg.Reconnect))
@@ -113,3 +113,7 @@ func (h host) Sleep(_ context.Context, d time.Duration) { h.p.sleep(d.Millisecon
 
 // ms is a simulated duration in milliseconds as a time.Duration.
 func ms(d int64) time.Duration { return time.Duration(d) * time.Millisecond }
+
+// undeclared ends the simulation at a fault point the strategy does not declare: the loop turns
+// the panic into the run's error.
+func undeclared(err error) { panic(err) }

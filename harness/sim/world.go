@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/deliveryharness/harness/harness/component"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
@@ -203,6 +204,10 @@ func (w *world) loop(done func() bool, why string) (err error) {
 	}()
 	defer func() {
 		if r := recover(); r != nil {
+			if e, ok := r.(error); ok && errors.Is(e, component.ErrUndeclaredPoint) {
+				err = e
+				return
+			}
 			err = fmt.Errorf("sim: a simulated process panicked: %v", r)
 		}
 	}()
