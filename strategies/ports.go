@@ -37,6 +37,18 @@ type Tx interface {
 	ClaimOutbox(ctx context.Context, limit int) ([]OutboxRow, error)
 	// MarkPublished flags claimed outbox rows as published.
 	MarkPublished(ctx context.Context, ids []int64) error
+	// ReadOutboxAfter reads up to limit committed outbox rows whose id is greater than after, in
+	// id order, published or not, without claiming or locking them: an offset relay's read. Ids
+	// are taken at insert, like a sequence, so a row with a smaller id may commit after a larger
+	// one was read: a relay that trusts the offset alone can skip it.
+	ReadOutboxAfter(ctx context.Context, after int64, limit int) ([]OutboxRow, error)
+	// RelayCursor reads the durable cursor of the named relay, the last outbox id it says it
+	// published, as this transaction sees it: 0 when it was never written.
+	RelayCursor(ctx context.Context, relay string) (int64, error)
+	// SetRelayCursor writes the named relay's cursor in this transaction: others see it when the
+	// transaction commits, never after a rollback, and it survives a crash of the relay. The
+	// cursor's row stays locked to the end of the transaction; a concurrent writer waits.
+	SetRelayCursor(ctx context.Context, relay string, id int64) error
 
 	// Apply performs the workload's effect the plain way: a new payment row, balance += amount,
 	// price := amount, or (emails) a call to the mail gateway. Applying twice has two effects
@@ -135,9 +147,15 @@ type Faults interface {
 	Point(ctx context.Context, name string)
 }
 
-// Clock lets a strategy wait (retry backoff). The simulator's clock is logical.
+// Clock lets a strategy wait (retry backoff) and read the time (time windows). The simulator's
+// clock is logical.
 type Clock interface {
 	Sleep(ctx context.Context, d time.Duration)
+	// Now is the current time. On the simulator it is logical and deterministic: the Unix epoch
+	// (UTC) plus the run's simulated milliseconds, so a run starts at 1970-01-01T00:00:00Z and
+	// the same seed gives the same times; on real servers it is the wall clock. Strategies
+	// compare or subtract times (a window, an age) and never rely on the absolute value.
+	Now() time.Time
 }
 
 // ProducerEnv is what a producer strategy may use.

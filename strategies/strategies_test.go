@@ -36,8 +36,13 @@ func (c *calls) AppendOutbox(context.Context, strategies.Message) error { return
 func (c *calls) ClaimOutbox(context.Context, int) ([]strategies.OutboxRow, error) {
 	return c.claimed, c.do("claim")
 }
-func (c *calls) MarkPublished(context.Context, []int64) error    { return c.do("mark") }
-func (c *calls) Apply(context.Context, strategies.Message) error { return c.do("apply") }
+func (c *calls) MarkPublished(context.Context, []int64) error { return c.do("mark") }
+func (c *calls) ReadOutboxAfter(context.Context, int64, int) ([]strategies.OutboxRow, error) {
+	return c.claimed, c.do("read-after")
+}
+func (c *calls) RelayCursor(context.Context, string) (int64, error)  { return 0, c.do("cursor") }
+func (c *calls) SetRelayCursor(context.Context, string, int64) error { return c.do("set-cursor") }
+func (c *calls) Apply(context.Context, strategies.Message) error     { return c.do("apply") }
 func (c *calls) ApplyIdempotent(context.Context, strategies.Message) error {
 	return c.do("apply-idempotent")
 }
@@ -76,6 +81,7 @@ func (c *calls) Nack(_ context.Context, _ uint64, requeue bool) error {
 }
 func (c *calls) Point(_ context.Context, name string)     { c.log = append(c.log, "@"+name) }
 func (c *calls) Sleep(_ context.Context, d time.Duration) { c.log = append(c.log, "sleep "+d.String()) }
+func (c *calls) Now() time.Time                           { return time.Unix(0, 0).UTC() }
 
 var msg = strategies.Message{ID: "order-1", Key: "order-1", Amount: 10}
 

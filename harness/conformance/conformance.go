@@ -3,7 +3,8 @@
 // strategies; a verdict on the simulator is only worth something if the real servers behave the
 // same way, so both must pass the same checks (Watermill's pubsub/tests is the model): READ
 // COMMITTED visibility, rollback, unique keys and the wait of a concurrent inserter, effects,
-// FOR UPDATE SKIP LOCKED claims of the outbox, publisher confirms, nack and requeue with the
+// FOR UPDATE SKIP LOCKED claims of the outbox, reads of the outbox after an id and the durable
+// relay cursor of offset relays, the clock's Now, publisher confirms, nack and requeue with the
 // redelivered flag, requeue when a consumer's channel dies, prefetch and the idle wait.
 //
 // A backend implements Backend and calls Test from its own test with the Features it has:
@@ -114,6 +115,9 @@ var checks = []check{
 	{"outbox-skip-locked", checkSkipLocked},
 	{"outbox-uncommitted-not-claimable", checkUncommittedOutbox},
 	{"outbox-mark-published", checkMarkPublished},
+	{"outbox-read-after-id", checkReadAfter},
+	{"outbox-relay-cursor", checkRelayCursor},
+	{"clock-now-advances", checkClockNow},
 	{"broker-confirmed-message-is-queued", checkConfirmedQueued},
 	{"broker-publish-confirm-consume", checkPublishConsume},
 	{"broker-nack-requeue-redelivered", checkNackRequeue},

@@ -103,7 +103,7 @@ const (
 	OpRecord   = "record"  // processed-log insert, no unique key
 	OpApply    = "apply"   // the effect (payment, credit, price, email)
 	OpSend     = "send"    // the mail gateway received an email (infrastructure)
-	OpRead     = "read"    // log tailing: changes decoded from the replication slot
+	OpRead     = "read"    // relay: changes decoded from the replication slot, or outbox rows read after an id
 	OpAdvance  = "advance" // log tailing: the slot's confirmed position moved
 	OpPoint    = "point"   // a named fault point was passed
 	OpFault    = "fault"   // a scheduled fault fired

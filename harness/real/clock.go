@@ -9,8 +9,12 @@ import (
 	"time"
 )
 
-// Clock is the wall clock as a strategies.Clock: Sleep returns early when ctx ends.
+// Clock is the wall clock as a strategies.Clock: Now is time.Now, Sleep returns early when ctx
+// ends.
 type Clock struct{}
+
+// Now implements strategies.Clock: the wall clock.
+func (Clock) Now() time.Time { return time.Now() }
 
 // Sleep implements strategies.Clock.
 func (Clock) Sleep(ctx context.Context, d time.Duration) {

@@ -141,6 +141,31 @@ func (t *recTx) ClaimOutbox(ctx context.Context, limit int) ([]strategies.Outbox
 	return rows, nil
 }
 
+// ReadOutboxAfter records each row read as a read by the relay, as a log tailer's decoded rows
+// are: an offset relay reads without a claim. A read that found nothing is not recorded.
+func (t *recTx) ReadOutboxAfter(ctx context.Context, after int64, limit int) ([]strategies.OutboxRow, error) {
+	rows, err := t.inner.ReadOutboxAfter(ctx, after, limit)
+	if err != nil {
+		t.r.add(history.OpRead, "", "", history.Fail, detail(err))
+		return rows, err
+	}
+	for _, row := range rows {
+		t.touch(row.Msg.ID)
+		t.r.add(history.OpRead, row.Msg.ID, row.Msg.Key, history.OK, "")
+	}
+	return rows, nil
+}
+
+// RelayCursor is not recorded: it is about no message.
+func (t *recTx) RelayCursor(ctx context.Context, relay string) (int64, error) {
+	return t.inner.RelayCursor(ctx, relay)
+}
+
+// SetRelayCursor is not recorded: the commit that follows says whether it took effect.
+func (t *recTx) SetRelayCursor(ctx context.Context, relay string, id int64) error {
+	return t.inner.SetRelayCursor(ctx, relay, id)
+}
+
 func (t *recTx) MarkPublished(ctx context.Context, ids []int64) error {
 	err := t.inner.MarkPublished(ctx, ids)
 	t.recordMark(err)

@@ -33,7 +33,12 @@ func (p *port) AppendOutbox(context.Context, strategies.Message) error   { retur
 func (p *port) ClaimOutbox(context.Context, int) ([]strategies.OutboxRow, error) {
 	return nil, nil
 }
-func (p *port) MarkPublished(context.Context, []int64) error              { return nil }
+func (p *port) MarkPublished(context.Context, []int64) error { return nil }
+func (p *port) ReadOutboxAfter(context.Context, int64, int) ([]strategies.OutboxRow, error) {
+	return nil, nil
+}
+func (p *port) RelayCursor(context.Context, string) (int64, error)        { return 0, nil }
+func (p *port) SetRelayCursor(context.Context, string, int64) error       { return nil }
 func (p *port) Apply(context.Context, strategies.Message) error           { return nil }
 func (p *port) ApplyIdempotent(context.Context, strategies.Message) error { return nil }
 func (p *port) ApplyVersioned(context.Context, strategies.Message) (bool, error) {

@@ -29,6 +29,7 @@ type db struct {
 	idem       map[string]bool // committed idempotency keys of natural effects
 	values     map[string]int64
 	versions   map[string]int64 // per-key version of versioned effects
+	cursors    map[string]int64 // relay name -> the last outbox id it published (its durable cursor)
 
 	// The transaction log as a logical replication slot sees it: one entry per committed
 	// transaction that inserted outbox rows, in commit order. tails: the producer's relay reads
@@ -61,6 +62,7 @@ func newDB(w *world, name string) *db {
 		w: w, effect: workload.EffectOf(name),
 		business: map[string]history.Message{}, inbox: map[string]bool{}, processed: map[string]int{},
 		idem: map[string]bool{}, values: map[string]int64{}, versions: map[string]int64{}, locks: map[string]*tx{},
+		cursors:    map[string]int64{},
 		nextOutbox: 1,
 	}
 }
@@ -83,6 +85,7 @@ type tx struct {
 	idem      []string
 	values    map[string]int64
 	versions  map[string]int64
+	cursors   map[string]int64 // relay cursors written, made on the first write
 }
 
 // store is a process's strategies.Store.
@@ -219,54 +222,6 @@ func (t *tx) InsertBusiness(_ context.Context, m history.Message) error {
 		return t.fail(fmt.Errorf("insert %s: %w", m.ID, strategies.ErrDuplicateKey))
 	}
 	t.business = append(t.business, m)
-	return nil
-}
-
-func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
-	if err := t.enter(false); err != nil {
-		return err
-	}
-	// Like a serial column: the id is taken at insert time, not at commit.
-	r := &outboxRow{id: t.d.nextOutbox, msg: m}
-	t.d.nextOutbox++
-	t.d.outbox = append(t.d.outbox, r)
-	t.outbox = append(t.outbox, r)
-	return nil
-}
-
-func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, error) {
-	if err := t.enter(false); err != nil {
-		return nil, err
-	}
-	var out []strategies.OutboxRow
-	for _, r := range t.d.outbox {
-		if len(out) >= limit {
-			break
-		}
-		visible := r.committed || slices.Contains(t.outbox, r) // its own insert is visible to a transaction
-		if !visible || r.published || (r.lockedBy != nil && r.lockedBy != t) {
-			continue // invisible, done, or locked by another relay: SKIP LOCKED
-		}
-		if r.lockedBy != t {
-			r.lockedBy = t
-			t.claimed = append(t.claimed, r)
-		}
-		out = append(out, strategies.OutboxRow{ID: r.id, Msg: r.msg})
-	}
-	return out, nil
-}
-
-func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
-	if err := t.enter(false); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		i := slices.IndexFunc(t.claimed, func(r *outboxRow) bool { return r.id == id })
-		if i < 0 {
-			return t.fail(fmt.Errorf("mark %d: row not claimed by this transaction: %w", id, strategies.ErrTxAborted))
-		}
-		t.marked = append(t.marked, t.claimed[i])
-	}
 	return nil
 }
 
@@ -479,6 +434,9 @@ func (t *tx) apply() {
 	for _, k := range sortedKeys(t.values) {
 		d.values[k] = t.values[k]
 	}
+	for _, k := range sortedKeys(t.cursors) {
+		d.cursors[k] = t.cursors[k]
+	}
 	t.end()
 }
 
@@ -528,64 +486,4 @@ func (d *db) final() history.Final {
 		}
 	}
 	return f
-}
-
-// backlog is the number of committed log entries the slot has not confirmed.
-func (d *db) backlog() int {
-	n := 0
-	for i := len(d.log) - 1; i >= 0 && d.log[i].pos > d.confirmed; i-- {
-		n++
-	}
-	return n
-}
-
-// changeLog is the relay's strategies.ChangeLog: the replication slot. Read and Advance are the
-// tailer's round trips to the database; partition-db and latency count them as BEGIN and COMMIT,
-// and an ambiguous commit hits an Advance.
-type changeLog struct{ p *proc }
-
-func (l changeLog) Read(_ context.Context, limit int) (strategies.LogBatch, error) {
-	p := l.p
-	if p.unwinding {
-		return strategies.LogBatch{}, errUnwinding
-	}
-	p.step()
-	w, d := p.w, p.w.db
-	if !w.dbOp(p, true) {
-		return strategies.LogBatch{}, fmt.Errorf("read slot: %w", strategies.ErrConnection)
-	}
-	if w.slow[link{p.name, fault.LinkDB}] {
-		p.sleep(w.cfg.SlowLink)
-	}
-	var b strategies.LogBatch
-	for _, e := range d.log {
-		if e.pos <= d.confirmed {
-			continue
-		}
-		if len(b.Rows) >= max(1, limit) {
-			break
-		}
-		b.Rows = append(b.Rows, e.rows...)
-		b.End = e.pos
-	}
-	return b, nil
-}
-
-func (l changeLog) Advance(_ context.Context, pos uint64) error {
-	p := l.p
-	if p.unwinding {
-		return errUnwinding
-	}
-	p.step()
-	w, d := p.w, p.w.db
-	if !w.dbOp(p, true) {
-		return fmt.Errorf("advance slot: %w", strategies.ErrConnection)
-	}
-	ambiguous := w.commitReplyLost(p)
-	d.confirmed = max(d.confirmed, pos)
-	if ambiguous {
-		p.sleep(w.cfg.CommitTimeout)
-		return fmt.Errorf("advance slot: no reply within %dms: %w", w.cfg.CommitTimeout, strategies.ErrUnknownOutcome)
-	}
-	return nil
 }

@@ -149,6 +149,10 @@ func (f faults) Point(_ context.Context, name string) {
 // clock is the process's strategies.Clock: simulated milliseconds.
 type clock struct{ p *proc }
 
+// Now is logical: the Unix epoch plus the run's simulated milliseconds. Reading it is not a
+// scheduling point, so a strategy that reads the time leaves the schedule as it was.
+func (c clock) Now() time.Time { return time.UnixMilli(c.p.w.now).UTC() }
+
 func (c clock) Sleep(_ context.Context, d time.Duration) {
 	if c.p.unwinding {
 		return

@@ -55,7 +55,8 @@ type Schema struct {
 // Tables: business (the producer's rows; seq is a bigserial taken at insert), outbox, inbox
 // (unique on consumer and message id), processed (no unique key), effects (idem_key unique, NULLs
 // distinct), vals (balances or prices by key), versions (the stored version per key of versioned
-// effects), and run (the run id and its creation time).
+// effects), relay_cursors (each offset relay's last published outbox id) and run (the run id
+// and its creation time).
 func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 	if !runIDPattern.MatchString(runID) {
 		return nil, fmt.Errorf("postgres: run id %q: want 1 to 40 characters of [a-z0-9_]", runID)
@@ -106,6 +107,7 @@ func (s *Schema) create(ctx context.Context, runID string) error {
 			amount bigint NOT NULL, idem_key text UNIQUE)`,
 		`CREATE TABLE ` + tab("vals") + ` (key text PRIMARY KEY, value bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("versions") + ` (key text PRIMARY KEY, version bigint NOT NULL)`,
+		`CREATE TABLE ` + tab("relay_cursors") + ` (relay text PRIMARY KEY, last_id bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("run") + ` (run_id text NOT NULL, created timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO ` + tab("run") + ` (run_id) VALUES (` + literal(runID) + `)`,
 	}

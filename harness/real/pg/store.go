@@ -42,6 +42,7 @@ type statements struct {
 	insertEffect, insertEffectIdem, addValue, setValue       string
 	inboxInsert, inboxContains, recordProcessed, processed   string
 	upsertVersion                                            string
+	readOutboxAfter, relayCursor, setRelayCursor             string
 }
 
 // NewStore returns a Store on schema for the named workload, whose effect is in the database
@@ -90,6 +91,11 @@ func NewStoreWithGateway(ctx context.Context, url, schema, name string, mail Mai
 			inboxContains:   `SELECT EXISTS (SELECT 1 FROM ` + tab("inbox") + ` WHERE consumer = $1 AND msg_id = $2)`,
 			recordProcessed: `INSERT INTO ` + tab("processed") + ` (consumer, msg_id) VALUES ($1, $2)`,
 			processed:       `SELECT EXISTS (SELECT 1 FROM ` + tab("processed") + ` WHERE consumer = $1 AND msg_id = $2)`,
+			readOutboxAfter: `SELECT id, msg_id, key, amount, version, kind FROM ` + tab("outbox") +
+				` WHERE id > $1 ORDER BY id LIMIT $2`,
+			relayCursor: `SELECT COALESCE((SELECT last_id FROM ` + tab("relay_cursors") + ` WHERE relay = $1), 0)`,
+			setRelayCursor: `INSERT INTO ` + tab("relay_cursors") + ` AS c (relay, last_id) VALUES ($1, $2)
+				ON CONFLICT (relay) DO UPDATE SET last_id = EXCLUDED.last_id`,
 			// The conflicting row is locked even when the WHERE leaves it as it is.
 			upsertVersion: `INSERT INTO ` + tab("versions") + ` AS v (key, version) VALUES ($1, $2)
 				ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version WHERE v.version < EXCLUDED.version`,
@@ -197,13 +203,44 @@ func (t *storeTx) AppendOutbox(ctx context.Context, m history.Message) error {
 
 // ClaimOutbox implements strategies.Tx: SELECT ... FOR UPDATE SKIP LOCKED, oldest first.
 func (t *storeTx) ClaimOutbox(ctx context.Context, limit int) ([]strategies.OutboxRow, error) {
-	what := fmt.Sprintf("claim outbox (limit %d)", limit)
+	return t.outboxRows(ctx, fmt.Sprintf("claim outbox (limit %d)", limit), t.s.sql.claimOutbox, max(limit, 0))
+}
+
+// ReadOutboxAfter implements strategies.Tx: a plain SELECT ... WHERE id > $1 ORDER BY id, no lock.
+func (t *storeTx) ReadOutboxAfter(ctx context.Context, after int64, limit int) ([]strategies.OutboxRow, error) {
+	return t.outboxRows(ctx, fmt.Sprintf("read outbox after %d (limit %d)", after, limit), t.s.sql.readOutboxAfter, after, max(limit, 0))
+}
+
+// RelayCursor implements strategies.Tx: the relay's row of relay_cursors, 0 when it has none.
+func (t *storeTx) RelayCursor(ctx context.Context, relay string) (int64, error) {
+	what := "relay cursor " + relay
+	if err := t.usable(what); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	var id int64
+	if err := t.tx.QueryRow(ctx, t.s.sql.relayCursor, relay).Scan(&id); err != nil {
+		return 0, t.fail(what, err)
+	}
+	return id, nil
+}
+
+// SetRelayCursor implements strategies.Tx: an upsert of the relay's row (locked to the end of
+// the transaction).
+func (t *storeTx) SetRelayCursor(ctx context.Context, relay string, id int64) error {
+	_, err := t.exec(ctx, fmt.Sprintf("set relay cursor %s to %d", relay, id), t.s.sql.setRelayCursor, relay, id)
+	return err
+}
+
+// outboxRows runs a query of outbox rows (id, msg_id, key, amount, version, kind).
+func (t *storeTx) outboxRows(ctx context.Context, what, sql string, args ...any) ([]strategies.OutboxRow, error) {
 	if err := t.usable(what); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	rows, _ := t.tx.Query(ctx, t.s.sql.claimOutbox, max(limit, 0))
+	rows, _ := t.tx.Query(ctx, sql, args...)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (strategies.OutboxRow, error) {
 		var o strategies.OutboxRow
 		err := r.Scan(&o.ID, &o.Msg.ID, &o.Msg.Key, &o.Msg.Amount, &o.Msg.Seq, &o.Msg.Kind)

@@ -227,7 +227,7 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"business", "effects", "inbox", "outbox", "processed", "run", "vals", "versions"}; !slices.Equal(tables, want) {
+	if want := []string{"business", "effects", "inbox", "outbox", "processed", "relay_cursors", "run", "vals", "versions"}; !slices.Equal(tables, want) {
 		t.Errorf("tables %v, want %v", tables, want)
 	}
 	if f := pgFinal(t, s); len(f.Committed)+len(f.Effects)+len(f.Values)+len(f.Outbox) != 0 {
