@@ -72,7 +72,16 @@ func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, er
 
 // ValidateWith checks a scenario for the given strategies, which need not be registered: a team
 // checks its own strategy this way.
+//
+// A strategy whose name is registered to another strategy is refused, never run as the
+// registered one.
 func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consumer) error {
+	if _, err := strategies.ProducerFor(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if _, err := strategies.ConsumerFor(c); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	if err := ValidateWorkload(sc.Workload); err != nil {
 		return err
 	}

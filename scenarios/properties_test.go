@@ -92,7 +92,10 @@ func TestKnownBreaksAreFound(t *testing.T) {
 					maxCommands, maxFaults := 2, 1
 					// rapid shrinks each draw toward smaller values; the harness's Shrink then merges
 					// what rapid cannot (two short cuts into one longer one).
-					small := scenarios.Shrink(context.Background(), b, last, inv)
+					small, err := scenarios.Shrink(context.Background(), b, last, inv)
+					if err != nil {
+						t.Fatal(err)
+					}
 					if len(small.Commands) > maxCommands || len(small.Faults) > maxFaults {
 						t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(small.Commands), len(small.Faults), small)
 					}

@@ -173,7 +173,9 @@ func FindCounterexample(ctx context.Context, b harness.Backend, c result.Cell, s
 		return nil, err
 	}
 	if !opts.NoShrink {
-		sc = Shrink(ctx, b, sc, invariant)
+		if sc, err = Shrink(ctx, b, sc, invariant); err != nil {
+			return nil, err
+		}
 	}
 	out, err := RunScenario(ctx, b, sc)
 	if err != nil {
@@ -196,10 +198,17 @@ func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario
 // candidate is tried with the scenario's interleaving seed first and then with a few others, since
 // removing a command changes the interleaving; each step is kept only if the failure survives it,
 // so the result fails the same way. It stops after a bounded number of runs.
-func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invariant invariants.Name) history.Scenario {
+//
+// Candidates are resolved by name through the strategies' registry, so a team's strategy shrinks
+// once it is registered. A scenario whose strategies do not resolve by name is an error, never
+// returned unshrunk in silence.
+func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invariant invariants.Name) (history.Scenario, error) {
+	if _, _, err := harness.Validate(sc); err != nil {
+		return sc, fmt.Errorf("scenarios: shrink: %w (register a team's strategies with strategies.RegisterProducer and RegisterConsumer)", err)
+	}
 	sc = shrinkSteps(ctx, b, sc, invariant)
 	if len(sc.Commands) <= 2 && len(sc.Faults) <= 1 {
-		return sc
+		return sc, nil
 	}
 	// Still large: look for a small scenario of the same cell that fails the same way, drawn
 	// afresh with at most two commands and one fault, then shrink that.
@@ -212,10 +221,10 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 			break
 		}
 		if breaksInvariant(ctx, b, cand, invariant) {
-			return shrinkSteps(ctx, b, cand, invariant)
+			return shrinkSteps(ctx, b, cand, invariant), nil
 		}
 	}
-	return sc
+	return sc, nil
 }
 
 // smallSearch is how many small scenarios Shrink draws when the steps leave a large one.

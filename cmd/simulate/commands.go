@@ -551,7 +551,7 @@ func cmdList(args []string, stdout io.Writer) error {
 	}
 	w := stdout
 	fmt.Fprintln(w, "producer strategies:")
-	for _, p := range strategies.Producers() {
+	for _, p := range append(strategies.Producers(), strategies.RegisteredProducers()...) {
 		fmt.Fprintf(w, "  %-18s %s\n", p.Name(), p.Doc())
 		fmt.Fprintf(w, "  %-18s points: %s\n", "", strings.Join(p.Points(), ", "))
 		if r, ok := p.(strategies.Relay); ok {
@@ -559,7 +559,7 @@ func cmdList(args []string, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintln(w, "\nconsumer strategies:")
-	for _, c := range strategies.Consumers() {
+	for _, c := range append(strategies.Consumers(), strategies.RegisteredConsumers()...) {
 		fmt.Fprintf(w, "  %-18s %s\n", c.Name(), c.Doc())
 		fmt.Fprintf(w, "  %-18s points: %s\n", "", strings.Join(c.Points(), ", "))
 	}

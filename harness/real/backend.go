@@ -75,12 +75,20 @@ func (*Backend) Name() string { return "real" }
 
 // Run implements harness.Backend.
 func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (h *history.History, err error) {
-	// The workers are new processes: they find the strategies by name in the registry.
-	if _, err := strategies.LookupProducer(p.Name()); err != nil {
+	// The workers are new processes: each finds its strategy's constructor by name in the
+	// registry and builds its own instance. A value whose name is registered to another strategy
+	// is refused rather than replaced by the registered one.
+	if _, err := strategies.ProducerConstructor(p.Name()); err != nil {
 		return nil, fmt.Errorf("real: worker processes run registered strategies only: %w", err)
 	}
-	if _, err := strategies.LookupConsumer(c.Name()); err != nil {
+	if _, err := strategies.ConsumerConstructor(c.Name()); err != nil {
 		return nil, fmt.Errorf("real: worker processes run registered strategies only: %w", err)
+	}
+	if _, err := strategies.ProducerFor(p); err != nil {
+		return nil, fmt.Errorf("real: %w", err)
+	}
+	if _, err := strategies.ConsumerFor(c); err != nil {
+		return nil, fmt.Errorf("real: %w", err)
 	}
 	exe := b.Executable
 	if exe == "" {

@@ -113,7 +113,7 @@ func (w *workerRun) run(ctx context.Context) error {
 
 	switch c.Role {
 	case worker.RoleProducer:
-		p, err := strategies.LookupProducer(c.Producer)
+		p, err := strategies.LookupProducer(c.Producer) // this process's own instance
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (w *workerRun) run(ctx context.Context) error {
 		component.Producer(ctx, c.Name, p, penv, &workerCommands{w: w, list: c.Commands}, w)
 		return nil
 	case worker.RoleRelay:
-		p, err := strategies.LookupProducer(c.Producer)
+		p, err := strategies.LookupProducer(c.Producer) // this process's own instance
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (w *workerRun) run(ctx context.Context) error {
 		component.Relay(ctx, workerHost{w}, relay, renv, c.Timeouts.RelayPoll)
 		return ctx.Err()
 	default:
-		cons, err := strategies.LookupConsumer(c.Consumer)
+		cons, err := strategies.LookupConsumer(c.Consumer) // this process's own instance
 		if err != nil {
 			return err
 		}

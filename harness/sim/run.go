@@ -18,13 +18,26 @@ const Group = component.Group
 // Run simulates one scenario with the given strategies and returns its history, final reads
 // included. The same scenario always gives the same history. An error means the simulation
 // itself failed (no quiescence within the bound); invariant verdicts are not errors.
+//
+// Each process (the producer, the relay, each consumer) gets a fresh strategy instance from the
+// strategy's constructor (strategies.ProducerFor, ConsumerFor) at every start and restart: what an
+// instance holds in memory dies with its process, and competing consumers never share it.
 func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer, cfg Config) (*history.History, error) {
+	newProd, err := strategies.ProducerFor(prod)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	newCons, err := strategies.ConsumerFor(cons)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 	w := newWorld(sc, cfg)
 	w.db.tails = strategies.TailsLog(prod)
 
 	producer := &proc{w: w, name: "producer"}
 	cmds := &commands{w: w, list: sc.Commands} // outlives the producer's incarnations
 	producer.body = func(ctx context.Context) {
+		prod := newProd()
 		env := strategies.ProducerEnv{
 			Store:     record.Store(store{producer}, w, producer.name),
 			Publisher: record.Publisher(publisher{producer}, w, producer.name),
@@ -35,9 +48,10 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	}
 	w.procs = append(w.procs, producer)
 
-	if relay, ok := prod.(strategies.Relay); ok {
+	if _, ok := prod.(strategies.Relay); ok {
 		rp := &proc{w: w, name: "relay"}
 		rp.body = func(ctx context.Context) {
+			relay := newProd().(strategies.Relay)
 			env := strategies.RelayEnv{
 				Store:     record.Store(store{rp}, w, rp.name),
 				Log:       record.ChangeLog(changeLog{rp}, w, rp.name),
@@ -54,6 +68,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	for i := 1; i <= max(1, sc.Consumers); i++ {
 		cp := &proc{w: w, name: fault.ConsumerName(i)}
 		cp.body = func(ctx context.Context) {
+			cons := newCons()
 			env := strategies.ConsumerEnv{
 				Group: Group,
 				Store: record.Store(store{cp}, w, cp.name),
@@ -70,7 +85,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 		w.procs = append(w.procs, cp)
 	}
 
-	err := w.loop(w.quiescent, "")
+	err = w.loop(w.quiescent, "")
 	h := w.history(err)
 	if err != nil {
 		return h, fmt.Errorf("sim: %s/%s/%s seed %d: %w", sc.Producer, sc.Consumer, sc.Workload, sc.Seed, err)
