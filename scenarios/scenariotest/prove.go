@@ -15,22 +15,30 @@ import (
 	"pgregory.net/rapid"
 )
 
-// Prove checks, with rapid on the simulator, that a producer and a consumer keep every invariant
-// of the workload under each named fault kind (every possible one when none is named). A team
-// proves its own strategy, written against the ports of package strategies, in a plain go test:
+// Prove checks that a producer and a consumer keep every invariant of the workload under each
+// fault kind (every possible one unless Faults names some): with rapid on the simulator, or with
+// seeded draws on real servers (OnReal). A team proves its own strategy, written against the
+// ports of package strategies, in a plain go test:
 //
 //	func TestMyConsumer(t *testing.T) {
-//		scenariotest.Prove(t, strategies.Outbox{}, MyConsumer{}, workload.Orders.Name)
+//		scenariotest.Prove(t, strategies.Outbox{}, &MyConsumer{}, workload.Orders.Name)
 //	}
 //
-// A failure reports the shrunk scenario with its violations and timeline, and rapid saves it
-// under testdata/rapid/ for -rapid.failfile.
-func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload string, faults ...string) {
+// A strategy that holds memory is registered (strategies.RegisterConsumer), so that each process
+// incarnation gets a fresh instance from its constructor; on real servers every strategy must be
+// registered, since the workers are new processes. A failure reports the scenario with its
+// violations and timeline; on the simulator rapid shrinks it and saves it under testdata/rapid/
+// for -rapid.failfile.
+func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload string, opts ...Option) {
 	t.Helper()
+	o := options{draws: 5}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	faults := o.faults
 	if len(faults) == 0 {
 		faults = fault.Names()
 	}
-	b := harness.NewSim()
 	for _, name := range faults {
 		k, err := fault.Lookup(name)
 		if err != nil {
@@ -39,6 +47,19 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 		if k.Possible(strategies.HasRelay(p)) != nil {
 			continue
 		}
+		if o.real != nil {
+			t.Run(name, func(t *testing.T) {
+				h, vs, err := FindViolation(context.Background(), o.real, p, c, workload, name, o.draws)
+				if err != nil {
+					t.Fatalf("harness: %v", err)
+				}
+				if len(vs) > 0 {
+					t.Fatalf("%s with %s on %s under %s on %s, seed %d:\n%s", p.Name(), c.Name(), workload, name, o.real.Name(), h.Scenario.Seed, Describe(h, vs))
+				}
+			})
+			continue
+		}
+		b := harness.NewSim()
 		t.Run(name, func(t *testing.T) {
 			gen := rapid.Custom(func(rt *rapid.T) history.Scenario {
 				sc, err := scenarios.GenerateFor(rapidSource{rt}, p, c, workload, name, scenarios.DefaultLimits)
@@ -59,6 +80,59 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			})
 		})
 	}
+}
+
+// Option changes how Prove runs.
+type Option func(*options)
+
+type options struct {
+	real   harness.Backend
+	draws  int
+	faults []string
+}
+
+// OnReal runs Prove's scenarios on real servers: b is real.NewBackend(inf), with inf from
+// realtest.Require. Package scenariotest does not import the real backend, so that a team
+// proving on the simulator alone links neither pgx nor amqp091.
+//
+// The workers are the team's own test binary re-executed, so the test package needs the worker
+// hook as the first thing in TestMain, after its strategies are registered (in init, or in
+// TestMain before the hook):
+//
+//	func TestMain(m *testing.M) {
+//		if real.IsWorker() {
+//			real.WorkerMain()
+//		}
+//		os.Exit(m.Run())
+//	}
+//
+// On real servers Prove runs seeded draws (see Draws) instead of rapid's, without shrinking.
+func OnReal(b harness.Backend) Option { return func(o *options) { o.real = b } }
+
+// Draws sets how many seeded scenarios each fault gets on real servers (5 unless set).
+func Draws(n int) Option { return func(o *options) { o.draws = max(1, n) } }
+
+// Faults names the fault kinds to prove under, instead of every possible one.
+func Faults(names ...string) Option { return func(o *options) { o.faults = names } }
+
+// FindViolation runs draws seeded scenarios (seeds 1 to draws) of the fault on b and returns the
+// first history that breaks an invariant, with its violations; none means every draw held.
+func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer, c strategies.Consumer, workload, faultKind string, draws int) (*history.History, []invariants.Violation, error) {
+	for seed := uint64(1); seed <= uint64(draws); seed++ {
+		sc, err := scenarios.GenerateFor(scenarios.NewSeedSource(seed), p, c, workload, faultKind, scenarios.DefaultLimits)
+		if err != nil {
+			return nil, nil, err
+		}
+		sc.Seed = seed
+		h, err := harness.RunWith(ctx, b, sc, p, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if vs := invariants.Check(h); len(vs) > 0 {
+			return h, vs, nil
+		}
+	}
+	return nil, nil, nil
 }
 
 // Describe renders violations and the numbered events of their history as plain text.
