@@ -85,10 +85,16 @@ func TestOnRealFindsTheCrashDuplicate(t *testing.T) {
 	}
 	t.Logf("seed %d:\n%s", h.Scenario.Seed, scenariotest.Describe(h, vs))
 
-	// The same consumer without faults, and the catalogue's fix under the fault, hold on real
-	// servers through Prove itself.
-	scenariotest.Prove(t, strategies.Outbox{}, NewSeenOnce(), workload.Orders.Name, scenariotest.OnReal(b), scenariotest.Faults(fault.None), scenariotest.Draws(1))
+	// The catalogue's fix holds under the same fault, through Prove itself.
 	scenariotest.Prove(t, strategies.Outbox{}, strategies.Inbox{}, workload.Orders.Name, scenariotest.OnReal(b), scenariotest.Faults(fault.CrashConsumer), scenariotest.Draws(1))
+}
+
+// The README's sample. Without faults it holds; under fault.CrashConsumer Prove fails with the
+// timeline of the copy that a restarted process, its memory gone, applied again.
+func TestSeenOnceOnReal(t *testing.T) {
+	b := real.NewBackend(realtest.Require(t))
+	scenariotest.Prove(t, strategies.Outbox{}, NewSeenOnce(), workload.Orders.Name,
+		scenariotest.OnReal(b), scenariotest.Faults(fault.None), scenariotest.Draws(3))
 }
 
 // impostor is a team's consumer that took a built-in's name.
