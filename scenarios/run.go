@@ -27,6 +27,10 @@ type Options struct {
 	// runs did not is reported with its seed (CellResult.FoundBySearch), an unexpected break as
 	// well as the one looked for, and a searched run the harness failed counts in Errors.
 	Search int
+	// Invariants are a team's own, checked after the catalogue's on every run of a cell
+	// (invariants.CheckWith) and counted and reported as theirs are. A run that breaks one is its
+	// cell's counterexample as drawn, unshrunk: shrinking keeps to the catalogue's invariants.
+	Invariants []invariants.Checker
 }
 
 // DefaultOptions are the catalogue's: 100 seeds a cell, up to 900 more to find an expected break
@@ -64,7 +68,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 	if r.Expected == nil {
 		r.Expected = []invariants.Name{}
 	}
-	for _, inv := range invariants.For(c.Workload) {
+	for _, inv := range append(invariants.For(c.Workload), teamFor(opts.Invariants, c.Workload)...) {
 		r.Violations[inv.Name()] = 0
 	}
 	// The run that first broke each invariant, and its seed.
@@ -83,7 +87,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		if err != nil {
 			return Outcome{}, fmt.Errorf("%w: %w", harness.ErrUsage, err)
 		}
-		return RunScenario(ctx, b, sc)
+		return runScenarioWith(ctx, b, sc, opts.Invariants)
 	}
 	var firstErr error
 	var meter costMeter
@@ -140,12 +144,12 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 	}
 	r.Cost = meter.cost()
 	r.Matches = r.Errors == 0 && exp.Agrees(r.Broken())
-	for _, name := range invariants.Names() {
+	for _, name := range append(invariants.Names(), teamNames(opts.Invariants)...) {
 		fb, ok := first[name]
 		if !ok {
 			continue
 		}
-		if opts.NoShrink {
+		if opts.NoShrink || !invariants.IsCatalogue(name) {
 			// The run that broke it, as it was: on real servers a second run of the same
 			// scenario need not break it again.
 			h := fb.out.History

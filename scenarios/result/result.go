@@ -62,15 +62,19 @@ func (r CellResult) Cell() Cell {
 	return Cell{Producer: r.Producer, Consumer: r.Consumer, Workload: r.Workload, Fault: r.Fault}
 }
 
-// Broken lists the invariants broken in at least one run, the search's included, in catalogue order.
+// Broken lists the invariants broken in at least one run, the search's included, in catalogue
+// order; a team's own invariants (Options.Invariants) come last, sorted.
 func (r CellResult) Broken() []invariants.Name {
-	var out []invariants.Name
-	for _, name := range invariants.Names() {
-		if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
-			out = append(out, name)
+	var vs []invariants.Violation // one per broken name: invariants.Broken orders them
+	for name, n := range r.Violations {
+		if n > 0 {
+			vs = append(vs, invariants.Violation{Invariant: name})
 		}
 	}
-	return out
+	for name := range r.FoundBySearch {
+		vs = append(vs, invariants.Violation{Invariant: name})
+	}
+	return invariants.Broken(vs)
 }
 
 // Counterexample is the smallest failing scenario found for a cell: the seed that first failed,
