@@ -49,7 +49,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 		}
 		if o.real != nil {
 			t.Run(name, func(t *testing.T) {
-				h, vs, err := FindViolation(context.Background(), o.real, p, c, workload, name, o.draws)
+				h, vs, err := FindViolation(context.Background(), o.real, p, c, workload, name, o.draws, o.invariants...)
 				if err != nil {
 					t.Fatalf("harness: %v", err)
 				}
@@ -74,7 +74,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 				if err != nil {
 					rt.Fatalf("harness: %v", err)
 				}
-				if vs := invariants.Check(h); len(vs) > 0 {
+				if vs := invariants.CheckWith(h, o.invariants...); len(vs) > 0 {
 					rt.Fatalf("%s with %s on %s under %s:\n%s", p.Name(), c.Name(), workload, name, Describe(h, vs))
 				}
 			})
@@ -89,6 +89,8 @@ type options struct {
 	real   harness.Backend
 	draws  int
 	faults []string
+	// a team's own invariants, checked beside the catalogue's (Invariants)
+	invariants []invariants.Checker
 }
 
 // OnReal runs Prove's scenarios on real servers: b is real.NewBackend(inf), with inf from
@@ -116,8 +118,9 @@ func Draws(n int) Option { return func(o *options) { o.draws = max(1, n) } }
 func Faults(names ...string) Option { return func(o *options) { o.faults = names } }
 
 // FindViolation runs draws seeded scenarios (seeds 1 to draws) of the fault on b and returns the
-// first history that breaks an invariant, with its violations; none means every draw held.
-func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer, c strategies.Consumer, workload, faultKind string, draws int) (*history.History, []invariants.Violation, error) {
+// first history that breaks an invariant, the catalogue's or one of extra (a team's own), with its
+// violations; none means every draw held.
+func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer, c strategies.Consumer, workload, faultKind string, draws int, extra ...invariants.Checker) (*history.History, []invariants.Violation, error) {
 	for seed := uint64(1); seed <= uint64(draws); seed++ {
 		sc, err := scenarios.GenerateFor(scenarios.NewSeedSource(seed), p, c, workload, faultKind, scenarios.DefaultLimits)
 		if err != nil {
@@ -128,7 +131,7 @@ func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer
 		if err != nil {
 			return nil, nil, err
 		}
-		if vs := invariants.Check(h); len(vs) > 0 {
+		if vs := invariants.CheckWith(h, extra...); len(vs) > 0 {
 			return h, vs, nil
 		}
 	}
