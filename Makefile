@@ -12,7 +12,7 @@ test:
 # The real-server tests, required to run (a missing server, or a PostgreSQL without
 # wal_level=logical, fails them instead of skipping them).
 test-real:
-	HARNESS_REQUIRE_INFRA=1 $(GO) test ./harness/real/... ./cmd/simulate/ ./scenarios/scenariotest/
+	HARNESS_REQUIRE_INFRA=1 $(GO) test ./harness/real/... ./harness/cli/ ./scenarios/scenariotest/
 
 # Starts the local PostgreSQL and RabbitMQ if they are down, and sets wal_level=logical on the
 # local PostgreSQL (a restart) for log tailing. It changes a server's configuration: run it only
