@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 )
@@ -32,30 +30,6 @@ func pgTestSchema(t *testing.T, inf Infra) *pg.Schema {
 	return s
 }
 
-// pgAdminConn is a connection for looking at the server from outside the backend.
-func pgAdminConn(t *testing.T, inf Infra) *pgx.Conn {
-	t.Helper()
-	c, err := pgx.Connect(testCtx(t), inf.PostgresURL)
-	if err != nil {
-		t.Fatalf("admin connection: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
-}
-
-func pgSchemaExists(t *testing.T, c *pgx.Conn, name string) bool {
-	t.Helper()
-	var ok bool
-	if err := c.QueryRow(testCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
-}
-
 // logTestSlot creates a slot for schema s and drops it when the test ends (before the schema).
 func logTestSlot(t *testing.T, inf Infra, s *pg.Schema) *pg.Slot {
 	t.Helper()
@@ -72,13 +46,4 @@ func logTestSlot(t *testing.T, inf Infra, s *pg.Schema) *pg.Slot {
 		}
 	})
 	return slot
-}
-
-func logSlotExists(t *testing.T, c *pgx.Conn, name string) bool {
-	t.Helper()
-	var ok bool
-	if err := c.QueryRow(testCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
 }

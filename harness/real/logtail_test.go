@@ -83,14 +83,14 @@ func TestLogTailingInterruptedRunDropsSlot(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the interrupt", err)
 	}
-	admin := pgAdminConn(t, inf)
+	admin := realtest.AdminConn(t, inf)
 	var made int
 	for name := range pg.CreatedSlots() {
 		if _, ok := before[name]; ok {
 			continue
 		}
 		made++
-		if logSlotExists(t, admin, name) {
+		if realtest.SlotExists(t, admin, name) {
 			t.Errorf("slot %s is still there after the interrupted run", name)
 		}
 	}

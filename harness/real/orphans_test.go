@@ -35,7 +35,7 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 	t.Parallel()
 	logical := walLevel(t, inf) == "logical"
 	ctx := testCtx(t)
-	admin := pgAdminConn(t, inf)
+	admin := realtest.AdminConn(t, inf)
 	type runThings struct {
 		schema *pg.Schema
 		slot   *pg.Slot
@@ -98,13 +98,13 @@ func TestCleanTakesDeadRunsOnly(t *testing.T) {
 			t.Errorf("dry run %v: live runs %v, want %s and not %s", dryRun, rep.Live, liveRun, deadRun)
 		}
 		gone := !dryRun
-		if pgSchemaExists(t, admin, dead.schema.Name) == gone || queueExists(t, inf, deadRun) == gone ||
-			logical && logSlotExists(t, admin, dead.schema.Name) == gone {
+		if realtest.SchemaExists(t, admin, dead.schema.Name) == gone || queueExists(t, inf, deadRun) == gone ||
+			logical && realtest.SlotExists(t, admin, dead.schema.Name) == gone {
 			t.Errorf("dry run %v: the dead run's schema, slot and queue should be gone: %v", dryRun, gone)
 		}
 	}
-	if !pgSchemaExists(t, admin, live.schema.Name) || !queueExists(t, inf, liveRun) ||
-		logical && !logSlotExists(t, admin, live.schema.Name) {
+	if !realtest.SchemaExists(t, admin, live.schema.Name) || !queueExists(t, inf, liveRun) ||
+		logical && !realtest.SlotExists(t, admin, live.schema.Name) {
 		t.Error("Clean touched the live run")
 	}
 	if _, err := live.schema.Final(ctx); err != nil {
@@ -118,7 +118,7 @@ func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
 	inf := realtest.Database(t, realtest.Require(t))
 	t.Parallel()
 	ctx := testCtx(t)
-	admin := pgAdminConn(t, inf)
+	admin := realtest.AdminConn(t, inf)
 	name := pg.SchemaPrefix + testRunID(t)
 	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestCleanLeavesUnmarkedSchemas(t *testing.T) {
 	if len(rep.Dropped) > 0 || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], name) {
 		t.Errorf("report %+v: want nothing dropped and %s left alone", rep, name)
 	}
-	if !pgSchemaExists(t, admin, name) {
+	if !realtest.SchemaExists(t, admin, name) {
 		t.Error("the unmarked schema was dropped")
 	}
 }
@@ -144,7 +144,7 @@ func TestFinalReadFailureIsHarnessError(t *testing.T) {
 		spoil      func(ctx context.Context, t *testing.T, schema string)
 	}{
 		{"database", "final read of the database", func(ctx context.Context, t *testing.T, schema string) {
-			c := pgAdminConn(t, inf)
+			c := realtest.AdminConn(t, inf)
 			if _, err := c.Exec(ctx, `ALTER TABLE `+pgx.Identifier{schema, "effects"}.Sanitize()+` RENAME TO effects_gone`); err != nil {
 				t.Error(err)
 			}
@@ -172,8 +172,8 @@ func TestFinalReadFailureIsHarnessError(t *testing.T) {
 			if h == nil || h.Run == "" {
 				t.Fatal("no history of the failed run")
 			}
-			admin := pgAdminConn(t, inf)
-			if pgSchemaExists(t, admin, pg.SchemaPrefix+h.Run) {
+			admin := realtest.AdminConn(t, inf)
+			if realtest.SchemaExists(t, admin, pg.SchemaPrefix+h.Run) {
 				t.Errorf("the run left its schema behind")
 			}
 		})

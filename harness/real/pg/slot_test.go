@@ -215,15 +215,6 @@ func logBacklog(t *testing.T, slot *Slot) int {
 	return n
 }
 
-func logSlotExists(t *testing.T, c *pgx.Conn, name string) bool {
-	t.Helper()
-	var ok bool
-	if err := c.QueryRow(testCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
-}
-
 // pgTestLink starts an in-process Toxiproxy proxy in front of rawURL's server and returns it
 // with the URL through it: Stop cuts the link, Start heals it, a toxic poisons it.
 func pgTestLink(t *testing.T, rawURL string) (*toxiproxy.Proxy, string) {
@@ -361,7 +352,7 @@ func TestLogReaderReadAndAdvance(t *testing.T) {
 		t.Errorf("only another schema's transaction left: read %q, end %s; want nothing", ids, formatLSN(e))
 	}
 	var left int
-	if err := pgAdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, NULL)
+	if err := realtest.AdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, NULL)
 		WHERE starts_with(data, $2)`, slot.Name, outboxInsertPrefix(other.Name)).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +440,7 @@ func TestSlotDropTerminatesHolder(t *testing.T) {
 	t.Parallel()
 	s := pgTestSchema(t, inf)
 	slot := logTestSlot(t, inf, s)
-	admin, holder := pgAdminConn(t, inf), pgAdminConn(t, inf)
+	admin, holder := realtest.AdminConn(t, inf), realtest.AdminConn(t, inf)
 	if _, err := admin.Exec(testCtx(t), `INSERT INTO `+pgx.Identifier{s.Name, "outbox"}.Sanitize()+
 		` (msg_id, key, amount, version, kind) SELECT 'm' || i, 'k', i, 0, 'x' FROM generate_series(1, 300000) i`); err != nil {
 		t.Fatal(err)
@@ -476,7 +467,7 @@ func TestSlotDropTerminatesHolder(t *testing.T) {
 	if err := slot.Drop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if logSlotExists(t, admin, slot.Name) {
+	if realtest.SlotExists(t, admin, slot.Name) {
 		t.Fatal("slot still there after Drop")
 	}
 	if err := <-done; err == nil {

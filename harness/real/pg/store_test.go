@@ -49,17 +49,6 @@ func pgTestStore(t *testing.T, inf infra.Infra, s *Schema, workload string) *Sto
 	return st
 }
 
-// pgAdminConn is a connection for looking at the server from outside the adapter.
-func pgAdminConn(t *testing.T, inf infra.Infra) *pgx.Conn {
-	t.Helper()
-	c, err := pgx.Connect(testCtx(t), inf.PostgresURL)
-	if err != nil {
-		t.Fatalf("admin connection: %v", err)
-	}
-	t.Cleanup(func() { closeConn(c) })
-	return c
-}
-
 func pgMustBegin(t *testing.T, st *Store) *storeTx {
 	t.Helper()
 	tx, err := st.Begin(testCtx(t))
@@ -97,15 +86,6 @@ func pgWantIs(t *testing.T, what string, err, want error) {
 	if !errors.Is(err, want) {
 		t.Fatalf("%s: got %v, want %v", what, err, want)
 	}
-}
-
-func pgSchemaExists(t *testing.T, c *pgx.Conn, name string) bool {
-	t.Helper()
-	var ok bool
-	if err := c.QueryRow(testCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
 }
 
 // pgAwaitLockWait waits until the backend pid waits for a lock.
@@ -214,7 +194,7 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 	if s.Name != "harness_"+runID {
 		t.Fatalf("name %q, want harness_%s", s.Name, runID)
 	}
-	admin := pgAdminConn(t, inf)
+	admin := realtest.AdminConn(t, inf)
 	var comment string
 	if err := admin.QueryRow(ctx, `SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1`, s.Name).Scan(&comment); err != nil {
 		t.Fatal(err)
@@ -236,7 +216,7 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 	if err := s.Drop(ctx); err != nil {
 		t.Fatalf("drop: %v", err)
 	}
-	if pgSchemaExists(t, admin, s.Name) {
+	if realtest.SchemaExists(t, admin, s.Name) {
 		t.Fatalf("schema %s still exists after Drop", s.Name)
 	}
 	if err := s.Drop(ctx); err != nil {
@@ -311,7 +291,7 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			admin := pgAdminConn(t, inf)
+			admin := realtest.AdminConn(t, inf)
 			rid := testRunID(t)
 			name := "harness_foreign_xyz_" + rid[len(rid)-8:]
 			ident := pgx.Identifier{name}.Sanitize()
@@ -332,7 +312,7 @@ func TestSchemaDropRefusesUnmarked(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "marker") {
 				t.Fatalf("drop of an unmarked schema: got %v, want an error about the marker", err)
 			}
-			if !pgSchemaExists(t, admin, name) {
+			if !realtest.SchemaExists(t, admin, name) {
 				t.Fatalf("schema %s was dropped", name)
 			}
 			if _, err := admin.Exec(ctx, `DROP SCHEMA `+ident+` CASCADE`); err != nil {
@@ -477,7 +457,7 @@ func TestTxConcurrentInboxInsertWaits(t *testing.T) {
 			ctx := testCtx(t)
 			s := pgTestSchema(t, inf)
 			st := pgTestStore(t, inf, s, "orders")
-			admin := pgAdminConn(t, inf)
+			admin := realtest.AdminConn(t, inf)
 			first, second := pgMustBegin(t, st), pgMustBegin(t, st)
 			if err := first.InboxInsert(ctx, "g", "ci-1"); err != nil {
 				t.Fatal(err)
@@ -703,7 +683,7 @@ func TestTxConnectionLost(t *testing.T) {
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
-	admin := pgAdminConn(t, inf)
+	admin := realtest.AdminConn(t, inf)
 	tx := pgMustBegin(t, st)
 	if err := tx.InsertBusiness(ctx, pgOrder("cl-1")); err != nil {
 		t.Fatal(err)
@@ -729,7 +709,7 @@ func TestTxCommitOnDeadIdleConnectionReconnects(t *testing.T) {
 	ctx := testCtx(t)
 	s := pgTestSchema(t, inf)
 	st := pgTestStore(t, inf, s, "orders")
-	admin := pgAdminConn(t, inf)
+	admin := realtest.AdminConn(t, inf)
 	tx := pgMustBegin(t, st)
 	pid := tx.conn.PgConn().PID()
 	_ = tx.Rollback(ctx) // the connection goes back to the pool, idle
@@ -893,7 +873,7 @@ func TestStoreSessionSettingsAndSize(t *testing.T) {
 		t.Fatalf("begin number %d: got a transaction, want a wait for a free connection", storeConns+1)
 	}
 	var n int
-	if err := pgAdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1
+	if err := realtest.AdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1
 		AND state = 'idle in transaction'`, s.Name).Scan(&n); err != nil {
 		t.Fatal(err)
 	}

@@ -114,3 +114,40 @@ func dropDatabase(ctx context.Context, c *pgx.Conn, db string) error {
 	}
 	return nil
 }
+
+// AdminConn is a connection to inf's PostgreSQL for looking at the server from outside the
+// backend, closed when the test ends.
+func AdminConn(t testing.TB, inf infra.Infra) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(Context(t), inf.PostgresURL)
+	if err != nil {
+		t.Fatalf("realtest: admin connection: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+// SchemaExists reports whether the schema name exists on c's database.
+func SchemaExists(t testing.TB, c *pgx.Conn, name string) bool {
+	t.Helper()
+	return exists(t, c, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name)
+}
+
+// SlotExists reports whether the replication slot name exists on c's server.
+func SlotExists(t testing.TB, c *pgx.Conn, name string) bool {
+	t.Helper()
+	return exists(t, c, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name)
+}
+
+func exists(t testing.TB, c *pgx.Conn, query, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := c.QueryRow(Context(t), query, name).Scan(&ok); err != nil {
+		t.Fatalf("realtest: %v", err)
+	}
+	return ok
+}
