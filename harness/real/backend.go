@@ -40,16 +40,9 @@ type Backend struct {
 	// The first run cleans up after killed runs (Clean), once per Backend.
 	cleanOnce sync.Once
 	cleanErr  error
-	cleaned   CleanReport
 
 	// beforeFinal, when set (tests), is called after the run settled and before its final reads.
 	beforeFinal func(ctx context.Context, schema string)
-}
-
-// Cleaned is what the backend's first run removed of killed runs' leftovers.
-func (b *Backend) Cleaned() CleanReport {
-	b.cleanOnce.Do(func() {})
-	return b.cleaned
 }
 
 // cleanUp reaps what killed runs left on the servers, at the backend's first run.
@@ -57,7 +50,7 @@ func (b *Backend) cleanUp(ctx context.Context) error {
 	b.cleanOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		b.cleaned, b.cleanErr = Clean(ctx, b.Infra, false)
+		_, b.cleanErr = Clean(ctx, b.Infra, false)
 		if b.cleanErr != nil {
 			b.cleanErr = fmt.Errorf("real: clean up after killed runs: %w", b.cleanErr)
 		}
