@@ -40,12 +40,13 @@ func cmdClean(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	rep, err := real.Clean(ctx, inf, *dryRun)
-	writeClean(stdout, rep, *dryRun)
+	writeClean(stdout, rep, *dryRun, err == nil)
 	return err
 }
 
-// writeClean lists what Clean removed (or would remove), then a summary line.
-func writeClean(w io.Writer, rep real.CleanReport, dryRun bool) {
+// writeClean lists what Clean removed (or would remove), then, when it went through (complete),
+// a summary line: after a failure what was listed is all that is known to be gone.
+func writeClean(w io.Writer, rep real.CleanReport, dryRun, complete bool) {
 	verb := "dropped"
 	if dryRun {
 		verb = "would drop"
@@ -57,6 +58,9 @@ func writeClean(w io.Writer, rep real.CleanReport, dryRun bool) {
 	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "left alone: %s\n", s)
+	}
+	if !complete {
+		return
 	}
 	var parts []string
 	for _, k := range []string{"schema", "slot", "queue"} {

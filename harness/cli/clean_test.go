@@ -225,3 +225,19 @@ func TestCleanUsage(t *testing.T) {
 		t.Errorf("clean --help:\n%s", r.stdout)
 	}
 }
+
+// TestCleanUnreachable: with no server to clean, clean says so in one line without the
+// password, exits 3, and claims nothing about what is left on the servers.
+func TestCleanUnreachable(t *testing.T) {
+	t.Setenv(infra.EnvPostgresURL, "postgres://u:secret@127.0.0.1:1/test?sslmode=disable")
+	t.Setenv(infra.EnvAMQPURL, "amqp://u:secret@127.0.0.1:1/")
+	a := []string{"clean"}
+	r := simulate(t, a...)
+	requireCode(t, r, exitFailure, a)
+	if strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stderr, "secret") {
+		t.Errorf("want one line without the password, got %q", r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("clean reported on servers it never reached:\n%s", r.stdout)
+	}
+}
