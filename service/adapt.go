@@ -166,3 +166,20 @@ func registerStrategies(name string, fn New) error {
 }
 
 func init() { hook = registerStrategies }
+
+// Strategies returns the producer and the consumer a registered service stands as, for
+// scenariotest.Prove and FindViolation with a real backend, or for a cell of the matrix.
+func Strategies(name string) (strategies.Producer, strategies.Consumer, error) {
+	if _, err := Lookup(name); err != nil {
+		return nil, nil, err
+	}
+	p, err := strategies.LookupProducer(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := strategies.LookupConsumer(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
