@@ -51,6 +51,11 @@ func (*Sim) Name() string { return "sim" }
 
 // Run implements Backend.
 func (s *Sim) Run(_ context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (*history.History, error) {
+	for _, v := range []any{p, c} {
+		if r, ok := v.(interface{ RealOnly() error }); ok {
+			return nil, fmt.Errorf("%w: %w", ErrUsage, r.RealOnly())
+		}
+	}
 	return sim.Run(sc, p, c, s.Config)
 }
 

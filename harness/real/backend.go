@@ -21,6 +21,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/worker"
 	"github.com/deliveryharness/harness/harness/workload"
+	"github.com/deliveryharness/harness/service"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -68,6 +69,16 @@ func (*Backend) Name() string { return "real" }
 
 // Run implements harness.Backend.
 func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (h *history.History, err error) {
+	if svc, ok := service.Of(p); ok {
+		// A team's service (service mode): its own code runs in the workers.
+		if cs, ok := service.Of(c); !ok || cs.Name() != svc.Name() {
+			return nil, fmt.Errorf("real: service %s runs with its own consumer, not %s", svc.Name(), c.Name())
+		}
+		return b.runService(ctx, sc, svc)
+	}
+	if _, ok := service.Of(c); ok {
+		return nil, fmt.Errorf("real: service %s runs with its own producer, not %s", c.Name(), p.Name())
+	}
 	// The workers are new processes: each finds its strategy's constructor by name in the
 	// registry and builds its own instance. A value whose name is registered to another strategy
 	// is refused rather than replaced by the registered one.
