@@ -79,11 +79,7 @@ func DeclareQueue(ctx context.Context, url, runID string) (*Queue, error) {
 		return nil, err
 	}
 	err = q.withChannel(ctx, func(ch *amqp091.Channel) error {
-		_, err := ch.QueueDeclare(q.Name, true, false, false, false, amqp091.Table{
-			"x-queue-type": "classic",
-			"x-expires":    queueExpiry.Milliseconds(),
-			RunArgument:    runID,
-		})
+		_, err := ch.QueueDeclare(q.Name, true, false, false, false, QueueArguments(runID))
 		if err != nil {
 			return fmt.Errorf("rabbitmq: declare queue %s: %w: %w", q.Name, strategies.ErrChannelClosed, err)
 		}
@@ -94,6 +90,16 @@ func DeclareQueue(ctx context.Context, url, runID string) (*Queue, error) {
 		return nil, err
 	}
 	return q, nil
+}
+
+// QueueArguments are the arguments a run's queue is declared with (DeclareQueue): a client that
+// declares the queue again must pass the same ones.
+func QueueArguments(runID string) amqp091.Table {
+	return amqp091.Table{
+		"x-queue-type": "classic",
+		"x-expires":    queueExpiry.Milliseconds(),
+		RunArgument:    runID,
+	}
 }
 
 // QueueOf is the handle of run runID's queue, declared or not, for what looks after a run that

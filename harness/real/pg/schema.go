@@ -58,6 +58,16 @@ type Schema struct {
 // effects), relay_cursors (each offset relay's last published outbox id) and run (the run id
 // and its creation time).
 func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
+	return createSchema(ctx, url, runID, false)
+}
+
+// CreateBareSchema is CreateSchema with only the marker and the run table: a team's service
+// (service mode) creates its own tables there, under names of its choosing.
+func CreateBareSchema(ctx context.Context, url, runID string) (*Schema, error) {
+	return createSchema(ctx, url, runID, true)
+}
+
+func createSchema(ctx context.Context, url, runID string, bare bool) (*Schema, error) {
 	if !runIDPattern.MatchString(runID) {
 		return nil, fmt.Errorf("postgres: run id %q: want 1 to 40 characters of [a-z0-9_]", runID)
 	}
@@ -72,14 +82,14 @@ func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 		return nil, err
 	}
 	s := &Schema{Name: name, url: url, pool: pool, live: live}
-	if err := s.create(ctx, runID); err != nil {
+	if err := s.create(ctx, runID, bare); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Schema) create(ctx context.Context, runID string) error {
+func (s *Schema) create(ctx context.Context, runID string, bare bool) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
 	held, err := s.pool.acquire(ctx)
@@ -110,6 +120,9 @@ func (s *Schema) create(ctx context.Context, runID string) error {
 		`CREATE TABLE ` + tab("relay_cursors") + ` (relay text PRIMARY KEY, last_id bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("run") + ` (run_id text NOT NULL, created timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO ` + tab("run") + ` (run_id) VALUES (` + literal(runID) + `)`,
+	}
+	if bare {
+		stmts = append(stmts[:2:2], stmts[len(stmts)-2:]...)
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
