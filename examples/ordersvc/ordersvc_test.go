@@ -1,0 +1,302 @@
+package ordersvc_test
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	_ "github.com/deliveryharness/harness/examples/ordersvc"
+	"github.com/deliveryharness/harness/harness/real"
+	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/service"
+)
+
+// TestMain lets the test binary serve as the worker binary of service mode's runner.
+func TestMain(m *testing.M) {
+	if real.IsWorker() {
+		real.WorkerMain()
+	}
+	os.Exit(m.Run())
+}
+
+// Without faults both services place five orders and pay each once.
+func TestOrdersvcPaysEachOrderOnce(t *testing.T) {
+	for _, name := range []string{"ordersvc", "ordersvc-bug"} {
+		t.Run(name, func(t *testing.T) {
+			env, broker := newEnv(t, realtest.Require(t))
+			svc := build(t, name)
+			ctx := t.Context()
+			if err := svc.Setup(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			var cmds []service.Command
+			for i := 1; i <= 5; i++ {
+				cmd := service.Command{ID: fmt.Sprintf("order-%d", i), Key: fmt.Sprintf("order-%d", i), Amount: int64(10 * i), Kind: "OrderPlaced"}
+				if err := svc.Handle(ctx, as(env, "producer"), cmd); err != nil {
+					t.Fatalf("handle %s: %v", cmd.ID, err)
+				}
+				cmds = append(cmds, cmd)
+			}
+			stop := runLoops(t, svc, env, true, true)
+			st := await(t, svc, env, 5)
+			stop()
+			if got := queued(t, broker, env.Queue); got != 0 {
+				t.Errorf("%d messages left in the queue, want 0", got)
+			}
+			st = final(t, svc, env)
+			if !slices.Equal(st.Committed, cmds) {
+				t.Errorf("committed %v, want %v", st.Committed, cmds)
+			}
+			var want []service.Effect
+			for _, c := range cmds {
+				want = append(want, service.Effect{Msg: c.ID, Key: c.Key, Amount: c.Amount})
+			}
+			slices.SortFunc(st.Effects, func(a, b service.Effect) int { return cmp.Compare(a.Msg, b.Msg) })
+			if !slices.Equal(st.Effects, want) {
+				t.Errorf("effects %v, want one per message: %v", st.Effects, want)
+			}
+		})
+	}
+}
+
+// A message delivered twice (the relay published it again, as it does when it dies before
+// marking its batch) is paid once, and both copies are acknowledged.
+func TestOrdersvcPaysOnceForADuplicate(t *testing.T) {
+	inf := realtest.Require(t)
+	env, broker := newEnv(t, inf)
+	svc := build(t, "ordersvc")
+	ctx := t.Context()
+	if err := svc.Setup(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	cmd := service.Command{ID: "order-1", Key: "order-1", Amount: 10, Kind: "OrderPlaced"}
+	if err := svc.Handle(ctx, as(env, "producer"), cmd); err != nil {
+		t.Fatal(err)
+	}
+	relayOnce := func() {
+		stop := runLoops(t, svc, env, true, false)
+		awaitPublished(t, svc, env)
+		stop()
+	}
+	relayOnce()
+	// Unmark the row, as if the relay had died between its publish and its commit.
+	admin := realtest.AdminConn(t, inf)
+	if _, err := admin.Exec(realtest.Context(t), `UPDATE `+pgx.Identifier{env.Schema, "outbox"}.Sanitize()+` SET published = false`); err != nil {
+		t.Fatal(err)
+	}
+	relayOnce()
+	if got := queued(t, broker, env.Queue); got != 2 {
+		t.Fatalf("%d copies in the queue, want 2", got)
+	}
+	// Consume in rounds until a round ends with the queue empty: a copy the consumer held
+	// unacknowledged when it stopped goes back to the queue.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		stop := runLoops(t, svc, env, false, true)
+		time.Sleep(200 * time.Millisecond)
+		stop()
+		if queued(t, broker, env.Queue) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer did not acknowledge both copies within 30s")
+		}
+	}
+	st := final(t, svc, env)
+	want := []service.Effect{{Msg: "order-1", Key: "order-1", Amount: 10}}
+	if !slices.Equal(st.Effects, want) {
+		t.Errorf("effects %v, want %v", st.Effects, want)
+	}
+}
+
+// newEnv makes, on inf's servers, a schema and a queue of the test's own, removed when it ends, and the Env that
+// names them, and returns it with a broker channel for looking at the queue.
+func newEnv(t *testing.T, inf infra.Infra) (service.Env, *amqp.Channel) {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "harness_svctest_" + hex.EncodeToString(b[:])
+
+	admin := realtest.AdminConn(t, inf)
+	schema := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(realtest.Context(t), `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+
+	conn, err := amqp.DialConfig(inf.AMQPURL, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.CloseDeadline(time.Now().Add(5 * time.Second)) })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]any{"x-expires": int32(600000)}
+	if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+			t.Errorf("delete queue %s: %v", name, err)
+		}
+	})
+
+	u, err := url.Parse(inf.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return service.Env{
+		Proc:      "harness",
+		Postgres:  u.String(),
+		AMQP:      inf.AMQPURL,
+		Schema:    name,
+		Queue:     name,
+		QueueArgs: args,
+		Workload:  "orders",
+		Prefetch:  2,
+	}, ch
+}
+
+// build makes a value of the registered service name.
+func build(t *testing.T, name string) service.Service {
+	t.Helper()
+	fn, err := service.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn()
+}
+
+// as is env for the named process.
+func as(env service.Env, proc string) service.Env {
+	env.Proc = proc
+	return env
+}
+
+// runLoops runs the relay and a consumer (each when asked) until the returned stop is called;
+// stop fails the test when a loop returns an error or does not return within 10s of its context
+// ending.
+func runLoops(t *testing.T, svc service.Service, env service.Env, relay, consume bool) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	if relay {
+		r, ok := svc.(service.Relayer)
+		if !ok {
+			t.Fatal("the service has no relay")
+		}
+		wg.Go(func() { errs <- r.Relay(ctx, as(env, "relay")) })
+	}
+	if consume {
+		wg.Go(func() { errs <- svc.Consume(ctx, as(env, "consumer-1")) })
+	}
+	done := make(chan struct{})
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a loop did not return within 10s of its context ending")
+		}
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("loop: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// await waits (30s at most) until nothing is pending and the final state shows n effects.
+func await(t *testing.T, svc service.Service, env service.Env, n int) service.State {
+	t.Helper()
+	p := svc.(service.Pender)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := p.Pending(t.Context(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := final(t, svc, env)
+		if pending == 0 && len(st.Effects) >= n {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: %d outbox rows pending, %d effects of %d", pending, len(st.Effects), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// awaitPublished waits (30s at most) until the outbox has nothing pending.
+func awaitPublished(t *testing.T, svc service.Service, env service.Env) {
+	t.Helper()
+	p := svc.(service.Pender)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := p.Pending(t.Context(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: %d outbox rows pending", pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func final(t *testing.T, svc service.Service, env service.Env) service.State {
+	t.Helper()
+	st, err := svc.Final(t.Context(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// queued is how many messages the queue holds ready for delivery.
+func queued(t *testing.T, ch *amqp.Channel, queue string) int {
+	t.Helper()
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.Messages
+}
