@@ -44,6 +44,8 @@ type Backend struct {
 
 	// beforeFinal, when set (tests), is called after the run settled and before its final reads.
 	beforeFinal func(ctx context.Context, schema string)
+	// started, when set (tests), is told each service run's id as it starts.
+	started func(runID string)
 }
 
 // cleanUp reaps what killed runs left on the servers, at the backend's first run.
@@ -232,6 +234,12 @@ type run struct {
 
 	cursor       int // the producer's next command
 	producerDone bool
+
+	// service mode (runService)
+	ctx    context.Context // the run's, for what the wire hooks queue
+	svc    *svcRun
+	svcErr error    // a mechanism's error, queued by a hook
+	stops  []func() // the wire hooks to unregister
 }
 
 type rtimer struct {
@@ -290,6 +298,10 @@ func (r *run) spawn(ctx context.Context, name string) error {
 	}
 	if role == worker.RoleProducer {
 		cfg.Commands = r.sc.Commands[r.cursor:]
+	}
+	if r.svc != nil {
+		cfg.Service, cfg.QueueArgs = r.svc.s.Name(), r.svc.env.QueueArgs
+		r.svc.incarnate(name) // its connections are not frozen by a dead incarnation's crash
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -367,8 +379,17 @@ func (r *run) loop(ctx context.Context) error {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	settled := 0
+	var acts chan struct{} // service mode: what the wire hooks queued
+	if r.svc != nil {
+		acts = r.svc.notify
+	}
 	for {
 		select {
+		case <-acts:
+			r.svc.drain()
+			if r.svcErr != nil {
+				return r.svcErr
+			}
 		case <-ctx.Done():
 			return fmt.Errorf("no quiescence before the deadline: %w", ctx.Err())
 		case m := <-r.msgs:
@@ -391,7 +412,11 @@ func (r *run) loop(ctx context.Context) error {
 					r.note("harness", history.OpHeal, "", t.what)
 				}
 			}
-			ok, err := r.quiescent(ctx)
+			quiescent := r.quiescent
+			if r.svc != nil {
+				quiescent = r.serviceQuiescent
+			}
+			ok, err := quiescent(ctx)
 			if err != nil {
 				return err
 			}
@@ -431,6 +456,10 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 			// The run's context ended and took its worker processes with it.
 			return fmt.Errorf("no quiescence before the deadline: %w", err)
 		}
+		if current && !w.dead && r.svc != nil {
+			w.dead = true
+			return r.serviceExit(ctx, w)
+		}
 		if current && !w.dead {
 			w.dead = true
 			_ = w.cmd.Wait()
@@ -451,7 +480,11 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 		if !m.m.Gate.Kind.Polls() {
 			w.idle = false
 		}
-		killed, err := r.gate(ctx, w, *m.m.Gate)
+		gate := r.gate
+		if r.svc != nil {
+			gate = r.serviceGate
+		}
+		killed, err := gate(ctx, w, *m.m.Gate)
 		if err != nil {
 			return err
 		}
@@ -494,11 +527,7 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 // when a read fails, for its events; the error says the final state is not known, and then no
 // verdict may be drawn from it.
 func (r *run) history(ctx context.Context, quiesced bool) (*history.History, error) {
-	r.mu.Lock()
-	events := slices.Clone(r.events)
-	r.mu.Unlock()
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
-	h := &history.History{Backend: "real", Run: r.runID, Scenario: r.sc, Events: events, Quiesced: quiesced}
+	h := r.timeline(quiesced)
 	f, err := r.schema.Final(ctx)
 	if err != nil {
 		return h, fmt.Errorf("final read of the database: %w", err)
@@ -513,6 +542,16 @@ func (r *run) history(ctx context.Context, quiesced bool) (*history.History, err
 	}
 	h.Final.Ready = ready
 	return h, nil
+}
+
+// timeline is the run's history without its final reads: its events in time order, and the
+// fault points its processes passed.
+func (r *run) timeline(quiesced bool) *history.History {
+	r.mu.Lock()
+	events := slices.Clone(r.events)
+	r.mu.Unlock()
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
+	return &history.History{Backend: "real", Run: r.runID, Scenario: r.sc, Events: events, Quiesced: quiesced, Reached: r.schedule.Reached()}
 }
 
 // slotName is the run's slot's name for the workers; empty when the producer does not tail the log.

@@ -83,6 +83,15 @@ func (ps *proxies) heal(name string) error {
 
 // poison adds a toxic to a link and returns its name, for remove.
 func (ps *proxies) poison(name, typ, stream string, attrs map[string]int) (string, error) {
+	a := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		a[k] = v
+	}
+	return ps.poisonWith(name, typ, stream, a)
+}
+
+// poisonWith is poison with attributes of any JSON type.
+func (ps *proxies) poisonWith(name, typ, stream string, attrs map[string]any) (string, error) {
 	p, err := ps.get(name)
 	if err != nil {
 		return "", err

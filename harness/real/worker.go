@@ -32,6 +32,9 @@ func WorkerMain() {
 		fmt.Fprintf(os.Stderr, "worker: bad %s: %v\n", worker.Env, err)
 		os.Exit(2)
 	}
+	if cfg.Service != "" {
+		serviceWorkerMain(cfg)
+	}
 	w := &workerRun{cfg: cfg, link: worker.NewLink(os.Stdin, os.Stdout)}
 	if err := w.run(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "worker %s: %v\n", cfg.Name, err)

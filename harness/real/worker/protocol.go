@@ -46,6 +46,10 @@ type Config struct {
 	Batch    int               `json:"batch"`
 	Epoch    time.Time         `json:"epoch"` // the run's start: event times are milliseconds since
 	Timeouts Timeouts          `json:"timeouts"`
+	// Service names a team's registered service (service mode): the worker runs its code for
+	// the role instead of a strategy's.
+	Service   string         `json:"service,omitempty"`
+	QueueArgs map[string]any `json:"queue_args,omitempty"` // the run queue's declare arguments, for a service
 }
 
 // Timeouts are the real backend's waits.
