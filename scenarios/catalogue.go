@@ -254,7 +254,13 @@ func (e Expectation) Reason() string {
 }
 
 // Expected returns the catalogue's expectation for a cell.
+//
+// A cell with a team's strategy on either side (TeamCells) is expected to keep every invariant:
+// that is the team's claim, which the runs confirm or refute.
 func Expected(c result.Cell) Expectation {
+	if teamCell(c) {
+		return Expectation{Reasons: []string{"a team's own strategy: expected to keep every invariant (the team's claim; the catalogue has no row for it)"}}
+	}
 	kind := workload.EffectOf(c.Workload)
 	set := map[invariants.Name]bool{}
 	var reasons []string
@@ -342,4 +348,42 @@ func Cells() []result.Cell {
 		}
 	}
 	return out
+}
+
+// TeamCells lists the cells of a team's registered strategies (strategies.RegisterProducer,
+// RegisterConsumer, service.Register): every workload and possible fault for each pairing in
+// which at least one side is a team's, in registration order after the built-ins. A registered
+// service pairs only with itself: its producer and consumer are one program. The catalogue makes
+// no claim about these cells: the team's claim is that every invariant holds (Expected).
+func TeamCells() []result.Cell {
+	producers := append(strategies.Producers(), strategies.RegisteredProducers()...)
+	consumers := append(strategies.Consumers(), strategies.RegisteredConsumers()...)
+	builtinP, builtinC := strategies.ProducerNames(), strategies.ConsumerNames()
+	var out []result.Cell
+	for _, w := range workload.Names() {
+		for _, p := range producers {
+			for _, c := range consumers {
+				if slices.Contains(builtinP, p.Name()) && slices.Contains(builtinC, c.Name()) {
+					continue // the catalogue's
+				}
+				_, pIsService := p.(interface{ RealOnly() error })
+				_, cIsService := c.(interface{ RealOnly() error })
+				if (pIsService || cIsService) && (!pIsService || !cIsService || p.Name() != c.Name()) {
+					continue
+				}
+				for _, k := range fault.Kinds() {
+					if k.Possible(strategies.HasRelay(p)) != nil {
+						continue
+					}
+					out = append(out, result.Cell{Producer: p.Name(), Consumer: c.Name(), Workload: w, Fault: k.Name})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// teamCell reports whether a cell has a team's strategy on either side.
+func teamCell(c result.Cell) bool {
+	return !slices.Contains(strategies.ProducerNames(), c.Producer) || !slices.Contains(strategies.ConsumerNames(), c.Consumer)
 }

@@ -32,7 +32,7 @@ type common struct {
 	seeds                               int
 	firstSeed                           uint64
 	commands                            int
-	noShrink                            bool
+	noShrink, shrink                    bool
 }
 
 func newFlags(name string, c *common) *flag.FlagSet {
@@ -48,6 +48,7 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.Uint64Var(&c.firstSeed, "first-seed", 1, "the first seed `S`: the seeds are S, S+1, ...")
 	fs.IntVar(&c.commands, "commands", scenarios.DefaultLimits.MaxCommands, "at most `N` business commands per scenario")
 	fs.BoolVar(&c.noShrink, "no-shrink", false, "report the first failing scenario as it was drawn")
+	fs.BoolVar(&c.shrink, "shrink", false, "with --backend real: shrink the failing scenario too (each step is a real run; a step is kept only if its run breaks the invariant again)")
 	return fs
 }
 
@@ -97,8 +98,8 @@ func (c *common) options() scenarios.Options {
 	opts.FirstSeed = c.firstSeed
 	opts.Limits.MaxCommands = c.commands
 	// On real servers a run takes a second, not a hundred microseconds, and is not exactly
-	// repeatable: the first failing scenario is reported as drawn.
-	opts.NoShrink = c.noShrink || c.backend == "real"
+	// repeatable: the first failing scenario is reported as drawn, unless --shrink asks for it.
+	opts.NoShrink = c.noShrink || c.backend == "real" && !c.shrink
 	// The search for an expected break the first seeds did not draw scales with them, and is
 	// left out on real servers, where each extra run costs a second.
 	opts.Search = 9 * c.seeds
@@ -248,7 +249,7 @@ func selectCells(c common) ([]result.Cell, error) {
 		}
 	}
 	var out []result.Cell
-	for _, cell := range scenarios.Cells() {
+	for _, cell := range append(scenarios.Cells(), scenarios.TeamCells()...) {
 		if (sel.Producer == "" || sel.Producer == cell.Producer) &&
 			(sel.Consumer == "" || sel.Consumer == cell.Consumer) &&
 			(sel.Workload == "" || sel.Workload == cell.Workload) &&
@@ -257,7 +258,7 @@ func selectCells(c common) ([]result.Cell, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, usagef("no cell of the catalogue matches %s", sel)
+		return nil, usagef("no cell of the catalogue or of the registered strategies matches %s", sel)
 	}
 	return out, nil
 }
