@@ -55,9 +55,9 @@ type svcRun struct {
 	svc service.Service // the parent's own instance: Setup, Pending, Final
 	env service.Env     // the parent's environment: direct URLs
 
-	mu      sync.Mutex // the schedule, the cursor, inflight
-	hooks   map[string][]*linkHook
-	exits   map[string]int  // workers' own exits, by name
+	mu    sync.Mutex // the schedule, the cursor, inflight
+	hooks map[string][]*linkHook
+	exits map[string]int // workers' own exits, by name
 
 	// what a consumer's wire events are about: deliveries not yet acked, by worker, in order
 	inflight map[string][]string
@@ -139,7 +139,6 @@ func (sr *svcRun) incarnate(proc string) {
 		h.epoch.Add(1)
 	}
 }
-
 
 // wireOps is what each protocol event counts as, for the faults that watch it, in order: at
 // most one fault fires per event.
