@@ -13,7 +13,8 @@ const cellWidth = 100
 
 // Cell writes the result of one cell, as `simulate run` prints it: the cell, its backend and runs,
 // what the search past the first runs drew and found, for each invariant the runs that broke it, the expected and observed outcome with the
-// catalogue's reason, then the counterexample's timeline if there is one. At most one
+// catalogue's reason, its cost, the fault points no run reached, then the counterexample's
+// timeline if there is one. At most one
 // TimelineOptions is used, for the timeline.
 func Cell(w io.Writer, r result.CellResult, opts ...TimelineOptions) error {
 	var b strings.Builder
@@ -77,6 +78,11 @@ func writeCell(b *strings.Builder, r result.CellResult) {
 	}
 	if c := r.Cost; c != nil {
 		for _, l := range wrap(costText(r.Backend, c), cellWidth, "cost      ", "          ") {
+			fmt.Fprintln(b, l)
+		}
+	}
+	if u := unreachedText(r); u != "" {
+		for _, l := range wrap(u, cellWidth, "coverage  ", "          ") {
 			fmt.Fprintln(b, l)
 		}
 	}

@@ -250,6 +250,7 @@ type htmlCounterexample struct {
 	Differences []string
 	Reason      string
 	Search      string // what the search past the first runs drew and found
+	Coverage    string // the fault points no run of the cell reached, as a sentence; "" when none
 	Seed        string // the seed, the shrunk size and the schedule
 	Replay      []string
 	Notes       []string
@@ -433,6 +434,9 @@ func htmlCounterexampleOf(r result.CellResult, links htmlLinkSet, own bool) html
 		Seed:        sentence(t.seed),
 		Replay:      t.replay,
 		Notes:       t.notes,
+	}
+	if u := unreachedText(r); u != "" {
+		c.Coverage = capitalize(u) + "."
 	}
 	for _, v := range t.violations {
 		c.Violations = append(c.Violations, htmlViolation{Invariant: string(v.Invariant), Text: violationText(v)})

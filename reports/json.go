@@ -39,7 +39,10 @@ type JSONCell struct {
 	Searched      int                        `json:"searched,omitempty"`
 	FoundBySearch map[invariants.Name]uint64 `json:"found_by_search,omitempty"`
 	// Cost is what the runs measured of the strategies' price (see result.Cost).
-	Cost           *result.Cost        `json:"cost,omitempty"`
+	Cost *result.Cost `json:"cost,omitempty"`
+	// Coverage is, per role (producer, relay, consumer), the fault points the strategies declare,
+	// those some run reached and those no run reached.
+	Coverage       result.Coverage     `json:"coverage,omitempty"`
 	Counterexample *JSONCounterexample `json:"counterexample"`
 }
 
@@ -85,6 +88,7 @@ func NewJSONReport(results []result.CellResult) JSONReport {
 			Rates:      make(map[invariants.Name]float64, len(r.Violations)),
 			Searched:   r.Searched,
 			Cost:       r.Cost,
+			Coverage:   r.Coverage,
 		}
 		for k, v := range r.Violations {
 			c.Violations[k] = v
@@ -127,7 +131,7 @@ func rate(n, runs int) float64 {
 
 // JSON writes results as indented JSON: {"cells": [...]}, each cell with its producer, consumer,
 // workload, fault, backend, runs, violations (invariant -> runs that broke it), rates, broken,
-// expected, reason, matches, errors, cost and counterexample (null, or the seed, the invariant, the shrunk
+// expected, reason, matches, errors, cost, coverage and counterexample (null, or the seed, the invariant, the shrunk
 // scenario, its schedule, the violations without evidence, the replay command and the timeline).
 // Map keys are sorted, so the output is deterministic.
 func JSON(w io.Writer, results []result.CellResult) error {

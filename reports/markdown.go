@@ -12,7 +12,8 @@ import (
 // Markdown writes results as Markdown that pastes into an architecture decision record: a table
 // per workload with each cell's broken invariants and the share of runs that broke each, the
 // legend and summary, the cells whose break only the search past the first runs found (marked
-// "*", with the seed that found it), the cost of each strategy pairing, the cells that differ
+// "*", with the seed that found it), the cells with fault points no run reached, the cost of
+// each strategy pairing, the cells that differ
 // from the catalogue, and a section per counterexample with its timeline as a numbered list. Headings
 // start at level 2.
 func Markdown(w io.Writer, results []result.CellResult) error {
@@ -53,6 +54,12 @@ func Markdown(w io.Writer, results []result.CellResult) error {
 		b.WriteString("\n\\* Found only by the search past the first runs:\n\n")
 		for _, r := range searched {
 			fmt.Fprintf(&b, "- **%s**: %s\n", mdEscape(cellTitle(r.Cell())), searchSentence(r))
+		}
+	}
+	if unreached := withUnreached(results); len(unreached) > 0 {
+		b.WriteString("\nFault points no run reached (a crash there was never drawn):\n\n")
+		for _, r := range unreached {
+			fmt.Fprintf(&b, "- **%s**: %s\n", mdEscape(cellTitle(r.Cell())), mdEscape(unreachedText(r)))
 		}
 	}
 	writeMarkdownCost(&b, results)

@@ -38,7 +38,8 @@ func shortFault(name string) string {
 // symbols of the invariants that broke ("ok" when none did), "!" on a cell whose outcome differs
 // from the catalogue's expectation, "*" on one whose break only the search past the first runs
 // found. A legend and a summary follow, then every cell marked "*" with the seed the search found
-// it at, then every differing cell with its expected and observed outcome, what the search drew
+// it at, then every cell with a declared fault point no run reached, one line each, then every
+// differing cell with its expected and observed outcome, what the search drew
 // and the catalogue's reason.
 func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error {
 	width := opts.Width
@@ -96,6 +97,15 @@ func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error 
 		for _, r := range searched {
 			fmt.Fprintf(&b, "  %s\n", r.Cell())
 			for _, l := range wrap(searchSentence(r), width, "    ", "    ") {
+				fmt.Fprintln(&b, l)
+			}
+		}
+	}
+
+	if unreached := withUnreached(results); len(unreached) > 0 {
+		fmt.Fprintf(&b, "\ncells with fault points no run reached (%d):\n", len(unreached))
+		for _, r := range unreached {
+			for _, l := range wrap(r.Cell().String()+": "+unreachedText(r), width, "  ", "    ") {
 				fmt.Fprintln(&b, l)
 			}
 		}
@@ -268,4 +278,15 @@ func (bl block) writeText(b *strings.Builder, short bool, width int) {
 			line(r, func(f string) string { return bl.cell(r, f) })
 		}
 	}
+}
+
+// withUnreached are the results with a declared fault point no run reached, in order.
+func withUnreached(results []result.CellResult) []result.CellResult {
+	var out []result.CellResult
+	for _, r := range results {
+		if unreachedText(r) != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -105,7 +105,8 @@ func differences(r result.CellResult) []string {
 }
 
 // cellDetail is everything a matrix cell stands for, one statement a line: the cell, expected
-// and observed outcomes, differences, search finds and the catalogue's reason.
+// and observed outcomes, differences, search finds, the catalogue's reason and the fault points
+// no run reached.
 func cellDetail(r result.CellResult) string {
 	lines := []string{
 		cellTitle(r.Cell()),
@@ -122,5 +123,24 @@ func cellDetail(r result.CellResult) string {
 	if r.Reason != "" {
 		lines = append(lines, "Reason: "+sentence(r.Reason))
 	}
+	if u := unreachedText(r); u != "" {
+		lines = append(lines, capitalize(u)+".")
+	}
 	return strings.Join(lines, "\n")
+}
+
+// unreachedText says which fault points the cell's strategies declare that no run reached:
+// "points no run reached: producer: producer.after-commit; consumer: consumer.after-check";
+// "" when every declared point was reached or coverage was not measured. A crash at such a point
+// was never drawn, so the cell's verdict says nothing about it.
+func unreachedText(r result.CellResult) string {
+	u := r.Coverage.Unreached()
+	if len(u) == 0 {
+		return ""
+	}
+	parts := make([]string, len(u))
+	for i, rc := range u {
+		parts[i] = rc.Role + ": " + strings.Join(rc.Unreached, ", ")
+	}
+	return "points no run reached: " + strings.Join(parts, "; ")
 }

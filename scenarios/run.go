@@ -58,7 +58,8 @@ func RunScenario(ctx context.Context, b harness.Backend, sc history.Scenario) (O
 // up to opts.Search more seeds while an expected break is missing, compares with the catalogue
 // and shrinks the first failure of the first broken invariant. A searched seed reports what it
 // saw as a first seed does: a break the first seeds did not show goes into FoundBySearch
-// (expected or not), a harness failure into Errors; either can make the cell differ.
+// (expected or not), a harness failure into Errors; either can make the cell differ. The fault
+// points the settled runs passed, first and searched, make the cell's Coverage.
 func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options) (result.CellResult, error) {
 	exp := Expected(c)
 	r := result.CellResult{
@@ -91,6 +92,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 	}
 	var firstErr error
 	var meter costMeter
+	var reach reachMeter
 	for i := range opts.Seeds {
 		if err := ctx.Err(); err != nil {
 			return r, err
@@ -109,6 +111,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 			continue
 		}
 		meter.add(out.History)
+		reach.add(out.History)
 		for _, name := range invariants.Broken(out.Violations) {
 			r.Violations[name]++
 			note(name, seed, out)
@@ -131,6 +134,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 			}
 			continue
 		}
+		reach.add(out.History)
 		for _, name := range invariants.Broken(out.Violations) {
 			if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 				continue
@@ -143,6 +147,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		}
 	}
 	r.Cost = meter.cost()
+	r.Coverage = reach.coverage(c)
 	r.Matches = r.Errors == 0 && exp.Agrees(r.Broken())
 	for _, name := range append(invariants.Names(), teamNames(opts.Invariants)...) {
 		fb, ok := first[name]

@@ -1,14 +1,19 @@
 package fault
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/deliveryharness/harness/harness/history"
 )
 
 // Schedule is a fault schedule being played: it counts, for each fault, the operations of its
 // target that its kind watches (Kind.Watches), and says when it fires. Both backends play
-// schedules with it, so that "#3" means the same on either.
+// schedules with it, so that "#3" means the same on either. It also notes the fault points the
+// run's processes pass (Pass), whether or not a fault fires there: the run's coverage.
 type Schedule struct {
-	armed []*armed
+	armed   []*armed
+	reached []history.Reach // each (role, point) once, in the order first passed
 }
 
 type armed struct {
@@ -63,4 +68,29 @@ func (s *Schedule) fire(op Op, proc, point, link string) *history.Fault {
 		}
 	}
 	return nil
+}
+
+// Pass notes that proc passed the fault point. A backend calls it at every point a process
+// passes; it keeps each (role, point) once, in a slice a run's few points keep small.
+func (s *Schedule) Pass(proc, point string) {
+	role := history.RoleOf(proc)
+	for _, r := range s.reached {
+		if r.Point == point && r.Role == role {
+			return
+		}
+	}
+	s.reached = append(s.reached, history.Reach{Role: role, Point: point})
+}
+
+// Reached is the fault points passed so far (Pass), each once, sorted by role and point; nil
+// when none was.
+func (s *Schedule) Reached() []history.Reach {
+	if len(s.reached) == 0 {
+		return nil
+	}
+	out := slices.Clone(s.reached)
+	slices.SortFunc(out, func(a, b history.Reach) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Point, b.Point))
+	})
+	return out
 }

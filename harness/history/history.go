@@ -221,6 +221,32 @@ type History struct {
 	Events   []Event  `json:"events"`
 	Final    Final    `json:"final"`
 	Quiesced bool     `json:"quiesced"` // false when the run hit its bound before settling
+	// Reached are the fault points the run's processes passed, each once, sorted by role and
+	// point: what a cell's coverage is made of. Histories written before it read back without it.
+	Reached []Reach `json:"reached,omitempty"`
+}
+
+// The roles of a run's processes, as coverage counts them: every consumer process (consumer-1,
+// consumer-2, ...) is the consumer role.
+const (
+	RoleProducer = "producer"
+	RoleRelay    = "relay"
+	RoleConsumer = "consumer"
+)
+
+// RoleOf is the role of a process: producer, relay or consumer (for consumer-1, consumer-2, ...);
+// any other name is its own role.
+func RoleOf(proc string) string {
+	if strings.HasPrefix(proc, RoleConsumer+"-") {
+		return RoleConsumer
+	}
+	return proc
+}
+
+// Reach is a fault point that a process of a role passed in a run.
+type Reach struct {
+	Role  string `json:"role"`
+	Point string `json:"point"`
 }
 
 // About returns the events that mention message id msg, in order: the evidence for a violation.

@@ -90,6 +90,9 @@ func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, e
 	if err := r.takeOff(w.name, g.Kind); err != nil {
 		return false, err
 	}
+	if g.Kind == worker.GatePoint {
+		r.schedule.Pass(w.name, g.Point) // the run's coverage (History.Reached)
+	}
 	for _, o := range operations {
 		if o.gate != g.Kind {
 			continue

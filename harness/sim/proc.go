@@ -143,6 +143,7 @@ func (f faults) Point(_ context.Context, name string) {
 		return
 	}
 	p.step()
+	p.w.schedule.Pass(p.name, name)
 	p.w.at(p, fault.OpPoint, name)
 }
 

@@ -183,6 +183,7 @@ func (w *world) history(err error) *history.History {
 		Events:   w.events,
 		Final:    w.db.final(),
 		Quiesced: err == nil,
+		Reached:  w.schedule.Reached(),
 	}
 	if w.db.effect == workload.External {
 		h.Final.Effects = w.gw.effects()

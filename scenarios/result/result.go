@@ -55,6 +55,9 @@ type CellResult struct {
 	// Cost is what the first Runs measured of the strategies' price (Cost's doc).
 	Cost          *Cost
 	FoundBySearch map[invariants.Name]uint64
+	// Coverage is, per role, the fault points the cell's strategies declare and those its runs
+	// (the first Runs and the searched ones) reached; nil when it was not measured.
+	Coverage Coverage
 }
 
 // Cell returns the cell of a result.
@@ -128,4 +131,29 @@ type Cost struct {
 	LatencyP50   float64 `json:"latency_p50_ms"`       // business COMMIT to effect committed (or email sent)
 	LatencyP99   float64 `json:"latency_p99_ms"`       //
 	Throughput   float64 `json:"throughput,omitempty"` // events per second, first command to last effect (real servers)
+}
+
+// Coverage is, for each role of a cell's processes that declares fault points (producer, relay,
+// consumer, in that order), the points declared and those the cell's runs reached.
+type Coverage []RoleCoverage
+
+// RoleCoverage is one role's fault points: those its strategy declares (Points, RelayPoints), in
+// declaration order, split into the ones some run passed and the ones no run did.
+type RoleCoverage struct {
+	Role      string   `json:"role"`
+	Declared  []string `json:"declared"`
+	Reached   []string `json:"reached"`
+	Unreached []string `json:"unreached"`
+}
+
+// Unreached is the roles with a point no run reached, each with only those points; nil when
+// every declared point was reached.
+func (c Coverage) Unreached() Coverage {
+	var out Coverage
+	for _, rc := range c {
+		if len(rc.Unreached) > 0 {
+			out = append(out, RoleCoverage{Role: rc.Role, Unreached: rc.Unreached})
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package scenariotest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
+	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
 	"pgregory.net/rapid"
 )
@@ -28,7 +30,8 @@ import (
 // incarnation gets a fresh instance from its constructor; on real servers every strategy must be
 // registered, since the workers are new processes. A failure reports the scenario with its
 // violations and timeline; on the simulator rapid shrinks it and saves it under testdata/rapid/
-// for -rapid.failfile.
+// for -rapid.failfile. On the simulator, a fault point the strategies declare that no draw
+// passed is logged (t.Log, not a failure): a crash there was never drawn.
 func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload string, opts ...Option) {
 	t.Helper()
 	o := options{draws: 5}
@@ -39,6 +42,9 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 	if len(faults) == 0 {
 		faults = fault.Names()
 	}
+	// The fault points the simulator's draws passed, over every fault kind (History.Reached).
+	var reached []history.Reach
+	simulated := false
 	for _, name := range faults {
 		k, err := fault.Lookup(name)
 		if err != nil {
@@ -60,6 +66,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			continue
 		}
 		b := harness.NewSim()
+		simulated = true
 		t.Run(name, func(t *testing.T) {
 			gen := rapid.Custom(func(rt *rapid.T) history.Scenario {
 				sc, err := scenarios.GenerateFor(rapidSource{rt}, p, c, workload, name, scenarios.DefaultLimits)
@@ -71,6 +78,13 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			rapid.Check(t, func(rt *rapid.T) {
 				sc := gen.Draw(rt, "scenario")
 				h, err := harness.RunWith(context.Background(), b, sc, p, c)
+				if h != nil {
+					for _, r := range h.Reached {
+						if !slices.Contains(reached, r) {
+							reached = append(reached, r)
+						}
+					}
+				}
 				if err != nil {
 					rt.Fatalf("harness: %v", err)
 				}
@@ -80,6 +94,21 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			})
 		})
 	}
+	if simulated {
+		if u := unreached(scenarios.Coverage(p, c, reached)); u != "" {
+			t.Logf("%s with %s on %s: points no draw reached: %s (a crash there was never drawn)", p.Name(), c.Name(), workload, u)
+		}
+	}
+}
+
+// unreached renders the declared points no run reached, "producer: a, b; consumer: c"; "" when
+// every one was reached.
+func unreached(cov result.Coverage) string {
+	var parts []string
+	for _, rc := range cov.Unreached() {
+		parts = append(parts, rc.Role+": "+strings.Join(rc.Unreached, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Option changes how Prove runs.
