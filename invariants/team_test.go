@@ -1,6 +1,7 @@
 package invariants
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -76,6 +77,45 @@ func TestCheckWith(t *testing.T) {
 			}
 			if !slices.Equal(team, c.team) {
 				t.Errorf("team violations about %v, want %v", team, c.team)
+			}
+		})
+	}
+}
+
+// named is a team invariant under any name that never breaks.
+type named Name
+
+func (n named) Name() Name                       { return Name(n) }
+func (named) Doc() string                        { return "never breaks" }
+func (named) Applies(workload.Effect) bool       { return true }
+func (named) Check(*history.History) []Violation { return nil }
+
+// TestValidate: a team invariant needs a name of its own: not empty, not a catalogue invariant's,
+// not another team invariant's; nil checkers are skipped.
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []Checker
+		want  string // the error's text; "" for none
+	}{
+		{"none", nil, ""},
+		{"own names", []Checker{named("team-a"), applyOnce{}, nil}, ""},
+		{"built-in name", []Checker{named("team-a"), named(NoDuplicateEffect)},
+			`invariants: a team invariant needs a name of its own: team invariant "no-duplicate-effect" is named like the built-in one`},
+		{"every built-in name", []Checker{named(Balance)},
+			`invariants: a team invariant needs a name of its own: team invariant "balance" is named like the built-in one`},
+		{"two alike", []Checker{named("team-a"), applyOnce{}, named("team-a")},
+			`invariants: a team invariant needs a name of its own: two team invariants are named "team-a"`},
+		{"no name", []Checker{applyOnce{}, named("")},
+			`invariants: a team invariant needs a name of its own: team invariant 2 (invariants.named) has no name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Validate(tc.extra...)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate: %v, want nil", err)
+			case tc.want != "" && (err == nil || err.Error() != tc.want || !errors.Is(err, ErrTeamName)):
+				t.Fatalf("Validate: %v, want %q wrapping ErrTeamName", err, tc.want)
 			}
 		})
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	// Invariants are a team's own, checked after the catalogue's on every run of a cell
 	// (invariants.CheckWith) and counted and reported as theirs are. A run that breaks one is its
 	// cell's counterexample as drawn, unshrunk: shrinking keeps to the catalogue's invariants.
+	// Each needs a name of its own, neither a catalogue invariant's nor another's
+	// (invariants.Validate): RunCell and RunMatrix refuse others with an error wrapping
+	// harness.ErrUsage.
 	Invariants []invariants.Checker
 }
 
@@ -61,6 +64,9 @@ func RunScenario(ctx context.Context, b harness.Backend, sc history.Scenario) (O
 // (expected or not), a harness failure into Errors; either can make the cell differ. The fault
 // points the settled runs passed, first and searched, make the cell's Coverage.
 func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options) (result.CellResult, error) {
+	if err := invariants.Validate(opts.Invariants...); err != nil {
+		return result.CellResult{}, fmt.Errorf("%w: %w", harness.ErrUsage, err)
+	}
 	exp := Expected(c)
 	r := result.CellResult{
 		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
@@ -331,8 +337,12 @@ const shrinkSeeds = 16
 type Progress func(done, total int)
 
 // RunMatrix runs every cell on the backend, one cell per worker, as many workers as CPUs; the
-// results come back in the order of cells.
+// results come back in the order of cells. Team invariants that fail invariants.Validate are
+// refused before any cell runs, with an error wrapping harness.ErrUsage.
 func RunMatrix(ctx context.Context, b harness.Backend, cells []result.Cell, opts Options, progress Progress) ([]result.CellResult, error) {
+	if err := invariants.Validate(opts.Invariants...); err != nil {
+		return nil, fmt.Errorf("%w: %w", harness.ErrUsage, err)
+	}
 	results := make([]result.CellResult, len(cells))
 	errs := make([]error, len(cells))
 	jobs := make(chan int)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -77,6 +78,45 @@ func TestCellTeamInvariants(t *testing.T) {
 			for _, v := range ce.Violations {
 				if v.Invariant == team && len(v.Evidence) == 0 {
 					t.Errorf("team violation %+v without evidence", v)
+				}
+			}
+		})
+	}
+}
+
+// namedAs is firstCommitted (lenient) under another name.
+type namedAs struct {
+	firstCommitted
+	name invariants.Name
+}
+
+func (n namedAs) Name() invariants.Name { return n.name }
+
+// TestTeamInvariantNames: RunCell and RunMatrix refuse a team invariant named like a catalogue
+// invariant or like another team invariant, before running anything, with a usage error.
+func TestTeamInvariantNames(t *testing.T) {
+	cell := result.Cell{Producer: "outbox", Consumer: "inbox", Workload: "orders", Fault: "none"}
+	for _, tc := range []struct {
+		name  string
+		extra []invariants.Checker
+		fails bool
+	}{
+		{"own name", []invariants.Checker{firstCommitted{}}, false},
+		{"built-in name", []invariants.Checker{namedAs{name: invariants.NoLostEffect}}, true},
+		{"built-in name of another workload", []invariants.Checker{namedAs{name: invariants.Balance}}, true},
+		{"two alike", []invariants.Checker{firstCommitted{}, namedAs{name: "team-first-committed"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := DefaultOptions()
+			opts.Seeds, opts.Search, opts.Invariants = 2, 0, tc.extra
+			_, cellErr := RunCell(context.Background(), harness.NewSim(), cell, opts)
+			_, matrixErr := RunMatrix(context.Background(), harness.NewSim(), []result.Cell{cell}, opts, nil)
+			for what, err := range map[string]error{"RunCell": cellErr, "RunMatrix": matrixErr} {
+				switch {
+				case !tc.fails && err != nil:
+					t.Errorf("%s: %v", what, err)
+				case tc.fails && (!errors.Is(err, harness.ErrUsage) || !errors.Is(err, invariants.ErrTeamName)):
+					t.Errorf("%s: err = %v, want a usage error wrapping invariants.ErrTeamName", what, err)
 				}
 			}
 		})

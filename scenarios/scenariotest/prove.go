@@ -38,6 +38,9 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if err := invariants.Validate(o.invariants...); err != nil {
+		t.Fatal(err)
+	}
 	faults := o.faults
 	if len(faults) == 0 {
 		faults = fault.Names()
@@ -148,8 +151,12 @@ func Faults(names ...string) Option { return func(o *options) { o.faults = names
 
 // FindViolation runs draws seeded scenarios (seeds 1 to draws) of the fault on b and returns the
 // first history that breaks an invariant, the catalogue's or one of extra (a team's own), with its
-// violations; none means every draw held.
+// violations; none means every draw held. Team invariants that fail invariants.Validate are an
+// error wrapping harness.ErrUsage.
 func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer, c strategies.Consumer, workload, faultKind string, draws int, extra ...invariants.Checker) (*history.History, []invariants.Violation, error) {
+	if err := invariants.Validate(extra...); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", harness.ErrUsage, err)
+	}
 	for seed := uint64(1); seed <= uint64(draws); seed++ {
 		sc, err := scenarios.GenerateFor(scenarios.NewSeedSource(seed), p, c, workload, faultKind, scenarios.DefaultLimits)
 		if err != nil {
