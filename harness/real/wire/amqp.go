@@ -47,9 +47,6 @@ type amqpParser struct {
 }
 
 func (p *amqpParser) feed(f *flow, b []byte) {
-	if !f.fresh {
-		p.started = true // watched from the middle of the stream
-	}
 	if f.dir == dirUp && !p.started {
 		n := min(len(amqpHeader)-len(p.head), len(b))
 		p.head = append(p.head, b[:n]...)

@@ -54,12 +54,13 @@
 // Connections: a connection's two directions share their Event.Conn number and epoch when the
 // toxic was on both streams as the connection opened (the proxy opens both links from one
 // goroutine, one after the other, which is what pairs them). A toxic added to a connection
-// already open numbers that link on its own, reads it from its next chunk on as though that
-// started a message or frame, and knows its direction only from a connection the same toxic
-// watched from the start (else it passes everything); removing the toxic forwards what it held
-// and lets the link go on unparsed, except that a stalled or reset direction is closed. A
-// toxic whose hook is not registered, or has been stopped, passes everything; a direction
-// stalled before the stop stays stalled.
+// already open numbers that link on its own and does not parse it (its next chunk may start
+// anywhere in a message): that connection sees no events, only freezing; add the toxics before
+// the process connects. Removing the toxic forwards what it held and lets the link go on
+// unparsed, except that a stalled or reset direction is closed. A toxic whose hook is not
+// registered, or has been stopped, passes everything; a direction stalled before the stop stays
+// stalled. The toxic's toxicity must stay 1: a link that Toxiproxy runs through a noop instead
+// for a while loses its framing.
 //
 // # Limits
 //

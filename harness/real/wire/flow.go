@@ -20,9 +20,8 @@ type segment struct {
 // and says what to forward. It does no I/O, so that tests can drive it with any chunking.
 type flow struct {
 	proto Proto
-	fresh bool // the link was watched from its first byte
+	fresh bool // the link was watched from its first byte; else it is not parsed
 	dir   dir
-	learn func(dir) // records the direction found at the start of a fresh stream
 	conn  uint64
 	epoch uint64
 
@@ -62,17 +61,12 @@ func (f *flow) feed(data []byte, h Hook) []byte {
 	}
 	f.hook = h
 	defer func() { f.hook = nil }()
+	if !f.fresh {
+		f.opaque = true // the middle of a stream cannot be framed with certainty
+		return data
+	}
 	if f.dir == dirUnknown && len(data) > 0 {
-		if f.fresh {
-			f.dir = firstByteDir(f.proto, data[0])
-			if f.learn != nil {
-				f.learn(f.dir)
-			}
-		}
-		if f.dir == dirUnknown {
-			f.opaque = true
-			return data
-		}
+		f.dir = firstByteDir(f.proto, data[0])
 	}
 	switch {
 	case f.proto == Postgres && f.dir == dirDown:

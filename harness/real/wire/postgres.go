@@ -34,9 +34,6 @@ type pgParser struct {
 }
 
 func (p *pgParser) feed(f *flow, b []byte) {
-	if !f.fresh {
-		p.started = true // watched from the middle of the stream: no negotiation to skip
-	}
 	for len(b) > 0 && f.parsing() {
 		if !p.started {
 			switch b[0] {

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2/stream"
@@ -21,10 +20,6 @@ func init() {
 type Toxic struct {
 	Hook  string `json:"hook"`
 	Proto Proto  `json:"proto"`
-
-	// dir is the direction of this toxic's stream, learned from the first bytes of a
-	// connection it watched from the start: a link it joins in the middle needs it.
-	dir atomic.Int32
 }
 
 // state is a link direction's state; it outlives re-pipes (toxics added or removed on the link).
@@ -36,12 +31,11 @@ type state struct {
 }
 
 // NewState starts a link direction. A link that opens with the toxic in place is numbered with
-// its other direction; one the toxic is added to while it is open gets a number of its own and
-// is parsed from its next chunk on, which must start a message or frame.
+// its other direction and parsed; one the toxic is added to while it is open gets a number of
+// its own and is not parsed (only frozen): its next chunk may start anywhere in a message.
 func (t *Toxic) NewState() interface{} {
 	st := &state{}
 	st.flow.proto = t.Proto
-	st.flow.learn = func(d dir) { t.dir.CompareAndSwap(int32(dirUnknown), int32(d)) }
 	w := lookup(t.Hook)
 	if w == nil {
 		st.flow.passing = true
@@ -52,8 +46,6 @@ func (t *Toxic) NewState() interface{} {
 	if linkStarting() {
 		st.flow.fresh = true
 		key = &opening{proto: t.Proto, g: goroutineID()}
-	} else {
-		st.flow.dir = dir(t.dir.Load())
 	}
 	st.flow.conn, st.flow.epoch = w.open(t, key)
 	return st

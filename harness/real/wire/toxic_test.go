@@ -458,3 +458,30 @@ func TestToxicUnwatchedPasses(t *testing.T) {
 		t.Fatalf("a stopped hook saw %d acks", n)
 	}
 }
+
+// A toxic added to an open connection does not parse it (its framing is unknown) but freezes it.
+func TestToxicAddedToOpenLink(t *testing.T) {
+	srv := newToxiproxy(t)
+	h := newRecordHook(func(Event, int) Action { return Drop })
+	h.setEpoch(9)
+	id, stop := Watch(h)
+	defer stop()
+	fake := newFakeServer(t, nil)
+	p := newProxy(t, srv, "amqp", fake.ln.Addr().String())
+	c := dial(t, p.Listen)
+	write(t, c, amqpHeader)
+	server := fake.conn(t, 0)
+	server.waitReceived(t, amqpHeader, 5*time.Second)
+	addWire(t, p, id, AMQP)
+	write(t, c, amqpAck(1, 1, false))
+	server.waitReceived(t, cat(amqpHeader, amqpAck(1, 1, false)), 5*time.Second)
+	if n := len(h.of(AMQPAck)) + len(h.of(AMQPConfirm)); n != 0 {
+		t.Fatalf("saw %d events on a link joined in the middle", n)
+	}
+	h.freeze(9)
+	write(t, c, amqpAck(1, 2, false))
+	time.Sleep(100 * time.Millisecond)
+	if got := server.received(); !bytes.Equal(got, cat(amqpHeader, amqpAck(1, 1, false))) {
+		t.Fatalf("a frozen link forwarded: %q", got)
+	}
+}
