@@ -53,8 +53,7 @@ func (f *flow) feed(data []byte, h Hook) []byte {
 		f.release()
 		f.passing = true
 		return append(f.out, data...)
-	case h.Frozen(f.epoch):
-		f.stall()
+	case f.frozen(h):
 		return nil
 	case f.opaque:
 		return data
@@ -81,10 +80,11 @@ func (f *flow) feed(data []byte, h Hook) []byte {
 }
 
 // finish is the end of the stream: what was held back and still belongs to the stream goes
-// out (an event that never completed, a partial frame); deferred events are dropped.
-func (f *flow) finish() []byte {
+// out (an event that never completed, a partial frame); deferred events are dropped. h is as
+// for feed.
+func (f *flow) finish(h Hook) []byte {
 	f.out = nil
-	if f.stalled || f.reset || f.passing {
+	if f.stalled || f.reset || f.passing || f.frozen(h) {
 		return nil
 	}
 	f.deferred = nil
@@ -109,6 +109,15 @@ func firstByteDir(p Proto, b byte) dir {
 		return dirDown
 	}
 	return dirUp
+}
+
+// frozen asks the hook whether the connection's epoch is frozen, and stalls if so.
+func (f *flow) frozen(h Hook) bool {
+	if h == nil || !h.Frozen(f.epoch) {
+		return false
+	}
+	f.stall()
+	return true
 }
 
 // parsing reports whether the parsers still have work: nothing has stalled, reset or gone opaque.
@@ -234,9 +243,9 @@ func (f *flow) goOpaque(rest []byte) {
 }
 
 // drain returns everything held and passes all that follows: the toxic is leaving the link.
-func (f *flow) drain() []byte {
+func (f *flow) drain(h Hook) []byte {
 	f.out = nil
-	if f.stalled || f.reset || f.passing {
+	if f.stalled || f.reset || f.passing || f.frozen(h) {
 		return nil
 	}
 	f.release()

@@ -63,7 +63,7 @@ func runFlow(proto Proto, chunks [][]byte, h *scriptHook) (out []byte, events []
 		out = append(out, f.feed(bytes.Clone(c), h)...)
 	}
 	if !f.reset {
-		out = append(out, f.finish()...)
+		out = append(out, f.finish(h)...)
 	}
 	return out, h.seen, f.reset
 }
@@ -275,10 +275,18 @@ func TestFrozenAndStopped(t *testing.T) {
 		out = append(out, f.feed(bytes.Clone(in[i:]), h)...)
 		h.frozen = false
 		out = append(out, f.feed([]byte("more"), h)...)
-		out = append(out, f.finish()...)
+		out = append(out, f.finish(h)...)
 		if !bytes.HasPrefix(in, out) || len(out) > i {
 			t.Fatalf("split %d: frozen link forwarded %q", i, out)
 		}
+	}
+	// Frozen with a commit reply held: the end of the stream forwards nothing of it.
+	h := &scriptHook{}
+	f := &flow{proto: Postgres, fresh: true}
+	out := f.feed(cat([]byte("N"), pgStartup(), pgComplete("COMMIT")), h)
+	h.frozen = true
+	if rest := f.finish(h); !bytes.Equal(out, cat([]byte("N"), pgStartup())) || len(rest) != 0 {
+		t.Fatalf("forwarded %q, then at the end %q", out, rest)
 	}
 	// A stopped hook: what was held goes out and everything after passes, unparsed.
 	for i := 1; i < len(in); i++ {
@@ -286,7 +294,7 @@ func TestFrozenAndStopped(t *testing.T) {
 		f := &flow{proto: Postgres, fresh: true}
 		out := f.feed(bytes.Clone(in[:i]), h)
 		out = append(out, f.feed(bytes.Clone(in[i:]), nil)...)
-		out = append(out, f.finish()...)
+		out = append(out, f.finish(h)...)
 		if !bytes.Equal(out, in) { // the commit completes only with the last byte
 			t.Fatalf("split %d: stopped hook forwarded %q, want %q", i, out, in)
 		}

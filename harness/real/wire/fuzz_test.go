@@ -66,7 +66,7 @@ func feedAll(f *flow, chunks [][]byte, h Hook) []byte {
 		out = append(out, f.feed(bytes.Clone(c), h)...)
 	}
 	if !f.reset {
-		out = append(out, f.finish()...)
+		out = append(out, f.finish(h)...)
 	}
 	return out
 }

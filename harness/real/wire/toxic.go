@@ -95,7 +95,7 @@ func (t *Toxic) Pipe(stub *toxics.ToxicStub) {
 		case c := <-stub.Input:
 			if c == nil {
 				st.ended = true
-				st.emit(st.flow.finish(), time.Now())
+				st.emit(st.flow.finish(st.hook()), time.Now())
 				continue
 			}
 			st.emit(st.flow.feed(c.Data, st.hook()), c.Timestamp)
@@ -125,7 +125,7 @@ func (t *Toxic) Cleanup(stub *toxics.ToxicStub) {
 		}()
 		return
 	}
-	st.emit(st.flow.drain(), time.Now())
+	st.emit(st.flow.drain(st.hook()), time.Now())
 	for _, c := range st.out {
 		if err := stub.WriteOutput(c, 5*time.Second); err != nil {
 			break
