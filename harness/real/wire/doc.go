@@ -15,9 +15,10 @@
 //
 // # Mechanisms
 //
-// Each connection direction keeps its parser state in the toxic's per-link state, so a chunk
-// may end anywhere: partial messages and frames are kept until they are whole, and bytes go out
-// in order. An event's bytes are held until the event is whole; then Hook.Decide is called, on
+// Each connection direction keeps its parser state in the toxic's per-link state, which
+// outlives re-pipes (toxics added to or removed from the link), so a chunk may end anywhere: a
+// message or frame cut by a chunk boundary is kept until it is whole (PostgreSQL messages
+// other than the two the parser reads stream through), and bytes go out in order. An event's bytes are held until the event is whole; then Hook.Decide is called, on
 // the proxy's goroutine, and the Action says what is forwarded:
 //
 //   - Pass forwards the event. Hold forwards it and then stalls the direction; Withhold stalls

@@ -61,7 +61,7 @@ func amqpDeliver(ch uint16, tag uint64, redelivered bool) []byte {
 	return method(ch, classBasic, methodDeliver, cat(shortstr("ctag-1"), u64(tag), []byte{bit(redelivered)}, shortstr(""), shortstr("q")))
 }
 
-// amqpHeader is a content header with content-type, headers, delivery-mode and, when id is not
+// amqpContent is a content header with content-type, headers, delivery-mode and, when id is not
 // empty, message-id.
 func amqpContent(ch uint16, size uint64, id string) []byte {
 	flags := uint16(1<<15 | 1<<13 | 1<<12)
