@@ -25,6 +25,9 @@ const (
 	frameEnd       = 0xCE
 
 	classBasic    = 60
+	// the channel class and its close method
+	classChannel       = 20
+	methodChannelClose = 40
 	methodPublish = 40
 	methodDeliver = 60
 	methodAck     = 80
@@ -134,6 +137,14 @@ func (p *amqpParser) frame(f *flow, typ byte, ch uint16, fr []byte) {
 		return
 	}
 	class, method, args := binary.BigEndian.Uint16(payload), binary.BigEndian.Uint16(payload[2:]), payload[4:]
+	if class == classChannel && method == methodChannelClose {
+		// Either side closes a channel: the broker requeues what was delivered on it and not
+		// acknowledged.
+		f.begin(Event{Kind: AMQPChannelClose, Channel: ch})
+		f.part(fr)
+		f.end()
+		return
+	}
 	if class != classBasic {
 		f.pass(fr)
 		return

@@ -50,7 +50,13 @@
 // basic.deliver (downstream) events span the method frame, its content header (where the
 // message-id property is read) and its body frames; basic.ack is AMQPAck upstream (a consumer's
 // ack) and AMQPConfirm downstream (a publisher confirm); basic.nack and basic.reject upstream
-// are AMQPNack. Heartbeats and every other frame pass.
+// are AMQPNack; channel.close from either side is AMQPChannelClose (the broker requeues what
+// it delivered on the channel and was not acknowledged). Heartbeats and every other frame pass.
+//
+// Ends: a Hook that is also a Closer is told when each direction of a connection ends (its
+// input closed, or a DropReset closed it), once, after the direction's last event. With the
+// AMQPChannelClose events this lets a hook keep the deliveries each connection holds
+// unacknowledged, and the connections still waiting on a withheld reply.
 //
 // Connections: a connection's two directions share their Event.Conn number and epoch when the
 // toxic was on both streams as the connection opened (the proxy opens both links from one

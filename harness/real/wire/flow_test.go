@@ -247,6 +247,14 @@ func TestAMQPFlow(t *testing.T) {
 	huge := cat(start, []byte{1, 0, 1, 0x7f, 0xff, 0xff, 0xff}, del1)
 	unknownType := cat(start, frame(9, 0, nil), del1)
 	truncated := cat(start, del1[:len(del1)-3])
+	// A channel closed by either side is an event: the broker requeues its unacknowledged
+	// deliveries.
+	closeUp := cat(amqpHeader, open, amqpAck(2, 5, false), amqpOther(2, 20, 40), amqpOther(2, 20, 41))
+	closeDown := cat(start, del1, amqpOther(2, 20, 40))
+	cases = append(cases,
+		flowCase{name: "client closes a channel", proto: AMQP, in: closeUp, want: closeUp, events: []Event{a1, {Kind: AMQPChannelClose, Upstream: true, Channel: 2}}},
+		flowCase{name: "broker closes a channel", proto: AMQP, in: closeDown, want: closeDown, events: []Event{d1, {Kind: AMQPChannelClose, Channel: 2}}},
+	)
 	cases = append(cases,
 		flowCase{name: "amqp 1.0 header is opaque", proto: AMQP, in: cat([]byte("AMQP\x00\x01\x00\x00"), pub1), rule: on(AMQPPublish, 1, Drop), want: cat([]byte("AMQP\x00\x01\x00\x00"), pub1)},
 		flowCase{name: "bad frame end is opaque", proto: AMQP, in: badEnd, rule: on(AMQPPublish, 1, Drop), want: badEnd},

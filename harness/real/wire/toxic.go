@@ -28,6 +28,7 @@ type state struct {
 	flow  flow
 	out   []*stream.StreamChunk // to forward before anything else
 	ended bool                  // the input closed: forward out, then close
+	told  bool                  // a Closer hook was told the direction ended
 }
 
 // NewState starts a link direction. A link that opens with the toxic in place is numbered with
@@ -84,6 +85,8 @@ func (t *Toxic) Pipe(stub *toxics.ToxicStub) {
 		case st.flow.reset:
 			// Close this direction's output: the link closes its destination, and with it the
 			// connection's other direction. Then read until the link's reader ends.
+			st.ended = true
+			st.tellEnded()
 			stub.Close()
 			for range stub.Input {
 			}
@@ -96,10 +99,22 @@ func (t *Toxic) Pipe(stub *toxics.ToxicStub) {
 			if c == nil {
 				st.ended = true
 				st.emit(st.flow.finish(st.hook()), time.Now())
+				st.tellEnded()
 				continue
 			}
 			st.emit(st.flow.feed(c.Data, st.hook()), c.Timestamp)
 		}
+	}
+}
+
+// tellEnded tells a Closer hook, once, that this direction ended.
+func (st *state) tellEnded() {
+	if st.told || !st.flow.fresh {
+		return
+	}
+	st.told = true
+	if c, ok := st.hook().(Closer); ok {
+		c.Ended(st.flow.conn, st.flow.dir == dirUp)
 	}
 }
 

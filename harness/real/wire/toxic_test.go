@@ -485,3 +485,58 @@ func TestToxicAddedToOpenLink(t *testing.T) {
 		t.Fatalf("a frozen link forwarded: %q", got)
 	}
 }
+
+// endHook is a recordHook that is a Closer: it records the directions that ended.
+type endHook struct {
+	*recordHook
+	ended chan [2]uint64 // conn, 1 when upstream
+}
+
+func (h *endHook) Ended(conn uint64, upstream bool) {
+	var up uint64
+	if upstream {
+		up = 1
+	}
+	h.ended <- [2]uint64{conn, up}
+}
+
+// A Closer hook is told when each direction of a connection ends: after the client closes it,
+// and after a DropReset closes it.
+func TestToxicTellsEnds(t *testing.T) {
+	tests := []struct {
+		name  string
+		rule  func(Event, int) Action
+		close bool // the client closes the connection
+	}{
+		{name: "client closes", close: true},
+		{name: "drop-reset", rule: on(AMQPAck, 1, DropReset)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newToxiproxy(t)
+			h := &endHook{recordHook: newRecordHook(tc.rule), ended: make(chan [2]uint64, 4)}
+			id, stop := Watch(h)
+			defer stop()
+			p := newProxy(t, srv, "amqp-ends", newFakeServer(t, func(*fakeConn) {}).ln.Addr().String())
+			addWire(t, p, id, AMQP)
+			c := dial(t, p.Listen)
+			write(t, c, cat(amqpHeader, amqpAck(1, 1, false)))
+			h.waitFor(t, AMQPAck, 1, 5*time.Second)
+			if tc.close {
+				_ = c.Close()
+			}
+			seen := map[uint64]bool{}
+			for len(seen) < 2 {
+				select {
+				case e := <-h.ended:
+					if e[0] != 1 || seen[e[1]] {
+						t.Fatalf("ended %v, want connection 1 once each way (seen %v)", e, seen)
+					}
+					seen[e[1]] = true
+				case <-time.After(5 * time.Second):
+					t.Fatalf("directions ended: %v, want both", seen)
+				}
+			}
+		})
+	}
+}

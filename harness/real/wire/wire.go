@@ -31,6 +31,9 @@ const (
 	AMQPDeliver Kind = "amqp.deliver" // downstream: basic.deliver + its content header + body frames
 	AMQPAck     Kind = "amqp.ack"     // upstream: basic.ack from the client (a consumer ack)
 	AMQPNack    Kind = "amqp.nack"    // upstream: basic.nack or basic.reject from the client
+	// AMQPChannelClose: channel.close from either side; the broker requeues what it delivered
+	// on the channel that is not acknowledged.
+	AMQPChannelClose Kind = "amqp.channel-close"
 )
 
 // Event is one protocol event seen on a link.
@@ -81,6 +84,14 @@ type Hook interface {
 	// between a trigger and its SIGKILL, so that nothing the process sends or receives after the
 	// trigger gets through.
 	Frozen(e uint64) bool
+}
+
+// Closer is a Hook that is told when a direction of a connection ends: its input closed (the
+// client or the server closed the connection, or the process died), or a DropReset closed it.
+// Ended is called on the proxy's goroutine, once per direction, after the direction's last
+// event; it must not block long.
+type Closer interface {
+	Ended(conn uint64, upstream bool)
 }
 
 // watch is one registered hook: its connection numbering and the halves of connections that
