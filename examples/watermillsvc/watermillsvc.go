@@ -78,8 +78,11 @@ const (
 	// ackDeadline: the SQL subscriber gives a row up (and ends its batch) when the forwarder
 	// has not acknowledged it by then.
 	ackDeadline = 15 * time.Second
-	// pollInterval is the SQL subscriber's pause when the outbox has nothing new.
-	pollInterval = 200 * time.Millisecond
+	// pollInterval is the SQL subscriber's pause when the outbox has nothing new (its
+	// default). Each poll is a transaction on the relay's link (BEGIN, SELECT, COMMIT): the
+	// harness settles a run only once the links have been quiet for a while, which a much
+	// shorter interval would never let happen.
+	pollInterval = time.Second
 	// retryInterval is the SQL subscriber's pause after an error, and the resend pause after a
 	// nack.
 	retryInterval = 500 * time.Millisecond
