@@ -30,7 +30,8 @@
 //     SO_LINGER 0, which Toxiproxy grants only to its own reset_peer type.
 //   - Defer (AMQPDeliver only; Pass for other kinds) keeps the delivery back until the next
 //     delivery on the same connection has been passed, then forwards it right after that one.
-//     Deferred deliveries of a connection that ends first are dropped.
+//     Deferred deliveries of a connection that ends first are dropped; with no next delivery
+//     within DeferWait they go out on their own.
 //   - Hook.Frozen is asked for every chunk, in both directions, with the epoch the connection
 //     opened at; a frozen direction stalls for good, even if the hook thaws later (its stream
 //     has a hole).
@@ -92,7 +93,9 @@
 //     stalled direction stalls its heartbeats too, so the peer's heartbeat timeout eventually
 //     closes the connection.
 //   - Defer works within one connection only, and needs a next delivery to come: with a
-//     prefetch of 1 the broker sends none until the deferred one is acked, so it never comes.
+//     prefetch of 1 the broker sends none until the deferred one is acked. A deferred delivery
+//     that no next one releases goes out after DeferWait without input on its direction: late,
+//     not overtaken.
 //   - Every event is held until whole, so large messages are buffered, and Decide runs on the
 //     proxy's goroutine: a slow hook slows the link.
 package wire

@@ -194,6 +194,20 @@ func (f *flow) end() {
 	}
 }
 
+// releaseDeferred forwards the deferred deliveries now (no next delivery came in time). What
+// has been forwarded so far ends at a frame boundary, so they go out whole.
+func (f *flow) releaseDeferred() []byte {
+	if f.stalled || f.reset || len(f.deferred) == 0 {
+		return nil
+	}
+	var out []byte
+	for _, d := range f.deferred {
+		out = append(out, d...)
+	}
+	f.deferred = nil
+	return out
+}
+
 // abandon gives up the open event without asking the hook (its frames did not follow the
 // protocol): its bytes go on as they are.
 func (f *flow) abandon() {

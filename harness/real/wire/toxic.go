@@ -22,6 +22,10 @@ type Toxic struct {
 	Proto Proto  `json:"proto"`
 }
 
+// DeferWait is how long a deferred delivery waits for the next delivery on its connection: when
+// none has come by then (the last message, or a prefetch of 1), it goes out on its own.
+const DeferWait = 500 * time.Millisecond
+
 // state is a link direction's state; it outlives re-pipes (toxics added or removed on the link).
 type state struct {
 	w     *watch
@@ -92,9 +96,15 @@ func (t *Toxic) Pipe(stub *toxics.ToxicStub) {
 			}
 			return
 		}
+		var deferred <-chan time.Time
+		if len(st.flow.deferred) > 0 {
+			deferred = time.After(DeferWait)
+		}
 		select {
 		case <-stub.Interrupt:
 			return
+		case <-deferred:
+			st.emit(st.flow.releaseDeferred(), time.Now())
 		case c := <-stub.Input:
 			if c == nil {
 				st.ended = true

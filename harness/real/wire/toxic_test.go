@@ -540,3 +540,23 @@ func TestToxicTellsEnds(t *testing.T) {
 		})
 	}
 }
+
+// A deferred delivery that no next delivery releases goes out on its own after DeferWait.
+func TestToxicReleasesALoneDeferredDelivery(t *testing.T) {
+	del := cat(amqpDeliver(1, 1, false), amqpContent(1, 3, "d1"), amqpBody(1, "one"))
+	srv := newToxiproxy(t)
+	h := newRecordHook(on(AMQPDeliver, 1, Defer))
+	id, stop := Watch(h)
+	defer stop()
+	p := newProxy(t, srv, "amqp-lone", newFakeServer(t, func(c *fakeConn) { _, _ = c.Write(del) }).ln.Addr().String())
+	addWire(t, p, id, AMQP)
+	c := dial(t, p.Listen)
+	write(t, c, amqpHeader)
+	start := time.Now()
+	if got := readN(t, c, len(del), 5*time.Second); !bytes.Equal(got, del) {
+		t.Fatalf("got %x, want the delivery %x", got, del)
+	}
+	if waited := time.Since(start); waited < DeferWait/2 {
+		t.Errorf("the deferred delivery came after %v, before it was released", waited)
+	}
+}
