@@ -47,26 +47,40 @@ func (s *Service) consume(ctx context.Context, env service.Env) (err error) {
 	if err != nil {
 		return fmt.Errorf("watermillsvc: consumer: router: %w", err)
 	}
-	defer func() { err = errors.Join(err, closeErr("router", router.Close())) }()
 	router.AddMiddleware(s.dedup.Middleware)
-	router.AddConsumerHandler("payments", env.Queue, sub, pay(pool))
-	// Run returns when ctx ends (the subscription ends, and with it the router), or at once
-	// when the subscription could not start.
-	if err := router.Run(ctx); err != nil {
+	router.AddConsumerHandler("payments", env.Queue, sub, pay(ctx, pool))
+	// The router stops the way Watermill documents it: Close, which closes the subscriber, so
+	// that it takes no more deliveries. (Cancelling Run's context alone leaves the AMQP
+	// subscriber free to open a channel and consume again until it is closed.) A payment in
+	// flight is cancelled with ctx and nacked.
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = router.Close()
+		case <-stopped:
+		}
+	}()
+	// Run returns once the router is closed, or at once when the subscription could not start
+	// (then the router is not closed: Close would wait closeTimeout for a handler that never
+	// ran).
+	if err := router.Run(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("watermillsvc: consumer: router: %w", err)
 	}
 	return nil
 }
 
 // pay is the handler: one payment row per message (msg_id = the message's UUID), in its own
-// transaction. An error nacks the message, which the broker then redelivers.
-func pay(pool *pgxpool.Pool) message.NoPublishHandlerFunc {
+// transaction, bounded by payTimeout and by the consumer's ctx. An error nacks the message,
+// which the broker then redelivers.
+func pay(ctx context.Context, pool *pgxpool.Pool) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		var ev orderPlaced
 		if err := json.Unmarshal(msg.Payload, &ev); err != nil {
 			return fmt.Errorf("watermillsvc: message %s: decode OrderPlaced: %w", msg.UUID, err)
 		}
-		ctx, cancel := context.WithTimeout(msg.Context(), payTimeout)
+		ctx, cancel := context.WithTimeout(ctx, payTimeout)
 		defer cancel()
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO payments (msg_id, key, amount) VALUES ($1, $2, $3)`, msg.UUID, ev.Key, ev.Amount)
