@@ -47,7 +47,11 @@ type Tx interface {
 	RelayCursor(ctx context.Context, relay string) (int64, error)
 	// SetRelayCursor writes the named relay's cursor in this transaction: others see it when the
 	// transaction commits, never after a rollback, and it survives a crash of the relay. The
-	// cursor's row stays locked to the end of the transaction; a concurrent writer waits.
+	// cursor's row stays locked to the end of the transaction; a concurrent writer waits, then
+	// writes (the last commit wins); a read (RelayCursor) does not wait. A relay that reads after
+	// its cursor and marks nothing published is done when its committed cursor reaches the last
+	// outbox row: the backends count the rows neither marked published nor at or below a relay's
+	// cursor as the work left before a run settles.
 	SetRelayCursor(ctx context.Context, relay string, id int64) error
 
 	// Apply performs the workload's effect the plain way: a new payment row, balance += amount,

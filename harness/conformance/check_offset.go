@@ -173,6 +173,64 @@ func checkRelayCursor(t *testing.T, b Backend, _ Features) {
 	)
 }
 
+// checkRelayCursorWriterWaits: SetRelayCursor keeps the cursor's row locked to the end of its
+// transaction, so a second writer of the same cursor waits for the first (as SELECT ... FOR
+// UPDATE would) and writes after it ends: the last commit wins. A read of the cursor takes no
+// lock and does not wait: it sees the committed value, not the first writer's.
+func checkRelayCursorWriterWaits(t *testing.T, b Backend, _ Features) {
+	s := newScene(t)
+	const relay = "offset-relay"
+	var wrote, writing, ending atomic.Bool
+	b.Run(t, Setup{Workload: workload.Orders.Name, Prefetch: 1},
+		func(ctx context.Context, env Env) {
+			tx, ok := s.begin(ctx, env)
+			if !ok {
+				return
+			}
+			if !s.ok(env, tx.SetRelayCursor(ctx, relay, 3), "set relay cursor") {
+				_ = tx.Rollback(ctx)
+				return
+			}
+			wrote.Store(true)
+			if !s.await(ctx, env, &writing, "the second writer") {
+				_ = tx.Rollback(ctx)
+				return
+			}
+			env.Clock.Sleep(ctx, settle) // let the second write get stuck on the cursor's row
+			ending.Store(true)
+			s.ok(env, tx.Commit(ctx), "commit")
+		},
+		func(ctx context.Context, env Env) {
+			if !s.await(ctx, env, &wrote, "the first write") {
+				return
+			}
+			tx, ok := s.begin(ctx, env)
+			if !ok {
+				return
+			}
+			if !s.wantCursor(ctx, env, tx, relay, 0, "a read does not wait for the uncommitted write") {
+				_ = tx.Rollback(ctx)
+				return
+			}
+			writing.Store(true)
+			err := tx.SetRelayCursor(ctx, relay, 5)
+			if !ending.Load() {
+				s.errorf(env, "set relay cursor returned (%v) while the first writer held the cursor: it did not wait", err)
+				_ = tx.Rollback(ctx)
+				return
+			}
+			if !s.ok(env, err, "set relay cursor after the first writer committed") || !s.ok(env, tx.Commit(ctx), "commit") {
+				_ = tx.Rollback(ctx)
+				return
+			}
+			if tx, ok = s.begin(ctx, env); ok {
+				s.wantCursor(ctx, env, tx, relay, 5, "the last commit wins")
+				_ = tx.Rollback(ctx)
+			}
+		},
+	)
+}
+
 // checkClockNow: Now moves forward by at least what Sleep waited.
 func checkClockNow(t *testing.T, b Backend, _ Features) {
 	s := newScene(t)

@@ -4,7 +4,7 @@
 // same way, so both must pass the same checks (Watermill's pubsub/tests is the model): READ
 // COMMITTED visibility, rollback, unique keys and the wait of a concurrent inserter, effects,
 // FOR UPDATE SKIP LOCKED claims of the outbox, reads of the outbox after an id and the durable
-// relay cursor of offset relays, the clock's Now, publisher confirms, nack and requeue with the
+// relay cursor of offset relays (a second writer of a cursor waits for the first), the clock's Now, publisher confirms, nack and requeue with the
 // redelivered flag, requeue when a consumer's channel dies, prefetch and the idle wait.
 //
 // A backend implements Backend and calls Test from its own test with the Features it has:
@@ -117,6 +117,7 @@ var checks = []check{
 	{"outbox-mark-published", checkMarkPublished},
 	{"outbox-read-after-id", checkReadAfter},
 	{"outbox-relay-cursor", checkRelayCursor},
+	{"outbox-relay-cursor-writer-waits", checkRelayCursorWriterWaits},
 	{"clock-now-advances", checkClockNow},
 	{"broker-confirmed-message-is-queued", checkConfirmedQueued},
 	{"broker-publish-confirm-consume", checkPublishConsume},

@@ -562,12 +562,13 @@ func (r *run) slotName() string {
 	return r.slot.Name
 }
 
-// outstanding is the work still to publish: the outbox rows not yet marked published, or for a
-// log tailer (which marks nothing) the outbox inserts its slot still holds. A slot that the
-// tailer held the whole time counts as work left.
+// outstanding is the work still to publish: the outbox rows not yet marked published and above
+// every relay cursor (an offset relay's, which marks nothing: pg.Schema.Outstanding), or for a
+// log tailer (which marks nothing either) the outbox inserts its slot still holds. A slot that
+// the tailer held the whole time counts as work left.
 func (r *run) outstanding(ctx context.Context) (int, error) {
 	if r.slot == nil {
-		return r.schema.Unpublished(ctx)
+		return r.schema.Outstanding(ctx)
 	}
 	n, err := r.slot.Backlog(ctx)
 	if pg.SlotBusy(err) {

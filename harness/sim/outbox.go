@@ -77,6 +77,29 @@ func (t *tx) ReadOutboxAfter(_ context.Context, after int64, limit int) ([]strat
 	return out, nil
 }
 
+// outstanding is the outbox work a relay still has: the committed rows not marked published,
+// less those at or below a relay's durable cursor. An offset relay marks nothing; what its
+// cursor has passed it will never read again (a row that committed below it after the relay read
+// past it is lost to it, which the invariants judge), so only the rows after the highest cursor
+// are its work. Without cursors (a claiming relay) it is the unpublished count, kept as rows
+// commit and are marked, so the check that runs at every scheduling step stays cheap.
+func (d *db) outstanding() int {
+	if d.unpublished == 0 || len(d.cursors) == 0 {
+		return d.unpublished
+	}
+	var top int64
+	for _, c := range d.cursors {
+		top = max(top, c)
+	}
+	n := 0
+	for _, r := range d.outbox {
+		if r.committed && !r.published && r.id > top {
+			n++
+		}
+	}
+	return n
+}
+
 // cursorKey is the lock key of a relay's cursor row.
 func cursorKey(relay string) string { return "cursor/" + relay }
 

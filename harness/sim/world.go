@@ -122,10 +122,11 @@ func (w *world) fireTimers() {
 	}
 }
 
-// quiescent: the clients are done, nothing waits in the outbox or the broker, no transaction is
-// open, no fault is still in force and every process is up and idle, waiting for work.
+// quiescent: the clients are done, nothing waits in the outbox (db.outstanding) or the broker,
+// no transaction is open, no fault is still in force and every process is up and idle, waiting
+// for work.
 func (w *world) quiescent() bool {
-	if !w.producerDone || len(w.timers) > 0 || w.db.unpublished > 0 || w.db.backlog() > 0 || w.db.open > 0 {
+	if !w.producerDone || len(w.timers) > 0 || w.db.outstanding() > 0 || w.db.backlog() > 0 || w.db.open > 0 {
 		return false
 	}
 	if len(w.br.ready) > 0 || w.br.unacked() > 0 {

@@ -269,6 +269,20 @@ func (s *Schema) Unpublished(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// Outstanding counts the outbox work a relay still has: the committed rows not marked published
+// and above every relay's durable cursor (relay_cursors). An offset relay marks nothing, and what
+// its cursor has passed it never reads again (a row that committed below the cursor after the
+// relay read past it is lost to it, which the invariants judge); without cursors (a claiming
+// relay) it is Unpublished.
+func (s *Schema) Outstanding(ctx context.Context) (int, error) {
+	var n int
+	err := s.read(ctx, "count outstanding outbox rows", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{s.Name, "outbox"}.Sanitize()+
+			` WHERE NOT published AND id > (SELECT COALESCE(max(last_id), 0) FROM `+pgx.Identifier{s.Name, "relay_cursors"}.Sanitize()+`)`).Scan(&n)
+	})
+	return n, err
+}
+
 // read runs fn in a read-only REPEATABLE READ transaction on an admin connection.
 func (s *Schema) read(ctx context.Context, what string, fn func(pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
