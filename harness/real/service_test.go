@@ -353,3 +353,68 @@ func requireGone(t *testing.T, inf Infra, runID string) {
 		t.Errorf("queue of run %s left behind (exists %v, %v)", runID, ok, err)
 	}
 }
+
+// TestServiceFidelity: a fault fired at a protocol point on the wire does to a team's service
+// what the same fault at the matching fault point does to the catalogue's model of that code on
+// the simulator. svctest-dual-write is double-write with an inbox consumer written in pgx and
+// amqp091; both backends must break the same invariants.
+func TestServiceFidelity(t *testing.T) {
+	inf := realtest.Require(t)
+	tests := []struct {
+		name  string
+		model history.Fault // on the simulator, double-write and inbox
+		wire  history.Fault // on real servers, svctest-dual-write
+		want  []invariants.Name
+	}{
+		{"crash after the producer's commit",
+			history.Fault{Kind: fault.CrashProducer, Target: "producer", Point: "producer.after-commit", Nth: 2},
+			history.Fault{Kind: fault.CrashProducer, Target: "producer", Point: service.PointCommit, Nth: 2},
+			[]invariants.Name{invariants.NoLostEffect}},
+		{"crash after the publisher confirm",
+			history.Fault{Kind: fault.CrashProducer, Target: "producer", Point: "producer.after-publish", Nth: 1},
+			history.Fault{Kind: fault.CrashProducer, Target: "producer", Point: service.PointConfirm, Nth: 1},
+			nil},
+		{"ambiguous commit of the order",
+			history.Fault{Kind: fault.AmbiguousCommit, Target: "producer", Nth: 1},
+			history.Fault{Kind: fault.AmbiguousCommit, Target: "producer", Nth: 1},
+			[]invariants.Name{invariants.NoLostEffect}},
+		{"consumer crash after the payment's commit",
+			history.Fault{Kind: fault.CrashConsumer, Target: "consumer-1", Point: "consumer.after-effect", Nth: 1},
+			history.Fault{Kind: fault.CrashConsumer, Target: "consumer-1", Point: service.PointCommit, Nth: 1},
+			nil},
+		{"lost ack",
+			history.Fault{Kind: fault.LostAck, Target: "consumer-1", Nth: 2},
+			history.Fault{Kind: fault.LostAck, Target: "consumer-1", Nth: 2},
+			nil},
+	}
+	broken := func(h *history.History) []invariants.Name {
+		var out []invariants.Name
+		for _, v := range invariants.Check(h) {
+			if !slices.Contains(out, v.Invariant) {
+				out = append(out, v.Invariant)
+			}
+		}
+		return out
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			model := serviceScenario("svctest-dual-write", 3, tc.model)
+			model.Producer, model.Consumer, model.Seed = "double-write", "inbox", 1
+			hs, err := harness.Run(realtest.Context(t), harness.NewSim(), model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hr, runID, err := runServiceScenario(t, NewBackend(inf), serviceScenario("svctest-dual-write", 3, tc.wire))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := broken(hs); !slices.Equal(got, tc.want) {
+				t.Errorf("simulator broke %v, want %v\n%s", got, tc.want, timelineOf(hs))
+			}
+			if got := broken(hr); !slices.Equal(got, tc.want) {
+				t.Errorf("service on real servers broke %v, want %v\n%s", got, tc.want, timelineOf(hr))
+			}
+			requireGone(t, inf, runID)
+		})
+	}
+}
