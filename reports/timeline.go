@@ -19,11 +19,16 @@ const (
 	markPhantom = "effect for a transaction that never committed"
 )
 
+// ReplayCommand starts every replay command the reports print. A team's own command built on
+// package harness/cli (cli.Main) sets it to how that command is run, e.g. "go run ./cmd/harness",
+// so that its reports replay with its strategies registered.
+var ReplayCommand = "go run ./cmd/simulate"
+
 // TimelineOptions adjusts how a counterexample renders.
 type TimelineOptions struct {
 	// ReplayFile names the file that holds the shrunk scenario as JSON. Set it when the shrunk
 	// scenario differs from the one the seed generates: the timeline then gives a second replay
-	// command, `go run ./cmd/simulate replay --scenario <ReplayFile>`.
+	// command, `<ReplayCommand> replay --scenario <ReplayFile>`.
 	ReplayFile string
 	// ReplayFlags are extra flags the run used that the seed's scenario depends on, such as
 	// " --commands 2" or " --no-shrink"; they are appended to the replay-by-seed command.
@@ -156,10 +161,10 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 	if ce.History != nil && ce.History.Backend != "" && ce.History.Backend != "sim" {
 		backend = " --backend " + ce.History.Backend
 	}
-	t.replay = []string{fmt.Sprintf("go run ./cmd/simulate replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
-		cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
+	t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
+		ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
 	if o.ReplayFile != "" {
-		t.replay = append(t.replay, "go run ./cmd/simulate replay --scenario "+o.ReplayFile+backend)
+		t.replay = append(t.replay, ReplayCommand+" replay --scenario "+o.ReplayFile+backend)
 	}
 
 	h := ce.History
