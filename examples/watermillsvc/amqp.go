@@ -19,7 +19,9 @@ import (
 //   - a reconnect backoff capped at two seconds, so that a healed link is used again soon;
 //   - publisher confirms: the forwarder's publish returns only once the broker has the
 //     message, so that the outbox row is not acknowledged for a publish the broker never got
-//     (the durable queue config leaves them off);
+//     (the durable queue config leaves them off). watermill-amqp waits for the confirm with no
+//     deadline of its own: a confirm that never comes holds that publish until its channel
+//     closes, and the SQL subscriber gives the row up after ackDeadline and sends it again;
 //   - the prefetch of env.Prefetch.
 func amqpConfig(env service.Env) wamqp.Config {
 	cfg := wamqp.NewDurableQueueConfig(env.AMQP)
