@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -249,7 +250,15 @@ func selectCells(c common) ([]result.Cell, error) {
 		}
 	}
 	var out []result.Cell
-	for _, cell := range append(scenarios.Cells(), scenarios.TeamCells()...) {
+	// A team's cells (its registered strategies and services) join when the selection names one
+	// of them, or names neither a producer nor a consumer.
+	cells := scenarios.Cells()
+	builtin := func(name string, names []string) bool { return name == "" || slices.Contains(names, name) }
+	if !builtin(sel.Producer, strategies.ProducerNames()) || !builtin(sel.Consumer, strategies.ConsumerNames()) ||
+		sel.Producer == "" && sel.Consumer == "" {
+		cells = append(cells, scenarios.TeamCells()...)
+	}
+	for _, cell := range cells {
 		if (sel.Producer == "" || sel.Producer == cell.Producer) &&
 			(sel.Consumer == "" || sel.Consumer == cell.Consumer) &&
 			(sel.Workload == "" || sel.Workload == cell.Workload) &&

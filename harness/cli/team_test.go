@@ -65,3 +65,25 @@ func TestTeamStrategyThroughTheCLI(t *testing.T) {
 		})
 	}
 }
+
+// The matrix holds a team's cells when the selection names its strategy: every producer with
+// it, each expected to keep every invariant, so a break makes the cell differ (exit 1). A
+// selection of built-ins alone keeps to the catalogue.
+func TestTeamCellsInTheMatrix(t *testing.T) {
+	r := simulate(t, "matrix", "--consumer", "team-forgetful", "--workload", "orders", "--fault", "crash-consumer", "--seeds", "10", "--format", "json")
+	if r.code != exitFindings {
+		t.Fatalf("exit %d, want %d (the forgetful consumer pays twice after a crash):\n%s", r.code, exitFindings, clip(r.stderr))
+	}
+	for _, p := range strategies.ProducerNames() {
+		if !strings.Contains(r.stdout, `"producer": "`+p+`"`) {
+			t.Errorf("no cell of %s with team-forgetful", p)
+		}
+	}
+	if !strings.Contains(r.stdout, "a team's own strategy") {
+		t.Errorf("the team's cells do not say whose claim they test")
+	}
+	r = simulate(t, "matrix", "--producer", "outbox", "--workload", "orders", "--fault", "crash-consumer", "--seeds", "5", "--format", "json")
+	if strings.Contains(r.stdout, "team-forgetful") {
+		t.Errorf("a selection of built-ins ran a team's cell")
+	}
+}
