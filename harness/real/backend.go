@@ -96,23 +96,12 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	if _, err := strategies.ConsumerFor(c); err != nil {
 		return nil, fmt.Errorf("real: %w", err)
 	}
-	exe := b.Executable
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("real: worker binary: %w", err)
-		}
-	}
-	if err := b.cleanUp(ctx); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, b.Deadline)
 	defer cancel()
-	r := &run{
-		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(),
-		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
-		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
+	r, err := b.newRun(ctx, sc)
+	if err != nil {
+		return nil, err
 	}
-	r.schedule = fault.NewSchedule(sc.Faults)
 	// The schema holds the run's liveness marker from before it exists until it is dropped,
 	// last: while it is held, Clean (here or in another process) leaves the run alone.
 	if r.schema, err = pg.CreateSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
@@ -205,6 +194,27 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		return h, fmt.Errorf("real: %s/%s/%s: %w", sc.Producer, sc.Consumer, sc.Workload, runErr)
 	}
 	return h, nil
+}
+
+// newRun starts a run of sc within ctx, the run's deadline: the worker binary found, and what
+// killed runs left cleaned up (once per Backend).
+func (b *Backend) newRun(ctx context.Context, sc history.Scenario) (*run, error) {
+	exe := b.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("real: worker binary: %w", err)
+		}
+	}
+	if err := b.cleanUp(ctx); err != nil {
+		return nil, err
+	}
+	return &run{
+		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(), ctx: ctx,
+		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
+		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
+		schedule: fault.NewSchedule(sc.Faults),
+	}, nil
 }
 
 // run is one scenario on real servers.

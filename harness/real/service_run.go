@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -430,21 +429,11 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 	if err != nil {
 		return nil, fmt.Errorf("real: %w", err)
 	}
-	exe := b.Executable
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("real: worker binary: %w", err)
-		}
-	}
-	if err := b.cleanUp(ctx); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, b.Deadline)
 	defer cancel()
-	r := &run{
-		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(), ctx: ctx,
-		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
-		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
+	r, err := b.newRun(ctx, sc)
+	if err != nil {
+		return nil, err
 	}
 	sr := &svcRun{s: s, svc: svc, hooks: map[string][]*linkHook{},
 		exits: map[string]int{}, inflight: map[string][]string{}, notify: make(chan struct{}, 1),
@@ -453,7 +442,6 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 	if b.started != nil {
 		b.started(r.runID)
 	}
-	r.schedule = fault.NewSchedule(sc.Faults)
 	if r.schema, err = pg.CreateBareSchema(ctx, b.Infra.PostgresURL, r.runID); err != nil {
 		return nil, err
 	}
