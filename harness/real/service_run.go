@@ -6,7 +6,6 @@ package real
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -410,19 +409,6 @@ func (r *run) wireEvent(proc string, ev wire.Event) (history.Event, bool) {
 	return e, true
 }
 
-// withSearchPath returns a PostgreSQL URL whose connections use schema as their search_path
-// (pgx takes an unknown query parameter as a run-time parameter).
-func withSearchPath(raw, schema string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("bad PostgreSQL URL %s", redact.URL(raw))
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
-
 // runService runs a scenario of a team's service (service mode).
 func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *service.Strategy) (h *history.History, err error) {
 	svc, err := s.New()
@@ -463,7 +449,7 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 		}
 		_ = r.queue.Close()
 	}()
-	direct, err := withSearchPath(b.Infra.PostgresURL, r.schema.Name)
+	direct, err := pg.SearchPathURL(b.Infra.PostgresURL, r.schema.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +497,7 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 		if r.pgURL[n], err = watch(n, proxyPostgres, fault.LinkDB, b.Infra.PostgresURL, wire.Postgres); err != nil {
 			return nil, err
 		}
-		if r.pgURL[n], err = withSearchPath(r.pgURL[n], r.schema.Name); err != nil {
+		if r.pgURL[n], err = pg.SearchPathURL(r.pgURL[n], r.schema.Name); err != nil {
 			return nil, err
 		}
 		if r.mqURL[n], err = watch(n, proxyAMQP, fault.LinkBroker, b.Infra.AMQPURL, wire.AMQP); err != nil {

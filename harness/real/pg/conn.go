@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -172,4 +173,18 @@ func (p *connPool) close() {
 	case <-done:
 	case <-time.After(poolCloseWait):
 	}
+}
+
+// SearchPathURL returns a PostgreSQL URL whose connections use schema as their search_path: pgx
+// (and database/sql through pgx's stdlib) reads an unknown query parameter as a run-time
+// parameter. A service in service mode gets its URLs this way.
+func SearchPathURL(raw, schema string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("postgres: bad URL %s", redact.URL(raw))
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
