@@ -24,15 +24,15 @@ const (
 	frameHeartbeat = 8
 	frameEnd       = 0xCE
 
-	classBasic    = 60
+	classBasic = 60
 	// the channel class and its close method
 	classChannel       = 20
 	methodChannelClose = 40
-	methodPublish = 40
-	methodDeliver = 60
-	methodAck     = 80
-	methodReject  = 90
-	methodNack    = 120
+	methodPublish      = 40
+	methodDeliver      = 60
+	methodAck          = 80
+	methodReject       = 90
+	methodNack         = 120
 )
 
 // amqpParser frames one direction of an AMQP 0-9-1 connection: type(1) channel(2) size(4)
