@@ -125,7 +125,7 @@ func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error 
 			fmt.Fprintf(&b, "    observed  %s\n", observed(r))
 			var notes []string
 			if u := r.Unexpected(); len(u) > 0 {
-				notes = append(notes, "    extra     ", nameList(u, "")+" broke: the catalogue says it cannot here; replay the counterexample")
+				notes = append(notes, "    extra     ", nameList(u, "")+" broke where the expectation (reason) says it holds; replay the counterexample")
 			}
 			if m := r.Missing(); len(m) > 0 {
 				notes = append(notes, "    missing   ", fmt.Sprintf("%s not found in %d runs: a rarer mechanism; more --seeds may find it", nameList(m, ""), r.Runs))
