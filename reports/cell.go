@@ -96,7 +96,7 @@ func costText(backend string, c *result.Cost) string {
 		s += " (simulated)"
 	}
 	if c.Throughput > 0 {
-		s += fmt.Sprintf("; %.0f events/s through the gated workers", c.Throughput)
+		s += fmt.Sprintf("; %.0f events/s through the worker processes", c.Throughput)
 	}
 	return s
 }
