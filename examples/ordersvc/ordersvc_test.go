@@ -3,13 +3,9 @@ package ordersvc_test
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/harness/real/realtest/servicetest"
 	"github.com/deliveryharness/harness/service"
 )
 
@@ -121,29 +118,11 @@ func TestOrdersvcPaysOnceForADuplicate(t *testing.T) {
 	}
 }
 
-// newEnv makes, on inf's servers, a schema and a queue of the test's own, removed when it ends, and the Env that
-// names them, and returns it with a broker channel for looking at the queue.
+// newEnv is a run's Env on inf's servers (servicetest.Env), with a broker channel for looking at
+// its queue, closed when the test ends.
 func newEnv(t *testing.T, inf infra.Infra) (service.Env, *amqp.Channel) {
 	t.Helper()
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := "harness_svctest_" + hex.EncodeToString(b[:])
-
-	admin := realtest.AdminConn(t, inf)
-	schema := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(realtest.Context(t), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-
+	env := servicetest.Env(t, inf, "orders")
 	conn, err := amqp.DialConfig(inf.AMQPURL, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
@@ -153,33 +132,7 @@ func newEnv(t *testing.T, inf infra.Infra) (service.Env, *amqp.Channel) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := map[string]any{"x-expires": int32(600000)}
-	if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := ch.QueueDelete(name, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", name, err)
-		}
-	})
-
-	u, err := url.Parse(inf.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return service.Env{
-		Proc:      "harness",
-		Postgres:  u.String(),
-		AMQP:      inf.AMQPURL,
-		Schema:    name,
-		Queue:     name,
-		QueueArgs: args,
-		Workload:  "orders",
-		Prefetch:  2,
-	}, ch
+	return env, ch
 }
 
 // build makes a value of the registered service name.
@@ -203,42 +156,22 @@ func as(env service.Env, proc string) service.Env {
 // ending.
 func runLoops(t *testing.T, svc service.Service, env service.Env, relay, consume bool) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	var loops []servicetest.Loop
 	if relay {
 		r, ok := svc.(service.Relayer)
 		if !ok {
 			t.Fatal("the service has no relay")
 		}
-		wg.Go(func() { errs <- r.Relay(ctx, as(env, "relay")) })
+		loops = append(loops, servicetest.Loop{Name: "relay", Run: func(ctx context.Context) error {
+			return r.Relay(ctx, as(env, "relay"))
+		}})
 	}
 	if consume {
-		wg.Go(func() { errs <- svc.Consume(ctx, as(env, "consumer-1")) })
+		loops = append(loops, servicetest.Loop{Name: "consumer", Run: func(ctx context.Context) error {
+			return svc.Consume(ctx, as(env, "consumer-1"))
+		}})
 	}
-	done := make(chan struct{})
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("a loop did not return within 10s of its context ending")
-		}
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Errorf("loop: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return servicetest.Start(context.Background(), t, 10*time.Second, loops...)
 }
 
 // await waits (30s at most) until nothing is pending and the final state shows n effects.

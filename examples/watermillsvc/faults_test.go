@@ -17,6 +17,7 @@ import (
 	"github.com/deliveryharness/harness/examples/watermillsvc"
 	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/harness/real/realtest/servicetest"
 	"github.com/deliveryharness/harness/service"
 )
 
@@ -50,7 +51,7 @@ func TestServiceThroughFaultyLinks(t *testing.T) {
 }
 
 func runThroughFaults(t *testing.T, inf infra.Infra, failing []string) {
-	env := testEnv(t, inf)
+	env := envFor{servicetest.Env(t, inf, "orders")}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	if err := watermillsvc.New().Setup(ctx, env.as("harness")); err != nil {

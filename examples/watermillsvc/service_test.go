@@ -2,22 +2,17 @@ package watermillsvc_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/deliveryharness/harness/examples/watermillsvc"
-	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/harness/real/realtest/servicetest"
 	"github.com/deliveryharness/harness/service"
 )
 
@@ -63,7 +58,7 @@ func TestQueueArgs(t *testing.T) {
 // test's own, five orders, then the relay and a consumer until the five payments are in.
 func TestService(t *testing.T) {
 	inf := realtest.Require(t)
-	env := testEnv(t, inf)
+	env := envFor{servicetest.Env(t, inf, "orders")}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
@@ -99,11 +94,13 @@ func TestService(t *testing.T) {
 		t.Fatalf("pending before the relay runs = %d, %v; want 5", n, err)
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Go(func() { errs <- watermillsvc.New().Relay(runCtx, env.as("relay")) })
-	wg.Go(func() { errs <- watermillsvc.New().Consume(runCtx, env.as("consumer-1")) })
+	stop := servicetest.Start(ctx, t, 45*time.Second,
+		servicetest.Loop{Name: "relay", Run: func(ctx context.Context) error {
+			return watermillsvc.New().Relay(ctx, env.as("relay"))
+		}},
+		servicetest.Loop{Name: "consumer", Run: func(ctx context.Context) error {
+			return watermillsvc.New().Consume(ctx, env.as("consumer-1"))
+		}})
 
 	var st service.State
 	deadline := time.Now().Add(60 * time.Second)
@@ -119,19 +116,6 @@ func TestService(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
-	returned := make(chan struct{})
-	go func() { wg.Wait(); close(returned) }()
-	select {
-	case <-returned:
-	case <-time.After(45 * time.Second):
-		t.Fatal("the relay or the consumer did not return within 45s of its context's end")
-	}
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("relay or consumer: %v", err)
-		}
-	}
 
 	if len(st.Committed) != 5 {
 		t.Errorf("committed %d orders, want 5: %v", len(st.Committed), st.Committed)
@@ -159,85 +143,11 @@ func TestService(t *testing.T) {
 	}
 }
 
-// envFor is a run's Env; as gives it to one process.
+// envFor is a run's Env (servicetest.Env); as gives it to one process.
 type envFor struct{ service.Env }
 
 func (e envFor) as(proc string) service.Env {
 	env := e.Env
 	env.Proc = proc
 	return env
-}
-
-// testEnv is a run's Env built by hand: a schema and a queue of the test's own, removed when the
-// test ends.
-func testEnv(t *testing.T, inf infra.Infra) envFor {
-	t.Helper()
-	name := "harness_svctest_" + randomHex(t)
-	ctx := realtest.Context(t)
-	admin := realtest.AdminConn(t, inf)
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, inf.PostgresURL)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{name}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-
-	args := amqp.Table{"x-expires": int32(600000)}
-	conn, err := amqp.DialConfig(inf.AMQPURL, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
-	if err != nil {
-		t.Fatalf("connect to the broker: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
-		t.Fatalf("declare queue: %v", err)
-	}
-	t.Cleanup(func() {
-		ch, err := conn.Channel()
-		if err == nil {
-			_, err = ch.QueueDelete(name, false, false, false)
-		}
-		if err != nil {
-			t.Errorf("delete queue %s: %v", name, err)
-		}
-	})
-
-	u, err := url.Parse(inf.PostgresURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return envFor{service.Env{
-		Postgres:  u.String(),
-		AMQP:      inf.AMQPURL,
-		Schema:    name,
-		Queue:     name,
-		QueueArgs: map[string]any(args),
-		Workload:  "orders",
-		Prefetch:  2,
-	}}
-}
-
-func randomHex(t *testing.T) string {
-	t.Helper()
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b[:])
 }

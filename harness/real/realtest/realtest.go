@@ -2,7 +2,8 @@
 // (Require), a database of a test's own (Database), run ids and deadlines for tests. It imports
 // testing, so the harness's binaries must never import it; it imports only the real backend's
 // leaves (infra, redact), so that the tests of every package of the backend, package real's own
-// included, can use it.
+// included, can use it. The Env of a run for a test that drives a service by hand needs pg and
+// amqp: it is in the sub-package servicetest.
 package realtest
 
 import (
