@@ -93,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		err = cmdList(rest, stdout)
 	case "clean":
 		err = cmdClean(ctx, rest, stdout)
+	case "merge":
+		err = cmdMerge(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		switch {
 		case len(rest) == 0 || len(rest) == 1 && rest[0] == "help":
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			return run(ctx, []string{rest[0], "-h"}, stdout, stderr, tty)
 		}
 	default:
-		err = usagef("unknown command %q (commands: run, matrix, replay, demo, list, clean, help)", cmd)
+		err = usagef("unknown command %q (commands: run, matrix, replay, demo, list, clean, merge, help)", cmd)
 	}
 	var ue usageError
 	var help helpRequest
@@ -133,6 +135,7 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
                    [--commands N] [--no-shrink] [--backend sim|real] [--format text|json|markdown|html]
   simulate matrix  [--seeds N] [--producer P] [--consumer C] [--workload W] [--fault F]
                    [--backend sim|real] [--format text|json|markdown|html] [--out DIR]
+                   [--shard K/N]   every N-th cell from the K-th, for one machine of N
   simulate replay  --producer P --consumer C --workload W --fault F --seed S [--no-shrink]
   simulate replay  --scenario FILE      (a scenario or counterexample JSON)
   simulate demo    NAME [--backend sim|real] [--no-pause]     (without NAME: the demos)
@@ -142,6 +145,7 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
   simulate help    [CMD]   this text, or one command's usage and flags (the demos, for demo);
                    also simulate CMD -h
   simulate clean   [--dry-run]   remove what killed real-server runs left (schemas, slots, queues)
+  simulate merge   --out DIR SHARD_DIR...   one report from the --out folders of a sharded matrix
 
 --seeds defaults to 100 on the simulator and 5 on real servers (about a second a run).
 

@@ -34,6 +34,7 @@ type common struct {
 	firstSeed                           uint64
 	commands                            int
 	noShrink, shrink                    bool
+	shard                               scenarios.Shard // matrix: the part of the selection to run
 }
 
 func newFlags(name string, c *common) *flag.FlagSet {
@@ -281,6 +282,16 @@ func matrixRun(ctx context.Context, c common, stderr io.Writer, tty bool) ([]res
 	if err != nil {
 		return nil, 0, err
 	}
+	if c.shard.N > 1 {
+		var part []result.Cell
+		for _, i := range c.shard.Indices(len(cells)) {
+			part = append(part, cells[i])
+		}
+		if len(part) == 0 {
+			return nil, 0, usagef("shard %s of %d cells is empty: use fewer shards", c.shard, len(cells))
+		}
+		cells = part
+	}
 	b, err := backendFor(ctx, c.backend)
 	if err != nil {
 		return nil, 0, err
@@ -314,9 +325,18 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	var c common
 	fs := newFlags("matrix", &c)
 	out := fs.String("out", "", "also write matrix.txt, matrix.json, matrix.md, matrix.html and the counterexamples into `DIR`")
+	shardFlag := fs.String("shard", "", "run shard `K/N` of the selection: every N-th cell from the K-th, all its seeds; with --out, also shard.json for simulate merge")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	shard := scenarios.Whole
+	if *shardFlag != "" {
+		var err error
+		if shard, err = scenarios.ParseShard(*shardFlag); err != nil {
+			return usagef("--shard: %v", err)
+		}
+	}
+	c.shard = shard
 	results, _, err := matrixRun(ctx, c, stderr, tty)
 	if err != nil {
 		return err
@@ -329,6 +349,15 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	if *out != "" {
 		if err := writeReport(*out, results); err != nil {
 			return err
+		}
+		if *shardFlag != "" {
+			all, err := selectCells(c)
+			if err != nil {
+				return err
+			}
+			if err := writeShard(*out, scenarios.NewShardResult(shard, len(all), shard.Indices(len(all)), results)); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", *out)
 	}
