@@ -41,6 +41,10 @@ type Limits struct {
 	MaxKeys     int // accounts (credits) or products (prices)
 	MaxFaults   int // faults of the cell's kind in one schedule
 	MaxDuration int // milliseconds a cut or an outage lasts at most
+	// MaxConsumers, when above zero, makes every kind draw its competing consumers between the
+	// kind's minimum and MaxConsumers (exhaustive exploration's concurrency bound). Zero keeps the
+	// kind's own draw (Bound.ExtraConsumers), so seeded scenarios do not change.
+	MaxConsumers int
 }
 
 // DefaultLimits are the catalogue's: small scenarios find every known break quickly and shrink
@@ -98,7 +102,10 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 		Commands: Commands(src, c.Workload, n, keys),
 	}
 	sc.Consumers = k.Consumers
-	if k.Bound.ExtraConsumers > 0 {
+	switch {
+	case lim.MaxConsumers > 0:
+		sc.Consumers = src.IntRange("consumers", k.Consumers, max(k.Consumers, lim.MaxConsumers))
+	case k.Bound.ExtraConsumers > 0:
 		sc.Consumers = src.IntRange("consumers", k.Consumers, k.Consumers+k.Bound.ExtraConsumers)
 	}
 	sc.Prefetch = src.IntRange("prefetch", max(1, k.Prefetch), 3)

@@ -34,6 +34,11 @@ type Options struct {
 	// (invariants.Validate): RunCell and RunMatrix refuse others with an error wrapping
 	// harness.ErrUsage.
 	Invariants []invariants.Checker
+	// Explore, when set, replaces the seeds and the search by exhaustive exploration: one run for
+	// every schedule within these bounds (Enumerate), up to MaxSchedules (0: DefaultMaxSchedules).
+	// Seeds, FirstSeed, Limits, Search and NoShrink are then unused.
+	Explore      *Bounds
+	MaxSchedules int
 }
 
 // DefaultOptions are the catalogue's: 100 seeds a cell, up to 900 more to find an expected break
@@ -57,7 +62,8 @@ func RunScenario(ctx context.Context, b harness.Backend, sc history.Scenario) (O
 	return Outcome{History: h, Violations: invariants.Check(h)}, nil
 }
 
-// RunCell runs a cell over opts.Seeds seeds, counts the runs that broke each invariant, searches
+// RunCell runs a cell over opts.Seeds seeds (or, with opts.Explore, over every schedule within
+// its bounds: see exploreCell), counts the runs that broke each invariant, searches
 // up to opts.Search more seeds while an expected break is missing, compares with the catalogue
 // and shrinks the first failure of the first broken invariant. A searched seed reports what it
 // saw as a first seed does: a break the first seeds did not show goes into FoundBySearch
@@ -77,6 +83,9 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 	}
 	for _, inv := range append(invariants.For(c.Workload), teamFor(opts.Invariants, c.Workload)...) {
 		r.Violations[inv.Name()] = 0
+	}
+	if opts.Explore != nil {
+		return exploreCell(ctx, b, c, opts, r)
 	}
 	// The run that first broke each invariant, and its seed.
 	type firstBreak struct {

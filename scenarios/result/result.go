@@ -58,6 +58,39 @@ type CellResult struct {
 	// Coverage is, per role, the fault points the cell's strategies declare and those its runs
 	// (the first Runs and the searched ones) reached; nil when it was not measured.
 	Coverage Coverage
+	// Explored is, under exhaustive exploration (Bounds not nil), how many schedules the cell ran:
+	// each one run, so Runs equals it. Exhausted says they were every schedule within Bounds;
+	// false when a limit on the number of schedules, or a cancellation, stopped the exploration
+	// first. Both are zero under random sampling.
+	Explored  int
+	Exhausted bool
+	// Bounds are the bounds of an exhaustive exploration; nil under random sampling.
+	Bounds *Bounds
+}
+
+// Bounds are what an exhaustive exploration enumerates within: every schedule of at most
+// MaxCommands commands and MaxFaults faults of the cell's kind, with up to MaxConsumers competing
+// consumers (never fewer than the kind needs), each run with Interleavings interleaving seeds
+// (1, 2, ...). The choices outside the fault model are pinned (scenarios.Enumerate).
+type Bounds struct {
+	MaxCommands   int `json:"max_commands"`
+	MaxFaults     int `json:"max_faults"`
+	MaxConsumers  int `json:"max_consumers"` // 0: the fault kind's minimum
+	Interleavings int `json:"interleavings"`
+}
+
+// String renders the bounds as a report states them, e.g. "commands <= 1, faults <= 1,
+// consumers <= the kind's minimum, 1 interleaving".
+func (b Bounds) String() string {
+	cons := "the kind's minimum"
+	if b.MaxConsumers > 0 {
+		cons = fmt.Sprint(b.MaxConsumers)
+	}
+	il := "interleavings"
+	if b.Interleavings == 1 {
+		il = "interleaving"
+	}
+	return fmt.Sprintf("commands <= %d, faults <= %d, consumers <= %s, %d %s", b.MaxCommands, b.MaxFaults, cons, b.Interleavings, il)
 }
 
 // Cell returns the cell of a result.
@@ -90,6 +123,11 @@ type Counterexample struct {
 	Violations []invariants.Violation `json:"violations"`
 	History    *history.History       `json:"history"`
 	AsDrawn    bool                   `json:"as_drawn,omitempty"` // not shrunk: the scenario as the seed drew it
+	// Schedule is, for a counterexample of an exhaustive exploration, its scenario's 1-based index
+	// among the schedules Bounds enumerate: `simulate replay --schedule N` with the same bounds
+	// rebuilds it. Zero (and Bounds nil) for a seed's counterexample.
+	Schedule int     `json:"schedule,omitempty"`
+	Bounds   *Bounds `json:"bounds,omitempty"`
 }
 
 // Unexpected lists the invariants broken here that the catalogue neither expects nor allows: a
