@@ -42,7 +42,13 @@ type JSONCell struct {
 	Cost *result.Cost `json:"cost,omitempty"`
 	// Coverage is, per role (producer, relay, consumer), the fault points the strategies declare,
 	// those some run reached and those no run reached.
-	Coverage       result.Coverage     `json:"coverage,omitempty"`
+	Coverage result.Coverage `json:"coverage,omitempty"`
+	// Explored, Exhausted and Bounds are an exhaustive exploration's (--explore exhaustive): the
+	// schedules run (each one run), whether they were every schedule within the bounds, and the
+	// bounds. All three are left out under random sampling.
+	Explored       int                 `json:"explored,omitempty"`
+	Exhausted      *bool               `json:"exhausted,omitempty"`
+	Bounds         *result.Bounds      `json:"bounds,omitempty"`
 	Counterexample *JSONCounterexample `json:"counterexample"`
 }
 
@@ -54,8 +60,11 @@ type JSONCounterexample struct {
 	Scenario   history.Scenario `json:"scenario"`
 	Schedule   []history.Fault  `json:"schedule"`
 	Violations []JSONViolation  `json:"violations"`
-	Replay     string           `json:"replay"`   // the command that replays the seed
-	Timeline   []string         `json:"timeline"` // the numbered lines of the text timeline
+	Replay     string           `json:"replay"` // the command that replays the seed (or the schedule)
+	// ScheduleIndex is, for an exhaustive exploration's counterexample, its schedule's 1-based
+	// index within the cell's bounds (`replay --schedule N`).
+	ScheduleIndex int      `json:"schedule_index,omitempty"`
+	Timeline      []string `json:"timeline"` // the numbered lines of the text timeline
 }
 
 // JSONViolation is a violation without its evidence (the timeline shows it).
@@ -97,19 +106,24 @@ func NewJSONReport(results []result.CellResult) JSONReport {
 		if len(r.FoundBySearch) > 0 {
 			c.FoundBySearch = r.FoundBySearch
 		}
+		if r.Bounds != nil {
+			exhausted := r.Exhausted
+			c.Explored, c.Exhausted, c.Bounds = r.Explored, &exhausted, r.Bounds
+		}
 		if c.Broken == nil {
 			c.Broken = []invariants.Name{}
 		}
 		if ce := r.Counterexample; ce != nil {
 			t := buildTimeline(ce, r.Cell(), TimelineOptions{})
 			jc := &JSONCounterexample{
-				Seed:       ce.Seed,
-				Invariant:  ce.Invariant,
-				Scenario:   ce.Scenario,
-				Schedule:   append([]history.Fault{}, ce.Scenario.Faults...),
-				Violations: make([]JSONViolation, len(ce.Violations)),
-				Replay:     t.replay[0],
-				Timeline:   append([]string{}, t.rows...),
+				Seed:          ce.Seed,
+				Invariant:     ce.Invariant,
+				Scenario:      ce.Scenario,
+				Schedule:      append([]history.Fault{}, ce.Scenario.Faults...),
+				Violations:    make([]JSONViolation, len(ce.Violations)),
+				Replay:        t.replay[0],
+				ScheduleIndex: ce.Schedule,
+				Timeline:      append([]string{}, t.rows...),
 			}
 			for i, v := range ce.Violations {
 				jc.Violations[i] = JSONViolation{Invariant: v.Invariant, Key: v.Key, Msgs: v.Msgs, Detail: v.Detail}

@@ -77,11 +77,11 @@ func Markdown(w io.Writer, results []result.CellResult) error {
 			if u := r.Unexpected(); len(u) > 0 {
 				fmt.Fprintf(&b, " Unexpected: %s, which the catalogue says cannot break here.", nameList(u, ""))
 			}
-			if m := r.Missing(); len(m) > 0 {
+			if m := r.Missing(); len(m) > 0 && r.Bounds == nil {
 				fmt.Fprintf(&b, " Not found in %d runs: %s (more seeds may find it).", r.Runs, nameList(m, ""))
 			}
-			if r.Searched > 0 {
-				fmt.Fprintf(&b, " %s.", capitalize(searchText(r)))
+			if s := searchText(r); s != "" {
+				fmt.Fprintf(&b, " %s.", capitalize(s))
 			}
 			if r.Errors > 0 {
 				fmt.Fprintf(&b, " %s.", capitalize(unsettledText(r)))

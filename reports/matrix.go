@@ -127,10 +127,12 @@ func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error 
 			if u := r.Unexpected(); len(u) > 0 {
 				notes = append(notes, "    extra     ", nameList(u, "")+" broke where the expectation (reason) says it holds; replay the counterexample")
 			}
-			if m := r.Missing(); len(m) > 0 {
+			if m := r.Missing(); len(m) > 0 && r.Bounds == nil {
 				notes = append(notes, "    missing   ", fmt.Sprintf("%s not found in %d runs: a rarer mechanism; more --seeds may find it", nameList(m, ""), r.Runs))
 			}
-			if s := searchText(r); s != "" {
+			if s := exploreText(r); s != "" {
+				notes = append(notes, "    explored  ", s)
+			} else if s := searchText(r); s != "" {
 				notes = append(notes, "    search    ", s)
 			}
 			for i := 0; i < len(notes); i += 2 {

@@ -123,7 +123,12 @@ func cellMarks(r result.CellResult) string {
 // searchText says what the search past a cell's first runs drew and what it found, for a
 // reader: "the search drew 36 more seeds: seed 41 broke no-duplicate-effect", then "no seed broke
 // ..." for an expected break it did not find; "" when the search drew no seed.
+//
+// Under exhaustive exploration it is what the exploration ran instead (exploreText).
 func searchText(r result.CellResult) string {
+	if r.Bounds != nil {
+		return exploreText(r)
+	}
 	if r.Searched == 0 {
 		return ""
 	}
@@ -154,9 +159,36 @@ func searchText(r result.CellResult) string {
 	return s + ": " + strings.Join(parts, ", ")
 }
 
+// exploreText says what an exhaustive exploration ran, for a reader: "explored 3 schedules within
+// commands <= 1, faults <= 1, consumers <= the kind's minimum, 1 interleaving: all of them", then
+// which expected break none of them showed; "" under random sampling.
+func exploreText(r result.CellResult) string {
+	if r.Bounds == nil {
+		return ""
+	}
+	s := fmt.Sprintf("explored %s within %s: ", plural(r.Explored, "schedule"), r.Bounds)
+	if r.Exhausted {
+		s += "all of them"
+	} else {
+		s += "not all of them (a limit on schedules or a cancellation stopped it)"
+	}
+	if m := r.Missing(); len(m) > 0 {
+		s += "; none broke " + invariants.Join(m, " or ")
+		if r.Exhausted {
+			s += ", which needs larger bounds"
+		}
+	}
+	return s
+}
+
 // searchSentence is a cell's runs and its search in one sentence: "4 runs; the search drew 36
 // more seeds: seed 41 broke no-duplicate-effect."; "" when the search drew no seed.
+//
+// Under exhaustive exploration it is what the exploration ran (exploreText), as a sentence.
 func searchSentence(r result.CellResult) string {
+	if r.Bounds != nil {
+		return capitalize(exploreText(r)) + "."
+	}
 	if r.Searched == 0 {
 		return ""
 	}
@@ -317,7 +349,35 @@ func runsSummary(results []result.CellResult) string {
 			fmt.Fprintf(&b, "%d to %d runs per cell", lo, hi)
 		}
 	}
+	if s := exploredSummary(results); s != "" {
+		b.WriteString(", " + s)
+	}
 	return b.String()
+}
+
+// exploredSummary says, for cells run by exhaustive exploration, within which bounds and how many
+// explored every schedule within them: "each a schedule, every one within commands <= 1, ...
+// in 40 of 41 cells"; "" when no cell was explored.
+func exploredSummary(results []result.CellResult) string {
+	var bounds []string
+	explored, exhausted := 0, 0
+	for _, r := range results {
+		if r.Bounds == nil {
+			continue
+		}
+		explored++
+		if r.Exhausted {
+			exhausted++
+		}
+		if b := r.Bounds.String(); !slices.Contains(bounds, b) {
+			bounds = append(bounds, b)
+		}
+	}
+	if explored == 0 {
+		return ""
+	}
+	return fmt.Sprintf("each run a schedule of an exhaustive exploration within %s; every schedule explored in %d of %d cells",
+		strings.Join(bounds, "; "), exhausted, explored)
 }
 
 // totals is the summary of a set of results.

@@ -149,6 +149,10 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 		shrunk = "as drawn, "
 	}
 	t.seed = fmt.Sprintf("seed %d, %s%s and %s", ce.Seed, shrunk, plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
+	if ce.Schedule > 0 && ce.Bounds != nil {
+		t.seed = fmt.Sprintf("schedule %d of an exhaustive exploration (interleaving seed %d), %s and %s", ce.Schedule, sc.Seed,
+			plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
+	}
 	if len(sc.Faults) > 0 {
 		faults := make([]string, len(sc.Faults))
 		for i, f := range sc.Faults {
@@ -163,6 +167,10 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 	}
 	t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
 		ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
+	if ce.Schedule > 0 && ce.Bounds != nil {
+		t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --schedule %d%s%s",
+			ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Schedule, BoundsFlags(*ce.Bounds), backend)}
+	}
 	if o.ReplayFile != "" {
 		t.replay = append(t.replay, ReplayCommand+" replay --scenario "+o.ReplayFile+backend)
 	}
@@ -515,4 +523,14 @@ func commitsOf(events []history.Event, id string) []int {
 		return out
 	}
 	return produced
+}
+
+// BoundsFlags are the flags that set an exhaustive exploration's bounds, each with a leading
+// space: what a `replay --schedule N` needs to enumerate the same schedules.
+func BoundsFlags(b result.Bounds) string {
+	s := fmt.Sprintf(" --max-commands %d --max-faults %d", b.MaxCommands, b.MaxFaults)
+	if b.MaxConsumers > 0 {
+		s += fmt.Sprintf(" --max-consumers %d", b.MaxConsumers)
+	}
+	return s + fmt.Sprintf(" --interleavings %d", b.Interleavings)
 }

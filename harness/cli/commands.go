@@ -35,6 +35,10 @@ type common struct {
 	commands                            int
 	noShrink, shrink                    bool
 	shard                               scenarios.Shard // matrix: the part of the selection to run
+	// Exhaustive exploration (--explore exhaustive) and its bounds.
+	explore                                             string
+	maxCommands, maxFaults, maxConsumers, interleavings int
+	maxSchedules                                        int
 }
 
 func newFlags(name string, c *common) *flag.FlagSet {
@@ -51,6 +55,13 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.IntVar(&c.commands, "commands", scenarios.DefaultLimits.MaxCommands, "at most `N` business commands per scenario")
 	fs.BoolVar(&c.noShrink, "no-shrink", false, "report the first failing scenario as it was drawn")
 	fs.BoolVar(&c.shrink, "shrink", false, "with --backend real: shrink the failing scenario too (each step is a real run; a step is kept only if its run breaks the invariant again)")
+	b := scenarios.DefaultBounds
+	fs.StringVar(&c.explore, "explore", "random", "`MODE`: random (seeded draws) or exhaustive (every schedule within the --max-* bounds, one run each, in place of seeds)")
+	fs.IntVar(&c.maxCommands, "max-commands", b.MaxCommands, "with --explore exhaustive: at most `N` business commands")
+	fs.IntVar(&c.maxFaults, "max-faults", b.MaxFaults, "with --explore exhaustive: at most `N` faults of the cell's kind")
+	fs.IntVar(&c.maxConsumers, "max-consumers", b.MaxConsumers, "with --explore exhaustive: at most `N` competing consumers (0: the fault kind's minimum)")
+	fs.IntVar(&c.interleavings, "interleavings", b.Interleavings, "with --explore exhaustive: run each schedule with the interleaving seeds 1..`N`")
+	fs.IntVar(&c.maxSchedules, "max-schedules", scenarios.DefaultMaxSchedules, "with --explore exhaustive: stop a cell after `N` schedules (it then reports the space as not exhausted)")
 	return fs
 }
 
@@ -86,6 +97,19 @@ func (c *common) validate() error {
 	if c.commands < 1 || c.commands > 1000 {
 		return usagef("--commands must be between 1 and 1000, got %d", c.commands)
 	}
+	switch c.explore {
+	case "random", "exhaustive", "":
+	default:
+		return usagef("unknown --explore %q (random, exhaustive)", c.explore)
+	}
+	for _, f := range []struct {
+		name      string
+		value, lo int
+	}{{"max-commands", c.maxCommands, 1}, {"max-faults", c.maxFaults, 1}, {"max-consumers", c.maxConsumers, 0}, {"interleavings", c.interleavings, 1}, {"max-schedules", c.maxSchedules, 1}} {
+		if f.value < f.lo || f.value > 1000 && f.name != "max-schedules" {
+			return usagef("--%s must be between %d and 1000, got %d", f.name, f.lo, f.value)
+		}
+	}
 	switch c.format {
 	case "text", "json", "markdown", "html":
 	default:
@@ -108,7 +132,25 @@ func (c *common) options() scenarios.Options {
 	if c.backend == "real" {
 		opts.Search = 0
 	}
+	if c.explore == "exhaustive" {
+		b := c.bounds()
+		opts.Explore = &b
+		opts.MaxSchedules = c.maxSchedules
+	}
 	return opts
+}
+
+// bounds are the exhaustive exploration's bounds the flags set.
+func (c *common) bounds() scenarios.Bounds {
+	return scenarios.Bounds{MaxCommands: c.maxCommands, MaxFaults: c.maxFaults, MaxConsumers: c.maxConsumers, Interleavings: c.interleavings}
+}
+
+// runsText says what each cell of a matrix runs, for the progress line.
+func (c *common) runsText() string {
+	if c.explore == "exhaustive" {
+		return "every schedule within " + c.bounds().String()
+	}
+	return fmt.Sprintf("%d seeds each", c.seeds)
 }
 
 // timelineOptions carries the flags a replay-by-seed needs to rebuild the same scenario.
@@ -299,9 +341,9 @@ func matrixRun(ctx context.Context, c common, stderr io.Writer, tty bool) ([]res
 	start := time.Now()
 	progress := func(done, total int) {
 		if tty {
-			fmt.Fprintf(stderr, "\r%d/%d cells, %d seeds each, %.1fs", done, total, c.seeds, time.Since(start).Seconds())
+			fmt.Fprintf(stderr, "\r%d/%d cells, %s, %.1fs", done, total, c.runsText(), time.Since(start).Seconds())
 		} else if done == total || done%100 == 0 {
-			fmt.Fprintf(stderr, "%d/%d cells, %d seeds each, %.1fs\n", done, total, c.seeds, time.Since(start).Seconds())
+			fmt.Fprintf(stderr, "%d/%d cells, %s, %.1fs\n", done, total, c.runsText(), time.Since(start).Seconds())
 		}
 	}
 	results, err := scenarios.RunMatrix(ctx, b, cells, c.options(), progress)
@@ -460,6 +502,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("replay", &c)
 	seed := fs.Uint64("seed", 0, "the seed `S` to replay")
 	file := fs.String("scenario", "", "a scenario (or counterexample) JSON `FILE` to replay")
+	schedule := fs.Int("schedule", 0, "the `N`-th schedule (from 1) that --explore exhaustive enumerates within the --max-* bounds, run as it is")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -478,8 +521,26 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
 	switch {
-	case *file != "" && seedSet:
-		return usagef("replay takes --seed or --scenario, not both")
+	case *file != "" && seedSet, *schedule != 0 && (seedSet || *file != ""):
+		return usagef("replay takes one of --seed, --scenario and --schedule")
+	case *schedule != 0:
+		cell, err = c.cell()
+		if err != nil {
+			return err
+		}
+		bounds := c.bounds()
+		sc, err := scenarios.ScheduleOf(cell, bounds, *schedule)
+		if err != nil {
+			return usageOr(err)
+		}
+		out, err := scenarios.RunScenario(ctx, b, sc)
+		if err != nil {
+			return usageOr(err)
+		}
+		ce = &result.Counterexample{Seed: sc.Seed, Scenario: sc, Violations: out.Violations, History: out.History, Schedule: *schedule, Bounds: &bounds}
+		if broken := invariants.Broken(out.Violations); len(broken) > 0 {
+			ce.Invariant = broken[0]
+		}
 	case *file != "":
 		sc, err := readScenario(*file)
 		if err != nil {
@@ -497,7 +558,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		ce = &result.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
 	default:
 		if !seedSet {
-			return usagef("replay needs --seed S (with --producer --consumer --workload --fault) or --scenario FILE")
+			return usagef("replay needs --seed S or --schedule N (with --producer --consumer --workload --fault) or --scenario FILE")
 		}
 		cell, err = c.cell()
 		if err != nil {

@@ -26,22 +26,31 @@ var commandHelp = map[string]struct {
 		about: "Runs one cell of the catalogue over --seeds seeds and compares what broke with the catalogue's " +
 			"expectation. On the simulator, when the first seeds miss an expected break, up to 9 times as many " +
 			"more seeds are searched for it, and the report says what they found. The first failure is shrunk " +
-			"and shown as a timeline with the command that replays it. Exit 1 if an invariant broke.",
+			"and shown as a timeline with the command that replays it. With --explore exhaustive the seeds give way " +
+			"to every schedule within the bounds (--max-commands, --max-faults, --max-consumers, --interleavings): " +
+			"each fault kind x target x point x occurrence x link and duration the cell's strategies can reach, one " +
+			"run each; the report says how many were explored and whether that was all of them, and the first " +
+			"schedule that broke an invariant is the counterexample, replayed with replay --schedule N. " +
+			"Exit 1 if an invariant broke.",
 	},
 	"matrix": {
 		usage: []string{"simulate matrix [flags]"},
 		about: "Runs every cell of the catalogue that the name flags select (all of them without any), prints " +
-			"the matrix and lists the cells that differ from the catalogue. Exit 1 if a cell differs.",
+			"the matrix and lists the cells that differ from the catalogue. With --explore exhaustive every cell runs " +
+			"every schedule within the bounds (see run); a break the catalogue expects that needs more commands, " +
+			"faults or consumers than the bounds allow is then missing, and the cell differs. Exit 1 if a cell differs.",
 	},
 	"replay": {
 		usage: []string{
 			"simulate replay --producer P --consumer C --workload W --fault F --seed S [flags]",
+			"simulate replay --producer P --consumer C --workload W --fault F --schedule N [--max-commands K] [--max-faults F] [--max-consumers C] [--interleavings I]",
 			"simulate replay --scenario FILE [flags]",
 		},
-		about: "Rebuilds the scenario of a seed, shrinks it as run does and prints its timeline; or runs a " +
+		about: "Rebuilds the scenario of a seed, shrinks it as run does and prints its timeline; or runs the N-th " +
+			"schedule of an exhaustive exploration within the same bounds as it is; or runs a " +
 			"scenario JSON (a counterexample object holding one will do) as it is. --format is text or json. " +
 			"Exit 1 if it breaks an invariant.",
-		hide: []string{"seeds", "first-seed"},
+		hide: []string{"seeds", "first-seed", "explore", "max-schedules"},
 	},
 	"demo": {
 		usage: []string{"simulate demo NAME [--backend sim|real] [--no-pause]"},
