@@ -19,6 +19,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/wire"
 	"github.com/deliveryharness/harness/harness/real/worker"
 	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/service"
@@ -149,11 +150,14 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	for i := 1; i <= max(1, sc.Consumers); i++ {
 		names = append(names, fault.ConsumerName(i))
 	}
+	// The wire toxics are on both streams of each database and broker link before the workers
+	// connect, so that they see every connection from its start (wire_catalogue.go).
+	defer r.unwatch()
 	for _, n := range names {
-		if r.pgURL[n], err = r.proxies.add(n+proxyPostgres, b.Infra.PostgresURL); err != nil {
+		if r.pgURL[n], err = r.watchCatalogue(n, proxyPostgres, b.Infra.PostgresURL, wire.Postgres); err != nil {
 			return nil, err
 		}
-		if r.mqURL[n], err = r.proxies.add(n+proxyAMQP, b.Infra.AMQPURL); err != nil {
+		if r.mqURL[n], err = r.watchCatalogue(n, proxyAMQP, b.Infra.AMQPURL, wire.AMQP); err != nil {
 			return nil, err
 		}
 	}
@@ -212,7 +216,7 @@ func (b *Backend) newRun(ctx context.Context, sc history.Scenario) (*run, error)
 	return &run{
 		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(), ctx: ctx,
 		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
-		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}),
+		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}), wires: map[string]*wireHook{},
 		schedule: fault.NewSchedule(sc.Faults),
 	}, nil
 }
@@ -240,7 +244,8 @@ type run struct {
 	done     chan struct{} // closed when the run ends: the workers' readers stop sending
 	schedule *fault.Schedule
 	timers   []rtimer
-	pending  []pendingToxic // toxics to take off at a worker's next "-done" gate
+	wires    map[string]*wireHook // a catalogue run's wire hooks, by proxy
+	stops    []func()             // the wire hooks to unregister
 
 	cursor       int // the producer's next command
 	producerDone bool
@@ -248,8 +253,7 @@ type run struct {
 	// service mode (runService)
 	ctx    context.Context // the run's, for what the wire hooks queue
 	svc    *svcRun
-	svcErr error    // a mechanism's error, queued by a hook
-	stops  []func() // the wire hooks to unregister
+	svcErr error // a mechanism's error, queued by a hook
 }
 
 type rtimer struct {
@@ -514,7 +518,7 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 // quiescent: the producer is done, no fault is in force, every component process is alive and
 // idle, nothing waits in the outbox (for a log tailer: in its slot), and the queue is empty.
 func (r *run) quiescent(ctx context.Context) (bool, error) {
-	if !r.producerDone || len(r.timers) > 0 || len(r.pending) > 0 {
+	if !r.producerDone || len(r.timers) > 0 {
 		return false, nil
 	}
 	for _, w := range r.workers {

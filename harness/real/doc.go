@@ -3,8 +3,9 @@
 // WorkerMain), each with its own connections through its own proxies of an in-process Toxiproxy.
 // It owns the run loop (spawn, serve the workers' gates, heal, wait for quiescence, read the
 // final state), the table from operations to fault mechanisms (mechanisms.go: a crash is a
-// SIGKILL at the named fault point, a link fault a toxic or a cut on the worker's proxy), the
-// worker process's side (the gates around its ports), the emails workload's mail gateway, and
+// SIGKILL at the named fault point, a link fault a toxic or a cut on the worker's proxy, and an
+// ambiguous commit, a lost confirm or a lost ack the harness-wire toxic acting on the one
+// protocol event of the operation: wire_catalogue.go), the worker process's side (the gates around its ports), the emails workload's mail gateway, and
 // Clean, which reaps what killed runs left.
 //
 // The servers' own code lives below it: pg (PostgreSQL: schema, store, replication slot, error

@@ -6,12 +6,12 @@ package real
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/wire"
 	"github.com/deliveryharness/harness/harness/real/worker"
 )
 
@@ -71,9 +71,9 @@ var mechanisms = map[string]mechanism{
 	fault.CrashProducer:       crash,
 	fault.CrashRelay:          crash,
 	fault.CrashConsumer:       crash,
-	fault.AmbiguousCommit:     toxicUntil(proxyPostgres, "timeout", "downstream", worker.GateCommitDone),
-	fault.LostConfirm:         toxicUntil(proxyAMQP, "timeout", "downstream", worker.GateConfirmDone),
-	fault.LostAck:             toxicUntil(proxyAMQP, "reset_peer", "upstream", worker.GateAckDone),
+	fault.AmbiguousCommit:     onWire(proxyPostgres, wire.PGCommit, wire.Withhold, worker.GateCommitDone),
+	fault.LostConfirm:         onWire(proxyAMQP, wire.AMQPConfirm, wire.Drop, worker.GateConfirmDone),
+	fault.LostAck:             onWire(proxyAMQP, wire.AMQPAck, wire.DropReset, worker.GateAckDone),
 	fault.ConcurrentConsumers: dropConnection,
 	fault.PartitionDB:         cutDBLink,
 	fault.PartitionBroker:     cutBrokerLink,
@@ -87,7 +87,7 @@ func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, e
 	if w.name == "producer" && g.Kind == worker.GateProduce {
 		r.cursor++
 	}
-	if err := r.takeOff(w.name, g.Kind); err != nil {
+	if err := r.settleWire(w, g); err != nil {
 		return false, err
 	}
 	if g.Kind == worker.GatePoint {
@@ -112,35 +112,6 @@ func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, e
 		}
 	}
 	return false, nil
-}
-
-// pendingToxic is a toxic that comes off at a worker's next gate of one kind.
-type pendingToxic struct {
-	worker, proxy, toxic string
-	gate                 worker.GateKind
-}
-
-// takeOff takes off the toxics that wait for this gate of this worker.
-func (r *run) takeOff(name string, gate worker.GateKind) error {
-	for i := 0; i < len(r.pending); i++ {
-		pt := r.pending[i]
-		if pt.worker == name && pt.gate == gate {
-			// A timeout toxic swallows what it holds; the connections it stalled are dead to their
-			// clients already. Closing them first lets the toxic come off at once.
-			if err := r.proxies.cut(pt.proxy); err != nil {
-				return err
-			}
-			if err := r.proxies.heal(pt.proxy); err != nil {
-				return err
-			}
-			if err := r.proxies.remove(pt.proxy, pt.toxic); err != nil {
-				return err
-			}
-			r.pending = slices.Delete(r.pending, i, i+1)
-			i--
-		}
-	}
-	return nil
 }
 
 func (r *run) after(d time.Duration, what string, fn func()) {
@@ -178,23 +149,6 @@ func (r *run) observeBroker(ctx context.Context, name string) {
 	}
 	r.noteEvent(history.Event{Proc: "broker", Op: history.OpRequeue, From: name,
 		Detail: fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready)})
-}
-
-// toxicUntil puts a toxic of type typ (attribute timeout 0) on one stream of the worker's proxy
-// to a server, and takes it off at the worker's next gate of kind until, when the operation is
-// over: a "timeout" toxic on the replies (downstream) makes a reply never come (a COMMIT's, a
-// publisher confirm), a "reset_peer" toxic on the requests (upstream) resets the connection
-// before the request reaches the server (an ack).
-func toxicUntil(suffix, typ, stream string, until worker.GateKind) mechanism {
-	return func(_ context.Context, r *run, w *wproc, _ worker.Gate, _ *history.Fault) (bool, error) {
-		proxy := w.name + suffix
-		toxic, err := r.proxies.poison(proxy, typ, stream, map[string]int{"timeout": 0})
-		if err != nil {
-			return false, err
-		}
-		r.pending = append(r.pending, pendingToxic{worker: w.name, gate: until, proxy: proxy, toxic: toxic})
-		return false, nil
-	}
 }
 
 // cutDBLink cuts the worker's link to the database for the fault's duration.

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/deliveryharness/harness/harness/real/redact"
+	"github.com/deliveryharness/harness/harness/real/wire"
 )
 
 // proxies is an in-process Toxiproxy server with one proxy per component per server, so that a
@@ -124,4 +125,30 @@ func (ps *proxies) close() {
 		p.Stop()
 	}
 	_ = ps.srv.Collection.Clear()
+}
+
+// watchProxy starts a proxy named name in front of the server of rawURL with the harness-wire
+// toxic on both its streams, h deciding, and returns the URL that goes through it. Start it
+// before the process that uses it connects: the toxic parses only the connections that open
+// with it in place. unwatch unregisters h.
+func (r *run) watchProxy(name, rawURL string, h wire.Hook, proto wire.Proto) (string, error) {
+	proxied, err := r.proxies.add(name, rawURL)
+	if err != nil {
+		return "", err
+	}
+	id, stop := wire.Watch(h)
+	r.stops = append(r.stops, stop)
+	for _, stream := range []string{"upstream", "downstream"} {
+		if _, err := r.proxies.poisonWith(name, wire.ToxicType, stream, wire.Attributes(id, proto)); err != nil {
+			return "", err
+		}
+	}
+	return proxied, nil
+}
+
+// unwatch unregisters the run's wire hooks: their toxics pass everything from then on.
+func (r *run) unwatch() {
+	for _, stop := range r.stops {
+		stop()
+	}
 }

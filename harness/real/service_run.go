@@ -473,26 +473,15 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 		names = append(names, fault.ConsumerName(i))
 	}
 	watch := func(n, suffix, link, upstream string, proto wire.Proto) (string, error) {
-		proxied, err := r.proxies.add(n+suffix, upstream)
+		hk := newLinkHook(r, n, link)
+		proxied, err := r.watchProxy(n+suffix, upstream, hk, proto)
 		if err != nil {
 			return "", err
 		}
-		hk := newLinkHook(r, n, link)
-		id, stop := wire.Watch(hk)
 		sr.hooks[n] = append(sr.hooks[n], hk)
-		r.stops = append(r.stops, stop)
-		for _, stream := range []string{"upstream", "downstream"} {
-			if _, err := r.proxies.poisonWith(n+suffix, wire.ToxicType, stream, wire.Attributes(id, proto)); err != nil {
-				return "", err
-			}
-		}
 		return proxied, nil
 	}
-	defer func() {
-		for _, stop := range r.stops {
-			stop()
-		}
-	}()
+	defer r.unwatch()
 	for _, n := range names {
 		if r.pgURL[n], err = watch(n, proxyPostgres, fault.LinkDB, b.Infra.PostgresURL, wire.Postgres); err != nil {
 			return nil, err
