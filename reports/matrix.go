@@ -37,8 +37,9 @@ func shortFault(name string) string {
 // pair, a column per fault kind (in the order the kinds first appear in results), each cell the
 // symbols of the invariants that broke ("ok" when none did), "!" on a cell whose outcome differs
 // from the catalogue's expectation, "*" on one whose break only the search past the first runs
-// found. A legend and a summary follow, then every cell marked "*" with the seed the search found
-// it at, then every cell with a declared fault point no run reached, one line each, then every
+// found. A legend and a summary follow, with a line on how fully the runs reached their fault
+// points, then every cell marked "*" with the seed the search found it at, then every cell with a
+// declared fault point no run reached, one line each, then every
 // differing cell with its expected and observed outcome, what the search drew
 // and the catalogue's reason.
 func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error {
@@ -84,6 +85,11 @@ func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error 
 	}
 	for _, l := range wrapItems(summarize(results).items(), width, "", "") {
 		fmt.Fprintln(&b, l)
+	}
+	if c := coverageSummary(results); c != "" {
+		for _, l := range wrap(c, width, "", "  ") {
+			fmt.Fprintln(&b, l)
+		}
 	}
 
 	var searched []result.CellResult
@@ -131,7 +137,7 @@ func Matrix(w io.Writer, results []result.CellResult, opts MatrixOptions) error 
 				notes = append(notes, "    missing   ", fmt.Sprintf("%s not found in %d runs: a rarer mechanism; more --seeds may find it", nameList(m, ""), r.Runs))
 			}
 			if s := exploreText(r); s != "" {
-				notes = append(notes, "    explored  ", s)
+				notes = append(notes, "    bounds    ", s)
 			} else if s := searchText(r); s != "" {
 				notes = append(notes, "    search    ", s)
 			}
