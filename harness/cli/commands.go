@@ -56,7 +56,7 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.BoolVar(&c.noShrink, "no-shrink", false, "report the first failing scenario as it was drawn")
 	fs.BoolVar(&c.shrink, "shrink", false, "with --backend real: shrink the failing scenario too (each step is a real run; a step is kept only if its run breaks the invariant again)")
 	b := scenarios.DefaultBounds
-	fs.StringVar(&c.explore, "explore", "random", "`MODE`: random (seeded draws) or exhaustive (every schedule within the --max-* bounds, one run each, in place of seeds)")
+	fs.StringVar(&c.explore, "explore", "random", "exploration `MODE`: random (seeded draws) or exhaustive (every schedule within the --max-* bounds, one run each, in place of seeds)")
 	fs.IntVar(&c.maxCommands, "max-commands", b.MaxCommands, "with --explore exhaustive: at most `N` business commands")
 	fs.IntVar(&c.maxFaults, "max-faults", b.MaxFaults, "with --explore exhaustive: at most `N` faults of the cell's kind")
 	fs.IntVar(&c.maxConsumers, "max-consumers", b.MaxConsumers, "with --explore exhaustive: at most `N` competing consumers (0: the fault kind's minimum)")
