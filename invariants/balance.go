@@ -44,7 +44,9 @@ func (c balance) run(s *state) []Violation {
 	}
 	sort.Strings(keys)
 
-	var phantoms map[string][]string // uncommitted effect ids by account, built on first mismatch
+	// The effect rows no committed credit of their account explains, by account, built on first
+	// mismatch: uncommitted credits, and committed ones booked on another account.
+	var phantoms map[string][]string
 	var out []Violation
 	for _, key := range keys {
 		got, hasGot := s.values[key]
@@ -54,8 +56,13 @@ func (c balance) run(s *state) []Violation {
 		if phantoms == nil {
 			phantoms = make(map[string][]string)
 			for _, id := range s.effectIDs {
-				if _, ok := s.committed[id]; !ok {
+				m, ok := s.committed[id]
+				if !ok {
 					k := s.effects[id][0].Key
+					phantoms[k] = append(phantoms[k], id)
+					continue
+				}
+				for _, k := range misplaced(s.effects[id], m) {
 					phantoms[k] = append(phantoms[k], id)
 				}
 			}
@@ -68,6 +75,16 @@ func (c balance) run(s *state) []Violation {
 			}
 		}
 		for _, id := range phantoms[key] {
+			if m, ok := s.committed[id]; ok {
+				n := 0
+				for _, e := range s.effects[id] {
+					if e.Key == key {
+						n++
+					}
+				}
+				reasons = append(reasons, reason{id, fmt.Sprintf("%s applied %s here but committed to %s", id, times(n), m.Key)})
+				continue
+			}
 			reasons = append(reasons, reason{id, fmt.Sprintf("%s applied %s but never committed", id, times(len(s.effects[id])))})
 		}
 		sort.Slice(reasons, func(i, j int) bool { return reasons[i].id < reasons[j].id })
@@ -103,11 +120,21 @@ func (c balance) run(s *state) []Violation {
 	return out
 }
 
-// explain says how committed credit m's effect rows depart from one row of its amount, or "".
+// explain says how committed credit m's effect rows on its own account depart from one row of
+// its amount, or "".
 func (balance) explain(s *state, m history.Message) string {
-	rows := s.effects[m.ID]
-	if len(rows) == 0 {
+	all := s.effects[m.ID]
+	if len(all) == 0 {
 		return m.ID + " never applied"
+	}
+	rows := make([]history.Effect, 0, len(all))
+	for _, e := range all {
+		if e.Key == m.Key {
+			rows = append(rows, e)
+		}
+	}
+	if len(rows) == 0 {
+		return fmt.Sprintf("%s applied to %s, not %s", m.ID, strings.Join(misplaced(all, m), " and "), m.Key)
 	}
 	text := ""
 	if len(rows) > 1 {
@@ -125,4 +152,16 @@ func (balance) explain(s *state, m history.Message) string {
 		}
 	}
 	return text
+}
+
+// misplaced lists the accounts other than committed credit m's own that rows (m's effect rows)
+// were booked on, sorted, each once.
+func misplaced(rows []history.Effect, m history.Message) []string {
+	var keys []string
+	for _, e := range rows {
+		if e.Key != m.Key {
+			keys = append(keys, e.Key)
+		}
+	}
+	return sortedSet(keys)
 }

@@ -107,6 +107,49 @@ func TestFixtures(t *testing.T) {
 		{"prices-converges-orphan", "prices", []expect{
 			{converges, "gizmo", nil, "gizmo price 55 (no change set it), but no change to gizmo committed"},
 		}},
+
+		// An effect must be what its command asked for: its key and its amount, not only its
+		// message id. A row that departs is an effect no committed message asked for (phantom),
+		// and the message it claims is still owed its own (lost), for every effect kind.
+		{"orders-wrong-key", "orders", []expect{
+			{lost, "order-1", []string{"order-1"}, "order-1 committed on order-1 for 10 but never paid as committed (payments for order-1: 1, as committed: 0)"},
+			{phantom, "order-2", []string{"order-1"}, "order-1 paid 1 time on order-2 for 10, but committed on order-1 for 10 (payments for order-1: 1, as committed: 0)"},
+		}},
+		{"orders-wrong-amount", "orders", []expect{
+			{lost, "order-1", []string{"order-1"}, "order-1 committed on order-1 for 10 but never paid as committed (payments for order-1: 1, as committed: 0)"},
+			{phantom, "order-1", []string{"order-1"}, "order-1 paid 1 time on order-1 for 100, but committed on order-1 for 10 (payments for order-1: 1, as committed: 0)"},
+		}},
+		{"credits-wrong-key", "credits", []expect{
+			{lost, "acct-A", []string{"txn-2"}, "txn-2 committed on acct-A for 50 but never credited as committed (ledger entries for txn-2: 1, as committed: 0)"},
+			{phantom, "acct-B", []string{"txn-2"}, "txn-2 credited 1 time on acct-B for 50, but committed on acct-A for 50 (ledger entries for txn-2: 1, as committed: 0)"},
+			{balance, "acct-A", []string{"txn-2"}, "acct-A balance 100, committed credits sum to 150 (txn-2 applied to acct-B, not acct-A)"},
+			{balance, "acct-B", []string{"txn-2"}, "acct-B balance 120, committed credits sum to 70 (txn-2 applied 1 time here but committed to acct-A)"},
+		}},
+		{"credits-wrong-amount", "credits", []expect{
+			{lost, "acct-A", []string{"txn-2"}, "txn-2 committed on acct-A for 50 but never credited as committed (ledger entries for txn-2: 1, as committed: 0)"},
+			{phantom, "acct-A", []string{"txn-2"}, "txn-2 credited 1 time on acct-A for 5, but committed on acct-A for 50 (ledger entries for txn-2: 1, as committed: 0)"},
+			{balance, "acct-A", []string{"txn-2"}, "acct-A balance 105, committed credits sum to 150 (txn-2 applied as 5 (committed 50))"},
+		}},
+		{"prices-wrong-key", "prices", []expect{
+			{lost, "widget", []string{"price-2"}, "price-2 committed on widget for 120 but never written as committed (price writes for price-2: 1, as committed: 0)"},
+			{phantom, "gadget", []string{"price-2"}, "price-2 written 1 time on gadget for 120, but committed on widget for 120 (price writes for price-2: 1, as committed: 0)"},
+			{converges, "gadget", []string{"price-2", "price-3"}, "gadget price 120 from price-2, expected 80 from price-3 (seq 1)"},
+			{converges, "widget", []string{"price-1", "price-2"}, "widget price 100 from price-1, expected 120 from price-2 (seq 2)"},
+		}},
+		// A change a newer one overtook owes no effect, but the row it left must still be its own:
+		// the final price is right, and only no-phantom-effect sees the wrong write.
+		{"prices-wrong-amount", "prices", []expect{
+			{phantom, "widget", []string{"price-1"}, "price-1 written 1 time on widget for 999, but committed on widget for 100 (price writes for price-1: 1, as committed: 0)"},
+		}},
+		{"emails-good", "emails", nil},
+		{"emails-wrong-key", "emails", []expect{
+			{lost, "user-1", []string{"signup-1"}, "signup-1 committed on user-1 for 1 but never emailed as committed (emails for signup-1: 1, as committed: 0)"},
+			{phantom, "user-2", []string{"signup-1"}, "signup-1 emailed 1 time on user-2 for 1, but committed on user-1 for 1 (emails for signup-1: 1, as committed: 0)"},
+		}},
+		{"emails-wrong-amount", "emails", []expect{
+			{lost, "user-2", []string{"signup-2"}, "signup-2 committed on user-2 for 2 but never emailed as committed (emails for signup-2: 1, as committed: 0)"},
+			{phantom, "user-2", []string{"signup-2"}, "signup-2 emailed 1 time on user-2 for 20, but committed on user-2 for 2 (emails for signup-2: 1, as committed: 0)"},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {
@@ -344,7 +387,11 @@ func TestBalanceAmountMismatch(t *testing.T) {
 		},
 	}
 	vs := Check(h)
-	want := []expect{{"balance", "acct-A", []string{"txn-1"}, "acct-A balance 10, committed credits sum to 100 (txn-1 applied as 10 (committed 100))"}}
+	want := []expect{
+		{"no-lost-effect", "acct-A", []string{"txn-1"}, "txn-1 committed on acct-A for 100 but never credited as committed (ledger entries for txn-1: 1, as committed: 0)"},
+		{"no-phantom-effect", "acct-A", []string{"txn-1"}, "txn-1 credited 1 time on acct-A for 10, but committed on acct-A for 100 (ledger entries for txn-1: 1, as committed: 0)"},
+		{"balance", "acct-A", []string{"txn-1"}, "acct-A balance 10, committed credits sum to 100 (txn-1 applied as 10 (committed 100))"},
+	}
 	if g := got(vs); !reflect.DeepEqual(g, want) {
 		t.Errorf("Check:\n got %+v\nwant %+v", g, want)
 	}
@@ -357,6 +404,86 @@ func TestBalanceAmountMismatch(t *testing.T) {
 	want = []expect{{"balance", "acct-A", nil, "acct-A balance 0 (no row), committed credits sum to 100 (no effect row explains the difference)"}}
 	if g := got(Check(h)); !reflect.DeepEqual(g, want) {
 		t.Errorf("Check with no balance row:\n got %+v\nwant %+v", g, want)
+	}
+}
+
+// An effect row belongs to its committed message only with the message's key and amount: a
+// stray row beside a right one is a phantom (and a duplicate where that applies) but nothing is
+// lost; rows on two wrong keys are two phantoms; per effect kind.
+func TestEffectAsCommitted(t *testing.T) {
+	type (
+		m = history.Message
+		e = history.Effect
+		v = history.Value
+	)
+	for _, tc := range []struct {
+		name      string
+		workload  string
+		committed []m
+		effects   []e
+		values    []v
+		want      []expect
+	}{
+		{"append: a stray copy on another order", "orders",
+			[]m{{ID: "order-1", Key: "order-1", Amount: 10}, {ID: "order-2", Key: "order-2", Amount: 20}},
+			[]e{{Msg: "order-1", Key: "order-1", Amount: 10}, {Msg: "order-2", Key: "order-2", Amount: 20}, {Msg: "order-1", Key: "order-2", Amount: 10}},
+			nil,
+			[]expect{
+				{"no-duplicate-effect", "order-1", []string{"order-1"}, "order-1 paid 2 times on order-1 and order-2 (payments for order-1: 2)"},
+				{"no-phantom-effect", "order-2", []string{"order-1"}, "order-1 paid 1 time on order-2 for 10, but committed on order-1 for 10 (payments for order-1: 2, as committed: 1)"},
+			}},
+		{"append: right key, right amount", "orders",
+			[]m{{ID: "order-1", Key: "order-1", Amount: 10}},
+			[]e{{Msg: "order-1", Key: "order-1", Amount: 10}},
+			nil, nil},
+		{"add: booked on two other accounts", "credits",
+			[]m{{ID: "txn-1", Key: "acct-A", Amount: 10}},
+			[]e{{Msg: "txn-1", Key: "acct-C", Amount: 10}, {Msg: "txn-1", Key: "acct-B", Amount: 10}, {Msg: "txn-1", Key: "acct-B", Amount: 11}},
+			[]v{{Key: "acct-B", Value: 21}, {Key: "acct-C", Value: 10}},
+			[]expect{
+				{"no-duplicate-effect", "acct-A", []string{"txn-1"}, "txn-1 credited 3 times on acct-B and acct-C (ledger entries for txn-1: 3)"},
+				{"no-lost-effect", "acct-A", []string{"txn-1"}, "txn-1 committed on acct-A for 10 but never credited as committed (ledger entries for txn-1: 3, as committed: 0)"},
+				{"no-phantom-effect", "acct-B", []string{"txn-1"}, "txn-1 credited 2 times on acct-B for 10 and 11, but committed on acct-A for 10 (ledger entries for txn-1: 3, as committed: 0)"},
+				{"no-phantom-effect", "acct-C", []string{"txn-1"}, "txn-1 credited 1 time on acct-C for 10, but committed on acct-A for 10 (ledger entries for txn-1: 3, as committed: 0)"},
+				{"balance", "acct-A", []string{"txn-1"}, "acct-A balance 0 (no row), committed credits sum to 10 (txn-1 applied to acct-B and acct-C, not acct-A)"},
+				{"balance", "acct-B", []string{"txn-1"}, "acct-B balance 21, but no credit to acct-B committed (txn-1 applied 2 times here but committed to acct-A)"},
+				{"balance", "acct-C", []string{"txn-1"}, "acct-C balance 10, but no credit to acct-C committed (txn-1 applied 1 time here but committed to acct-A)"},
+			}},
+		{"add: an uncommitted credit is a phantom as before", "credits",
+			nil,
+			[]e{{Msg: "txn-9", Key: "acct-A", Amount: 5}},
+			[]v{{Key: "acct-A", Value: 5}},
+			[]expect{
+				{"no-phantom-effect", "acct-A", []string{"txn-9"}, "txn-9 credited 1 time to acct-A but never committed (ledger entries for txn-9: 1, committed rows: 0)"},
+				{"balance", "acct-A", []string{"txn-9"}, "acct-A balance 5, but no credit to acct-A committed (txn-9 applied 1 time but never committed)"},
+			}},
+		{"set: the latest change written with another price", "prices",
+			[]m{{ID: "price-1", Key: "sku-1", Amount: 101, Seq: 1}, {ID: "price-2", Key: "sku-1", Amount: 102, Seq: 2}},
+			[]e{{Msg: "price-1", Key: "sku-1", Amount: 101}, {Msg: "price-2", Key: "sku-1", Amount: 120}},
+			[]v{{Key: "sku-1", Value: 120}},
+			[]expect{
+				{"no-lost-effect", "sku-1", []string{"price-2"}, "price-2 committed on sku-1 for 102 but never written as committed (price writes for price-2: 1, as committed: 0)"},
+				{"no-phantom-effect", "sku-1", []string{"price-2"}, "price-2 written 1 time on sku-1 for 120, but committed on sku-1 for 102 (price writes for price-2: 1, as committed: 0)"},
+				{"converges", "sku-1", []string{"price-2"}, "sku-1 price 120 from price-2, expected 102 from price-2 (seq 2)"},
+			}},
+		{"external: a second email to another user", "emails",
+			[]m{{ID: "signup-1", Key: "user-1", Amount: 1}},
+			[]e{{Msg: "signup-1", Key: "user-1", Amount: 1}, {Msg: "signup-1", Key: "user-9", Amount: 1}},
+			nil,
+			[]expect{
+				{"no-duplicate-effect", "user-1", []string{"signup-1"}, "signup-1 emailed 2 times on user-1 and user-9 (emails for signup-1: 2)"},
+				{"no-phantom-effect", "user-9", []string{"signup-1"}, "signup-1 emailed 1 time on user-9 for 1, but committed on user-1 for 1 (emails for signup-1: 2, as committed: 1)"},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &history.History{
+				Scenario: history.Scenario{Workload: tc.workload},
+				Final:    history.Final{Committed: tc.committed, Effects: tc.effects, Values: tc.values},
+			}
+			if g := got(Check(h)); !reflect.DeepEqual(g, tc.want) && !(len(g) == 0 && len(tc.want) == 0) {
+				t.Errorf("Check:\n got %+v\nwant %+v", g, tc.want)
+			}
+		})
 	}
 }
 
@@ -465,7 +592,14 @@ func generated(workload string, n int) *history.History {
 		t++
 		h.Events = append(h.Events, history.Event{Time: t, Proc: "producer", Op: history.OpCommit, Msg: id, Key: key})
 		for a := 0; a < applies; a++ {
-			h.Final.Effects = append(h.Final.Effects, history.Effect{Msg: id, Key: key, Amount: m.Amount})
+			row := history.Effect{Msg: id, Key: key, Amount: m.Amount}
+			switch {
+			case i%9 == 5 && a == applies-1: // booked on another key
+				row.Key = fmt.Sprintf("key-%02d", (i+1)%7)
+			case i%11 == 4: // booked for another amount
+				row.Amount++
+			}
+			h.Final.Effects = append(h.Final.Effects, row)
 			t++
 			h.Events = append(h.Events, history.Event{Time: t, Proc: "consumer-1", Op: history.OpApply, Msg: id, Key: key})
 			switch workload {
