@@ -13,7 +13,8 @@ const cellWidth = 100
 
 // Cell writes the result of one cell, as `simulate run` prints it: the cell, its backend and runs,
 // what the search past the first runs drew and found, for each invariant the runs that broke it, the expected and observed outcome with the
-// catalogue's reason, its cost, the fault points no run reached, then the counterexample's
+// catalogue's reason, its cost, the fault points its runs reached with the runs that reached each
+// and those no run reached, then the counterexample's
 // timeline if there is one. At most one
 // TimelineOptions is used, for the timeline.
 func Cell(w io.Writer, r result.CellResult, opts ...TimelineOptions) error {
@@ -81,10 +82,15 @@ func writeCell(b *strings.Builder, r result.CellResult) {
 			fmt.Fprintln(b, l)
 		}
 	}
-	if u := unreachedText(r); u != "" {
-		for _, l := range wrap(u, cellWidth, "coverage  ", "          ") {
+	prefix := "coverage  "
+	for _, text := range []string{reachedText(r), unreachedText(r)} {
+		if text == "" {
+			continue
+		}
+		for _, l := range wrap(text, cellWidth, prefix, "          ") {
 			fmt.Fprintln(b, l)
 		}
+		prefix = "          "
 	}
 }
 

@@ -18,16 +18,20 @@ func coverageResults() []result.CellResult {
 		"the consumer dies after the payment commits and before its ack; the broker redelivers and the naive consumer pays again")
 	partial.Counterexample = duplicateCE()
 	partial.Coverage = result.Coverage{
-		{Role: "producer", Declared: []string{"producer.after-commit"}, Reached: []string{"producer.after-commit"}, Unreached: []string{}},
+		{Role: "producer", Declared: []string{"producer.after-commit"}, Reached: []string{"producer.after-commit"}, Unreached: []string{},
+			Runs: 10, RunsReached: map[string]int{"producer.after-commit": 10}},
 		{Role: "relay", Declared: []string{"relay.after-claim", "relay.after-publish", "relay.after-commit"},
-			Reached: []string{"relay.after-claim", "relay.after-publish"}, Unreached: []string{"relay.after-commit"}},
+			Reached: []string{"relay.after-claim", "relay.after-publish"}, Unreached: []string{"relay.after-commit"},
+			Runs: 10, RunsReached: map[string]int{"relay.after-claim": 10, "relay.after-publish": 7}},
 		{Role: "consumer", Declared: []string{"consumer.after-receive", "consumer.after-effect"},
-			Reached: []string{"consumer.after-effect"}, Unreached: []string{"consumer.after-receive"}},
+			Reached: []string{"consumer.after-effect"}, Unreached: []string{"consumer.after-receive"},
+			Runs: 10, RunsReached: map[string]int{"consumer.after-effect": 9}},
 	}
 	full := cellResult("outbox", "inbox", "orders", "crash-consumer", 10, ordersCounts(0, 0, 0), nil, true,
 		"the redelivered copy finds its inbox row and is acked without a second payment")
 	full.Coverage = result.Coverage{
-		{Role: "consumer", Declared: []string{"consumer.after-effect"}, Reached: []string{"consumer.after-effect"}, Unreached: []string{}},
+		{Role: "consumer", Declared: []string{"consumer.after-effect"}, Reached: []string{"consumer.after-effect"}, Unreached: []string{},
+			Runs: 10, RunsReached: map[string]int{"consumer.after-effect": 10}},
 	}
 	return []result.CellResult{partial, full}
 }
@@ -68,20 +72,68 @@ func TestUnreachedText(t *testing.T) {
 	}
 }
 
-// TestCoverageHTML: the matrix cell's title and the counterexample's page say which points no
-// run reached; a cell that reached them all says nothing of it.
-func TestCoverageHTML(t *testing.T) {
-	const line = "Points no run reached: relay: relay.after-commit; consumer: consumer.after-receive."
-	pages, _ := site(t, coverageResults())
-	if n := strings.Count(pages["matrix.html"], line); n != 1 {
-		t.Errorf("matrix.html has the line %d times, want once (the partial cell's title)", n)
+// TestReachedText: a cell's own reports name every point reached with the runs that reached it;
+// the HTML matrix's title names only the points some runs missed; a coverage without counts (a
+// result written before them) names the points alone.
+func TestReachedText(t *testing.T) {
+	results := coverageResults()
+	uncounted := results[0]
+	uncounted.Coverage = nil
+	for _, rc := range results[0].Coverage {
+		rc.Runs, rc.RunsReached = 0, nil
+		uncounted.Coverage = append(uncounted.Coverage, rc)
 	}
-	if n := strings.Count(pages["matrix.html"], "Points no run reached"); n != 1 {
-		t.Errorf("matrix.html names unreached points %d times, want once", n)
+	noneReached := result.CellResult{Coverage: result.Coverage{{Role: "consumer", Declared: []string{"consumer.after-effect"},
+		Reached: []string{}, Unreached: []string{"consumer.after-effect"}, Runs: 10, RunsReached: map[string]int{}}}}
+	for _, tc := range []struct {
+		name          string
+		r             result.CellResult
+		reached, some string
+	}{
+		{"some points in some runs", results[0],
+			"runs that reached each fault point, of 10: producer: producer.after-commit 10; relay: relay.after-claim 10, relay.after-publish 7; consumer: consumer.after-effect 9",
+			"fault points only some of the 10 runs reached: relay.after-publish 7, consumer.after-effect 9"},
+		{"every point in every run", results[1], "runs that reached each fault point, of 10: consumer: consumer.after-effect 10", ""},
+		{"not counted", uncounted,
+			"fault points reached: producer: producer.after-commit; relay: relay.after-claim, relay.after-publish; consumer: consumer.after-effect", ""},
+		{"none reached", noneReached, "", ""},
+		{"not measured", result.CellResult{}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := reachedText(tc.r); got != tc.reached {
+				t.Errorf("reachedText = %q, want %q", got, tc.reached)
+			}
+			if got := partlyReachedText(tc.r); got != tc.some {
+				t.Errorf("partlyReachedText = %q, want %q", got, tc.some)
+			}
+		})
+	}
+}
+
+// TestCoverageHTML: the matrix cell's title names the points only some runs reached and those
+// no run reached; the counterexample's page names every point with its runs and those no run
+// reached; a cell whose every run reached every point says nothing of it in its title.
+func TestCoverageHTML(t *testing.T) {
+	const (
+		line = "Points no run reached: relay: relay.after-commit; consumer: consumer.after-receive."
+		some = "Fault points only some of the 10 runs reached: relay.after-publish 7, consumer.after-effect 9."
+		runs = "Runs that reached each fault point, of 10: producer: producer.after-commit 10; relay: relay.after-claim 10, relay.after-publish 7; consumer: consumer.after-effect 9."
+	)
+	pages, _ := site(t, coverageResults())
+	matrix := pages["matrix.html"]
+	for _, want := range []string{line, some} {
+		if n := strings.Count(matrix, want); n != 1 {
+			t.Errorf("matrix.html has %q %d times, want once (the partial cell's title)", want, n)
+		}
+	}
+	for _, want := range []string{"Points no run reached", "Fault points only some"} {
+		if n := strings.Count(matrix, want); n != 1 {
+			t.Errorf("matrix.html has %q %d times, want once", want, n)
+		}
 	}
 	ce := pages["counterexamples/outbox_naive_orders_crash-consumer.html"]
-	if !strings.Contains(ce, `<p class="coverage">`+line+`</p>`) {
-		t.Errorf("the counterexample page does not say which points no run reached:\n%s", ce)
+	if !strings.Contains(ce, `<p class="coverage">`+runs+" "+line+`</p>`) {
+		t.Errorf("the counterexample page does not say which points its runs reached and which none did:\n%s", ce)
 	}
 }
 
@@ -102,5 +154,11 @@ func TestCoverageJSON(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), `"unreached": []`) {
 		t.Errorf("want empty lists as []:\n%s", b.String())
+	}
+	if rc := cov[1]; rc.Runs != 10 || len(rc.RunsReached) != 2 || rc.RunsReached["relay.after-publish"] != 7 {
+		t.Errorf("relay counts: runs %d, runs_reached %v; want 10 and relay.after-publish 7 of 2 points", rc.Runs, rc.RunsReached)
+	}
+	if !strings.Contains(b.String(), `"runs_reached": {`) {
+		t.Errorf("want runs_reached per role:\n%s", b.String())
 	}
 }

@@ -250,7 +250,7 @@ type htmlCounterexample struct {
 	Differences []string
 	Reason      string
 	Search      string // what the search past the first runs drew and found
-	Coverage    string // the fault points no run of the cell reached, as a sentence; "" when none
+	Coverage    string // the fault points the cell's runs reached, with the runs that did, and those none reached; "" when not measured
 	Seed        string // the seed, the shrunk size and the schedule
 	Replay      []string
 	Notes       []string
@@ -280,6 +280,10 @@ func newHTMLPage(results []result.CellResult, links htmlLinkSet) htmlPage {
 	if links.site && len(links.numbers) > 0 {
 		p.Reading = strings.TrimSuffix(p.Reading, ".") + fmt.Sprintf(", on a page of its own (%s under %s/).",
 			plural(len(links.numbers), "counterexample"), htmlCEDir)
+	}
+	if c := coverageSummary(results); c != "" {
+		p.Reading += " A cell's title also names the fault points only some of its runs reached, and those none did. " +
+			capitalize(c) + "."
 	}
 	if len(results) == 1 {
 		p.Heading = cellTitle(results[0].Cell())
@@ -435,9 +439,13 @@ func htmlCounterexampleOf(r result.CellResult, links htmlLinkSet, own bool) html
 		Replay:      t.replay,
 		Notes:       t.notes,
 	}
-	if u := unreachedText(r); u != "" {
-		c.Coverage = capitalize(u) + "."
+	var cov []string
+	for _, text := range []string{reachedText(r), unreachedText(r)} {
+		if text != "" {
+			cov = append(cov, capitalize(text)+".")
+		}
 	}
+	c.Coverage = strings.Join(cov, " ")
 	for _, v := range t.violations {
 		c.Violations = append(c.Violations, htmlViolation{Invariant: string(v.Invariant), Text: violationText(v)})
 	}

@@ -11,7 +11,8 @@ import (
 
 // Markdown writes results as Markdown that pastes into an architecture decision record: a table
 // per workload with each cell's broken invariants and the share of runs that broke each, the
-// legend and summary, the cells whose break only the search past the first runs found (marked
+// legend and summary, how fully the runs reached their fault points, the cells whose break only
+// the search past the first runs found (marked
 // "*", with the seed that found it), the cells with fault points no run reached, the cost of
 // each strategy pairing, the cells that differ
 // from the catalogue, and a section per counterexample with its timeline as a numbered list. Headings
@@ -44,6 +45,9 @@ func Markdown(w io.Writer, results []result.CellResult) error {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "Legend: %s; a percentage is the share of runs that broke the invariant.\n", legendText())
+	if c := coverageSummary(results); c != "" {
+		fmt.Fprintf(&b, "\n%s. The runs that reached each point, cell by cell, are in the JSON report (`coverage`).\n", mdEscape(capitalize(c)))
+	}
 	var searched []result.CellResult
 	for _, r := range results {
 		if len(r.FoundBySearch) > 0 {

@@ -105,8 +105,8 @@ func differences(r result.CellResult) []string {
 }
 
 // cellDetail is everything a matrix cell stands for, one statement a line: the cell, expected
-// and observed outcomes, differences, search finds, the catalogue's reason and the fault points
-// no run reached.
+// and observed outcomes, differences, search finds, the catalogue's reason, the fault points only
+// some runs reached (with the runs that did) and those no run reached.
 func cellDetail(r result.CellResult) string {
 	lines := []string{
 		cellTitle(r.Cell()),
@@ -122,6 +122,9 @@ func cellDetail(r result.CellResult) string {
 	}
 	if r.Reason != "" {
 		lines = append(lines, "Reason: "+sentence(r.Reason))
+	}
+	if p := partlyReachedText(r); p != "" {
+		lines = append(lines, capitalize(p)+".")
 	}
 	if u := unreachedText(r); u != "" {
 		lines = append(lines, capitalize(u)+".")

@@ -1,6 +1,7 @@
 package scenarios
 
-// Which of the fault points a cell's strategies declare its runs reached (result.Coverage).
+// Which of the fault points a cell's strategies declare its runs reached, and in how many runs
+// (result.Coverage).
 
 import (
 	"slices"
@@ -11,18 +12,34 @@ import (
 )
 
 // Coverage is, per role, the fault points p and c declare (the producer's Points, its relay's
-// RelayPoints, the consumer's Points), split by whether reached holds them. Roles that declare no
-// point are left out; reached may hold points of several runs, in any order and repeated.
+// RelayPoints, the consumer's Points), split by whether reached holds them, each reached one with
+// the number of times reached holds it. Roles that declare no point are left out. reached may
+// hold the points of several runs in any order: appended run after run, each run's
+// History.Reached (which lists a point once), a point's count is the runs that passed it. The
+// counts' Runs is left 0: the caller knows how many runs reached is of.
 func Coverage(p strategies.Producer, c strategies.Consumer, reached []history.Reach) result.Coverage {
+	counts := make(map[history.Reach]int, len(reached))
+	for _, r := range reached {
+		counts[r]++
+	}
+	return coverage(p, c, counts, 0)
+}
+
+// coverage is Coverage over counts (runs by point) of runs runs.
+func coverage(p strategies.Producer, c strategies.Consumer, counts map[history.Reach]int, runs int) result.Coverage {
 	var cov result.Coverage
 	add := func(role string, declared []string) {
 		if len(declared) == 0 {
 			return
 		}
-		rc := result.RoleCoverage{Role: role, Declared: slices.Clone(declared), Reached: []string{}, Unreached: []string{}}
+		rc := result.RoleCoverage{
+			Role: role, Declared: slices.Clone(declared), Reached: []string{}, Unreached: []string{},
+			Runs: runs, RunsReached: map[string]int{},
+		}
 		for _, point := range declared {
-			if slices.Contains(reached, history.Reach{Role: role, Point: point}) {
+			if n := counts[history.Reach{Role: role, Point: point}]; n > 0 {
 				rc.Reached = append(rc.Reached, point)
+				rc.RunsReached[point] = n
 			} else {
 				rc.Unreached = append(rc.Unreached, point)
 			}
@@ -37,17 +54,23 @@ func Coverage(p strategies.Producer, c strategies.Consumer, reached []history.Re
 	return cov
 }
 
-// reachMeter gathers the fault points a cell's runs reached, each once.
-type reachMeter struct{ reached []history.Reach }
+// reachMeter counts, over a cell's settled runs, the runs that reached each fault point.
+type reachMeter struct {
+	runs   int
+	counts map[history.Reach]int
+}
 
+// add counts one settled run's points (History.Reached lists each once).
 func (m *reachMeter) add(h *history.History) {
 	if h == nil {
 		return
 	}
+	m.runs++
+	if m.counts == nil {
+		m.counts = make(map[history.Reach]int, 16)
+	}
 	for _, r := range h.Reached {
-		if !slices.Contains(m.reached, r) {
-			m.reached = append(m.reached, r)
-		}
+		m.counts[r]++
 	}
 }
 
@@ -62,5 +85,5 @@ func (m *reachMeter) coverage(c result.Cell) result.Coverage {
 	if err != nil {
 		return nil
 	}
-	return Coverage(p, cons, m.reached)
+	return coverage(p, cons, m.counts, m.runs)
 }

@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/deliveryharness/harness/harness"
@@ -54,17 +55,29 @@ func registerOnce(t *testing.T, c strategies.Consumer) {
 	}
 }
 
-// TestCellCoverage: a cell lists, per role, the declared fault points its runs reached and those
-// none reached; a point the strategy never passes is unreached, and a strategy that passes every
-// point it declares has none unreached.
+// passedIn is the counts of a coverage whose every point of points was passed in all runs runs.
+func passedIn(points []string, runs int) map[string]int {
+	out := make(map[string]int, len(points))
+	for _, p := range points {
+		out[p] = runs
+	}
+	return out
+}
+
+// TestCellCoverage: a cell lists, per role, the declared fault points its runs reached, with the
+// runs that reached each, and those none reached; a point the strategy never passes is
+// unreached, and a strategy that passes every point it declares has none unreached.
 func TestCellCoverage(t *testing.T) {
 	const (
 		effect = strategies.PointConsumerAfterEffect
 		check  = strategies.PointConsumerAfterCheck
+		runs   = 10
 	)
 	outbox := strategies.Outbox{}
-	relay := result.RoleCoverage{Role: history.RoleRelay, Declared: outbox.RelayPoints(), Reached: outbox.RelayPoints(), Unreached: []string{}}
-	producer := result.RoleCoverage{Role: history.RoleProducer, Declared: outbox.Points(), Reached: outbox.Points(), Unreached: []string{}}
+	relay := result.RoleCoverage{Role: history.RoleRelay, Declared: outbox.RelayPoints(), Reached: outbox.RelayPoints(), Unreached: []string{},
+		Runs: runs, RunsReached: passedIn(outbox.RelayPoints(), runs)}
+	producer := result.RoleCoverage{Role: history.RoleProducer, Declared: outbox.Points(), Reached: outbox.Points(), Unreached: []string{},
+		Runs: runs, RunsReached: passedIn(outbox.Points(), runs)}
 	for _, tc := range []struct {
 		name          string
 		consumer      passingConsumer
@@ -73,19 +86,22 @@ func TestCellCoverage(t *testing.T) {
 		wantUnreached result.Coverage
 	}{
 		{"all passed", passingConsumer{name: "coverage-all", declares: []string{effect}, passes: []string{effect}}, "none",
-			result.RoleCoverage{Role: "consumer", Declared: []string{effect}, Reached: []string{effect}, Unreached: []string{}}, nil},
+			result.RoleCoverage{Role: "consumer", Declared: []string{effect}, Reached: []string{effect}, Unreached: []string{},
+				Runs: runs, RunsReached: passedIn([]string{effect}, runs)}, nil},
 		{"one never passed", passingConsumer{name: "coverage-partial", declares: []string{check, effect}, passes: []string{effect}}, "none",
-			result.RoleCoverage{Role: "consumer", Declared: []string{check, effect}, Reached: []string{effect}, Unreached: []string{check}},
+			result.RoleCoverage{Role: "consumer", Declared: []string{check, effect}, Reached: []string{effect}, Unreached: []string{check},
+				Runs: runs, RunsReached: passedIn([]string{effect}, runs)},
 			result.Coverage{{Role: "consumer", Unreached: []string{check}}}},
 		{"never passed, with crashes", passingConsumer{name: "coverage-partial", declares: []string{check, effect}, passes: []string{effect}}, "crash-consumer",
-			result.RoleCoverage{Role: "consumer", Declared: []string{check, effect}, Reached: []string{effect}, Unreached: []string{check}},
+			result.RoleCoverage{Role: "consumer", Declared: []string{check, effect}, Reached: []string{effect}, Unreached: []string{check},
+				Runs: runs, RunsReached: passedIn([]string{effect}, runs)},
 			result.Coverage{{Role: "consumer", Unreached: []string{check}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			registerOnce(t, tc.consumer)
 			c := result.Cell{Producer: outbox.Name(), Consumer: tc.consumer.name, Workload: "orders", Fault: tc.fault}
 			opts := scenarios.DefaultOptions()
-			opts.Seeds, opts.Search, opts.NoShrink = 10, 0, true
+			opts.Seeds, opts.Search, opts.NoShrink = runs, 0, true
 			r, err := scenarios.RunCell(context.Background(), harness.NewSim(), c, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -96,6 +112,118 @@ func TestCellCoverage(t *testing.T) {
 			}
 			if got := r.Coverage.Unreached(); !reflect.DeepEqual(got, tc.wantUnreached) {
 				t.Errorf("unreached = %+v, want %+v", got, tc.wantUnreached)
+			}
+		})
+	}
+}
+
+// TestCellCoverageCounts: a point's count is the number of the cell's runs whose history lists it,
+// counted here run by run from the same seeds; every count is at most the runs, the searched
+// seeds count like the first ones, and where a fault cuts some runs short (a producer that dies
+// before it publishes) some points are reached in only part of the runs.
+func TestCellCoverageCounts(t *testing.T) {
+	for _, tc := range []struct {
+		cell    result.Cell
+		search  int
+		partial bool // some point reached in some runs only
+	}{
+		{result.Cell{Producer: "outbox", Consumer: "inbox", Workload: "orders", Fault: "crash-relay"}, 0, false},
+		{result.Cell{Producer: "double-write", Consumer: "naive", Workload: "credits", Fault: "crash-producer"}, 0, true},
+		{result.Cell{Producer: "double-write", Consumer: "naive", Workload: "orders", Fault: "ambiguous-commit"}, 0, true},
+		// Its break shows in few seeds: the search draws more, and they count too.
+		{result.Cell{Producer: "log-tailing", Consumer: "inbox", Workload: "prices", Fault: "concurrent-consumers"}, 40, false},
+	} {
+		t.Run(tc.cell.String(), func(t *testing.T) {
+			opts := scenarios.DefaultOptions()
+			opts.Seeds, opts.Search, opts.NoShrink = 20, tc.search, true
+			r, err := scenarios.RunCell(context.Background(), harness.NewSim(), tc.cell, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.search > 0 && r.Searched == 0 {
+				t.Fatalf("the search drew no seed: pick a cell whose expected break the first %d seeds miss", opts.Seeds)
+			}
+			runs := r.Runs + r.Searched - r.Errors
+			want := map[history.Reach]int{}
+			for i := range r.Runs + r.Searched {
+				sc, err := scenarios.FromSeed(tc.cell, opts.FirstSeed+uint64(i), opts.Limits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, err := harness.Run(context.Background(), harness.NewSim(), sc)
+				if err != nil {
+					continue // not settled: not counted
+				}
+				for _, p := range h.Reached {
+					want[p]++
+				}
+			}
+			partial := false
+			for _, rc := range r.Coverage {
+				if rc.Runs != runs {
+					t.Errorf("%s: counts of %d runs, want %d", rc.Role, rc.Runs, runs)
+				}
+				if len(rc.RunsReached) != len(rc.Reached) {
+					t.Errorf("%s: %d counts for %d points reached", rc.Role, len(rc.RunsReached), len(rc.Reached))
+				}
+				for _, p := range rc.Declared {
+					got, w := rc.RunsReached[p], want[history.Reach{Role: rc.Role, Point: p}]
+					if got != w {
+						t.Errorf("%s %s: reached in %d runs, counted %d run by run", rc.Role, p, got, w)
+					}
+					if got > runs {
+						t.Errorf("%s %s: reached in %d of %d runs", rc.Role, p, got, runs)
+					}
+					partial = partial || got > 0 && got < runs
+				}
+			}
+			if partial != tc.partial {
+				t.Errorf("some point reached in only part of the runs: %v, want %v: %+v", partial, tc.partial, r.Coverage)
+			}
+		})
+	}
+}
+
+// TestCoverageCounts: Coverage counts, per declared point, the runs whose points reached lists it
+// (each run's History.Reached, appended run after run); a point of another role or an undeclared
+// one counts for nothing.
+func TestCoverageCounts(t *testing.T) {
+	outbox, inbox := strategies.Outbox{}, strategies.Inbox{}
+	run := func(points ...history.Reach) []history.Reach { return points }
+	prod := func(p string) history.Reach { return history.Reach{Role: history.RoleProducer, Point: p} }
+	rel := func(p string) history.Reach { return history.Reach{Role: history.RoleRelay, Point: p} }
+	cons := func(p string) history.Reach { return history.Reach{Role: history.RoleConsumer, Point: p} }
+	var (
+		before, after            = strategies.PointProducerBeforeCommit, strategies.PointProducerAfterCommit
+		claim, publish, mark     = strategies.PointRelayAfterClaim, strategies.PointRelayAfterPublish, strategies.PointRelayAfterCommit
+		receive, precommit, done = strategies.PointConsumerAfterReceive, strategies.PointConsumerBeforeCommit, strategies.PointConsumerAfterEffect
+	)
+	for _, tc := range []struct {
+		name string
+		runs [][]history.Reach
+		want result.Coverage
+	}{
+		{"three runs, the relay cut short in one", [][]history.Reach{
+			run(prod(before), prod(after), rel(claim), rel(publish), rel(mark), cons(receive), cons(precommit), cons(done)),
+			run(prod(before), prod(after), rel(claim), rel(publish), cons(receive)),
+			run(prod(before), prod(after), rel(claim), rel(publish), rel(mark), cons(receive), cons(precommit), cons(done)),
+		}, result.Coverage{
+			{Role: "producer", Declared: outbox.Points(), Reached: []string{before, after}, Unreached: []string{}, RunsReached: map[string]int{before: 3, after: 3}},
+			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{claim, publish, mark}, Unreached: []string{}, RunsReached: map[string]int{claim: 3, publish: 3, mark: 2}},
+			{Role: "consumer", Declared: inbox.Points(), Reached: []string{receive, precommit, done}, Unreached: []string{}, RunsReached: map[string]int{receive: 3, precommit: 2, done: 2}},
+		}},
+		{"a producer that died before its commit", [][]history.Reach{
+			run(prod(before)),
+			run(prod(before), rel(precommit), cons(claim)), // other roles' points count for nothing
+		}, result.Coverage{
+			{Role: "producer", Declared: outbox.Points(), Reached: []string{before}, Unreached: []string{after}, RunsReached: map[string]int{before: 2}},
+			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{}, Unreached: outbox.RelayPoints(), RunsReached: map[string]int{}},
+			{Role: "consumer", Declared: inbox.Points(), Reached: []string{}, Unreached: inbox.Points(), RunsReached: map[string]int{}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := scenarios.Coverage(outbox, inbox, slices.Concat(tc.runs...)); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Coverage\n got %+v\nwant %+v", got, tc.want)
 			}
 		})
 	}

@@ -172,16 +172,24 @@ type Cost struct {
 }
 
 // Coverage is, for each role of a cell's processes that declares fault points (producer, relay,
-// consumer, in that order), the points declared and those the cell's runs reached.
+// consumer, in that order), the points declared, those the cell's runs reached and how many runs
+// reached each.
 type Coverage []RoleCoverage
 
 // RoleCoverage is one role's fault points: those its strategy declares (Points, RelayPoints), in
-// declaration order, split into the ones some run passed and the ones no run did.
+// declaration order, split into the ones some run passed and the ones no run did, with, for each
+// point reached, the runs that passed it.
 type RoleCoverage struct {
 	Role      string   `json:"role"`
 	Declared  []string `json:"declared"`
 	Reached   []string `json:"reached"`
 	Unreached []string `json:"unreached"`
+	// Runs is how many runs the counts are of: the cell's settled runs, its first and its
+	// searched ones (a run the harness failed is not counted); 0 where runs were not counted.
+	Runs int `json:"runs"`
+	// RunsReached is, for each point of Reached, the runs that passed it at least once (any
+	// process of the role, any number of times).
+	RunsReached map[string]int `json:"runs_reached"`
 }
 
 // Unreached is the roles with a point no run reached, each with only those points; nil when
