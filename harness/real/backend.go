@@ -181,6 +181,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		}
 	}
 	runErr := r.loop(ctx)
+	r.unacked = r.held.unackedCount()
 	close(r.done)
 	r.stopAll()
 	// The final reads get their own deadline: the run's may be spent.
@@ -217,6 +218,7 @@ func (b *Backend) newRun(ctx context.Context, sc history.Scenario) (*run, error)
 		b: b, sc: sc, exe: exe, epoch: time.Now(), runID: NewRunID(), ctx: ctx,
 		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
 		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}), wires: map[string]*wireHook{},
+		held:     newHeld(),
 		schedule: fault.NewSchedule(sc.Faults),
 	}, nil
 }
@@ -245,6 +247,8 @@ type run struct {
 	schedule *fault.Schedule
 	timers   []rtimer
 	wires    map[string]*wireHook // a catalogue run's wire hooks, by proxy
+	held     *held                // what the connections hold open: unacked deliveries, withheld replies
+	unacked  int                  // deliveries held unacknowledged when the run's loop ended
 	stops    []func()             // the wire hooks to unregister
 
 	cursor       int // the producer's next command
@@ -518,7 +522,7 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 // quiescent: the producer is done, no fault is in force, every component process is alive and
 // idle, nothing waits in the outbox (for a log tailer: in its slot), and the queue is empty.
 func (r *run) quiescent(ctx context.Context) (bool, error) {
-	if !r.producerDone || len(r.timers) > 0 {
+	if !r.producerDone || len(r.timers) > 0 || r.held.open() != "" {
 		return false, nil
 	}
 	for _, w := range r.workers {
@@ -555,6 +559,7 @@ func (r *run) history(ctx context.Context, quiesced bool) (*history.History, err
 		return h, fmt.Errorf("final read of the queue depth: %w", err)
 	}
 	h.Final.Ready = ready
+	h.Final.Unacked = r.unacked
 	return h, nil
 }
 

@@ -59,12 +59,6 @@ type svcRun struct {
 
 	// what a consumer's wire events are about: deliveries not yet acked, by worker, in order
 	inflight map[string][]string
-	// what the run waits for before it may be over, by connection: the deliveries each holds
-	// unacknowledged (by channel), and the connections whose client waits on a reply the wire
-	// withheld or a link that froze
-	unacked map[connKey]map[uint16][]uint64
-	stalled map[connKey]bool
-	ended   map[connKey]bool
 
 	// actions queued by the hooks (on the proxies' goroutines) for the run's loop
 	qmu    sync.Mutex
@@ -103,89 +97,11 @@ func (sr *svcRun) drain() {
 	}
 }
 
-// connKey is one connection of one worker's link.
-type connKey struct {
-	h    *linkHook
-	conn uint64
-}
-
-// track keeps, for the settle check, what a protocol event and its action leave open on its
-// connection. The caller holds sr.mu.
-func (sr *svcRun) track(h *linkHook, ev wire.Event, act wire.Action) {
-	k := connKey{h, ev.Conn}
-	if sr.ended[k] {
-		return
-	}
-	if act == wire.Withhold || act == wire.Hold {
-		sr.stalled[k] = true
-	}
-	switch ev.Kind {
-	case wire.AMQPDeliver:
-		if sr.unacked[k] == nil {
-			sr.unacked[k] = map[uint16][]uint64{}
-		}
-		sr.unacked[k][ev.Channel] = append(sr.unacked[k][ev.Channel], ev.DeliveryTag)
-	case wire.AMQPAck, wire.AMQPNack:
-		if act == wire.Drop || act == wire.DropReset {
-			return // the broker never sees it
-		}
-		tags := sr.unacked[k][ev.Channel]
-		tags = slices.DeleteFunc(tags, func(t uint64) bool { return t == ev.DeliveryTag || ev.Multiple && t < ev.DeliveryTag })
-		if sr.unacked[k] != nil {
-			sr.unacked[k][ev.Channel] = tags
-		}
-	case wire.AMQPChannelClose:
-		delete(sr.unacked[k], ev.Channel)
-	}
-}
-
-// Ended implements wire.Closer: a connection that ends holds nothing more (the broker requeues
-// its unacknowledged deliveries) and waits for nothing more.
+// Ended implements wire.Closer: a connection that ends holds nothing more and waits for
+// nothing more.
 func (h *linkHook) Ended(conn uint64, _ bool) {
-	sr := h.r.svc
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	k := connKey{h, conn}
-	sr.ended[k] = true
-	delete(sr.unacked, k)
-	delete(sr.stalled, k)
-	sr.lastBusy.Store(h.r.now())
-}
-
-// open describes what the run still waits for on its connections, empty when nothing: the
-// deliveries held unacknowledged and the connections waiting on a withheld reply, by worker.
-func (sr *svcRun) open() string {
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	held := map[string]int{}
-	waiting := map[string]int{}
-	for k, chans := range sr.unacked {
-		for _, tags := range chans {
-			held[k.h.proc] += len(tags)
-		}
-	}
-	for k := range sr.stalled {
-		waiting[k.h.proc+"'s "+k.h.link+" link"]++
-	}
-	var parts []string
-	for _, p := range sortedKeys(held) {
-		if held[p] > 0 {
-			parts = append(parts, fmt.Sprintf("%s holds %d unacknowledged deliveries", p, held[p]))
-		}
-	}
-	for _, p := range sortedKeys(waiting) {
-		parts = append(parts, fmt.Sprintf("%d connection(s) on %s still wait on a reply the wire withheld or froze", waiting[p], p))
-	}
-	return strings.Join(parts, "; ")
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	h.r.held.end(heldConn{h.proc, h.link, conn})
+	h.r.svc.lastBusy.Store(h.r.now())
 }
 
 // linkHook watches one link of one worker (wire.Hook): the protocol events on it, and the
@@ -261,7 +177,7 @@ func (r *run) decide(h *linkHook, ev wire.Event) wire.Action {
 	defer sr.mu.Unlock()
 	e, seen := r.wireEvent(h.proc, ev)
 	act, f := r.wireFault(h, ev)
-	sr.track(h, ev, act)
+	r.held.see(heldConn{h.proc, h.link, ev.Conn}, ev, act)
 	if seen {
 		what := map[wire.Action]string{
 			wire.Withhold:  "withheld on the wire: it never reaches the client",
@@ -422,8 +338,7 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 		return nil, err
 	}
 	sr := &svcRun{s: s, svc: svc, hooks: map[string][]*linkHook{},
-		exits: map[string]int{}, inflight: map[string][]string{}, notify: make(chan struct{}, 1),
-		unacked: map[connKey]map[uint16][]uint64{}, stalled: map[connKey]bool{}, ended: map[connKey]bool{}}
+		exits: map[string]int{}, inflight: map[string][]string{}, notify: make(chan struct{}, 1)}
 	r.svc = sr
 	if b.started != nil {
 		b.started(r.runID)
@@ -513,8 +428,9 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 		}
 	}
 	runErr := r.loop(ctx)
+	r.unacked = r.held.unackedCount()
 	if runErr != nil && ctx.Err() != nil {
-		if open := sr.open(); open != "" {
+		if open := r.held.open(); open != "" {
 			runErr = fmt.Errorf("%w: %s", runErr, open)
 		}
 	}
@@ -605,7 +521,7 @@ func (r *run) serviceQuiescent(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	if r.now()-sr.lastBusy.Load() < serviceSettle.Milliseconds() || sr.open() != "" {
+	if r.now()-sr.lastBusy.Load() < serviceSettle.Milliseconds() || r.held.open() != "" {
 		sr.stable = 0
 		return false, nil
 	}
@@ -692,5 +608,6 @@ func (r *run) serviceHistory(ctx context.Context, quiesced bool) (*history.Histo
 		return h, fmt.Errorf("final read of the queue depth: %w", err)
 	}
 	h.Final.Ready = ready
+	h.Final.Unacked = r.unacked
 	return h, nil
 }

@@ -9,6 +9,7 @@ package real
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,13 +83,27 @@ func (h *wireHook) Decide(ev wire.Event) wire.Action {
 	a := h.armed
 	if a == nil || a.hasFired() || !a.takes(ev, h.publishes[ch]) {
 		h.mu.Unlock()
+		h.r.held.see(h.conn(ev.Conn), ev, wire.Pass)
 		return wire.Pass
 	}
 	close(a.fired)
 	h.mu.Unlock()
+	h.r.held.see(h.conn(ev.Conn), ev, a.act)
 	h.r.noteEvent(wireEvent(h.proc, a, ev))
 	return a.act
 }
+
+// conn names connection n of the hook's link, for the run's held.
+func (h *wireHook) conn(n uint64) heldConn {
+	link := "db"
+	if strings.HasSuffix(h.proxy, proxyAMQP) {
+		link = "broker"
+	}
+	return heldConn{h.proc, link, n}
+}
+
+// Ended implements wire.Closer.
+func (h *wireHook) Ended(conn uint64, _ bool) { h.r.held.end(h.conn(conn)) }
 
 // takes reports whether ev is the event a waits for. A lost confirm's is the confirm of the first
 // publish of its message after it was armed (tag: the publishes seen on ev's channel so far): a

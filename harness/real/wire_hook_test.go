@@ -73,7 +73,7 @@ func TestWireHookActsOnItsEventOnly(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &run{epoch: time.Now()}
+			r := &run{epoch: time.Now(), held: newHeld()}
 			h := newWireHook(r, "worker", "worker"+proxyAMQP)
 			tc.arm.fired = make(chan struct{})
 			h.arm(tc.arm)
