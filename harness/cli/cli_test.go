@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -264,5 +266,24 @@ func TestDeterministicOutput(t *testing.T) {
 				t.Fatalf("two runs differ:\n--- first\n%s\n--- second\n%s", clip(first.stdout), clip(second.stdout))
 			}
 		})
+	}
+}
+
+// The front door: `simulate` with no argument runs the whole catalogue on the simulator, exits 0
+// (every cell agrees with the catalogue) and writes its report folder.
+func TestDefaultRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole catalogue: about 5 s")
+	}
+	t.Chdir(t.TempDir())
+	r := simulate(t)
+	requireCode(t, r, exitOK, nil)
+	if !strings.Contains(r.stdout, "1600 cells x 100 seeds on the simulator") {
+		t.Errorf("no summary line:\n%s", clip(r.stdout))
+	}
+	for _, f := range []string{"matrix.txt", "matrix.md", "matrix.html", "matrix.json"} {
+		if _, err := os.Stat(filepath.Join(defaultReportDir, f)); err != nil {
+			t.Errorf("report: %v", err)
+		}
 	}
 }

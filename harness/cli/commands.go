@@ -106,6 +106,9 @@ func (c *common) validate() error {
 		name      string
 		value, lo int
 	}{{"max-commands", c.maxCommands, 1}, {"max-faults", c.maxFaults, 1}, {"max-consumers", c.maxConsumers, 0}, {"interleavings", c.interleavings, 1}, {"max-schedules", c.maxSchedules, 1}} {
+		if c.explore != "exhaustive" {
+			break // the bounds are read only by an exhaustive exploration
+		}
 		if f.value < f.lo || f.value > 1000 && f.name != "max-schedules" {
 			return usagef("--%s must be between %d and 1000, got %d", f.name, f.lo, f.value)
 		}
@@ -413,7 +416,8 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 const defaultReportDir = "simulate-report"
 
 func cmdDefault(ctx context.Context, stdout, stderr io.Writer, tty bool) error {
-	c := common{backend: "sim", format: "text", seeds: 100, firstSeed: 1, commands: scenarios.DefaultLimits.MaxCommands}
+	var c common
+	newFlags("simulate", &c) // every flag's default: the catalogue on the simulator, 100 seeds
 	results, took, err := matrixRun(ctx, c, stderr, tty)
 	if err != nil {
 		return err
