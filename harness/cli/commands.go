@@ -23,6 +23,7 @@ import (
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
+	"github.com/deliveryharness/harness/service"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -35,6 +36,7 @@ type common struct {
 	commands                            int
 	noShrink, shrink                    bool
 	shard                               scenarios.Shard // matrix: the part of the selection to run
+	catalogueOnly                       bool            // the catalogue's cells alone, a team's left out (simulate alone)
 	// Exhaustive exploration (--explore exhaustive) and its bounds.
 	explore                                             string
 	maxCommands, maxFaults, maxConsumers, interleavings int
@@ -197,6 +199,16 @@ func (c *common) cell() (result.Cell, error) {
 	return cell, nil
 }
 
+// isService reports whether a producer name is a registered service's (package service).
+func isService(name string) bool {
+	p, err := strategies.LookupProducer(name)
+	if err != nil {
+		return false
+	}
+	_, ok := service.Of(p)
+	return ok
+}
+
 // checkNames checks each non-empty name and that the combination can exist.
 func checkNames(c result.Cell) error {
 	var p strategies.Producer
@@ -297,12 +309,19 @@ func selectCells(c common) ([]result.Cell, error) {
 	}
 	var out []result.Cell
 	// A team's cells (its registered strategies and services) join when the selection names one
-	// of them, or names neither a producer nor a consumer.
+	// of them, or names neither a producer nor a consumer; not in the catalogue's own run
+	// (`simulate` alone). A service's cells, which run on real servers only, join on the
+	// simulator only when the selection names the service, and then say why they cannot run.
 	cells := scenarios.Cells()
 	builtin := func(name string, names []string) bool { return name == "" || slices.Contains(names, name) }
-	if !builtin(sel.Producer, strategies.ProducerNames()) || !builtin(sel.Consumer, strategies.ConsumerNames()) ||
-		sel.Producer == "" && sel.Consumer == "" {
-		cells = append(cells, scenarios.TeamCells()...)
+	named := !builtin(sel.Producer, strategies.ProducerNames()) || !builtin(sel.Consumer, strategies.ConsumerNames())
+	if !c.catalogueOnly && (named || sel.Producer == "" && sel.Consumer == "") {
+		for _, cell := range scenarios.TeamCells() {
+			if isService(cell.Producer) && c.backend != "real" && !named {
+				continue
+			}
+			cells = append(cells, cell)
+		}
 	}
 	for _, cell := range cells {
 		if (sel.Producer == "" || sel.Producer == cell.Producer) &&
@@ -418,6 +437,7 @@ const defaultReportDir = "simulate-report"
 func cmdDefault(ctx context.Context, stdout, stderr io.Writer, tty bool) error {
 	var c common
 	newFlags("simulate", &c) // every flag's default: the catalogue on the simulator, 100 seeds
+	c.catalogueOnly = true
 	results, took, err := matrixRun(ctx, c, stderr, tty)
 	if err != nil {
 		return err
