@@ -3,16 +3,28 @@ package real
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/harness/real/wire"
+)
+
+// The proxies listen on ports below the kernel's ephemeral range (32768-60999 by default on
+// Linux): while a cut proxy's port is free, an outgoing connection of any process could take it
+// as its local port, and the heal would find it taken. A port here is picked at random and
+// another tried if it is in use.
+const (
+	proxyPortLo = 20000
+	proxyPortHi = 32768
 )
 
 // proxies is an in-process Toxiproxy server with one proxy per component per server, so that a
@@ -39,9 +51,17 @@ func (ps *proxies) add(name, rawURL string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("proxy %s: bad server URL %s", name, redact.URL(rawURL))
 	}
-	p := toxiproxy.NewProxy(ps.srv, name, "127.0.0.1:0", u.Host)
-	if err := ps.srv.Collection.Add(p, true); err != nil {
-		return "", fmt.Errorf("proxy %s: %w", name, err)
+	var p *toxiproxy.Proxy
+	for try := 0; ; try++ {
+		port := proxyPortLo + rand.IntN(proxyPortHi-proxyPortLo)
+		p = toxiproxy.NewProxy(ps.srv, name, fmt.Sprintf("127.0.0.1:%d", port), u.Host)
+		err := ps.srv.Collection.Add(p, true)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || try == 50 {
+			return "", fmt.Errorf("proxy %s: %w", name, err)
+		}
 	}
 	ps.mu.Lock()
 	ps.byName[name] = p
