@@ -401,10 +401,13 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		}
 	}
 	c.shard = shard
-	results, _, err := matrixRun(ctx, c, stderr, tty)
-	if err != nil {
-		return err
+	results, _, runErr := matrixRun(ctx, c, stderr, tty)
+	var ue usageError
+	if runErr != nil && (errors.As(runErr, &ue) || ctx.Err() != nil || slices.ContainsFunc(results, func(r result.CellResult) bool { return r.Producer == "" })) {
+		return runErr
 	}
+	// A cell whose runs the harness failed is '?' in the report, which is still written; the
+	// command then exits 3 with the failures.
 	if err := render(stdout, c.format, results, func(w io.Writer) error {
 		return reports.Matrix(w, results, reports.MatrixOptions{})
 	}); err != nil {
@@ -424,6 +427,9 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 			}
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", *out)
+	}
+	if runErr != nil {
+		return runErr
 	}
 	if differs(results) > 0 {
 		return errFindings

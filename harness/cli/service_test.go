@@ -46,3 +46,19 @@ func TestServiceThroughTheCLI(t *testing.T) {
 		t.Errorf("stderr %q, want one line saying the setup failed", r.stderr)
 	}
 }
+
+// A matrix whose cells the harness failed still prints its report, each such cell a '?', and
+// exits 3 with the failures.
+func TestMatrixReportsFailedCells(t *testing.T) {
+	containers.Require(t)
+	a := []string{"matrix", "--backend", "real", "--producer", "cli-setup-fails", "--consumer", "cli-setup-fails",
+		"--workload", "orders", "--fault", "none", "--seeds", "1"}
+	r := simulate(t, a...)
+	requireCode(t, r, exitFailure, a)
+	if !strings.Contains(r.stdout, "cli-setup-fails/cli-setup-fails") || !strings.Contains(r.stdout, "?") {
+		t.Errorf("no matrix with the failed cell marked '?':\n%s", clip(r.stdout))
+	}
+	if !strings.Contains(r.stderr, "setup: permission denied") {
+		t.Errorf("stderr does not say why: %q", r.stderr)
+	}
+}
