@@ -30,8 +30,9 @@ import (
 // incarnation gets a fresh instance from its constructor; on real servers every strategy must be
 // registered, since the workers are new processes. A failure reports the scenario with its
 // violations and timeline; on the simulator rapid shrinks it and saves it under testdata/rapid/
-// for -rapid.failfile. On the simulator, a fault point the strategies declare that no draw
-// passed is logged (t.Log, not a failure): a crash there was never drawn.
+// for -rapid.failfile. On either backend, a fault point the strategies declare (for a service,
+// its protocol points too) that no draw passed is logged (t.Log, not a failure): a crash there
+// was never drawn.
 func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload string, opts ...Option) {
 	t.Helper()
 	o := options{draws: 5}
@@ -45,9 +46,19 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 	if len(faults) == 0 {
 		faults = fault.Names()
 	}
-	// The fault points the simulator's draws passed, over every fault kind (History.Reached).
+	// The fault points the draws passed, over every fault kind (History.Reached).
 	var reached []history.Reach
-	simulated := false
+	ran := false
+	reach := func(h *history.History) {
+		if h == nil {
+			return
+		}
+		for _, r := range h.Reached {
+			if !slices.Contains(reached, r) {
+				reached = append(reached, r)
+			}
+		}
+	}
 	for _, name := range faults {
 		k, err := fault.Lookup(name)
 		if err != nil {
@@ -57,8 +68,9 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			continue
 		}
 		if o.real != nil {
+			ran = true
 			t.Run(name, func(t *testing.T) {
-				h, vs, err := FindViolation(context.Background(), o.real, p, c, workload, name, o.draws, o.invariants...)
+				h, vs, err := findViolation(context.Background(), o.real, p, c, workload, name, o.draws, reach, o.invariants...)
 				if err != nil {
 					t.Fatalf("harness: %v", err)
 				}
@@ -69,7 +81,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			continue
 		}
 		b := harness.NewSim()
-		simulated = true
+		ran = true
 		t.Run(name, func(t *testing.T) {
 			gen := rapid.Custom(func(rt *rapid.T) history.Scenario {
 				sc, err := scenarios.GenerateFor(rapidSource{rt}, p, c, workload, name, scenarios.DefaultLimits)
@@ -81,13 +93,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			rapid.Check(t, func(rt *rapid.T) {
 				sc := gen.Draw(rt, "scenario")
 				h, err := harness.RunWith(context.Background(), b, sc, p, c)
-				if h != nil {
-					for _, r := range h.Reached {
-						if !slices.Contains(reached, r) {
-							reached = append(reached, r)
-						}
-					}
-				}
+				reach(h)
 				if err != nil {
 					rt.Fatalf("harness: %v", err)
 				}
@@ -97,7 +103,7 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			})
 		})
 	}
-	if simulated {
+	if ran {
 		if u := unreached(scenarios.Coverage(p, c, reached)); u != "" {
 			t.Logf("%s with %s on %s: points no draw reached: %s (a crash there was never drawn)", p.Name(), c.Name(), workload, u)
 		}
@@ -154,6 +160,11 @@ func Faults(names ...string) Option { return func(o *options) { o.faults = names
 // violations; none means every draw held. Team invariants that fail invariants.Validate are an
 // error wrapping harness.ErrUsage.
 func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer, c strategies.Consumer, workload, faultKind string, draws int, extra ...invariants.Checker) (*history.History, []invariants.Violation, error) {
+	return findViolation(ctx, b, p, c, workload, faultKind, draws, nil, extra...)
+}
+
+// findViolation is FindViolation that shows seen every history it ran.
+func findViolation(ctx context.Context, b harness.Backend, p strategies.Producer, c strategies.Consumer, workload, faultKind string, draws int, seen func(*history.History), extra ...invariants.Checker) (*history.History, []invariants.Violation, error) {
 	if err := invariants.Validate(extra...); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", harness.ErrUsage, err)
 	}
@@ -166,6 +177,9 @@ func FindViolation(ctx context.Context, b harness.Backend, p strategies.Producer
 		h, err := harness.RunWith(ctx, b, sc, p, c)
 		if err != nil {
 			return nil, nil, err
+		}
+		if seen != nil {
+			seen(h)
 		}
 		if vs := invariants.CheckWith(h, extra...); len(vs) > 0 {
 			return h, vs, nil
