@@ -5,7 +5,6 @@ package scenarios
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/deliveryharness/harness/harness"
@@ -179,9 +178,7 @@ func exploreCell(ctx context.Context, b harness.Backend, c result.Cell, opts Opt
 		out   Outcome
 	}
 	first := map[invariants.Name]firstBreak{}
-	var firstErr error
-	var meter costMeter
-	var reach reachMeter
+	t := tally{r: &r}
 	for i, sc := range scs {
 		if err := ctx.Err(); err != nil {
 			exhausted = false
@@ -194,27 +191,20 @@ func exploreCell(ctx context.Context, b harness.Backend, c result.Cell, opts Opt
 		r.Runs++
 		r.Explored++
 		if err != nil {
-			if errors.Is(err, harness.ErrUsage) {
+			if err := t.failed(err); err != nil {
 				return r, err
-			}
-			r.Errors++
-			if firstErr == nil {
-				firstErr = err
 			}
 			continue
 		}
-		meter.add(out.History)
-		reach.add(out.History)
-		for _, name := range invariants.Broken(out.Violations) {
-			r.Violations[name]++
+		for _, name := range t.settled(out) {
 			if _, ok := first[name]; !ok {
 				first[name] = firstBreak{i + 1, sc, out}
 			}
 		}
 	}
 	r.Exhausted = exhausted && r.Explored == len(scs)
-	r.Cost = meter.cost()
-	r.Coverage = reach.coverage(c)
+	r.Cost = t.meter.cost()
+	r.Coverage = t.reach.coverage(c)
 	r.Matches = r.Errors == 0 && Expected(c).Agrees(r.Broken())
 	for _, name := range append(invariants.Names(), teamNames(opts.Invariants)...) {
 		fb, ok := first[name]
@@ -230,8 +220,8 @@ func exploreCell(ctx context.Context, b harness.Backend, c result.Cell, opts Opt
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	if firstErr != nil && r.Counterexample == nil {
-		return r, fmt.Errorf("%s: %d of %d schedules failed, first: %w", c, r.Errors, r.Runs, firstErr)
+	if t.firstErr != nil && r.Counterexample == nil {
+		return r, fmt.Errorf("%s: %d of %d schedules failed, first: %w", c, r.Errors, r.Runs, t.firstErr)
 	}
 	return r, nil
 }

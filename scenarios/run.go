@@ -105,9 +105,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		}
 		return runScenarioWith(ctx, b, sc, opts.Invariants)
 	}
-	var firstErr error
-	var meter costMeter
-	var reach reachMeter
+	t := tally{r: &r}
 	for i := range opts.Seeds {
 		if err := ctx.Err(); err != nil {
 			return r, err
@@ -116,19 +114,12 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		out, err := runSeed(seed)
 		r.Runs++
 		if err != nil {
-			if errors.Is(err, harness.ErrUsage) {
+			if err := t.failed(err); err != nil {
 				return r, err
-			}
-			r.Errors++
-			if firstErr == nil {
-				firstErr = err
 			}
 			continue
 		}
-		meter.add(out.History)
-		reach.add(out.History)
-		for _, name := range invariants.Broken(out.Violations) {
-			r.Violations[name]++
+		for _, name := range t.settled(out) {
 			note(name, seed, out)
 		}
 	}
@@ -140,16 +131,12 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		out, err := runSeed(seed)
 		r.Searched++
 		if err != nil {
-			if errors.Is(err, harness.ErrUsage) {
+			if err := t.failed(err); err != nil {
 				return r, err
-			}
-			r.Errors++
-			if firstErr == nil {
-				firstErr = err
 			}
 			continue
 		}
-		reach.add(out.History)
+		t.reach.add(out.History) // its coverage; its cost and breaks are not the first runs' rates
 		for _, name := range invariants.Broken(out.Violations) {
 			if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 				continue
@@ -161,8 +148,8 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 			note(name, seed, out)
 		}
 	}
-	r.Cost = meter.cost()
-	r.Coverage = reach.coverage(c)
+	r.Cost = t.meter.cost()
+	r.Coverage = t.reach.coverage(c)
 	r.Matches = r.Errors == 0 && exp.Agrees(r.Broken())
 	for _, name := range append(invariants.Names(), teamNames(opts.Invariants)...) {
 		fb, ok := first[name]
@@ -183,10 +170,42 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		r.Counterexample = ce
 		break
 	}
-	if firstErr != nil && r.Counterexample == nil {
-		return r, fmt.Errorf("%s: %d of %d runs failed, first: %w", c, r.Errors, r.Runs+r.Searched, firstErr)
+	if t.firstErr != nil && r.Counterexample == nil {
+		return r, fmt.Errorf("%s: %d of %d runs failed, first: %w", c, r.Errors, r.Runs+r.Searched, t.firstErr)
 	}
 	return r, nil
+}
+
+// tally counts a cell's runs as they come, RunCell's seeds and exploreCell's schedules alike:
+// the runs the harness failed, and what the settled ones cost, reached and broke.
+type tally struct {
+	r        *result.CellResult
+	firstErr error // the first run the harness failed
+	meter    costMeter
+	reach    reachMeter
+}
+
+// failed counts a run the harness failed. A usage error is returned: it stops the cell.
+func (t *tally) failed(err error) error {
+	if errors.Is(err, harness.ErrUsage) {
+		return err
+	}
+	t.r.Errors++
+	if t.firstErr == nil {
+		t.firstErr = err
+	}
+	return nil
+}
+
+// settled counts a settled run's cost, coverage and the invariants it broke, and returns those.
+func (t *tally) settled(out Outcome) []invariants.Name {
+	t.meter.add(out.History)
+	t.reach.add(out.History)
+	broken := invariants.Broken(out.Violations)
+	for _, name := range broken {
+		t.r.Violations[name]++
+	}
+	return broken
 }
 
 // FindCounterexample rebuilds the scenario of seed, shrinks it (unless opts.NoShrink) while it
