@@ -13,49 +13,18 @@ import (
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
+	"github.com/deliveryharness/harness/strategies/strategytest"
 )
-
-// memDedup is a team's consumer that remembers the ids it applied in a map, in its process's
-// memory: a copy redelivered after a crash finds the map empty and is applied again.
-type memDedup struct {
-	seen    map[string]bool
-	handled int
-}
-
-func (*memDedup) Name() string     { return "mem-dedup" }
-func (*memDedup) Doc() string      { return "remember applied ids in memory" }
-func (*memDedup) Points() []string { return []string{strategies.PointConsumerAfterEffect} }
-
-func (m *memDedup) Handle(ctx context.Context, env strategies.ConsumerEnv, d strategies.Delivery) error {
-	m.handled++
-	if m.seen[d.Msg.ID] {
-		return env.Sub.Ack(ctx, d.Tag)
-	}
-	tx, err := env.Store.Begin(ctx)
-	if err != nil {
-		return env.Sub.Nack(ctx, d.Tag, true)
-	}
-	if err := tx.Apply(ctx, d.Msg); err != nil {
-		_ = tx.Rollback(ctx)
-		return env.Sub.Nack(ctx, d.Tag, true)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return env.Sub.Nack(ctx, d.Tag, true)
-	}
-	m.seen[d.Msg.ID] = true
-	env.Faults.Point(ctx, strategies.PointConsumerAfterEffect)
-	return env.Sub.Ack(ctx, d.Tag)
-}
 
 // memDedups records every instance the constructor built, so that a test can see which
 // instances handled deliveries.
 var memDedups struct {
 	sync.Mutex
-	made []*memDedup
+	made []*strategytest.MemoryDedup
 }
 
 func newMemDedup() strategies.Consumer {
-	m := &memDedup{seen: map[string]bool{}}
+	m := strategytest.NewMemoryDedup("mem-dedup")
 	memDedups.Lock()
 	memDedups.made = append(memDedups.made, m)
 	memDedups.Unlock()
@@ -68,7 +37,7 @@ func handlers(n int) int {
 	defer memDedups.Unlock()
 	count := 0
 	for _, m := range memDedups.made[n:] {
-		if m.handled > 0 {
+		if m.Handled > 0 {
 			count++
 		}
 	}

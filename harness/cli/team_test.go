@@ -1,44 +1,17 @@
 package cli
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/deliveryharness/harness/strategies"
+	"github.com/deliveryharness/harness/strategies/strategytest"
 )
-
-// forgetful is a team's consumer that remembers applied ids in memory only.
-type forgetful struct{ seen map[string]bool }
-
-func (*forgetful) Name() string     { return "team-forgetful" }
-func (*forgetful) Doc() string      { return "a team's consumer: applied ids in memory" }
-func (*forgetful) Points() []string { return []string{strategies.PointConsumerAfterEffect} }
-
-func (f *forgetful) Handle(ctx context.Context, env strategies.ConsumerEnv, d strategies.Delivery) error {
-	if f.seen[d.Msg.ID] {
-		return env.Sub.Ack(ctx, d.Tag)
-	}
-	tx, err := env.Store.Begin(ctx)
-	if err != nil {
-		return env.Sub.Nack(ctx, d.Tag, true)
-	}
-	if err := tx.Apply(ctx, d.Msg); err != nil {
-		_ = tx.Rollback(ctx)
-		return env.Sub.Nack(ctx, d.Tag, true)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return env.Sub.Nack(ctx, d.Tag, true)
-	}
-	f.seen[d.Msg.ID] = true
-	env.Faults.Point(ctx, strategies.PointConsumerAfterEffect)
-	return env.Sub.Ack(ctx, d.Tag)
-}
 
 // Registered in init, before TestMain's worker hook, as a team's own command registers before
 // cli.Main.
 func init() {
-	if err := strategies.RegisterConsumer("team-forgetful", func() strategies.Consumer { return &forgetful{seen: map[string]bool{}} }); err != nil {
+	if err := strategies.RegisterConsumer("team-forgetful", func() strategies.Consumer { return strategytest.NewMemoryDedup("team-forgetful") }); err != nil {
 		panic(err)
 	}
 }
