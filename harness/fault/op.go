@@ -121,3 +121,24 @@ func (b Bound) Nth(commands int) int {
 	ops, per := max(1, b.Ops), max(1, b.Per)
 	return (commands*ops + per - 1) / per
 }
+
+// The protocol sites of the operations a link fault (partition-db, partition-broker, broker-down)
+// can fire at. Both backends pass the site of each broker and database operation as its point
+// (Schedule.Fire), so that a fault with Fault.Point set to a site counts only the operations at
+// that site ("the first ack"), and the mechanism knows which protocol event the cut meets: a
+// request that is on the wire (a publish, an ack, a COMMIT) or a reply on its way (a confirm).
+// They are named as service mode's protocol points (package service).
+const (
+	SitePublish = "amqp.publish" // a basic.publish: the request is written when the link dies
+	SiteConfirm = "amqp.confirm" // the confirm of a publish, on its way back to the publisher
+	SiteDeliver = "amqp.deliver" // a consumer's wait for its next delivery (Next)
+	SiteAck     = "amqp.ack"     // a consumer's basic.ack
+	SiteNack    = "amqp.nack"    // a consumer's basic.nack (hand back)
+	SiteBegin   = "pg.begin"     // a BEGIN, or a read of the replication slot: a round trip that opens a transaction
+	SiteCommit  = "pg.commit"    // a COMMIT, or an advance of the replication slot
+)
+
+// Sites lists the protocol sites, in the order a message meets them.
+func Sites() []string {
+	return []string{SiteBegin, SiteCommit, SitePublish, SiteConfirm, SiteDeliver, SiteAck, SiteNack}
+}
