@@ -63,8 +63,11 @@ type JSONCounterexample struct {
 	Replay     string           `json:"replay"` // the command that replays the seed (or the schedule)
 	// ScheduleIndex is, for an exhaustive exploration's counterexample, its schedule's 1-based
 	// index within the cell's bounds (`replay --schedule N`).
-	ScheduleIndex int      `json:"schedule_index,omitempty"`
-	Timeline      []string `json:"timeline"` // the numbered lines of the text timeline
+	ScheduleIndex int `json:"schedule_index,omitempty"`
+	// Bounds are, with ScheduleIndex, the bounds the schedule was enumerated within, so that the
+	// counterexample alone (`replay --scenario`) names the schedule that rebuilds it.
+	Bounds   *result.Bounds `json:"bounds,omitempty"`
+	Timeline []string       `json:"timeline"` // the numbered lines of the text timeline
 }
 
 // JSONViolation is a violation without its evidence (the timeline shows it).
@@ -123,6 +126,7 @@ func NewJSONReport(results []result.CellResult) JSONReport {
 				Violations:    make([]JSONViolation, len(ce.Violations)),
 				Replay:        t.replay[0],
 				ScheduleIndex: ce.Schedule,
+				Bounds:        ce.Bounds,
 				Timeline:      append([]string{}, t.rows...),
 			}
 			for i, v := range ce.Violations {

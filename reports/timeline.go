@@ -149,8 +149,12 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 		shrunk = "as drawn, "
 	}
 	t.seed = fmt.Sprintf("seed %d, %s%s and %s", ce.Seed, shrunk, plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
-	if ce.Schedule > 0 && ce.Bounds != nil {
+	switch {
+	case ce.Schedule > 0 && ce.Bounds != nil:
 		t.seed = fmt.Sprintf("schedule %d of an exhaustive exploration (interleaving seed %d), %s and %s", ce.Schedule, sc.Seed,
+			plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
+	case ce.File != "":
+		t.seed = fmt.Sprintf("scenario from %s (interleaving seed %d), %s and %s", ce.File, sc.Seed,
 			plural(len(sc.Commands), "command"), plural(len(sc.Faults), "fault"))
 	}
 	if len(sc.Faults) > 0 {
@@ -165,13 +169,19 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 	if ce.History != nil && ce.History.Backend != "" && ce.History.Backend != "sim" {
 		backend = " --backend " + ce.History.Backend
 	}
-	t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
-		ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
-	if ce.Schedule > 0 && ce.Bounds != nil {
+	// Only commands that rebuild this very scenario: a schedule's index within its bounds, a file
+	// of its own when nothing else is known to, or else the seed (which draws and shrinks again).
+	switch {
+	case ce.Schedule > 0 && ce.Bounds != nil:
 		t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --schedule %d%s%s",
 			ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Schedule, BoundsFlags(*ce.Bounds), backend)}
+	case ce.File != "":
+		t.replay = []string{ReplayCommand + " replay --scenario " + ce.File + backend}
+	default:
+		t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
+			ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
 	}
-	if o.ReplayFile != "" {
+	if o.ReplayFile != "" && o.ReplayFile != ce.File {
 		t.replay = append(t.replay, ReplayCommand+" replay --scenario "+o.ReplayFile+backend)
 	}
 

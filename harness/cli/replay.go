@@ -3,6 +3,7 @@ package cli
 // Replay: a seed's scenario rebuilt, or a scenario file, run again and shown as a timeline.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -37,6 +38,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var ce *result.Counterexample
 	var cell result.Cell
+	topts := c.timelineOptions()
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
 	switch {
@@ -61,10 +63,11 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 			ce.Invariant = broken[0]
 		}
 	case *file != "":
-		sc, err := readScenario(*file)
+		f, err := readScenario(*file)
 		if err != nil {
 			return err
 		}
+		sc := f.Scenario
 		cell = result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
 		out, err := scenarios.RunScenario(ctx, b, sc)
 		if err != nil {
@@ -75,6 +78,13 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 			inv = broken[0]
 		}
 		ce = &result.Counterexample{Seed: sc.Seed, Invariant: inv, Scenario: sc, Violations: out.Violations, History: out.History}
+		if f.rebuiltBySchedule(cell) {
+			ce.Schedule, ce.Bounds = f.Schedule, f.Bounds
+		} else {
+			// Shrunk, hand-written or edited: no seed draws it, and only the file replays it.
+			ce.File = *file
+		}
+		topts = reports.TimelineOptions{ReplayFile: *file}
 	default:
 		if !seedSet {
 			return usagef("replay needs --seed S or --schedule N (with --producer --consumer --workload --fault) or --scenario FILE")
@@ -106,7 +116,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	default:
-		if err := reports.Timeline(stdout, ce, cell, c.timelineOptions()); err != nil {
+		if err := reports.Timeline(stdout, ce, cell, topts); err != nil {
 			return err
 		}
 	}
@@ -140,24 +150,59 @@ func replayResult(cell result.Cell, backend string, ce *result.Counterexample) r
 	return r
 }
 
-// readScenario reads a scenario JSON, bare or inside a counterexample ({"scenario": ...}).
-func readScenario(path string) (history.Scenario, error) {
+// scenarioFile is what a --scenario file holds: the scenario and, when an exhaustive exploration
+// wrote it, the schedule's index and the bounds it was enumerated within.
+type scenarioFile struct {
+	Scenario history.Scenario
+	Schedule int            // 1-based, within Bounds; 0 when the file names none
+	Bounds   *result.Bounds // nil when the file names none
+}
+
+// rebuiltBySchedule says `replay --schedule N` with the file's bounds rebuilds its very scenario:
+// the file names a schedule, and the schedule it names is the scenario it holds (not edited since).
+func (f scenarioFile) rebuiltBySchedule(cell result.Cell) bool {
+	if f.Schedule < 1 || f.Bounds == nil {
+		return false
+	}
+	sc, err := scenarios.ScheduleOf(cell, *f.Bounds, f.Schedule)
+	if err != nil {
+		return false
+	}
+	want, err1 := json.Marshal(f.Scenario)
+	got, err2 := json.Marshal(sc)
+	return err1 == nil && err2 == nil && bytes.Equal(got, want)
+}
+
+// readScenario reads a scenario JSON, bare or inside a counterexample ({"scenario": ...}). Of a
+// counterexample it also reads the schedule index and bounds of an exhaustive exploration's: the
+// JSON report's (schedule_index, bounds) or a result.Counterexample's (schedule, bounds).
+func readScenario(path string) (scenarioFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return history.Scenario{}, usagef("--scenario: %v", err)
+		return scenarioFile{}, usagef("--scenario: %v", err)
 	}
 	var wrapped struct {
-		Scenario *history.Scenario `json:"scenario"`
+		Scenario      *history.Scenario `json:"scenario"`
+		ScheduleIndex int               `json:"schedule_index"`
+		Schedule      json.RawMessage   `json:"schedule"` // an index, or the JSON report's list of faults
+		Bounds        *result.Bounds    `json:"bounds"`
 	}
 	if err := json.Unmarshal(data, &wrapped); err == nil && wrapped.Scenario != nil {
-		return *wrapped.Scenario, nil
+		f := scenarioFile{Scenario: *wrapped.Scenario, Schedule: wrapped.ScheduleIndex, Bounds: wrapped.Bounds}
+		if f.Schedule == 0 && len(wrapped.Schedule) > 0 {
+			var n int
+			if json.Unmarshal(wrapped.Schedule, &n) == nil {
+				f.Schedule = n
+			}
+		}
+		return f, nil
 	}
 	var sc history.Scenario
 	if err := json.Unmarshal(data, &sc); err != nil {
-		return sc, usagef("--scenario %s: not a scenario JSON: %v", path, err)
+		return scenarioFile{}, usagef("--scenario %s: not a scenario JSON: %v", path, err)
 	}
 	if sc.Producer == "" {
-		return sc, usagef("--scenario %s: not a scenario JSON (no producer)", path)
+		return scenarioFile{}, usagef("--scenario %s: not a scenario JSON (no producer)", path)
 	}
-	return sc, nil
+	return scenarioFile{Scenario: sc}, nil
 }

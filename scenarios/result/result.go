@@ -128,6 +128,10 @@ type Counterexample struct {
 	// rebuilds it. Zero (and Bounds nil) for a seed's counterexample.
 	Schedule int     `json:"schedule,omitempty"`
 	Bounds   *Bounds `json:"bounds,omitempty"`
+	// File is, for a scenario read from a file (`simulate replay --scenario`) that neither a seed
+	// nor a schedule is known to rebuild (a shrunk or hand-written one), that file: the only
+	// command that replays it is `simulate replay --scenario File`. Empty otherwise.
+	File string `json:"file,omitempty"`
 }
 
 // Unexpected lists the invariants broken here that the catalogue neither expects nor allows: a
