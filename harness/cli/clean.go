@@ -9,6 +9,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/infra"
+	"github.com/deliveryharness/harness/harness/real/rabbitnode"
 )
 
 const cleanUsage = `simulate clean [--dry-run]
@@ -18,6 +19,10 @@ queues. A run is removed only when its schema carries the harness's marker and i
 (held by the run's process for as long as it lives) is free; live runs, in this process or any
 other, are left alone. --dry-run lists what would be removed and removes nothing. Every real run
 does the same at its start; queues also expire on the broker after 10 minutes unused.
+
+It also stops the dedicated RabbitMQ nodes (harness-rabbitnode-* under the temporary directory)
+whose owning process is gone, and removes their directories, even when the servers cannot be
+reached. The shared RabbitMQ is never touched.
 `
 
 // cmdClean reaps what killed runs left on the servers, and lists it.
@@ -35,18 +40,49 @@ func cmdClean(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("clean: unexpected argument %q (usage: simulate clean [--dry-run])", fs.Arg(0))
 	}
+	nodes, nodesErr := sweepNodes(ctx, *dryRun)
+	writeNodes(stdout, nodes, *dryRun)
 	inf, err := infra.Discover(ctx)
 	if err != nil {
 		return err
 	}
 	rep, err := real.Clean(ctx, inf, *dryRun)
-	writeClean(stdout, rep, *dryRun, err == nil)
+	if err == nil {
+		err = nodesErr
+	}
+	writeClean(stdout, rep, len(nodes), *dryRun, err == nil)
 	return err
 }
 
+// sweepNodes stops the dedicated RabbitMQ nodes of dead processes and removes their directories
+// (with dryRun: lists them, touches nothing), and returns their names.
+func sweepNodes(ctx context.Context, dryRun bool) ([]string, error) {
+	if !dryRun {
+		return rabbitnode.Sweep(ctx)
+	}
+	orphans, err := rabbitnode.Orphans()
+	var names []string
+	for _, o := range orphans {
+		names = append(names, o.Node)
+	}
+	return names, err
+}
+
+// writeNodes lists the nodes sweepNodes stopped (or would stop).
+func writeNodes(w io.Writer, nodes []string, dryRun bool) {
+	verb := "stopped"
+	if dryRun {
+		verb = "would stop"
+	}
+	for _, n := range nodes {
+		fmt.Fprintf(w, "%s node %s\n", verb, n)
+	}
+}
+
 // writeClean lists what Clean removed (or would remove), then, when it went through (complete),
-// a summary line: after a failure what was listed is all that is known to be gone.
-func writeClean(w io.Writer, rep real.CleanReport, dryRun, complete bool) {
+// a summary line that also counts the nodes stopped: after a failure what was listed is all that
+// is known to be gone.
+func writeClean(w io.Writer, rep real.CleanReport, nodes int, dryRun, complete bool) {
 	verb := "dropped"
 	if dryRun {
 		verb = "would drop"
@@ -68,9 +104,20 @@ func writeClean(w io.Writer, rep real.CleanReport, dryRun, complete bool) {
 			parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, k)))
 		}
 	}
-	what := "nothing left behind by killed runs"
+	var whats []string
 	if len(parts) > 0 {
-		what = fmt.Sprintf("%s %s", verb, strings.Join(parts, ", "))
+		whats = append(whats, fmt.Sprintf("%s %s", verb, strings.Join(parts, ", ")))
+	}
+	if nodes > 0 {
+		stop := "stopped"
+		if dryRun {
+			stop = "would stop"
+		}
+		whats = append(whats, fmt.Sprintf("%s %d RabbitMQ %s", stop, nodes, plural(nodes, "node")))
+	}
+	what := "nothing left behind by killed runs"
+	if len(whats) > 0 {
+		what = strings.Join(whats, ", ")
 	}
 	fmt.Fprintf(w, "%s; %d live %s left alone\n", what, len(rep.Live), plural(len(rep.Live), "run"))
 }

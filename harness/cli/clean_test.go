@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/rabbitnode"
 	"github.com/deliveryharness/harness/harness/real/realtest"
 )
 
@@ -229,6 +231,7 @@ func TestCleanUsage(t *testing.T) {
 // TestCleanUnreachable: with no server to clean, clean says so in one line without the
 // password, exits 3, and claims nothing about what is left on the servers.
 func TestCleanUnreachable(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // no node directory of another test to report
 	t.Setenv(infra.EnvPostgresURL, "postgres://u:secret@127.0.0.1:1/test?sslmode=disable")
 	t.Setenv(infra.EnvAMQPURL, "amqp://u:secret@127.0.0.1:1/")
 	a := []string{"clean"}
@@ -239,5 +242,77 @@ func TestCleanUnreachable(t *testing.T) {
 	}
 	if r.stdout != "" {
 		t.Errorf("clean reported on servers it never reached:\n%s", r.stdout)
+	}
+}
+
+// TestCleanStopsNodes: `simulate clean --dry-run` lists the dedicated RabbitMQ node a killed
+// process left (its directory, with its dead owner's pid) and touches nothing; `simulate clean`
+// lists it as stopped and removes its directory, also when the servers cannot be reached; with
+// servers the summary line counts it. (Stopping a running node is package rabbitnode's TestSweep.)
+func TestCleanStopsNodes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		servers func(t *testing.T)
+		code    int
+		summary string // in stdout after clean, "" for none
+	}{
+		{"servers unreachable", func(t *testing.T) {
+			t.Setenv(infra.EnvPostgresURL, "postgres://u:secret@127.0.0.1:1/test?sslmode=disable")
+			t.Setenv(infra.EnvAMQPURL, "amqp://u:secret@127.0.0.1:1/")
+		}, exitFailure, ""},
+		{"servers", func(t *testing.T) {
+			inf := realtest.Database(t, containers.Require(t))
+			t.Setenv(infra.EnvPostgresURL, inf.PostgresURL)
+			t.Setenv(infra.EnvAMQPURL, inf.AMQPURL)
+		}, exitOK, "stopped 1 RabbitMQ node"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.servers(t)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp) // this test's node directories only
+			dead := exec.Command("true")
+			if err := dead.Run(); err != nil {
+				t.Fatal(err)
+			}
+			// The layout of package rabbitnode: harness-rabbitnode-<owner pid>-..., an owner file
+			// with that pid, a nodename file.
+			dir := filepath.Join(tmp, fmt.Sprintf("harness-rabbitnode-%d-1-1", dead.Process.Pid))
+			node := fmt.Sprintf("harness-%d-1-1@localhost", dead.Process.Pid)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for name, text := range map[string]string{"owner": fmt.Sprintf("%d\n", dead.Process.Pid), "nodename": node + "\n"} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if o, err := rabbitnode.Orphans(); err != nil || len(o) != 1 || o[0].Node != node {
+				t.Fatalf("rabbitnode.Orphans: %+v, %v; want %s (the premise)", o, err, node)
+			}
+
+			a := []string{"clean", "--dry-run"}
+			r := simulate(t, a...)
+			requireCode(t, r, tc.code, a)
+			if !strings.Contains(r.stdout, "would stop node "+node+"\n") {
+				t.Errorf("the dry run does not list %s:\n%s", node, r.stdout)
+			}
+			if _, err := os.Stat(dir); err != nil {
+				t.Fatalf("the dry run touched %s: %v", dir, err)
+			}
+
+			a = []string{"clean"}
+			r = simulate(t, a...)
+			requireCode(t, r, tc.code, a)
+			if !strings.Contains(r.stdout, "stopped node "+node+"\n") || !strings.Contains(r.stdout, tc.summary) {
+				t.Errorf("clean does not list %s (or lacks %q):\n%s", node, tc.summary, r.stdout)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("clean left %s: %v", dir, err)
+			}
+			if strings.Contains(r.stdout+r.stderr, "secret") {
+				t.Errorf("a password in the output:\n%s\n%s", r.stdout, r.stderr)
+			}
+			t.Logf("simulate clean:\n%s", r.stdout)
+		})
 	}
 }
