@@ -90,7 +90,15 @@ func Start(ctx context.Context) (*Node, error) {
 	_, _ = Sweep(ctx)
 	var lastErr error
 	for range startAttempts {
-		n, err := start(ctx, bins)
+		amqpPort, err := freePort(0)
+		if err != nil {
+			return nil, err
+		}
+		distPort, err := freePort(amqpPort)
+		if err != nil {
+			return nil, err
+		}
+		n, err := start(ctx, bins, amqpPort, distPort)
 		if err == nil {
 			return n, nil
 		}
@@ -105,16 +113,9 @@ func Start(ctx context.Context) (*Node, error) {
 // errPortTaken: the node could not bind one of its ports.
 var errPortTaken = errors.New("rabbitnode: a port of the node was taken")
 
-// start makes the node's directory and starts the node in it, on ports free a moment ago.
-func start(ctx context.Context, bins binaries) (_ *Node, err error) {
-	amqpPort, err := freePort(0)
-	if err != nil {
-		return nil, err
-	}
-	distPort, err := freePort(amqpPort)
-	if err != nil {
-		return nil, err
-	}
+// start makes the node's directory and starts the node in it, on the given ports (free a moment
+// ago).
+func start(ctx context.Context, bins binaries, amqpPort, distPort int) (_ *Node, err error) {
 	seq.Lock()
 	seq.n++
 	num := seq.n
@@ -214,6 +215,7 @@ func (n *Node) serverEnv() []string {
 		"RABBITMQ_PID_FILE="+filepath.Join(n.dir, pidFile),
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
 		"ERL_EPMD_ADDRESS=127.0.0.1",
+		"ERL_CRASH_DUMP="+filepath.Join(n.dir, "log", "erl_crash.dump"), // not in the shared node's home
 	)
 }
 
@@ -258,7 +260,9 @@ func (n *Node) AMQPURL() string {
 // Restart stops the node's RabbitMQ application and starts it again (rabbitmqctl stop_app, then
 // start_app), as a broker restart does: every connection to the node is closed, durable queues and
 // persistent messages survive, unacknowledged deliveries return to their queues. It returns once
-// the AMQP port answers a handshake again, within ctx's deadline or a minute.
+// the AMQP port answers a handshake again, within ctx's deadline or a minute. The port is closed
+// while the application is stopped: a process that binds it meanwhile makes start_app, and so
+// Restart, fail.
 func (n *Node) Restart(ctx context.Context) error {
 	if n == nil || n.dir == "" {
 		return errors.New("rabbitnode: restart: not a node that Start returned")

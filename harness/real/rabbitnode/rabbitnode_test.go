@@ -416,3 +416,50 @@ func TestNodeZero(t *testing.T) {
 		}
 	}
 }
+
+// TestNodePortTaken: a node whose AMQP port another process holds (a listener that accepts and
+// never answers) fails to start with errPortTaken, which makes Start try other ports, and leaves
+// nothing behind: no directory, no process.
+func TestNodePortTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a node's failed start takes 5-10 s; not with -short")
+	}
+	bins, err := lookBinaries()
+	if err != nil {
+		if os.Getenv(infra.EnvRequireInfra) == "1" {
+			t.Fatalf("%v (%s=1)", err, infra.EnvRequireInfra)
+		}
+		t.Skip(err.Error())
+	}
+	var l net.Listener
+	var port int
+	for l == nil {
+		if port, err = freePort(0); err != nil {
+			t.Fatal(err)
+		}
+		l, _ = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	defer l.Close()
+	dist, err := freePort(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began := time.Now()
+	n, err := start(ctx, bins, port, dist)
+	if n != nil {
+		_ = n.Stop(ctx)
+	}
+	if !errors.Is(err, errPortTaken) {
+		t.Fatalf("start on a taken port: %v, %v; want errPortTaken", n, err)
+	}
+	t.Logf("start on a taken port failed in %.1f s: %v", time.Since(began).Seconds(), err)
+	after, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range after {
+		if !slices.Contains(before, d) && strings.Contains(d, fmt.Sprintf("%s%d-", dirPrefix, os.Getpid())) {
+			t.Errorf("left %s", d)
+		}
+	}
+}
