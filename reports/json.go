@@ -41,7 +41,8 @@ type JSONCell struct {
 	// Cost is what the runs measured of the strategies' price (see result.Cost).
 	Cost *result.Cost `json:"cost,omitempty"`
 	// Coverage is, per role (producer, relay, consumer), the fault points the strategies declare,
-	// those some run reached and those no run reached.
+	// those some run reached (with the runs that reached each and the times they passed it) and
+	// those no run reached.
 	Coverage result.Coverage `json:"coverage,omitempty"`
 	// Explored, Exhausted and Bounds are an exhaustive exploration's (--explore exhaustive): the
 	// schedules run (each one run), whether they were every schedule within the bounds, and the

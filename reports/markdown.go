@@ -46,7 +46,7 @@ func Markdown(w io.Writer, results []result.CellResult) error {
 	}
 	fmt.Fprintf(&b, "Legend: %s; a percentage is the share of runs that broke the invariant.\n", legendText())
 	if c := coverageSummary(results); c != "" {
-		fmt.Fprintf(&b, "\n%s. The runs that reached each point, cell by cell, are in the JSON report (`coverage`).\n", mdEscape(capitalize(c)))
+		fmt.Fprintf(&b, "\n%s. The runs that reached each point and the times they passed it, cell by cell, are in the JSON report (`coverage`: `runs_reached`, `passes`).\n", mdEscape(capitalize(c)))
 	}
 	var searched []result.CellResult
 	for _, r := range results {

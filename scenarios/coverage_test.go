@@ -65,8 +65,9 @@ func passedIn(points []string, runs int) map[string]int {
 }
 
 // TestCellCoverage: a cell lists, per role, the declared fault points its runs reached, with the
-// runs that reached each, and those none reached; a point the strategy never passes is
-// unreached, and a strategy that passes every point it declares has none unreached.
+// runs that reached each and the times they passed it, and those none reached; a point the
+// strategy never passes is unreached, and a strategy that passes every point it declares has none
+// unreached. A point passed twice per message counts both passes.
 func TestCellCoverage(t *testing.T) {
 	const (
 		effect = strategies.PointConsumerAfterEffect
@@ -84,18 +85,22 @@ func TestCellCoverage(t *testing.T) {
 		fault         string
 		wantConsumer  result.RoleCoverage
 		wantUnreached result.Coverage
+		passesPerRun  int // the least passes of the consumer's reached points per run
 	}{
 		{"all passed", passingConsumer{name: "coverage-all", declares: []string{effect}, passes: []string{effect}}, "none",
 			result.RoleCoverage{Role: "consumer", Declared: []string{effect}, Reached: []string{effect}, Unreached: []string{},
-				Runs: runs, RunsReached: passedIn([]string{effect}, runs)}, nil},
+				Runs: runs, RunsReached: passedIn([]string{effect}, runs)}, nil, 1},
+		{"passed twice a message", passingConsumer{name: "coverage-twice", declares: []string{effect}, passes: []string{effect, effect}}, "none",
+			result.RoleCoverage{Role: "consumer", Declared: []string{effect}, Reached: []string{effect}, Unreached: []string{},
+				Runs: runs, RunsReached: passedIn([]string{effect}, runs)}, nil, 2},
 		{"one never passed", passingConsumer{name: "coverage-partial", declares: []string{check, effect}, passes: []string{effect}}, "none",
 			result.RoleCoverage{Role: "consumer", Declared: []string{check, effect}, Reached: []string{effect}, Unreached: []string{check},
 				Runs: runs, RunsReached: passedIn([]string{effect}, runs)},
-			result.Coverage{{Role: "consumer", Unreached: []string{check}}}},
+			result.Coverage{{Role: "consumer", Unreached: []string{check}}}, 1},
 		{"never passed, with crashes", passingConsumer{name: "coverage-partial", declares: []string{check, effect}, passes: []string{effect}}, "crash-consumer",
 			result.RoleCoverage{Role: "consumer", Declared: []string{check, effect}, Reached: []string{effect}, Unreached: []string{check},
 				Runs: runs, RunsReached: passedIn([]string{effect}, runs)},
-			result.Coverage{{Role: "consumer", Unreached: []string{check}}}},
+			result.Coverage{{Role: "consumer", Unreached: []string{check}}}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			registerOnce(t, tc.consumer)
@@ -105,6 +110,23 @@ func TestCellCoverage(t *testing.T) {
 			r, err := scenarios.RunCell(context.Background(), harness.NewSim(), c, opts)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Passes: one a point for every reached point, at least once a run that reached it (the
+			// consumer's, passesPerRun times), none for an unreached one.
+			for i, rc := range r.Coverage {
+				least := 1
+				if rc.Role == history.RoleConsumer {
+					least = tc.passesPerRun
+				}
+				if len(rc.Passes) != len(rc.Reached) {
+					t.Errorf("%s: passes %v for the points reached %v", rc.Role, rc.Passes, rc.Reached)
+				}
+				for _, p := range rc.Reached {
+					if n := rc.Passes[p]; n < least*rc.RunsReached[p] || n%least != 0 {
+						t.Errorf("%s %s: %d passes in %d runs, want a multiple of %d, at least %d a run", rc.Role, p, n, rc.RunsReached[p], least, least)
+					}
+				}
+				r.Coverage[i].Passes = nil
 			}
 			want := result.Coverage{producer, relay, tc.wantConsumer}
 			if !reflect.DeepEqual(r.Coverage, want) {
@@ -118,7 +140,8 @@ func TestCellCoverage(t *testing.T) {
 }
 
 // TestCellCoverageCounts: a point's count is the number of the cell's runs whose history lists it,
-// counted here run by run from the same seeds; every count is at most the runs, the searched
+// and its passes the sum of the passes those histories give it, both counted here run by run from
+// the same seeds; every count is at most the runs and at most the passes, the searched
 // seeds count like the first ones, and where a fault cuts some runs short (a producer that dies
 // before it publishes) some points are reached in only part of the runs.
 func TestCellCoverageCounts(t *testing.T) {
@@ -144,7 +167,8 @@ func TestCellCoverageCounts(t *testing.T) {
 				t.Fatalf("the search drew no seed: pick a cell whose expected break the first %d seeds miss", opts.Seeds)
 			}
 			runs := r.Runs + r.Searched - r.Errors
-			want := map[history.Reach]int{}
+			type key struct{ role, point string }
+			want, wantPasses := map[key]int{}, map[key]int{}
 			for i := range r.Runs + r.Searched {
 				sc, err := scenarios.FromSeed(tc.cell, opts.FirstSeed+uint64(i), opts.Limits)
 				if err != nil {
@@ -155,7 +179,8 @@ func TestCellCoverageCounts(t *testing.T) {
 					continue // not settled: not counted
 				}
 				for _, p := range h.Reached {
-					want[p]++
+					want[key{p.Role, p.Point}]++
+					wantPasses[key{p.Role, p.Point}] += p.Passes
 				}
 			}
 			partial := false
@@ -167,9 +192,12 @@ func TestCellCoverageCounts(t *testing.T) {
 					t.Errorf("%s: %d counts for %d points reached", rc.Role, len(rc.RunsReached), len(rc.Reached))
 				}
 				for _, p := range rc.Declared {
-					got, w := rc.RunsReached[p], want[history.Reach{Role: rc.Role, Point: p}]
+					got, w := rc.RunsReached[p], want[key{rc.Role, p}]
 					if got != w {
 						t.Errorf("%s %s: reached in %d runs, counted %d run by run", rc.Role, p, got, w)
+					}
+					if passes, w := rc.Passes[p], wantPasses[key{rc.Role, p}]; passes != w || passes < got {
+						t.Errorf("%s %s: passed %d times in %d runs, counted %d run by run", rc.Role, p, passes, got, w)
 					}
 					if got > runs {
 						t.Errorf("%s %s: reached in %d of %d runs", rc.Role, p, got, runs)
@@ -185,12 +213,14 @@ func TestCellCoverageCounts(t *testing.T) {
 }
 
 // TestCoverageCounts: Coverage counts, per declared point, the runs whose points reached lists it
-// (each run's History.Reached, appended run after run); a point of another role or an undeclared
-// one counts for nothing.
+// (each run's History.Reached, appended run after run) and the passes they list; a point of
+// another role or an undeclared one counts for nothing, and points without passes (histories
+// written before passes were counted) have none.
 func TestCoverageCounts(t *testing.T) {
 	outbox, inbox := strategies.Outbox{}, strategies.Inbox{}
 	run := func(points ...history.Reach) []history.Reach { return points }
 	prod := func(p string) history.Reach { return history.Reach{Role: history.RoleProducer, Point: p} }
+	passed := func(r history.Reach, n int) history.Reach { r.Passes = n; return r }
 	rel := func(p string) history.Reach { return history.Reach{Role: history.RoleRelay, Point: p} }
 	cons := func(p string) history.Reach { return history.Reach{Role: history.RoleConsumer, Point: p} }
 	var (
@@ -208,17 +238,28 @@ func TestCoverageCounts(t *testing.T) {
 			run(prod(before), prod(after), rel(claim), rel(publish), cons(receive)),
 			run(prod(before), prod(after), rel(claim), rel(publish), rel(mark), cons(receive), cons(precommit), cons(done)),
 		}, result.Coverage{
-			{Role: "producer", Declared: outbox.Points(), Reached: []string{before, after}, Unreached: []string{}, RunsReached: map[string]int{before: 3, after: 3}},
-			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{claim, publish, mark}, Unreached: []string{}, RunsReached: map[string]int{claim: 3, publish: 3, mark: 2}},
-			{Role: "consumer", Declared: inbox.Points(), Reached: []string{receive, precommit, done}, Unreached: []string{}, RunsReached: map[string]int{receive: 3, precommit: 2, done: 2}},
+			{Role: "producer", Declared: outbox.Points(), Reached: []string{before, after}, Unreached: []string{}, RunsReached: map[string]int{before: 3, after: 3}, Passes: map[string]int{}},
+			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{claim, publish, mark}, Unreached: []string{}, RunsReached: map[string]int{claim: 3, publish: 3, mark: 2}, Passes: map[string]int{}},
+			{Role: "consumer", Declared: inbox.Points(), Reached: []string{receive, precommit, done}, Unreached: []string{}, RunsReached: map[string]int{receive: 3, precommit: 2, done: 2}, Passes: map[string]int{}},
 		}},
 		{"a producer that died before its commit", [][]history.Reach{
 			run(prod(before)),
 			run(prod(before), rel(precommit), cons(claim)), // other roles' points count for nothing
 		}, result.Coverage{
-			{Role: "producer", Declared: outbox.Points(), Reached: []string{before}, Unreached: []string{after}, RunsReached: map[string]int{before: 2}},
-			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{}, Unreached: outbox.RelayPoints(), RunsReached: map[string]int{}},
-			{Role: "consumer", Declared: inbox.Points(), Reached: []string{}, Unreached: inbox.Points(), RunsReached: map[string]int{}},
+			{Role: "producer", Declared: outbox.Points(), Reached: []string{before}, Unreached: []string{after}, RunsReached: map[string]int{before: 2}, Passes: map[string]int{}},
+			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{}, Unreached: outbox.RelayPoints(), RunsReached: map[string]int{}, Passes: map[string]int{}},
+			{Role: "consumer", Declared: inbox.Points(), Reached: []string{}, Unreached: inbox.Points(), RunsReached: map[string]int{}, Passes: map[string]int{}},
+		}},
+		{"two runs with passes, a relay claiming three times", [][]history.Reach{
+			run(passed(prod(before), 1), passed(prod(after), 1), passed(rel(claim), 3), passed(rel(publish), 1), passed(cons(receive), 2)),
+			run(passed(prod(before), 2), passed(rel(claim), 1), passed(rel(mark), 1), passed(cons(receive), 1), passed(cons(claim), 5)),
+		}, result.Coverage{
+			{Role: "producer", Declared: outbox.Points(), Reached: []string{before, after}, Unreached: []string{},
+				RunsReached: map[string]int{before: 2, after: 1}, Passes: map[string]int{before: 3, after: 1}},
+			{Role: "relay", Declared: outbox.RelayPoints(), Reached: []string{claim, publish, mark}, Unreached: []string{},
+				RunsReached: map[string]int{claim: 2, publish: 1, mark: 1}, Passes: map[string]int{claim: 4, publish: 1, mark: 1}},
+			{Role: "consumer", Declared: inbox.Points(), Reached: []string{receive}, Unreached: []string{precommit, done},
+				RunsReached: map[string]int{receive: 2}, Passes: map[string]int{receive: 3}},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

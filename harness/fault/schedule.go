@@ -10,10 +10,11 @@ import (
 // Schedule is a fault schedule being played: it counts, for each fault, the operations of its
 // target that its kind watches (Kind.Watches), and says when it fires. Both backends play
 // schedules with it, so that "#3" means the same on either. It also notes the fault points the
-// run's processes pass (Pass), whether or not a fault fires there: the run's coverage.
+// run's processes pass (Pass), and how many times, whether or not a fault fires there: the run's
+// coverage.
 type Schedule struct {
 	armed   []*armed
-	reached []history.Reach // each (role, point) once, in the order first passed
+	reached []history.Reach // each (role, point) once, in the order first passed, with its passes
 }
 
 type armed struct {
@@ -71,19 +72,21 @@ func (s *Schedule) fire(op Op, proc, point, link string) *history.Fault {
 }
 
 // Pass notes that proc passed the fault point. A backend calls it at every point a process
-// passes; it keeps each (role, point) once, in a slice a run's few points keep small.
+// passes; it keeps each (role, point) once, counting its passes, in a slice a run's few points
+// keep small.
 func (s *Schedule) Pass(proc, point string) {
 	role := history.RoleOf(proc)
-	for _, r := range s.reached {
-		if r.Point == point && r.Role == role {
+	for i := range s.reached {
+		if r := &s.reached[i]; r.Point == point && r.Role == role {
+			r.Passes++
 			return
 		}
 	}
-	s.reached = append(s.reached, history.Reach{Role: role, Point: point})
+	s.reached = append(s.reached, history.Reach{Role: role, Point: point, Passes: 1})
 }
 
-// Reached is the fault points passed so far (Pass), each once, sorted by role and point; nil
-// when none was.
+// Reached is the fault points passed so far (Pass), each once with the times the role's
+// processes passed it, sorted by role and point; nil when none was.
 func (s *Schedule) Reached() []history.Reach {
 	if len(s.reached) == 0 {
 		return nil

@@ -243,10 +243,13 @@ func RoleOf(proc string) string {
 	return proc
 }
 
-// Reach is a fault point that a process of a role passed in a run.
+// Reach is a fault point that a process of a role passed in a run, and how many times.
 type Reach struct {
 	Role  string `json:"role"`
 	Point string `json:"point"`
+	// Passes is how many times the role's processes passed the point in the run (at least 1);
+	// 0 in a history written before passes were counted.
+	Passes int `json:"passes,omitempty"`
 }
 
 // About returns the events that mention message id msg, in order: the evidence for a violation.

@@ -176,13 +176,13 @@ type Cost struct {
 }
 
 // Coverage is, for each role of a cell's processes that declares fault points (producer, relay,
-// consumer, in that order), the points declared, those the cell's runs reached and how many runs
-// reached each.
+// consumer, in that order), the points declared, those the cell's runs reached, how many runs
+// reached each and how many times in all they passed it.
 type Coverage []RoleCoverage
 
 // RoleCoverage is one role's fault points: those its strategy declares (Points, RelayPoints), in
 // declaration order, split into the ones some run passed and the ones no run did, with, for each
-// point reached, the runs that passed it.
+// point reached, the runs that passed it and the times they passed it.
 type RoleCoverage struct {
 	Role      string   `json:"role"`
 	Declared  []string `json:"declared"`
@@ -194,6 +194,10 @@ type RoleCoverage struct {
 	// RunsReached is, for each point of Reached, the runs that passed it at least once (any
 	// process of the role, any number of times).
 	RunsReached map[string]int `json:"runs_reached"`
+	// Passes is, for each point of Reached, the times the role's processes passed it over those
+	// runs, all passes of every run counted (at least RunsReached's count); a point is left out
+	// where the runs' histories did not count their passes (History.Reached written before).
+	Passes map[string]int `json:"passes"`
 }
 
 // Unreached is the roles with a point no run reached, each with only those points; nil when
