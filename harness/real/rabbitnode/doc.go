@@ -49,12 +49,12 @@
 //
 //	go test -count=1 -run TestNodeRestart -v ./harness/real/rabbitnode/
 //
-// which logs the figures (ranges over 7 runs, with other tests running beside them, load average
-// 5-8):
+// which logs the figures. Over 12 runs, with other test suites running beside them (load average
+// 5-13 on the 2 CPUs), median (range):
 //
-//	start (Start, to an AMQP handshake)             5.4-12.4 s (19.8 s once, at load 8)
-//	Restart (stop_app + start_app, to a handshake)  2.9-6.2 s (11.4 s once, at load 8)
-//	Stop (rabbitmqctl stop, to the process's end)   2.3-5.3 s
+//	start (Start, to an AMQP handshake)             8.9 s (5.4-19.8 s)
+//	Restart (stop_app + start_app, to a handshake)  5.5 s (2.9-11.4 s)
+//	Stop (rabbitmqctl stop, to the process's end)   3.1 s (2.3-7.1 s)
 //	memory (RSS of the node's beam.smp)             139-148 MiB
 //
 // Each rabbitmqctl call boots an Erlang VM of its own, about 0.8-1.1 s of it; by hand on the same

@@ -258,17 +258,92 @@ func serverVersion() string {
 	return string(out)
 }
 
-// deadPID is the pid of a process that has ended.
-func deadPID(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
+// envOwner makes the test binary an owner process (see TestMain).
+const envOwner = "RABBITNODE_TEST_OWNER"
+
+// TestMain: with envOwner=1 the test binary is a process that starts a node, prints "dir DIR",
+// and waits to be killed.
+func TestMain(m *testing.M) {
+	if os.Getenv(envOwner) != "1" {
+		os.Exit(m.Run())
 	}
-	return cmd.Process.Pid
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	n, err := Start(ctx)
+	cancel()
+	if err != nil {
+		fmt.Printf("error %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("dir %s\n", n.Dir())
+	time.Sleep(10 * time.Minute)
+	_ = n.Stop(context.Background())
+	os.Exit(1)
 }
 
-// TestSweep: Sweep stops and removes the node of a dead owner, removes the directory a dead
+// startOwner starts the test binary as an owner process (TestMain) and returns it and its node's
+// directory once its node is up. Without RabbitMQ installed it skips the test (fails it under
+// HARNESS_REQUIRE_INFRA=1). Whatever the test leaves of the process and its node goes when the
+// test ends.
+func startOwner(t *testing.T) (*exec.Cmd, string) {
+	t.Helper()
+	if _, err := lookBinaries(); err != nil {
+		if os.Getenv(infra.EnvRequireInfra) == "1" {
+			t.Fatalf("%v (%s=1)", err, infra.EnvRequireInfra)
+		}
+		t.Skip(err.Error())
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envOwner+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Scan()
+		lines <- sc.Text()
+		for sc.Scan() {
+		}
+	}()
+	var dir string
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if dir == "" {
+			return
+		}
+		if _, err := os.Stat(dir); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			name, _ := nodeNameOf(dir)
+			ctl, _ := look("rabbitmqctl")
+			if err := stopNode(ctx, ctl, name, dir); err != nil {
+				t.Errorf("stop the owner's node: %v", err)
+			}
+		}
+	})
+	select {
+	case line := <-lines:
+		var ok bool
+		if dir, ok = strings.CutPrefix(line, "dir "); !ok {
+			t.Fatalf("the owner process: %q", line)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the owner process started no node within 2 minutes")
+	}
+	return cmd, dir
+}
+
+// TestSweep: Sweep stops and removes the node of a killed owner, removes the directory a dead
 // owner left before it started its node, and leaves alone a live owner's node, a directory
 // that is not one of the harness's and one whose nodename file names another node. It works in a temporary directory of its own (TMPDIR), so that
 // no other process's sweep takes its nodes first.
@@ -283,14 +358,20 @@ func TestSweep(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
 	t.Setenv("TMPDIR", tmp)
 
-	orphan, _ := startNode(t)
-	orphanBeam, err := readPID(filepath.Join(orphan.Dir(), pidFile))
+	// The orphan: a node whose owner, a process of its own, is SIGKILLed once the node is up.
+	owner, orphanDir := startOwner(t)
+	orphanName, _ := nodeNameOf(orphanDir)
+	orphanBeam, err := readPID(filepath.Join(orphanDir, pidFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := deadPID(t)
-	if err := os.WriteFile(filepath.Join(orphan.Dir(), ownerFile), []byte(strconv.Itoa(dead)+"\n"), 0o644); err != nil {
+	if err := owner.Process.Kill(); err != nil {
 		t.Fatal(err)
+	}
+	_ = owner.Wait()
+	dead := owner.Process.Pid
+	if !runsNode(orphanBeam, orphanName) {
+		t.Fatalf("the node %s did not outlive its killed owner (the premise)", orphanName)
 	}
 	// A live owner's node needs no server to be left alone: a running node would be stopped and
 	// its directory removed all the same, which is what the case checks.
@@ -336,7 +417,7 @@ func TestSweep(t *testing.T) {
 		swept   bool
 		process int // the node's process, 0 if none
 	}{
-		{"dead owner's node", orphan.Dir(), orphan.Name(), true, orphanBeam},
+		{"killed owner's node", orphanDir, orphanName, true, orphanBeam},
 		{"dead owner, no node yet", unstarted, unstartedNode, true, 0},
 		{"live owner's node", live, liveNode, false, 0},
 		{"not the harness's", foreign, "", false, 0},
@@ -357,9 +438,6 @@ func TestSweep(t *testing.T) {
 				t.Errorf("the swept node's process %d still runs", c.process)
 			}
 		})
-	}
-	if err := orphan.Stop(ctx); err != nil { // its directory is gone already
-		t.Errorf("Stop after Sweep: %v", err)
 	}
 }
 
