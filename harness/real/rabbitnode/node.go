@@ -30,6 +30,9 @@ const (
 	stopTimeout    = 30 * time.Second // rabbitmqctl stop, the beam's exit
 )
 
+// startSweepTimeout is the share of Start's deadline that its Sweep may take.
+const startSweepTimeout = 20 * time.Second
+
 // Ports: both of a node's ports are drawn from this range, below Linux's ephemeral range
 // (32768-60999), so that no outgoing connection takes one between the check and the node's bind.
 const (
@@ -86,8 +89,11 @@ func Start(ctx context.Context) (*Node, error) {
 	}
 	ctx, cancel := withDefaultTimeout(ctx, startTimeout)
 	defer cancel()
-	// What Sweep cannot remove stays for the next sweep; it does not keep this node from starting.
-	_, _ = Sweep(ctx)
+	// What Sweep cannot remove within its share of the deadline stays for the next sweep; it does
+	// not keep this node from starting.
+	sctx, scancel := context.WithTimeout(ctx, startSweepTimeout)
+	_, _ = Sweep(sctx)
+	scancel()
 	var lastErr error
 	for range startAttempts {
 		amqpPort, err := freePort(0)
