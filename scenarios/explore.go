@@ -67,7 +67,7 @@ func (s *treeSource) IntRange(label string, lo, hi int) int {
 
 func (s *treeSource) values(label string, lo, hi int) []int {
 	switch label {
-	case "commands", "consumers", "faults", "target", "point", "link", "nth":
+	case "commands", "consumers", "faults", "target", "point", "link", "nth", "site":
 		out := make([]int, 0, hi-lo+1)
 		for v := lo; v <= hi; v++ {
 			out = append(out, v)

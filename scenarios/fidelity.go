@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/invariants"
@@ -53,6 +54,10 @@ func NamedScenarios() []Named {
 		}
 		return history.Fault{Kind: kind, Target: target, Point: point, Nth: 1}
 	}
+	// A cut short enough for a publisher's retries (strategies.PublishRetry) to outlast it.
+	cut := func(kind, target, site string) history.Fault {
+		return history.Fault{Kind: kind, Target: target, Point: site, Nth: 1, Duration: 5}
+	}
 	return []Named{
 		named("baseline outbox inbox", nil, "outbox", "inbox", workload.Orders.Name, "none", orders(3)),
 		named("double write loses the event when the producer dies after commit", []invariants.Name{invariants.NoLostEffect}, "double-write", "inbox", workload.Orders.Name, "crash-producer", orders(1),
@@ -100,6 +105,24 @@ func NamedScenarios() []Named {
 			history.Fault{Kind: "latency", Target: "consumer-1", Link: "gateway", Nth: 1, Duration: 40}),
 		named("a slow broker link makes double write publish twice", []invariants.Name{invariants.NoDuplicateEffect}, "double-write", "naive", workload.Orders.Name, "latency", orders(1),
 			history.Fault{Kind: "latency", Target: "producer", Link: "broker", Nth: 1, Duration: 40}),
+
+		// Link cuts that meet a protocol event: the request on the wire is lost with the
+		// connection (a publish, an ack), or reaches the server whose reply is lost with it (a
+		// COMMIT pinned to pg.commit), or the reply on its way is lost (a confirm).
+		named("a cut link swallows ack first's ack, and it applies twice", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "ack-first", workload.Orders.Name, "partition-broker", orders(1),
+			cut("partition-broker", "consumer-1", fault.SiteAck)),
+		named("inbox absorbs the redelivery of an ack a cut link swallowed", nil, "outbox", "inbox", workload.Orders.Name, "partition-broker", orders(1),
+			cut("partition-broker", "consumer-1", fault.SiteAck)),
+		named("a publish written into a cut link is lost and published again", nil, "double-write", "naive", workload.Orders.Name, "partition-broker", orders(1),
+			cut("partition-broker", "producer", fault.SitePublish)),
+		named("a confirm lost with a cut link makes double write publish twice", []invariants.Name{invariants.NoDuplicateEffect}, "double-write", "naive", workload.Orders.Name, "partition-broker", orders(1),
+			cut("partition-broker", "producer", fault.SiteConfirm)),
+		named("a cut with the COMMIT in flight makes double write drop the event", []invariants.Name{invariants.NoLostEffect}, "double-write", "inbox", workload.Orders.Name, "partition-db", orders(1),
+			cut("partition-db", "producer", fault.SiteCommit)),
+		named("a cut with the COMMIT in flight makes naive apply twice", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "naive", workload.Orders.Name, "partition-db", orders(1),
+			cut("partition-db", "consumer-1", fault.SiteCommit)),
+		named("a cut before the COMMIT leaves aborts it, and double write holds", nil, "double-write", "inbox", workload.Orders.Name, "partition-db", orders(1),
+			history.Fault{Kind: "partition-db", Target: "producer", Nth: 2, Duration: 5}),
 
 		named("a reordered delivery leaves natural on an older price", []invariants.Name{invariants.Converges}, "double-write", "natural", workload.Prices.Name, "reorder", prices(2),
 			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),

@@ -150,6 +150,15 @@ func GenerateFor(src Source, p strategies.Producer, cons strategies.Consumer, wo
 		}
 	}
 	sc.Seed = uint64(src.IntRange("interleaving", 0, 1<<30))
+	// The protocol site a fault is pinned to, where its kind has sites that change what it does
+	// (fault.Kind.Sites): drawn last, so that the draws above are those of a kind without sites.
+	for i := range sc.Faults {
+		if sites := k.Sites; len(sites) > 0 {
+			if j := src.IntRange("site", 0, len(sites)); j > 0 {
+				sc.Faults[i].Point = sites[j-1]
+			}
+		}
+	}
 	return sc, nil
 }
 

@@ -63,6 +63,10 @@ type Kind struct {
 	NeedsRelay bool
 	// Prefetch is the prefetch the fault needs at least (0: any).
 	Prefetch int
+	// Sites are the protocol sites (Sites) a fault of the kind may be pinned to with
+	// Fault.Point, beside "" (any operation it watches), where pinning changes what it does: a
+	// partition-db pinned to the COMMIT meets it in flight. The generator draws one.
+	Sites []string
 }
 
 // AtPoint reports whether a fault of the kind names a fault point of its target (crashes).
@@ -95,8 +99,8 @@ var kinds = []Kind{
 		Doc: "the broker enqueues a message; its publisher confirm never arrives, so the publisher retries"},
 	{Name: PartitionBroker, Short: "part-brk", Watches: OpBroker, Hits: TargetPublisher | TargetConsumers, Bound: perLinkOp, Consumers: 1,
 		Doc: "one process's link to the broker is cut for a while, then healed"},
-	{Name: PartitionDB, Short: "part-db", Watches: OpDB, Hits: TargetProducer | TargetRelay | TargetConsumers, Bound: perLinkOp, Consumers: 1,
-		Doc: "one process's link to the database is cut for a while, then healed"},
+	{Name: PartitionDB, Short: "part-db", Watches: OpDB, Hits: TargetProducer | TargetRelay | TargetConsumers, Bound: perLinkOp, Consumers: 1, Sites: []string{SiteCommit},
+		Doc: "one process's link to the database is cut for a while, then healed; at a COMMIT, before its request leaves or (at pg.commit) with it in flight: the server commits and the reply is lost with the connection"},
 	{Name: BrokerDown, Short: "brk-down", Watches: OpBroker, Hits: TargetEveryone, Bound: perLinkOp, Consumers: 1,
 		Doc: "the broker is unreachable for everyone for a while, as when it restarts"},
 	{Name: ConcurrentConsumers, Short: "conc-con", Watches: OpReceive, Hits: TargetFirstConsumer, Bound: perDelivery, Consumers: 2,

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
@@ -153,22 +155,30 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 	}
 	p.step()
 	w, b := p.w, p.w.br
-	if !w.brokerOp(p) {
+	if w.brokerUp(p) && (p.pubCh == nil || !p.pubCh.open) {
+		p.pubCh = b.openChannel(p, false) // the connection is open before the publish goes out
+	}
+	c, wasUp := p.pubCh, w.brokerUp(p)
+	if !w.brokerOp(p, fault.SitePublish) {
 		if p.pubCh != nil {
 			b.close(p.pubCh, "link down")
 			p.pubCh = nil
 		}
+		if c != nil && wasUp {
+			// The link died under this publish: the client wrote it into the dead connection
+			// and saw no error; the broker never gets it, and no confirm will come.
+			w.noteEvent(history.Event{Proc: "harness", Op: history.OpPublish, Msg: m.ID, Key: m.Key, Outcome: history.Unknown, Detail: "basic.publish from " + p.name + " written into a link that died under it: lost, and the client saw no error"})
+			return &confirmation{p: p, ch: c}, nil
+		}
 		return nil, fmt.Errorf("publish %s: %w", m.ID, strategies.ErrChannelClosed)
 	}
-	if p.pubCh == nil || !p.pubCh.open {
-		p.pubCh = b.openChannel(p, false)
-	}
-	c := p.pubCh
 	bm := &bmsg{seq: b.nextSeq, msg: m}
 	b.nextSeq++
 	b.ready = append(b.ready, bm)
 	w.noteEvent(history.Event{Proc: "broker", Op: history.OpEnqueue, Msg: m.ID, Key: m.Key, From: p.name, Detail: "from " + p.name})
 	w.at(p, fault.OpPublish, "")
+	// The confirm on its way back crosses the link: a cut now loses it with the connection.
+	w.brokerOp(p, fault.SiteConfirm)
 	if p.takeReplyWithheld() || w.slow[link{p.name, fault.LinkBroker}] {
 		// A lost confirm, or one that a slow link delivers after the publisher's timeout.
 		c.stalled = true
@@ -193,7 +203,9 @@ func (c *confirmation) Wait(context.Context) error {
 	}
 	p.step()
 	w := p.w
-	if !w.brokerOp(p) || !c.ch.open {
+	if !c.ch.open {
+		// The connection died before the confirm arrived (a cut at the publish or at its
+		// confirm, an outage, a channel closed by the broker).
 		return fmt.Errorf("confirm: %w", strategies.ErrChannelClosed)
 	}
 	if !c.lost {
@@ -222,7 +234,7 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	}
 	p.step()
 	w, b := p.w, p.w.br
-	if !w.brokerOp(p) {
+	if !w.brokerOp(p, fault.SiteDeliver) {
 		if p.subCh != nil {
 			b.close(p.subCh, "link down")
 			p.subCh = nil
@@ -256,22 +268,33 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	return out, nil
 }
 
-// settle finds the delivery tag on p's live channel.
-func (s subscription) settle(op string, tag uint64) (*channel, int, error) {
+// errWrittenIntoCut: an ack or a nack was written into a link that died under it. The client
+// sees no error; the broker never gets it.
+var errWrittenIntoCut = errors.New("written into a dead link")
+
+// settle finds the delivery tag on p's live channel; site is the operation's (fault.SiteAck,
+// SiteNack).
+func (s subscription) settle(site string, tag uint64) (*channel, int, error) {
 	p := s.p
 	if p.unwinding {
 		return nil, 0, errUnwinding
 	}
 	p.step()
 	w := p.w
-	if !w.brokerOp(p) {
+	op := strings.TrimPrefix(site, "amqp.")
+	c := p.subCh
+	wasUp := w.brokerUp(p) && c != nil && c.open
+	if !w.brokerOp(p, site) {
 		if p.subCh != nil {
 			w.br.close(p.subCh, "link down")
 			p.subCh = nil
 		}
+		if wasUp {
+			w.noteEvent(history.Event{Proc: "harness", Op: op, Outcome: history.Unknown, Detail: fmt.Sprintf("basic.%s tag %d from %s written into a link that died under it: lost, and the client saw no error", op, tag, p.name)})
+			return nil, 0, errWrittenIntoCut
+		}
 		return nil, 0, fmt.Errorf("%s: %w", op, strategies.ErrChannelClosed)
 	}
-	c := p.subCh
 	if c == nil || !c.open {
 		return nil, 0, fmt.Errorf("%s: delivery tag %d: %w", op, tag, strategies.ErrChannelClosed)
 	}
@@ -283,7 +306,10 @@ func (s subscription) settle(op string, tag uint64) (*channel, int, error) {
 }
 
 func (s subscription) Ack(_ context.Context, tag uint64) error {
-	c, i, err := s.settle("ack", tag)
+	c, i, err := s.settle(fault.SiteAck, tag)
+	if errors.Is(err, errWrittenIntoCut) {
+		return nil // the client wrote the ack and saw no error; the broker requeues the delivery
+	}
 	if err != nil {
 		return err
 	}
@@ -298,7 +324,10 @@ func (s subscription) Ack(_ context.Context, tag uint64) error {
 }
 
 func (s subscription) Nack(_ context.Context, tag uint64, requeue bool) error {
-	c, i, err := s.settle("nack", tag)
+	c, i, err := s.settle(fault.SiteNack, tag)
+	if errors.Is(err, errWrittenIntoCut) {
+		return nil // lost on the dead link; the broker requeues the delivery as it closes the channel
+	}
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (l changeLog) Read(_ context.Context, limit int) (strategies.LogBatch, erro
 	}
 	p.step()
 	w, d := p.w, p.w.db
-	if !w.dbOp(p, true) {
+	if !w.dbOp(p, fault.SiteBegin) {
 		return strategies.LogBatch{}, fmt.Errorf("read slot: %w", strategies.ErrConnection)
 	}
 	if w.slow[link{p.name, fault.LinkDB}] {
@@ -58,11 +58,15 @@ func (l changeLog) Advance(_ context.Context, pos uint64) error {
 	}
 	p.step()
 	w, d := p.w, p.w.db
-	if !w.dbOp(p, true) {
-		return fmt.Errorf("advance slot: %w", strategies.ErrConnection)
+	if !w.dbOp(p, fault.SiteCommit) {
+		// The server never gets the advance; the client cannot tell.
+		return fmt.Errorf("advance slot: connection lost: %w", strategies.ErrUnknownOutcome)
 	}
 	ambiguous := w.commitReplyLost(p)
 	d.confirmed = max(d.confirmed, pos)
+	if w.cutInFlight(p) {
+		return fmt.Errorf("advance slot: connection lost with the request in flight: %w", strategies.ErrUnknownOutcome)
+	}
 	if ambiguous {
 		p.sleep(w.cfg.CommitTimeout)
 		return fmt.Errorf("advance slot: no reply within %dms: %w", w.cfg.CommitTimeout, strategies.ErrUnknownOutcome)

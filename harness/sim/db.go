@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -97,7 +98,7 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 		return nil, errUnwinding
 	}
 	p.step()
-	if !p.w.dbOp(p, true) {
+	if !p.w.dbOp(p, fault.SiteBegin) {
 		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
 	}
 	t := &tx{d: p.w.db, p: p} // values and versions are made on the first write
@@ -107,9 +108,11 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 }
 
 // enter is the start of every statement: a scheduling point, the link check, the abort check.
-// counted says whether partition-db counts it: BEGIN and COMMIT only, the operations the real
-// backend stops its workers at, so that a schedule's "#N" means the same on both backends.
-func (t *tx) enter(counted bool) error {
+// site is the protocol site partition-db counts it at: fault.SiteCommit for the COMMIT, "" for
+// the statements inside a transaction, which no fault counts (BEGIN and COMMIT only are the
+// operations the real backend stops its workers at, so that a schedule's "#N" means the same on
+// both backends).
+func (t *tx) enter(site string) error {
 	p := t.p
 	if p.unwinding {
 		return errUnwinding
@@ -118,11 +121,11 @@ func (t *tx) enter(counted bool) error {
 	if t.done {
 		return fmt.Errorf("statement after the transaction ended: %w", strategies.ErrTxAborted)
 	}
-	if !p.w.dbOp(p, counted) {
+	if !p.w.dbOp(p, site) {
 		t.abort("connection lost")
 		return fmt.Errorf("statement: %w", strategies.ErrConnection)
 	}
-	if !counted && p.w.slow[link{p.name, fault.LinkDB}] {
+	if site == "" && p.w.slow[link{p.name, fault.LinkDB}] {
 		p.sleep(p.w.cfg.SlowLink) // the reply is late; statements other than COMMIT have no deadline
 	}
 	if t.aborted != nil {
@@ -207,7 +210,7 @@ func (t *tx) claimKey(key string, committed func() bool, own []string) (bool, er
 }
 
 func (t *tx) InsertBusiness(_ context.Context, m history.Message) error {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	ids := make([]string, len(t.business))
@@ -265,7 +268,7 @@ func (t *tx) Apply(_ context.Context, m history.Message) error {
 	if t.d.effect == workload.External {
 		return t.d.w.send(t.p, m, "") // outside the database: no statement, no rollback
 	}
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	return t.effect(m)
@@ -274,7 +277,7 @@ func (t *tx) Apply(_ context.Context, m history.Message) error {
 // ApplyVersioned compares m.Seq with the key's version row (locked to the end of the
 // transaction) and writes the effect and the new version only when m is newer.
 func (t *tx) ApplyVersioned(_ context.Context, m history.Message) (bool, error) {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return false, err
 	}
 	if err := t.lock("version/" + m.Key); err != nil {
@@ -305,7 +308,7 @@ func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
 	if t.d.effect == workload.External {
 		return t.d.w.send(t.p, m, m.ID) // the gateway keeps the key
 	}
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	key := "idem/" + m.ID
@@ -329,7 +332,7 @@ func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
 func inboxKey(consumer, id string) string { return consumer + "\x00" + id }
 
 func (t *tx) InboxInsert(_ context.Context, consumer, msgID string) error {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	key := inboxKey(consumer, msgID)
@@ -353,7 +356,7 @@ func prefixed(prefix string, keys []string) []string {
 }
 
 func (t *tx) InboxContains(_ context.Context, consumer, msgID string) (bool, error) {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return false, err
 	}
 	key := inboxKey(consumer, msgID)
@@ -361,7 +364,7 @@ func (t *tx) InboxContains(_ context.Context, consumer, msgID string) (bool, err
 }
 
 func (t *tx) RecordProcessed(_ context.Context, consumer, msgID string) error {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	t.processed = append(t.processed, inboxKey(consumer, msgID))
@@ -369,7 +372,7 @@ func (t *tx) RecordProcessed(_ context.Context, consumer, msgID string) error {
 }
 
 func (t *tx) Processed(_ context.Context, consumer, msgID string) (bool, error) {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return false, err
 	}
 	key := inboxKey(consumer, msgID)
@@ -377,13 +380,24 @@ func (t *tx) Processed(_ context.Context, consumer, msgID string) (bool, error) 
 }
 
 func (t *tx) Commit(context.Context) error {
-	if err := t.enter(true); err != nil {
+	p, w := t.p, t.d.w
+	if err := t.enter(fault.SiteCommit); err != nil {
 		t.abort("commit of a failed transaction")
+		w.cutInFlight(p)
+		if errors.Is(err, strategies.ErrConnection) {
+			// The link is down as the COMMIT goes out: the server never gets it and aborts; the
+			// client, whose request may or may not have left, cannot tell.
+			return fmt.Errorf("commit: connection lost: %w", strategies.ErrUnknownOutcome)
+		}
 		return err
 	}
-	p, w := t.p, t.d.w
 	ambiguous := w.commitReplyLost(p)
 	t.apply()
+	if w.cutInFlight(p) {
+		// The link died with the COMMIT on the wire: the server committed, the client's
+		// connection is gone and no reply will come. It cannot know the outcome.
+		return fmt.Errorf("commit: connection lost with the COMMIT in flight: %w", strategies.ErrUnknownOutcome)
+	}
 	if ambiguous {
 		// The COMMIT took effect; the reply is lost or late and the client waits for it in vain.
 		p.sleep(w.cfg.CommitTimeout)

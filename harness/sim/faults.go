@@ -83,8 +83,35 @@ func dropSubscription(why string) mechanism {
 	}
 }
 
-// cutDBLink cuts p's link to the database for the fault's duration: its transactions abort.
-func cutDBLink(w *world, p *proc, f *history.Fault, _ string) {
+// cutDBLink cuts p's link to the database for the fault's duration: its transactions abort, and
+// a COMMIT it meets never reaches the server. A fault pinned to the COMMIT (Point
+// fault.SiteCommit) meets it in flight instead: the request has reached the server, which
+// commits; the link dies before the reply comes back (cutInFlight).
+func cutDBLink(w *world, p *proc, f *history.Fault, site string) {
+	if site == fault.SiteCommit && f.Point == fault.SiteCommit {
+		p.commitCut = f
+		return
+	}
+	w.cutDB(p, f)
+}
+
+// cutInFlight is the end of a COMMIT (or an advance of the slot) that a cut met in flight, if
+// one did: the link goes down now, after the server took the request, and the client is left
+// with a dead connection and no reply. It reports whether it did.
+func (w *world) cutInFlight(p *proc) bool {
+	f := p.commitCut
+	if f == nil {
+		return false
+	}
+	p.commitCut = nil
+	w.noteEvent(history.Event{Proc: "harness", Op: history.OpCommit, Outcome: history.Unknown,
+		Detail: "reply to " + p.name + " lost with its link: the server took the request, the connection died before the reply"})
+	w.cutDB(p, f)
+	return true
+}
+
+// cutDB cuts p's database link for f's duration.
+func (w *world) cutDB(p *proc, f *history.Fault) {
 	w.dbCut[p.name] = true
 	w.db.disconnect(p, "connection lost")
 	name := p.name
@@ -133,22 +160,29 @@ func (w *world) commitReplyLost(p *proc) bool {
 	return p.takeReplyWithheld() || w.slow[link{p.name, fault.LinkDB}]
 }
 
-// dbOp is called before every database operation of p: a counted one (BEGIN, COMMIT, a read or
-// an advance of the slot) is an operation on p's database link and may cut it (partition-db); it
-// reports whether p can reach the database.
-func (w *world) dbOp(p *proc, counted bool) bool {
-	if counted {
+// dbOp is called before every database operation of p: a counted one, at a protocol site (BEGIN
+// or a read of the slot: fault.SiteBegin; COMMIT or an advance of the slot: fault.SiteCommit),
+// is an operation on p's database link and may cut it (partition-db); site "" is a statement
+// inside a transaction, which no fault counts. It reports whether p can reach the database.
+func (w *world) dbOp(p *proc, site string) bool {
+	if site != "" {
 		w.atLink(p, fault.LinkDB)
-		w.at(p, fault.OpDB, "")
+		w.at(p, fault.OpDB, site)
 	}
 	return !w.dbCut[p.name]
 }
 
-// brokerOp is called before every broker operation of p: it may cut p's link
-// (partition-broker) or take the broker down for everyone (broker-down), and reports whether p
-// can reach the broker.
-func (w *world) brokerOp(p *proc) bool {
+// brokerUp reports whether p can reach the broker.
+func (w *world) brokerUp(p *proc) bool { return !w.brokerDown && !w.brokerCut[p.name] }
+
+// brokerOp is called before every broker operation of p, at its protocol site (fault.SitePublish,
+// SiteConfirm, SiteDeliver, SiteAck, SiteNack): it may cut p's link (partition-broker) or take the
+// broker down for everyone (broker-down), and reports whether p can reach the broker. A link that
+// was up before and is down after died at this very operation: a request the client was writing
+// (a publish, an ack) is on the wire and goes nowhere, and the client sees no error from the
+// write; it learns of the dead connection at its next read (a confirm wait, Next).
+func (w *world) brokerOp(p *proc, site string) bool {
 	w.atLink(p, fault.LinkBroker)
-	w.at(p, fault.OpBroker, "")
-	return !w.brokerDown && !w.brokerCut[p.name]
+	w.at(p, fault.OpBroker, site)
+	return w.brokerUp(p)
 }

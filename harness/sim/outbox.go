@@ -12,7 +12,7 @@ import (
 )
 
 func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	// Like a serial column: the id is taken at insert time, not at commit.
@@ -24,7 +24,7 @@ func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
 }
 
 func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, error) {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return nil, err
 	}
 	var out []strategies.OutboxRow
@@ -46,7 +46,7 @@ func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, 
 }
 
 func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -62,7 +62,7 @@ func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
 // ReadOutboxAfter reads committed outbox rows after an id, in id order, published or not, and
 // without locking them; the transaction's own inserts are visible to it, as in PostgreSQL.
 func (t *tx) ReadOutboxAfter(_ context.Context, after int64, limit int) ([]strategies.OutboxRow, error) {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return nil, err
 	}
 	var out []strategies.OutboxRow
@@ -106,7 +106,7 @@ func cursorKey(relay string) string { return "cursor/" + relay }
 // RelayCursor reads the relay's cursor as this transaction sees it: its own write, else the
 // committed value, else 0.
 func (t *tx) RelayCursor(_ context.Context, relay string) (int64, error) {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return 0, err
 	}
 	if v, ok := t.cursors[relay]; ok {
@@ -117,7 +117,7 @@ func (t *tx) RelayCursor(_ context.Context, relay string) (int64, error) {
 
 // SetRelayCursor writes the relay's cursor privately until commit, holding its row's lock.
 func (t *tx) SetRelayCursor(_ context.Context, relay string, id int64) error {
-	if err := t.enter(false); err != nil {
+	if err := t.enter(""); err != nil {
 		return err
 	}
 	if err := t.lock(cursorKey(relay)); err != nil {

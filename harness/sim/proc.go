@@ -41,6 +41,7 @@ type proc struct {
 	// Set by a fault's mechanism at an operation, taken by the operation at once.
 	replyWithheld bool // the reply to the operation in progress never comes
 	handBack      bool // the delivery in progress is handed back (reorder)
+	commitCut     *history.Fault // a link cut that meets the COMMIT in progress in flight (cutInFlight)
 
 	txs   []*tx
 	pubCh *channel
