@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/harness"
+	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/realtest"
@@ -34,6 +35,13 @@ func TestFidelity(t *testing.T) {
 			realOut, err := scenarios.RunScenario(context.Background(), realB, n.Scenario)
 			if err != nil {
 				t.Fatalf("real: %v", err)
+			}
+			for _, f := range n.Scenario.Faults {
+				for backend, h := range map[string]*history.History{"sim": simOut.History, "real": realOut.History} {
+					if !slices.ContainsFunc(h.Events, func(e history.Event) bool { return e.Op == history.OpFault && e.Detail == f.String() }) {
+						t.Errorf("%s: the fault %s never fired:\n%s", backend, f, scenariotest.Describe(h, nil))
+					}
+				}
 			}
 			s, r := invariants.Broken(simOut.Violations), invariants.Broken(realOut.Violations)
 			if !slices.Equal(s, r) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/deliveryharness/harness/harness/fault"
@@ -55,6 +56,9 @@ var operations = []site{
 	{worker.GatePublish, fault.OpPublish, ""},
 	{worker.GatePublish, fault.OpBroker, ""},
 
+	{worker.GateConfirm, fault.OpLink, fault.LinkBroker},
+	{worker.GateConfirm, fault.OpBroker, ""},
+
 	{worker.GateBroker, fault.OpLink, fault.LinkBroker},
 	{worker.GateBroker, fault.OpBroker, ""},
 
@@ -101,7 +105,7 @@ func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, e
 		if o.op == fault.OpLink {
 			f = r.schedule.FireLink(w.name, o.link)
 		} else {
-			f = r.schedule.Fire(o.op, w.name, g.Point)
+			f = r.schedule.Fire(o.op, w.name, pointOf(g))
 		}
 		if f == nil {
 			continue
@@ -112,6 +116,24 @@ func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, e
 		}
 	}
 	return false, nil
+}
+
+// pointOf is what a schedule counts a gate's operations at: the fault point of a GatePoint, the
+// protocol site of a database or broker operation (as the simulator's ports pass them).
+func pointOf(g worker.Gate) string {
+	switch g.Kind {
+	case worker.GateDB:
+		return fault.SiteBegin
+	case worker.GateCommit:
+		return fault.SiteCommit
+	case worker.GatePublish:
+		return fault.SitePublish
+	case worker.GateConfirm:
+		return fault.SiteConfirm
+	case worker.GateAck:
+		return fault.SiteAck
+	}
+	return g.Point // GatePoint's fault point; GateBroker's site (Next, Nack)
 }
 
 func (r *run) after(d time.Duration, what string, fn func()) {
@@ -151,15 +173,42 @@ func (r *run) observeBroker(ctx context.Context, name string) {
 		Detail: fmt.Sprintf("connection of %s closed by the kernel; %d ready in the queue (unacked deliveries requeued, flagged redelivered)", name, ready)})
 }
 
-// cutDBLink cuts the worker's link to the database for the fault's duration.
-func cutDBLink(_ context.Context, r *run, w *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
+// cutDBLink cuts the worker's link to the database for the fault's duration: a COMMIT it meets
+// never reaches the server. Pinned to the COMMIT (Point fault.SiteCommit), it meets the COMMIT in
+// flight instead: the request reaches the server, and the link dies as the reply comes back.
+func cutDBLink(_ context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (bool, error) {
 	proxy := w.name + proxyPostgres
-	return false, r.cutFor(proxy, f, "link "+proxy+" restored")
+	healed := "link " + proxy + " restored"
+	if at.Kind == worker.GateCommit && f.Point == fault.SiteCommit {
+		return false, r.cutOnWire(w, at, f, proxyPostgres, wire.PGCommit, worker.GateCommitDone, healed)
+	}
+	return false, r.cutFor(proxy, f, healed)
 }
 
-// cutBrokerLink cuts the worker's link to the broker for the fault's duration.
-func cutBrokerLink(_ context.Context, r *run, w *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
-	return false, r.cutFor(w.name+proxyAMQP, f, "broker link of "+w.name+" restored")
+// cutBrokerLink cuts the worker's link to the broker for the fault's duration. At a publish, its
+// confirm or an ack the link dies under that protocol event (brokerCutSite).
+func cutBrokerLink(_ context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (bool, error) {
+	healed := "broker link of " + w.name + " restored"
+	if kind, until, ok := brokerCutSite(at); ok {
+		return false, r.cutOnWire(w, at, f, proxyAMQP, kind, until, healed)
+	}
+	return false, r.cutFor(w.name+proxyAMQP, f, healed)
+}
+
+// brokerCutSite is the protocol event a broker link cut fired at gate g meets, as on the
+// simulator: a publish or an ack the client is writing goes into the dying link and is lost
+// (Publish and Ack return nil); a confirm on its way back is lost with it. The client finds the
+// connection closed at its next read. Without a wire event the cut falls between operations.
+func brokerCutSite(g worker.Gate) (kind wire.Kind, until worker.GateKind, ok bool) {
+	switch g.Kind {
+	case worker.GatePublish:
+		return wire.AMQPPublish, worker.GateConfirmDone, true
+	case worker.GateConfirm:
+		return wire.AMQPConfirm, worker.GateConfirmDone, true
+	case worker.GateAck:
+		return wire.AMQPAck, worker.GateAckDone, true
+	}
+	return "", "", false
 }
 
 // cutFor cuts a link and heals it after the fault's duration, noting healed then.
@@ -171,10 +220,65 @@ func (r *run) cutFor(proxy string, f *history.Fault, healed string) error {
 	return nil
 }
 
-// brokerDown cuts every worker's link to the broker for the fault's duration.
-func brokerDown(_ context.Context, r *run, _ *wproc, _ worker.Gate, f *history.Fault) (bool, error) {
+// cutOnWire cuts the worker's link (the proxy with suffix) under the protocol event of kind that
+// the operation at gate at sends or receives: the wire toxic drops the event and resets its
+// connection, and the link goes down then; it heals the fault's duration after the gate. If the
+// operation ends (at its gate until) without the event, the link goes down then.
+func (r *run) cutOnWire(w *wproc, at worker.Gate, f *history.Fault, suffix string, kind wire.Kind, until worker.GateKind, healed string) error {
+	h := r.wires[w.name+suffix]
+	if h == nil {
+		return fmt.Errorf("fault %s: no wire toxic on %s%s", f.Kind, w.name, suffix)
+	}
+	if kind == wire.PGCommit && r.slot != nil && w.name == "relay" {
+		kind = wire.PGReady // the tailer's advance of the slot: autocommit, no COMMIT
+	}
+	c := &wireCut{proxies: r.proxies, proxy: w.name + suffix}
+	h.arm(&wireArm{f: f, kind: kind, act: wire.DropReset, at: at.Kind, until: until, msg: at.Msg, fired: make(chan struct{}), cut: c})
+	r.after(faultDuration(f), healed, c.heal)
+	return nil
+}
+
+// wireCut is a link cut that starts when a protocol event meets it (or its operation ends), from
+// the wire toxic's goroutine, and heals from the run's timer, whichever comes first: a heal that
+// comes first leaves the link up.
+type wireCut struct {
+	proxies *proxies
+	proxy   string
+
+	mu           sync.Mutex
+	down, healed bool
+}
+
+func (c *wireCut) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down || c.healed {
+		return
+	}
+	c.down = true
+	_ = c.proxies.cut(c.proxy)
+}
+
+func (c *wireCut) heal() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.healed = true
+	if c.down {
+		_ = c.proxies.heal(c.proxy)
+	}
+}
+
+// brokerDown cuts every worker's link to the broker for the fault's duration. The link of the
+// worker it fired at dies under that worker's protocol event, as for a cut (brokerCutSite).
+func brokerDown(_ context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (bool, error) {
 	var cut []string
 	for n := range r.mqURL {
+		if kind, until, ok := brokerCutSite(at); ok && n == w.name {
+			if err := r.cutOnWire(w, at, f, proxyAMQP, kind, until, ""); err != nil {
+				return false, err
+			}
+			continue
+		}
 		cut = append(cut, n+proxyAMQP)
 	}
 	sort.Strings(cut)

@@ -57,6 +57,9 @@ type wireArm struct {
 	tag     uint64
 
 	fired chan struct{} // closed when the event came
+
+	// cut, for a link fault: the link goes down when the event comes (or the operation ends).
+	cut *wireCut
 }
 
 func newWireHook(r *run, proc, proxy string) *wireHook {
@@ -90,6 +93,9 @@ func (h *wireHook) Decide(ev wire.Event) wire.Action {
 	h.mu.Unlock()
 	h.r.held.see(h.conn(ev.Conn), ev, a.act)
 	h.r.noteEvent(wireEvent(h.proc, a, ev))
+	if a.cut != nil {
+		go a.cut.start() // once this event's connection is reset
+	}
 	return a.act
 }
 
@@ -166,6 +172,17 @@ func (h *wireHook) disarm(a *wireArm) {
 // left with.
 func wireEvent(proc string, a *wireArm, ev wire.Event) history.Event {
 	e := history.Event{Proc: "harness", Outcome: history.Unknown, Msg: a.msg}
+	if a.cut != nil {
+		e.Op = map[wire.Kind]string{wire.PGCommit: history.OpCommit, wire.PGReady: history.OpAdvance, wire.AMQPPublish: history.OpPublish,
+			wire.AMQPConfirm: history.OpConfirm, wire.AMQPAck: history.OpAck}[ev.Kind]
+		switch ev.Kind {
+		case wire.AMQPPublish, wire.AMQPAck:
+			e.Detail = fmt.Sprintf("%s from %s written into a link that died under it: lost, and the client saw no error", ev.Kind, proc)
+		default:
+			e.Detail = fmt.Sprintf("%s reply to %s lost with its link: the server took the request, the connection died before the reply", ev.Kind, proc)
+		}
+		return e
+	}
 	switch ev.Kind {
 	case wire.PGCommit:
 		e.Op, e.Detail = history.OpCommit, "COMMIT reply to "+proc+" withheld on the wire: it never reaches the client"
@@ -240,6 +257,9 @@ func (r *run) settleWire(w *wproc, g worker.Gate) error {
 			}
 		}
 		h.disarm(a)
+		if a.cut != nil && !a.hasFired() {
+			a.cut.start() // the operation ended without the event: the link dies now
+		}
 		if a.act == wire.Withhold && a.hasFired() {
 			if err := r.proxies.cut(h.proxy); err != nil {
 				return err

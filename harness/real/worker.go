@@ -271,6 +271,7 @@ func (p *gatedPublisher) Publish(ctx context.Context, m strategies.Message) (str
 		_ = c.Connect(ctx) // a failure shows again in Publish
 	}
 	p.w.gate(worker.Gate{Kind: worker.GatePublish, Msg: m.ID})
+	p.w.gate(worker.Gate{Kind: worker.GateConfirm, Msg: m.ID})
 	c, err := p.inner.Publish(ctx, m)
 	if err != nil {
 		return nil, err
@@ -285,7 +286,6 @@ type gatedConfirm struct {
 }
 
 func (c *gatedConfirm) Wait(ctx context.Context) error {
-	c.w.gate(worker.Gate{Kind: worker.GateBroker})
 	err := c.inner.Wait(ctx)
 	c.w.gate(worker.Gate{Kind: worker.GateConfirmDone, Msg: c.msg})
 	return err
@@ -299,7 +299,7 @@ type gatedSubscription struct {
 }
 
 func (s *gatedSubscription) Next(ctx context.Context) (strategies.Delivery, error) {
-	s.w.gate(worker.Gate{Kind: worker.GateBroker})
+	s.w.gate(worker.Gate{Kind: worker.GateBroker, Point: fault.SiteDeliver})
 	d, err := s.inner.Next(ctx)
 	if err == nil {
 		s.w.gate(worker.Gate{Kind: worker.GateReceive, Msg: d.Msg.ID})
@@ -315,7 +315,7 @@ func (s *gatedSubscription) Ack(ctx context.Context, tag uint64) error {
 }
 
 func (s *gatedSubscription) Nack(ctx context.Context, tag uint64, requeue bool) error {
-	s.w.gate(worker.Gate{Kind: worker.GateBroker})
+	s.w.gate(worker.Gate{Kind: worker.GateBroker, Point: fault.SiteNack})
 	return s.inner.Nack(ctx, tag, requeue)
 }
 

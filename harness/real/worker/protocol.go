@@ -88,8 +88,9 @@ const (
 	GateCommit      GateKind = "commit"       // before a COMMIT, or an advance of the replication slot
 	GateCommitDone  GateKind = "commit-done"  // after it
 	GatePublish     GateKind = "publish"      // before a publish (Gate.Msg)
+	GateConfirm     GateKind = "confirm"      // right after "publish", before the publish goes out: its confirm's way back (Gate.Msg)
 	GateConfirmDone GateKind = "confirm-done" // after the wait for its confirm (Gate.Msg)
-	GateBroker      GateKind = "broker"       // before any other broker call: a confirm wait, Next, Nack
+	GateBroker      GateKind = "broker"       // before any other broker call: Next, Nack (Gate.Point names its protocol site)
 	GateReceive     GateKind = "receive"      // after Next returned a delivery (Gate.Msg)
 	GateReorder     GateKind = "reorder"      // after "receive": the parent answers ReplyReorder to hand the delivery back
 	GateAck         GateKind = "ack"          // before an ack
@@ -104,7 +105,7 @@ func (k GateKind) Polls() bool { return k == GateBroker || k == GateDB }
 // Gate is a point where a worker waits for the parent.
 type Gate struct {
 	Kind  GateKind `json:"kind"`
-	Point string   `json:"point,omitempty"` // the fault point, for GatePoint
+	Point string   `json:"point,omitempty"` // the fault point, for GatePoint; the protocol site, for GateBroker
 	Msg   string   `json:"msg,omitempty"`
 }
 
