@@ -137,6 +137,7 @@ var producerTable = map[string]map[string][]producerLine{
 			{lostEvent, "double-write's publish retries run out while the broker is down"},
 			{dupEvent, "double-write loses a confirm when the broker goes down and publishes again"},
 		},
+		fault.BrokerRestart: {{lostEvent, "double-write's publish retries run out while the broker restarts: the committed event is dropped"}},
 		fault.Latency: {
 			{lostEvent, "double-write's COMMIT reply comes after its timeout on a slow database link: it takes the commit for a failure and does not publish"},
 			{dupEvent, "double-write's confirm comes after its timeout on a slow broker link: it publishes again"},
@@ -158,6 +159,7 @@ var producerTable = map[string]map[string][]producerLine{
 			{dupEvent, "publish-first loses a confirm when the broker goes down and publishes again"},
 			{phantomEvent, "publish-first's first copy was queued, the broker went down before the confirm, the retries run out and it does not commit"},
 		},
+		fault.BrokerRestart: {{phantomEvent, "publish-first's first copy was stored, the restart took its confirm, the retries run out while the broker is away and it does not commit"}},
 	},
 	"outbox": {
 		fault.CrashRelay:      {{dupEvent, "the relay dies between publishing and marking: the rows are published again (seed 003)"}},
@@ -165,6 +167,7 @@ var producerTable = map[string]map[string][]producerLine{
 		fault.PartitionBroker: {{dupEvent, "the relay loses a confirm with its link, rolls back and publishes the batch again"}},
 		fault.PartitionDB:     {{dupEvent, "the relay published, then cannot mark the rows: a later pass publishes them again"}},
 		fault.BrokerDown:      {{dupEvent, "the relay loses confirms when the broker goes down and publishes the batch again"}},
+		fault.BrokerRestart:   {{dupEvent, "the relay loses its confirms when the broker restarts and publishes the batch again once it is back: the stored copies survived the restart"}},
 		fault.Latency:         {{dupEvent, "the relay's confirms come after its timeout on a slow broker link: it rolls back and publishes the batch again"}},
 	},
 	"log-tailing": {
@@ -173,6 +176,7 @@ var producerTable = map[string]map[string][]producerLine{
 		fault.PartitionBroker: {{dupEvent, "the tailer loses a confirm with its link and publishes the changes again"}},
 		fault.PartitionDB:     {{dupEvent, "the tailer published, then cannot advance the slot: it reads and publishes the changes again"}},
 		fault.BrokerDown:      {{dupEvent, "the tailer loses confirms when the broker goes down and publishes the changes again"}},
+		fault.BrokerRestart:   {{dupEvent, "the tailer loses its confirms when the broker restarts and publishes the changes again once it is back: the stored copies survived the restart"}},
 		fault.Latency:         {{dupEvent, "the tailer's confirms come after its timeout on a slow broker link: it publishes the changes again"}},
 	},
 }
@@ -205,6 +209,7 @@ var consumerTable = map[string]map[string][]consumerLine{
 		fault.LostAck:         {{dupEffect, "naive's ack is lost: the broker redelivers an applied message"}},
 		fault.PartitionBroker: {{dupEffect, "naive's ack cannot cross the cut link: the applied message is redelivered"}},
 		fault.BrokerDown:      {{dupEffect, "naive's ack cannot reach the broker that is down: the applied message is redelivered"}},
+		fault.BrokerRestart:   {{dupEffect, "naive's ack cannot reach the restarting broker: the applied message is redelivered"}},
 		fault.PartitionDB: {
 			{dupEffect, "naive's database link is cut with its COMMIT in flight (partition-db at pg.commit): the effect commits, the reply is lost, and it hands the delivery back and applies it again"},
 			{staleEffect, reorderRequeue},
@@ -220,6 +225,9 @@ var consumerTable = map[string]map[string][]consumerLine{
 		dupInput:                  {{dupEffect, "ack-first takes a producer-side copy for a new message and applies it"}},
 		fault.CrashConsumer:       {{lostEffect, "ack-first dies after its ack and before its commit: the effect is lost"}},
 		fault.LostAck:             {{dupEffect, "ack-first's Ack returned nil but never reached the broker: the message comes back and is applied again"}},
+		fault.PartitionBroker:     {{dupEffect, "ack-first's Ack is written into a link that dies under it: it returns nil, the broker never gets it and redelivers what ack-first then applied"}},
+		fault.BrokerDown:          {{dupEffect, "ack-first's Ack is written into a connection the outage closes: it returns nil, the broker never gets it and redelivers what ack-first then applied"}},
+		fault.BrokerRestart:       {{dupEffect, "ack-first's Ack is written into a connection the restart closes: it returns nil, the broker never gets it and redelivers what ack-first then applied"}},
 		fault.PartitionDB:         {{lostEffect, "ack-first acked, then its transaction cannot reach the database: the effect is lost"}},
 		fault.ConcurrentConsumers: {{staleEffect, reorderCompete}},
 		fault.Reorder:             {{staleEffect, reorderFault}},

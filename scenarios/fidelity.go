@@ -124,6 +124,14 @@ func NamedScenarios() []Named {
 		named("a cut before the COMMIT leaves aborts it, and double write holds", nil, "double-write", "inbox", workload.Orders.Name, "partition-db", orders(1),
 			history.Fault{Kind: "partition-db", Target: "producer", Nth: 2, Duration: 5}),
 
+		// A real broker restart: on real servers a RabbitMQ node of the run's own restarts.
+		named("outbox and inbox ride out a broker restart", nil, "outbox", "inbox", workload.Credits.Name, "broker-restart", Commands(NewSeedSource(0), workload.Credits.Name, 2, 1),
+			history.Fault{Kind: "broker-restart", Nth: 1}),
+		named("a broker restart takes naive's ack, and it pays twice", []invariants.Name{invariants.NoDuplicateEffect}, "outbox", "naive", workload.Orders.Name, "broker-restart", orders(1),
+			history.Fault{Kind: "broker-restart", Point: fault.SiteAck, Nth: 1}),
+		named("double write gives up while the broker restarts and drops the event", []invariants.Name{invariants.NoLostEffect}, "double-write", "inbox", workload.Orders.Name, "broker-restart", orders(1),
+			history.Fault{Kind: "broker-restart", Point: fault.SitePublish, Nth: 1}),
+
 		named("a reordered delivery leaves natural on an older price", []invariants.Name{invariants.Converges}, "double-write", "natural", workload.Prices.Name, "reorder", prices(2),
 			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),
 		named("versioned converges whatever the order", nil, "double-write", "versioned", workload.Prices.Name, "reorder", prices(2),

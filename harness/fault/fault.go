@@ -30,6 +30,7 @@ const (
 	PartitionBroker     = "partition-broker"
 	PartitionDB         = "partition-db"
 	BrokerDown          = "broker-down"
+	BrokerRestart       = "broker-restart"
 	ConcurrentConsumers = "concurrent-consumers"
 	Latency             = "latency"
 	Reorder             = "reorder"
@@ -80,6 +81,7 @@ var (
 	perCommand  = Bound{Ops: 1, Per: 1}                    // crashes at a point, per-message operations: about one per command
 	perLinkOp   = Bound{Ops: 3, Per: 1, Lasts: true}       // link operations: several per command; a cut or an outage heals
 	perDelivery = Bound{Ops: 1, Per: 2, ExtraConsumers: 1} // consumer-1 gets about half of the deliveries; a second consumer may compete
+	perRestart  = Bound{Ops: 3, Per: 1}                    // broker operations, as for an outage; a restart takes as long as it takes
 )
 
 var kinds = []Kind{
@@ -109,6 +111,8 @@ var kinds = []Kind{
 		Doc: "one process's link (database, broker or mail gateway) turns slow for a while: replies come after the client's timeout, so it gives up on, or retries, what did happen"},
 	{Name: Reorder, Short: "reorder", Watches: OpDelivery, Hits: TargetConsumers, Bound: perDelivery, Consumers: 1, Prefetch: 2,
 		Doc: "a consumer hands a delivery back (nack, requeue) once the next one has arrived, so the next overtakes it (one or two consumers)"},
+	{Name: BrokerRestart, Short: "brk-rst", Watches: OpBroker, Hits: TargetEveryone, Bound: perRestart, Consumers: 1,
+		Doc: "the broker restarts (on real servers a RabbitMQ node of the run's own: stop_app, start_app): every connection closes, unacknowledged deliveries return to the queue, a publish or confirm in flight is lost with its connection, durable messages survive, and no one reaches the broker until it is back, longer than every client's retries"},
 }
 
 // Kinds returns every fault kind in catalogue order.

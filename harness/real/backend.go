@@ -19,6 +19,7 @@ import (
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/rabbitnode"
 	"github.com/deliveryharness/harness/harness/real/wire"
 	"github.com/deliveryharness/harness/harness/real/worker"
 	"github.com/deliveryharness/harness/harness/workload"
@@ -130,7 +131,12 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			}
 		}()
 	}
-	if r.queue, err = amqp.DeclareQueue(ctx, b.Infra.AMQPURL, r.runID); err != nil {
+	amqpURL, release, err := r.broker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if r.queue, err = amqp.DeclareQueue(ctx, amqpURL, r.runID); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -157,7 +163,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		if r.pgURL[n], err = r.watchCatalogue(n, proxyPostgres, b.Infra.PostgresURL, wire.Postgres); err != nil {
 			return nil, err
 		}
-		if r.mqURL[n], err = r.watchCatalogue(n, proxyAMQP, b.Infra.AMQPURL, wire.AMQP); err != nil {
+		if r.mqURL[n], err = r.watchCatalogue(n, proxyAMQP, amqpURL, wire.AMQP); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +239,7 @@ type run struct {
 	schema  *pg.Schema
 	slot    *pg.Slot // the replication slot, when the producer tails the log
 	queue   *amqp.Queue
+	node    *rabbitnode.Node // the run's own RabbitMQ node (broker-restart), nil on the shared server
 	proxies *proxies
 	pgURL   map[string]string
 	mqURL   map[string]string
@@ -246,6 +253,7 @@ type run struct {
 	done     chan struct{} // closed when the run ends: the workers' readers stop sending
 	schedule *fault.Schedule
 	timers   []rtimer
+	asyncErr error                // a mechanism that finished in the background failed (broker-restart); the loop ends the run with it
 	wires    map[string]*wireHook // a catalogue run's wire hooks, by proxy
 	held     *held                // what the connections hold open: unacked deliveries, withheld replies
 	unacked  int                  // deliveries held unacknowledged when the run's loop ended
@@ -429,6 +437,9 @@ func (r *run) loop(ctx context.Context) error {
 				if t.what != "" {
 					r.note("harness", history.OpHeal, "", t.what)
 				}
+			}
+			if r.asyncErr != nil {
+				return r.asyncErr
 			}
 			quiescent := r.quiescent
 			if r.svc != nil {

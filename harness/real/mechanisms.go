@@ -82,6 +82,7 @@ var mechanisms = map[string]mechanism{
 	fault.PartitionDB:         cutDBLink,
 	fault.PartitionBroker:     cutBrokerLink,
 	fault.BrokerDown:          brokerDown,
+	fault.BrokerRestart:       brokerRestart,
 	fault.Latency:             slowLink,
 	fault.Reorder:             reorder,
 }
@@ -225,17 +226,26 @@ func (r *run) cutFor(proxy string, f *history.Fault, healed string) error {
 // connection, and the link goes down then; it heals the fault's duration after the gate. If the
 // operation ends (at its gate until) without the event, the link goes down then.
 func (r *run) cutOnWire(w *wproc, at worker.Gate, f *history.Fault, suffix string, kind wire.Kind, until worker.GateKind, healed string) error {
+	c, err := r.armCut(w, at, f, suffix, kind, until)
+	if err != nil {
+		return err
+	}
+	r.after(faultDuration(f), healed, c.heal)
+	return nil
+}
+
+// armCut arms the link cut of cutOnWire and returns it; the caller heals it.
+func (r *run) armCut(w *wproc, at worker.Gate, f *history.Fault, suffix string, kind wire.Kind, until worker.GateKind) (*wireCut, error) {
 	h := r.wires[w.name+suffix]
 	if h == nil {
-		return fmt.Errorf("fault %s: no wire toxic on %s%s", f.Kind, w.name, suffix)
+		return nil, fmt.Errorf("fault %s: no wire toxic on %s%s", f.Kind, w.name, suffix)
 	}
 	if kind == wire.PGCommit && r.slot != nil && w.name == "relay" {
 		kind = wire.PGReady // the tailer's advance of the slot: autocommit, no COMMIT
 	}
 	c := &wireCut{proxies: r.proxies, proxy: w.name + suffix}
 	h.arm(&wireArm{f: f, kind: kind, act: wire.DropReset, at: at.Kind, until: until, msg: at.Msg, fired: make(chan struct{}), cut: c})
-	r.after(faultDuration(f), healed, c.heal)
-	return nil
+	return c, nil
 }
 
 // wireCut is a link cut that starts when a protocol event meets it (or its operation ends), from

@@ -126,7 +126,12 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 			err = derr
 		}
 	}()
-	if r.queue, err = amqp.DeclareQueue(ctx, b.Infra.AMQPURL, r.runID); err != nil {
+	amqpURL, release, err := r.broker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if r.queue, err = amqp.DeclareQueue(ctx, amqpURL, r.runID); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -139,7 +144,7 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 	if err != nil {
 		return nil, err
 	}
-	sr.env = service.Env{Proc: "harness", Postgres: direct, AMQP: b.Infra.AMQPURL, Schema: r.schema.Name,
+	sr.env = service.Env{Proc: "harness", Postgres: direct, AMQP: amqpURL, Schema: r.schema.Name,
 		Queue: r.queue.Name, QueueArgs: amqp.QueueArguments(r.runID), Workload: sc.Workload, Prefetch: sc.Prefetch}
 	sctx, scancel := context.WithTimeout(ctx, serviceSetup)
 	err = svc.Setup(sctx, sr.env)
@@ -175,7 +180,7 @@ func (b *Backend) runService(ctx context.Context, sc history.Scenario, s *servic
 		if r.pgURL[n], err = pg.SearchPathURL(r.pgURL[n], r.schema.Name); err != nil {
 			return nil, err
 		}
-		if r.mqURL[n], err = watch(n, proxyAMQP, fault.LinkBroker, b.Infra.AMQPURL, wire.AMQP); err != nil {
+		if r.mqURL[n], err = watch(n, proxyAMQP, fault.LinkBroker, amqpURL, wire.AMQP); err != nil {
 			return nil, err
 		}
 	}

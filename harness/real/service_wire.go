@@ -188,6 +188,9 @@ func (r *run) fireWire(h *linkHook, f *history.Fault) wire.Action {
 	case fault.BrokerDown:
 		sr.act(func() { r.mechanismErr(brokerDown(ctx, r, w, worker.Gate{}, f)) })
 		return wire.Hold
+	case fault.BrokerRestart:
+		sr.act(func() { r.mechanismErr(brokerRestart(ctx, r, w, worker.Gate{}, f)) })
+		return wire.Hold
 	case fault.Latency:
 		sr.act(func() { r.mechanismErr(slowLink(ctx, r, w, worker.Gate{}, f)) })
 		return wire.Pass

@@ -27,6 +27,7 @@ var mechanisms = map[string]mechanism{
 	fault.PartitionDB:         cutDBLink,
 	fault.PartitionBroker:     cutBrokerLink,
 	fault.BrokerDown:          brokerDown,
+	fault.BrokerRestart:       brokerRestart,
 	fault.Latency:             slowLink,
 	fault.Reorder:             handBack,
 }
@@ -131,6 +132,16 @@ func brokerDown(w *world, _ *proc, f *history.Fault, _ string) {
 	w.brokerDown = true
 	w.br.closeAll("broker down")
 	w.after(int64(max(1, f.Duration)), "broker back up", func() { w.brokerDown = false })
+}
+
+// brokerRestart restarts the broker: every channel closes (the unacknowledged deliveries go back
+// to the queue, flagged redelivered), and no one reaches it until it is back, Config.BrokerRestart
+// later, longer than every client's retries. The queue and its messages are durable: what was
+// enqueued survives. What a client was writing as it went down is lost (brokerOp).
+func brokerRestart(w *world, _ *proc, _ *history.Fault, _ string) {
+	w.brokerDown = true
+	w.br.closeAll("broker restarting")
+	w.after(w.cfg.BrokerRestart, "broker back after its restart", func() { w.brokerDown = false })
 }
 
 // slowLink turns p's link of the fault slow for its duration: requests still reach the server,

@@ -34,6 +34,7 @@ type Config struct {
 	Reconnect      int64 // a consumer whose channel died waits this long before reconnecting
 	GatewayTimeout int64 // a consumer waits this long for the mail gateway's reply
 	SlowLink       int64 // a slow link (latency) delays every reply by this much
+	BrokerRestart  int64 // a broker restart (broker-restart) keeps everyone out this long
 	MaxTime        int64 // simulated time after which the run gives up waiting for quiescence
 }
 
@@ -49,6 +50,7 @@ func DefaultConfig() Config {
 		Reconnect:      10,
 		GatewayTimeout: 50,
 		SlowLink:       80,
+		BrokerRestart:  1000,
 		MaxTime:        200_000,
 	}
 }

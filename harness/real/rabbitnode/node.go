@@ -63,8 +63,9 @@ type Node struct {
 	distPort int
 	bins     binaries
 
-	mu      sync.Mutex
-	stopped bool
+	mu       sync.Mutex
+	stopped  bool
+	watchdog *os.Process // stops the node once its owner is gone (watch)
 }
 
 // binaries are the RabbitMQ commands a node is driven with.
@@ -154,7 +155,26 @@ func start(ctx context.Context, bins binaries, amqpPort, distPort int) (_ *Node,
 	if err := n.awaitAMQP(ctx, true); err != nil {
 		return nil, err
 	}
+	if err := n.watch(pid); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// watch starts the node's watchdog: a shell of its own session that polls the owner process
+// every second and, once the owner is gone (however it ended: an exit without Stop, a SIGKILL),
+// stops the node and removes its directory. Stop ends the watchdog first.
+func (n *Node) watch(owner int) error {
+	const script = `while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" -n "$3" stop >/dev/null 2>&1; rm -rf -- "$4"`
+	cmd := exec.Command("sh", "-c", script, "rabbitnode-watchdog", strconv.Itoa(owner), n.bins.ctl, n.name, n.dir)
+	cmd.Env = baseEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("rabbitnode: start the node's watchdog: %w", err)
+	}
+	n.watchdog = cmd.Process
+	go func() { _ = cmd.Wait() }() // reaped if it ends while the owner lives (Stop kills it)
+	return nil
 }
 
 // prepare writes the node's files: its owner, its name, its configuration, and the directories
@@ -305,6 +325,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	}
 	ctx, cancel := withDefaultTimeout(ctx, stopTimeout)
 	defer cancel()
+	if n.watchdog != nil {
+		_ = n.watchdog.Kill()
+	}
 	if err := stopNode(ctx, n.bins.ctl, n.name, n.dir); err != nil {
 		return err
 	}
