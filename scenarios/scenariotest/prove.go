@@ -54,8 +54,8 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 			return
 		}
 		for _, r := range h.Reached {
-			if !slices.Contains(reached, r) {
-				reached = append(reached, r)
+			if !slices.ContainsFunc(reached, func(x history.Reach) bool { return x.Role == r.Role && x.Point == r.Point }) {
+				reached = append(reached, history.Reach{Role: r.Role, Point: r.Point})
 			}
 		}
 	}
