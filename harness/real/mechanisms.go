@@ -281,11 +281,24 @@ func (c *wireCut) heal() {
 // brokerDown cuts every worker's link to the broker for the fault's duration. The link of the
 // worker it fired at dies under that worker's protocol event, as for a cut (brokerCutSite).
 func brokerDown(_ context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (bool, error) {
+	heal, err := r.cutBroker(w, at, f)
+	if err != nil {
+		return false, err
+	}
+	r.after(faultDuration(f), "broker back up", heal)
+	return false, nil
+}
+
+// cutBroker takes every worker's broker link down now, except the link of the worker w a fault
+// fired at when it fired at a protocol event: that one dies under the event (armCut). heal
+// brings them all back.
+func (r *run) cutBroker(w *wproc, at worker.Gate, f *history.Fault) (heal func(), err error) {
 	var cut []string
+	var own *wireCut
 	for n := range r.mqURL {
 		if kind, until, ok := brokerCutSite(at); ok && n == w.name {
-			if err := r.cutOnWire(w, at, f, proxyAMQP, kind, until, ""); err != nil {
-				return false, err
+			if own, err = r.armCut(w, at, f, proxyAMQP, kind, until); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -294,15 +307,17 @@ func brokerDown(_ context.Context, r *run, w *wproc, at worker.Gate, f *history.
 	sort.Strings(cut)
 	for _, proxy := range cut {
 		if err := r.proxies.cut(proxy); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
-	r.after(faultDuration(f), "broker back up", func() {
+	return func() {
 		for _, proxy := range cut {
 			_ = r.proxies.heal(proxy)
 		}
-	})
-	return false, nil
+		if own != nil {
+			own.heal()
+		}
+	}, nil
 }
 
 // faultDuration is how long a fault that lasts a while lasts (at least a millisecond).

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -88,24 +87,9 @@ func brokerRestart(ctx context.Context, r *run, w *wproc, at worker.Gate, f *his
 	if r.node == nil {
 		return false, errors.New("real: broker-restart: the run has no RabbitMQ node of its own")
 	}
-	var cut []string
-	var own *wireCut
-	for n := range r.mqURL {
-		if kind, until, ok := brokerCutSite(at); ok && n == w.name {
-			c, err := r.armCut(w, at, f, proxyAMQP, kind, until)
-			if err != nil {
-				return false, err
-			}
-			own = c
-			continue
-		}
-		cut = append(cut, n+proxyAMQP)
-	}
-	sort.Strings(cut)
-	for _, proxy := range cut {
-		if err := r.proxies.cut(proxy); err != nil {
-			return false, err
-		}
+	heal, err := r.cutBroker(w, at, f)
+	if err != nil {
+		return false, err
 	}
 	done := make(chan error, 1)
 	started := time.Now()
@@ -114,12 +98,7 @@ func brokerRestart(ctx context.Context, r *run, w *wproc, at worker.Gate, f *his
 	poll = func() {
 		select {
 		case err := <-done:
-			for _, proxy := range cut {
-				_ = r.proxies.heal(proxy)
-			}
-			if own != nil {
-				own.heal()
-			}
+			heal()
 			if err != nil {
 				r.asyncErr = fmt.Errorf("broker-restart: %w", err)
 				return
