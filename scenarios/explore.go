@@ -101,7 +101,8 @@ func (s *treeSource) next() bool {
 	return false
 }
 
-// limitsFor are the generator's limits an exploration within b draws with.
+// limitsFor are the generator's limits an exploration within b draws with, and those its cells'
+// expectations are stated for (ExpectedWithin reads MaxFaults, MaxConsumers and MaxCommands).
 func limitsFor(b Bounds) Limits {
 	lim := DefaultLimits
 	lim.MaxCommands = max(1, b.MaxCommands)
@@ -205,7 +206,7 @@ func exploreCell(ctx context.Context, b harness.Backend, c result.Cell, opts Opt
 	r.Exhausted = exhausted && r.Explored == len(scs)
 	r.Cost = t.meter.cost()
 	r.Coverage = t.reach.coverage(c)
-	r.Matches = r.Errors == 0 && Expected(c).Agrees(r.Broken())
+	r.Matches = r.Errors == 0 && ExpectedWithin(c, limitsFor(bounds)).Agrees(r.Broken())
 	for _, name := range append(invariants.Names(), teamNames(opts.Invariants)...) {
 		fb, ok := first[name]
 		if !ok {

@@ -73,7 +73,10 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 	if err := invariants.Validate(opts.Invariants...); err != nil {
 		return result.CellResult{}, fmt.Errorf("%w: %w", harness.ErrUsage, err)
 	}
-	exp := Expected(c)
+	exp := ExpectedWithin(c, opts.Limits)
+	if opts.Explore != nil {
+		exp = ExpectedWithin(c, limitsFor(*opts.Explore))
+	}
 	r := result.CellResult{
 		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
 		Backend: b.Name(), Violations: map[invariants.Name]int{}, Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
