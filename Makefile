@@ -6,13 +6,15 @@ GO ?= go
 demo:
 	$(GO) run ./cmd/simulate
 
+# The real-server packages run for several minutes each on 2 cores: past go test's default 10-minute
+# limit per package when the machine is loaded.
 test:
-	$(GO) test ./...
+	$(GO) test -timeout 30m ./...
 
 # The real-server tests, required to run (a missing server, or a PostgreSQL without
 # wal_level=logical, fails them instead of skipping them).
 test-real:
-	HARNESS_REQUIRE_INFRA=1 $(GO) test ./harness/real/... ./harness/cli/ ./scenarios/scenariotest/
+	HARNESS_REQUIRE_INFRA=1 $(GO) test -timeout 30m ./harness/real/... ./harness/cli/ ./scenarios/scenariotest/
 
 # Starts the local PostgreSQL and RabbitMQ if they are down, and sets wal_level=logical on the
 # local PostgreSQL (a restart) for log tailing. It changes a server's configuration: run it only

@@ -97,6 +97,9 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 	if err := k.Possible(strategies.HasRelay(p)); err != nil {
 		return fmt.Errorf("%w: %s with %w", ErrUsage, p.Name(), err)
 	}
+	if _, service := p.(interface{ RealOnly() error }); service && k.Producers > 1 {
+		return fmt.Errorf("%w: fault %s runs %d producer processes of a strategy; a service is one program, which service mode runs once", ErrUsage, k.Name, k.Producers)
+	}
 	if sc.Consumers < k.Consumers {
 		return fmt.Errorf("%w: fault %s needs at least %d consumers, got %d", ErrUsage, k.Name, k.Consumers, sc.Consumers)
 	}

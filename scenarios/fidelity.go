@@ -132,6 +132,12 @@ func NamedScenarios() []Named {
 		named("double write gives up while the broker restarts and drops the event", []invariants.Name{invariants.NoLostEffect}, "double-write", "inbox", workload.Orders.Name, "broker-restart", orders(1),
 			history.Fault{Kind: "broker-restart", Point: fault.SitePublish, Nth: 1}),
 
+		// Two producers whose transactions interleave: price-1 commits after price-2.
+		named("two producers commit out of order, and natural ends on the older price", []invariants.Name{invariants.Converges}, "outbox", "natural", workload.Prices.Name, "concurrent-producers", prices(2),
+			history.Fault{Kind: "concurrent-producers", Target: "producer", Nth: 1}),
+		named("versioned keeps the newer price when two producers commit out of order", nil, "double-write", "versioned", workload.Prices.Name, "concurrent-producers", prices(2),
+			history.Fault{Kind: "concurrent-producers", Target: "producer", Nth: 1}),
+
 		named("a reordered delivery leaves natural on an older price", []invariants.Name{invariants.Converges}, "double-write", "natural", workload.Prices.Name, "reorder", prices(2),
 			history.Fault{Kind: "reorder", Target: "consumer-1", Nth: 1}),
 		named("versioned converges whatever the order", nil, "double-write", "versioned", workload.Prices.Name, "reorder", prices(2),

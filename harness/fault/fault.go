@@ -16,6 +16,8 @@ package fault
 import (
 	"fmt"
 	"strings"
+
+	"github.com/deliveryharness/harness/harness/history"
 )
 
 // Catalogue names.
@@ -31,6 +33,7 @@ const (
 	PartitionDB         = "partition-db"
 	BrokerDown          = "broker-down"
 	BrokerRestart       = "broker-restart"
+	ConcurrentProducers = "concurrent-producers"
 	ConcurrentConsumers = "concurrent-consumers"
 	Latency             = "latency"
 	Reorder             = "reorder"
@@ -60,6 +63,9 @@ type Kind struct {
 	Bound Bound
 	// Consumers is the number of competing consumers the fault needs at least.
 	Consumers int
+	// Producers is the number of producer processes the fault needs (0: one). Each takes every
+	// Producers-th command (ProducerCommands).
+	Producers int
 	// NeedsRelay: the fault only exists where the producer has a relay.
 	NeedsRelay bool
 	// Prefetch is the prefetch the fault needs at least (0: any).
@@ -113,6 +119,8 @@ var kinds = []Kind{
 		Doc: "a consumer hands a delivery back (nack, requeue) once the next one has arrived, so the next overtakes it (one or two consumers)"},
 	{Name: BrokerRestart, Short: "brk-rst", Watches: OpBroker, Hits: TargetEveryone, Bound: perRestart, Consumers: 1,
 		Doc: "the broker restarts (on real servers a RabbitMQ node of the run's own: stop_app, start_app): every connection closes, unacknowledged deliveries return to the queue, a publish or confirm in flight is lost with its connection, durable messages survive, and no one reaches the broker until it is back, longer than every client's retries"},
+	{Name: ConcurrentProducers, Short: "conc-prd", Watches: OpCommit, Hits: TargetProducer, Bound: perCommand, Consumers: 1, Producers: 2,
+		Doc: "two producer processes share the commands; the first's transaction waits at its COMMIT until the second's next transaction has committed, so that the change it wrote first (and its outbox row's id) commits last"},
 }
 
 // Kinds returns every fault kind in catalogue order.
@@ -135,6 +143,35 @@ func Lookup(name string) (Kind, error) {
 		}
 	}
 	return Kind{}, fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// ProducerName names the i-th producer process (1-based): "producer", then "producer-2".
+func ProducerName(i int) string {
+	if i <= 1 {
+		return "producer"
+	}
+	return fmt.Sprintf("producer-%d", i)
+}
+
+// ProducerCommands is the share of the commands that the i-th of n producer processes runs, in
+// order: every n-th command, from the i-th.
+func ProducerCommands(cmds []history.Message, i, n int) []history.Message {
+	if n <= 1 {
+		return cmds
+	}
+	var out []history.Message
+	for j := i - 1; j < len(cmds); j += n {
+		out = append(out, cmds[j])
+	}
+	return out
+}
+
+// ProducersOf is the number of producer processes a scenario under the named fault runs.
+func ProducersOf(kind string) int {
+	if k, err := Lookup(kind); err == nil && k.Producers > 1 {
+		return k.Producers
+	}
+	return 1
 }
 
 // Topology is what the targets of a fault depend on.

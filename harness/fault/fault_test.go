@@ -41,7 +41,7 @@ func TestTargets(t *testing.T) {
 
 func TestCatalogue(t *testing.T) {
 	want := []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack",
-		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart"}
+		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers"}
 	if !slices.Equal(Names(), want) {
 		t.Errorf("names %q, want the catalogue's %q", Names(), want)
 	}

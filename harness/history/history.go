@@ -234,11 +234,14 @@ const (
 	RoleConsumer = "consumer"
 )
 
-// RoleOf is the role of a process: producer, relay or consumer (for consumer-1, consumer-2, ...);
-// any other name is its own role.
+// RoleOf is the role of a process: producer (for producer, producer-2, ...), relay or consumer
+// (for consumer-1, consumer-2, ...); any other name is its own role.
 func RoleOf(proc string) string {
-	if strings.HasPrefix(proc, RoleConsumer+"-") {
+	switch {
+	case strings.HasPrefix(proc, RoleConsumer+"-"):
 		return RoleConsumer
+	case strings.HasPrefix(proc, RoleProducer+"-"):
+		return RoleProducer
 	}
 	return proc
 }

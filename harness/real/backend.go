@@ -149,7 +149,10 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	defer r.proxies.close()
 	defer r.stopAll()
 
-	names := []string{"producer"}
+	var names []string
+	for i := 1; i <= fault.ProducersOf(sc.Fault); i++ {
+		names = append(names, fault.ProducerName(i))
+	}
 	if strategies.HasRelay(p) {
 		names = append(names, "relay")
 	}
@@ -173,7 +176,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		}
 		defer func() { _ = r.gateway.Close() }()
 		for _, n := range names {
-			if n == "producer" || n == "relay" {
+			if history.RoleOf(n) == history.RoleProducer || n == "relay" {
 				continue // only consumers send emails
 			}
 			if r.gwURL[n], err = r.proxies.add(n+proxyGateway, r.gateway.URL); err != nil {
@@ -225,6 +228,8 @@ func (b *Backend) newRun(ctx context.Context, sc history.Scenario) (*run, error)
 		pgURL: map[string]string{}, mqURL: map[string]string{}, gwURL: map[string]string{},
 		workers: map[string]*wproc{}, msgs: make(chan wmsg, 256), done: make(chan struct{}), wires: map[string]*wireHook{},
 		held:     newHeld(),
+		cursors:  map[string]int{},
+		doneBy:   map[string]bool{},
 		schedule: fault.NewSchedule(sc.Faults),
 	}, nil
 }
@@ -259,7 +264,13 @@ type run struct {
 	unacked  int                  // deliveries held unacknowledged when the run's loop ended
 	stops    []func()             // the wire hooks to unregister
 
-	cursor       int // the producer's next command
+	cursor  int            // a service's producer's next command
+	cursors map[string]int // each catalogue producer process's next command, in its share
+	doneBy  map[string]bool
+	// A COMMIT that concurrent-producers holds: the worker whose gate reply waits, and the
+	// messages of the other producer's whose confirm releases it.
+	holding      *wproc
+	holdFor      map[string]bool
 	producerDone bool
 
 	// service mode (runService)
@@ -311,8 +322,8 @@ func (r *run) noteEvent(e history.Event) {
 // spawn starts the worker process for a component.
 func (r *run) spawn(ctx context.Context, name string) error {
 	role := worker.RoleConsumer
-	switch name {
-	case "producer":
+	switch history.RoleOf(name) {
+	case history.RoleProducer:
 		role = worker.RoleProducer
 	case "relay":
 		role = worker.RoleRelay
@@ -322,8 +333,11 @@ func (r *run) spawn(ctx context.Context, name string) error {
 		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queue.Name, Group: component.Group,
 		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
 	}
-	if role == worker.RoleProducer {
+	switch {
+	case role == worker.RoleProducer && r.svc != nil:
 		cfg.Commands = r.sc.Commands[r.cursor:]
+	case role == worker.RoleProducer:
+		cfg.Commands = r.share(name)[r.cursors[name]:]
 	}
 	if r.svc != nil {
 		cfg.Service, cfg.QueueArgs = r.svc.s.Name(), r.svc.env.QueueArgs
@@ -504,7 +518,8 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 	case m.m.Idle:
 		w.idle = true
 	case m.m.Done:
-		r.producerDone = true
+		r.doneBy[w.name] = true
+		r.producerDone = r.svc != nil || len(r.doneBy) >= fault.ProducersOf(r.sc.Fault)
 	case m.m.Gate != nil:
 		if !m.m.Gate.Kind.Polls() {
 			w.idle = false
@@ -516,6 +531,9 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 		killed, err := gate(ctx, w, *m.m.Gate)
 		if err != nil {
 			return err
+		}
+		if !killed && r.holding == w {
+			break // concurrent-producers: the reply waits for the other producer's COMMIT
 		}
 		if !killed {
 			reply := worker.ReplyGo
@@ -537,7 +555,7 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	for _, w := range r.workers {
-		if w.name != "producer" && (w.dead || !w.idle) {
+		if history.RoleOf(w.name) != history.RoleProducer && (w.dead || !w.idle) {
 			return false, nil
 		}
 	}

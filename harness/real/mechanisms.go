@@ -83,14 +83,18 @@ var mechanisms = map[string]mechanism{
 	fault.PartitionBroker:     cutBrokerLink,
 	fault.BrokerDown:          brokerDown,
 	fault.BrokerRestart:       brokerRestart,
+	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             reorder,
 }
 
 // gate decides what the faults do at a worker's gate; it reports whether the worker was killed.
 func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, err error) {
-	if w.name == "producer" && g.Kind == worker.GateProduce {
-		r.cursor++
+	if history.RoleOf(w.name) == history.RoleProducer && g.Kind == worker.GateProduce {
+		r.cursors[w.name]++
+	}
+	if g.Kind == worker.GateConfirmDone && r.holding != nil && r.holdFor[g.Msg] {
+		r.releaseHold() // an event of the other producer's reached the broker: the held COMMIT goes now
 	}
 	if err := r.settleWire(w, g); err != nil {
 		return false, err
@@ -370,4 +374,44 @@ func dropConnection(_ context.Context, r *run, w *wproc, _ worker.Gate, _ *histo
 		return false, err
 	}
 	return false, r.proxies.heal(proxy)
+}
+
+// holdCommit holds the producer's COMMIT, before it leaves, until an event of the other
+// producer's commands has reached the broker (a "confirm-done" gate of its publisher naming it),
+// at most the commit timeout: the change the first wrote earlier commits, and is published,
+// later. The gate's reply waits (handle).
+func holdCommit(_ context.Context, r *run, w *wproc, _ worker.Gate, _ *history.Fault) (bool, error) {
+	other := fault.ProducerName(2)
+	if w.name == other {
+		other = fault.ProducerName(1)
+	}
+	r.holding, r.holdFor = w, map[string]bool{}
+	for _, m := range r.share(other) {
+		r.holdFor[m.ID] = true
+	}
+	r.after(r.b.Timeouts.Commit, "", r.releaseHold)
+	return false, nil
+}
+
+// releaseHold lets the COMMIT that holdCommit holds go.
+func (r *run) releaseHold() {
+	w := r.holding
+	if w == nil {
+		return
+	}
+	r.holding, r.holdFor = nil, nil
+	if err := worker.WriteReply(w.stdin, worker.ReplyGo); err != nil && !w.dead && r.asyncErr == nil {
+		r.asyncErr = fmt.Errorf("worker %s: %w", w.name, err)
+	}
+}
+
+// share is the commands the named producer process runs (fault.ProducerCommands).
+func (r *run) share(name string) []history.Message {
+	n := fault.ProducersOf(r.sc.Fault)
+	for i := 1; i <= n; i++ {
+		if fault.ProducerName(i) == name {
+			return fault.ProducerCommands(r.sc.Commands, i, n)
+		}
+	}
+	return r.sc.Commands
 }

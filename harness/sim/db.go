@@ -392,6 +392,10 @@ func (t *tx) Commit(context.Context) error {
 		return err
 	}
 	ambiguous := w.commitReplyLost(p)
+	w.waitForOtherProducer(p)
+	if t.aborted != nil { // a cut or a crash while it waited
+		return fmt.Errorf("commit: %w (after: %v)", strategies.ErrTxAborted, t.aborted)
+	}
 	t.apply()
 	if w.cutInFlight(p) {
 		// The link died with the COMMIT on the wire: the server committed, the client's

@@ -28,6 +28,7 @@ var mechanisms = map[string]mechanism{
 	fault.PartitionBroker:     cutBrokerLink,
 	fault.BrokerDown:          brokerDown,
 	fault.BrokerRestart:       brokerRestart,
+	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             handBack,
 }
@@ -150,6 +151,40 @@ func slowLink(w *world, p *proc, f *history.Fault, _ string) {
 	key := link{p.name, f.Link}
 	w.slow[key] = true
 	w.after(int64(max(1, f.Duration)), f.Link+" link of "+p.name+" fast again", func() { delete(w.slow, key) })
+}
+
+// holdCommit makes the producer's COMMIT in progress wait, before it reaches the database, until
+// an event of the other producer's has reached the broker (or the lock timeout passes): the
+// change the first wrote earlier commits, and is published, later (waitForOtherProducer).
+func holdCommit(_ *world, p *proc, _ *history.Fault, _ string) { p.holdCommit = true }
+
+// waitForOtherProducer is the wait of a COMMIT that concurrent-producers holds: until the broker
+// has stored one more event of the other producer's commands, or the lock timeout passes.
+func (w *world) waitForOtherProducer(p *proc) {
+	if !p.holdCommit {
+		return
+	}
+	p.holdCommit = false
+	other := fault.ProducerName(2)
+	if p.name == other {
+		other = fault.ProducerName(1)
+	}
+	n := fault.ProducersOf(w.sc.Fault)
+	var theirs []history.Message
+	for i := 1; i <= n; i++ {
+		if fault.ProducerName(i) == other {
+			theirs = fault.ProducerCommands(w.sc.Commands, i, n)
+		}
+	}
+	stored := func() int {
+		c := 0
+		for _, m := range theirs {
+			c += w.enqueued[m.ID]
+		}
+		return c
+	}
+	before := stored()
+	p.block(func() bool { return stored() > before }, w.now+w.cfg.LockTimeout)
 }
 
 // handBack makes the consumer hand the delivery it is about to handle back once the next one

@@ -39,9 +39,10 @@ type proc struct {
 	unwinding bool // crash in progress: port calls fail at once
 
 	// Set by a fault's mechanism at an operation, taken by the operation at once.
-	replyWithheld bool // the reply to the operation in progress never comes
-	handBack      bool // the delivery in progress is handed back (reorder)
+	replyWithheld bool           // the reply to the operation in progress never comes
+	handBack      bool           // the delivery in progress is handed back (reorder)
 	commitCut     *history.Fault // a link cut that meets the COMMIT in progress in flight (cutInFlight)
+	holdCommit    bool           // the COMMIT in progress waits for the other producer's (concurrent-producers)
 
 	txs   []*tx
 	pubCh *channel

@@ -34,19 +34,24 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	w := newWorld(sc, cfg)
 	w.db.tails = strategies.TailsLog(prod)
 
-	producer := &proc{w: w, name: "producer"}
-	cmds := &commands{w: w, list: sc.Commands} // outlives the producer's incarnations
-	producer.body = func(ctx context.Context) {
-		prod := newProd()
-		env := strategies.ProducerEnv{
-			Store:     record.Store(store{producer}, w, producer.name),
-			Publisher: record.Publisher(publisher{producer}, w, producer.name),
-			Faults:    component.Declared(faults{producer}, producer.name, prod.Points(), undeclared),
-			Clock:     clock{producer},
+	producers := fault.ProducersOf(sc.Fault)
+	w.producersLeft = producers
+	for i := 1; i <= producers; i++ {
+		producer := &proc{w: w, name: fault.ProducerName(i)}
+		// The commands outlive the producer's incarnations.
+		cmds := &commands{w: w, list: fault.ProducerCommands(sc.Commands, i, producers)}
+		producer.body = func(ctx context.Context) {
+			prod := newProd()
+			env := strategies.ProducerEnv{
+				Store:     record.Store(store{producer}, w, producer.name),
+				Publisher: record.Publisher(publisher{producer}, w, producer.name),
+				Faults:    component.Declared(faults{producer}, producer.name, prod.Points(), undeclared),
+				Clock:     clock{producer},
+			}
+			component.Producer(ctx, producer.name, prod, env, cmds, w)
 		}
-		component.Producer(ctx, producer.name, prod, env, cmds, w)
+		w.procs = append(w.procs, producer)
 	}
-	w.procs = append(w.procs, producer)
 
 	if _, ok := prod.(strategies.Relay); ok {
 		rp := &proc{w: w, name: "relay"}
@@ -99,6 +104,7 @@ type commands struct {
 	w    *world
 	list []history.Message
 	next int
+	done bool
 }
 
 func (c *commands) Next(context.Context) (history.Message, bool) {
@@ -110,8 +116,15 @@ func (c *commands) Next(context.Context) (history.Message, bool) {
 	return m, true
 }
 
-// Done: the clients are done; the producer process finishes.
-func (c *commands) Done(context.Context) { c.w.producerDone = true }
+// Done: the clients are done; the producer process finishes. The run's producing is done when
+// every producer process's is.
+func (c *commands) Done(context.Context) {
+	if !c.done {
+		c.done = true
+		c.w.producersLeft--
+	}
+	c.w.producerDone = c.w.producersLeft <= 0
+}
 
 // host is a process's component.Host. The simulator sees idleness as a state: a process blocked
 // waiting for work (in Poll, or in a subscription's wait for a delivery) is idle, so Idle says

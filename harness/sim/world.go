@@ -78,8 +78,10 @@ type world struct {
 	gw         *gateway
 	brokerDown bool
 
-	producerDone bool
-	runnable     []*proc
+	producerDone  bool
+	producersLeft int            // producer processes whose commands are not all done
+	enqueued      map[string]int // copies the broker stored, by message id (concurrent-producers waits on them)
+	runnable      []*proc
 }
 
 // link is one process's link to a server: db, broker or gateway.
@@ -166,6 +168,7 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
 		brokerCut: map[string]bool{},
 		dbCut:     map[string]bool{},
+		enqueued:  map[string]int{},
 		slow:      map[link]bool{},
 		gw:        newGateway(),
 	}

@@ -67,6 +67,9 @@ func Prove(t *testing.T, p strategies.Producer, c strategies.Consumer, workload 
 		if k.Possible(strategies.HasRelay(p)) != nil {
 			continue
 		}
+		if _, service := p.(interface{ RealOnly() error }); service && k.Producers > 1 {
+			continue // a service is one program: service mode runs one producer process
+		}
 		if o.real != nil {
 			ran = true
 			t.Run(name, func(t *testing.T) {
