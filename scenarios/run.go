@@ -253,14 +253,18 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 		return sc, fmt.Errorf("scenarios: shrink: %w (register a team's strategies with strategies.RegisterProducer and RegisterConsumer)", err)
 	}
 	sc = shrinkSteps(ctx, b, sc, invariant)
-	if len(sc.Commands) <= 2 && len(sc.Faults) <= 1 {
+	// Two commands, or one more for each producer process past the first: removing a command
+	// moves every later one to another producer (fault.ProducerCommands), so the steps may not
+	// get there.
+	few := 1 + fault.ProducersOf(sc.Fault)
+	if len(sc.Commands) <= few && len(sc.Faults) <= 1 {
 		return sc, nil
 	}
 	// Still large: look for a small scenario of the same cell that fails the same way, drawn
-	// afresh with at most two commands and one fault, then shrink that.
+	// afresh with at most that many commands and one fault, then shrink that.
 	c := result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
 	small := DefaultLimits
-	small.MaxCommands, small.MaxFaults = 2, 1
+	small.MaxCommands, small.MaxFaults = few, 1
 	for seed := uint64(1); seed <= smallSearch && ctx.Err() == nil; seed++ {
 		cand, err := FromSeed(c, seed, small)
 		if err != nil {

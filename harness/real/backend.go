@@ -269,8 +269,12 @@ type run struct {
 	doneBy  map[string]bool
 	// A COMMIT that concurrent-producers holds: the worker whose gate reply waits, and the
 	// messages of the other producer's whose confirm releases it.
-	holding      *wproc
-	holdFor      map[string]bool
+	holding *wproc
+	holdFor map[string]bool
+	// The second producer, parked at its first command until the held COMMIT opens the window
+	// (or the first producer is done), so that its change comes after the held one's.
+	parked       *wproc
+	interleaved  bool
 	producerDone bool
 
 	// service mode (runService)
@@ -520,6 +524,9 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 	case m.m.Done:
 		r.doneBy[w.name] = true
 		r.producerDone = r.svc != nil || len(r.doneBy) >= fault.ProducersOf(r.sc.Fault)
+		if w.name == fault.ProducerName(1) {
+			r.unpark()
+		}
 	case m.m.Gate != nil:
 		if !m.m.Gate.Kind.Polls() {
 			w.idle = false
@@ -532,8 +539,8 @@ func (r *run) handle(ctx context.Context, m wmsg) error {
 		if err != nil {
 			return err
 		}
-		if !killed && r.holding == w {
-			break // concurrent-producers: the reply waits for the other producer's COMMIT
+		if !killed && (r.holding == w || r.parked == w) {
+			break // concurrent-producers: the reply waits for the other producer
 		}
 		if !killed {
 			reply := worker.ReplyGo

@@ -92,6 +92,9 @@ var mechanisms = map[string]mechanism{
 func (r *run) gate(ctx context.Context, w *wproc, g worker.Gate) (killed bool, err error) {
 	if history.RoleOf(w.name) == history.RoleProducer && g.Kind == worker.GateProduce {
 		r.cursors[w.name]++
+		if w.name == fault.ProducerName(2) && r.sc.Fault == fault.ConcurrentProducers && !r.interleaved && !r.doneBy[fault.ProducerName(1)] {
+			r.parked = w // its first command waits for the first producer's held COMMIT
+		}
 	}
 	if g.Kind == worker.GateConfirmDone && r.holding != nil && r.holdFor[g.Msg] {
 		r.releaseHold() // an event of the other producer's reached the broker: the held COMMIT goes now
@@ -386,11 +389,25 @@ func holdCommit(_ context.Context, r *run, w *wproc, _ worker.Gate, _ *history.F
 		other = fault.ProducerName(1)
 	}
 	r.holding, r.holdFor = w, map[string]bool{}
+	r.unpark()
 	for _, m := range r.share(other) {
 		r.holdFor[m.ID] = true
 	}
 	r.after(r.b.Timeouts.Commit, "", r.releaseHold)
 	return false, nil
+}
+
+// unpark lets the second producer start its first command (concurrent-producers).
+func (r *run) unpark() {
+	r.interleaved = true
+	w := r.parked
+	if w == nil {
+		return
+	}
+	r.parked = nil
+	if err := worker.WriteReply(w.stdin, worker.ReplyGo); err != nil && !w.dead && r.asyncErr == nil {
+		r.asyncErr = fmt.Errorf("worker %s: %w", w.name, err)
+	}
 }
 
 // releaseHold lets the COMMIT that holdCommit holds go.

@@ -165,6 +165,7 @@ func (w *world) waitForOtherProducer(p *proc) {
 		return
 	}
 	p.holdCommit = false
+	w.interleaving = true // the second producer may start
 	other := fault.ProducerName(2)
 	if p.name == other {
 		other = fault.ProducerName(1)

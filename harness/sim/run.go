@@ -36,10 +36,21 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 
 	producers := fault.ProducersOf(sc.Fault)
 	w.producersLeft = producers
+	var first *commands
 	for i := 1; i <= producers; i++ {
 		producer := &proc{w: w, name: fault.ProducerName(i)}
 		// The commands outlive the producer's incarnations.
 		cmds := &commands{w: w, list: fault.ProducerCommands(sc.Commands, i, producers)}
+		if i == 1 {
+			first = cmds
+		} else {
+			// concurrent-producers: the second producer starts once the first's held COMMIT
+			// opens the window (waitForOtherProducer), or the first is done, so that its
+			// change, and its outbox row's id, comes after the held one's.
+			cmds.before = func() {
+				producer.block(func() bool { return w.interleaving || first.done }, 0)
+			}
+		}
 		producer.body = func(ctx context.Context) {
 			prod := newProd()
 			env := strategies.ProducerEnv{
@@ -105,9 +116,15 @@ type commands struct {
 	list []history.Message
 	next int
 	done bool
+	// before, when set, runs at the first Next: a wait for the run to let this producer start.
+	before func()
 }
 
 func (c *commands) Next(context.Context) (history.Message, bool) {
+	if before := c.before; before != nil {
+		c.before = nil
+		before()
+	}
 	if c.next >= len(c.list) {
 		return history.Message{}, false
 	}

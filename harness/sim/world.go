@@ -81,6 +81,7 @@ type world struct {
 	producerDone  bool
 	producersLeft int            // producer processes whose commands are not all done
 	enqueued      map[string]int // copies the broker stored, by message id (concurrent-producers waits on them)
+	interleaving  bool           // concurrent-producers: the first producer's COMMIT is held, the second may start
 	runnable      []*proc
 }
 
