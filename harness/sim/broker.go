@@ -175,7 +175,9 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 	bm := &bmsg{seq: b.nextSeq, msg: m}
 	b.nextSeq++
 	b.ready = append(b.ready, bm)
-	w.enqueued[m.ID]++
+	if w.enqueued != nil {
+		w.enqueued[m.ID]++
+	}
 	w.noteEvent(history.Event{Proc: "broker", Op: history.OpEnqueue, Msg: m.ID, Key: m.Key, From: p.name, Detail: "from " + p.name})
 	w.at(p, fault.OpPublish, "")
 	// The confirm on its way back crosses the link: a cut now loses it with the connection.

@@ -50,7 +50,7 @@ func DefaultConfig() Config {
 		Reconnect:      10,
 		GatewayTimeout: 50,
 		SlowLink:       80,
-		BrokerRestart:  1000,
+		BrokerRestart:  300,
 		MaxTime:        200_000,
 	}
 }
@@ -80,7 +80,7 @@ type world struct {
 
 	producerDone  bool
 	producersLeft int            // producer processes whose commands are not all done
-	enqueued      map[string]int // copies the broker stored, by message id (concurrent-producers waits on them)
+	enqueued      map[string]int // copies the broker stored, by message id (concurrent-producers waits on them; nil otherwise)
 	interleaving  bool           // concurrent-producers: the first producer's COMMIT is held, the second may start
 	runnable      []*proc
 }
@@ -169,7 +169,6 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 		rng:       rand.New(rand.NewPCG(sc.Seed, 0x5eed_0f_de11_7e47)),
 		brokerCut: map[string]bool{},
 		dbCut:     map[string]bool{},
-		enqueued:  map[string]int{},
 		slow:      map[link]bool{},
 		gw:        newGateway(),
 	}
@@ -179,6 +178,9 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 	// About 24 events a command under the faults that retry most (broker-down): room for them up
 	// front, so that the history, whose events grew with their fields, is not copied as it grows.
 	w.events = make([]history.Event, 0, 24*len(sc.Commands)+16)
+	if sc.Fault == fault.ConcurrentProducers {
+		w.enqueued = map[string]int{}
+	}
 	return w
 }
 
