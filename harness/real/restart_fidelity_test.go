@@ -24,7 +24,9 @@ type unconfirmedRelay struct{ strategies.Outbox }
 const unconfirmedRelayName = "test-unconfirmed-relay"
 
 func (unconfirmedRelay) Name() string { return unconfirmedRelayName }
-func (unconfirmedRelay) Doc() string  { return "outbox relay that publishes without waiting for confirms" }
+func (unconfirmedRelay) Doc() string {
+	return "outbox relay that publishes without waiting for confirms"
+}
 
 func (unconfirmedRelay) RelayPass(ctx context.Context, env strategies.RelayEnv) (int, error) {
 	tx, err := env.Store.Begin(ctx)
