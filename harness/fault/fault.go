@@ -120,7 +120,7 @@ var kinds = []Kind{
 	{Name: BrokerRestart, Short: "brk-rst", Watches: OpBroker, Hits: TargetEveryone, Bound: perRestart, Consumers: 1,
 		Doc: "the broker restarts (on real servers a RabbitMQ node of the run's own: stop_app, start_app): every connection closes, unacknowledged deliveries return to the queue, a publish or confirm in flight is lost with its connection, durable messages survive, and no one reaches the broker until it is back, longer than every client's retries"},
 	{Name: ConcurrentProducers, Short: "conc-prd", Watches: OpCommit, Hits: TargetProducer, Bound: perCommand, Consumers: 1, Producers: 2,
-		Doc: "two producer processes share the commands; the first's transaction waits at its COMMIT until the second's next transaction has committed, so that the change it wrote first (and its outbox row's id) commits last"},
+		Doc: "two producer processes share the commands, every other one each; the first's transaction waits at its COMMIT until an event of the second's has reached the broker, and the second starts only then, so that the change the first wrote earlier (and its outbox row's lower id) commits and is published last"},
 }
 
 // Kinds returns every fault kind in catalogue order.
