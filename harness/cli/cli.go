@@ -132,7 +132,8 @@ const usageText = `simulate: delivery strategies under faults, checked for exact
 
   simulate                       the whole catalogue on the simulator; a matrix and a report folder
   simulate run     --producer P --consumer C --workload W --fault F [--seeds N] [--first-seed S]
-                   [--commands N] [--no-shrink] [--backend sim|real] [--format text|json|markdown|html]
+                   [--commands N] [--max-consumers N] [--no-shrink] [--backend sim|real]
+                   [--format text|json|markdown|html]
   simulate matrix  [--seeds N] [--producer P] [--consumer C] [--workload W] [--fault F]
                    [--backend sim|real] [--format text|json|markdown|html] [--out DIR]
                    [--shard K/N]   every N-th cell from the K-th, for one machine of N

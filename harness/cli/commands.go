@@ -55,7 +55,7 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.StringVar(&c.explore, "explore", "random", "exploration `MODE`: random (seeded draws) or exhaustive (every schedule within the --max-* bounds, one run each, in place of seeds)")
 	fs.IntVar(&c.maxCommands, "max-commands", b.MaxCommands, "with --explore exhaustive: at most `N` business commands")
 	fs.IntVar(&c.maxFaults, "max-faults", b.MaxFaults, "with --explore exhaustive: at most `N` faults of the cell's kind")
-	fs.IntVar(&c.maxConsumers, "max-consumers", b.MaxConsumers, "with --explore exhaustive: at most `N` competing consumers (0: the fault kind's minimum)")
+	fs.IntVar(&c.maxConsumers, "max-consumers", b.MaxConsumers, "at most `N` competing consumers (0: the fault kind's own draw; with --explore exhaustive, its minimum); the catalogue's expectations follow it")
 	fs.IntVar(&c.interleavings, "interleavings", b.Interleavings, "with --explore exhaustive: run each schedule with the interleaving seeds 1..`N`")
 	fs.IntVar(&c.maxSchedules, "max-schedules", scenarios.DefaultMaxSchedules, "with --explore exhaustive: stop a cell after `N` schedules (it then reports the space as not exhausted)")
 	return fs
@@ -98,6 +98,9 @@ func (c *common) validate() error {
 	default:
 		return usagef("unknown --explore %q (random, exhaustive)", c.explore)
 	}
+	if c.maxConsumers < 0 || c.maxConsumers > harness.MaxConsumers {
+		return usagef("--max-consumers must be between 0 and %d, got %d", harness.MaxConsumers, c.maxConsumers)
+	}
 	for _, f := range []struct {
 		name      string
 		value, lo int
@@ -122,6 +125,7 @@ func (c *common) options() scenarios.Options {
 	opts.Seeds = c.seeds
 	opts.FirstSeed = c.firstSeed
 	opts.Limits.MaxCommands = c.commands
+	opts.Limits.MaxConsumers = c.maxConsumers // seeded draws; an exhaustive exploration reads its bounds
 	// On real servers a run takes a second, not a hundred microseconds, and is not exactly
 	// repeatable: the first failing scenario is reported as drawn, unless --shrink asks for it.
 	opts.NoShrink = c.noShrink || c.backend == "real" && !c.shrink
@@ -157,6 +161,9 @@ func (c *common) timelineOptions() reports.TimelineOptions {
 	var o reports.TimelineOptions
 	if c.commands != scenarios.DefaultLimits.MaxCommands {
 		o.ReplayFlags += fmt.Sprintf(" --commands %d", c.commands)
+	}
+	if c.maxConsumers > 0 && c.explore != "exhaustive" {
+		o.ReplayFlags += fmt.Sprintf(" --max-consumers %d", c.maxConsumers)
 	}
 	if c.noShrink {
 		o.ReplayFlags += " --no-shrink"
