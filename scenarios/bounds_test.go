@@ -36,13 +36,19 @@ func TestMayBreakIsReachable(t *testing.T) {
 		return result.Cell{Producer: p, Consumer: c, Workload: "prices", Fault: f}
 	}
 	outage := func(nth int) history.Fault { return history.Fault{Kind: fault.BrokerDown, Nth: nth, Duration: 1} }
-	tests := []struct {
+	// byHand is a schedule of the cell built by hand: 2 price changes in one relay batch.
+	byHand := func(c result.Cell, seed uint64, faults ...history.Fault) *history.Scenario {
+		return &history.Scenario{Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault, Seed: seed,
+			Commands: prices(2), Faults: faults, Consumers: 1, Prefetch: 1, Batch: 2}
+	}
+	type run struct {
 		cell     result.Cell
 		inv      invariants.Name
 		seed     uint64            // a seed of the default generator (FromSeed with DefaultLimits)
 		scenario *history.Scenario // or a schedule built by hand, past the generator's bounds
 		cite     string            // what the cell's reason cites
-	}{
+	}
+	tests := []run{
 		{
 			// A phantom price-2 overtakes price-1, which consumer-1 handed back when its BEGIN
 			// met the cut link: versioned takes price-2 and skips the committed price-1.
@@ -60,14 +66,9 @@ func TestMayBreakIsReachable(t *testing.T) {
 			// price-2, which it publishes again after the consumer applied both; the cut at the
 			// consumer's seventh closes its channel under the copy of price-2, flagged, skipped.
 			cell: cell("log-tailing", "redelivered-flag", fault.PartitionBroker), inv: invariants.Converges,
-			scenario: &history.Scenario{
-				Producer: "log-tailing", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.PartitionBroker, Seed: 290,
-				Commands: prices(2), Faults: []history.Fault{
-					{Kind: fault.PartitionBroker, Target: "relay", Nth: 2, Duration: 1},
-					{Kind: fault.PartitionBroker, Target: "consumer-1", Nth: 7, Duration: 1},
-				},
-				Consumers: 1, Prefetch: 1, Batch: 2,
-			},
+			scenario: byHand(cell("log-tailing", "redelivered-flag", fault.PartitionBroker), 290,
+				history.Fault{Kind: fault.PartitionBroker, Target: "relay", Nth: 2, Duration: 1},
+				history.Fault{Kind: fault.PartitionBroker, Target: "consumer-1", Nth: 7, Duration: 1}),
 			cite: "the relay's 2nd and consumer-1's 7th broker operation",
 		},
 		{
@@ -75,22 +76,14 @@ func TestMayBreakIsReachable(t *testing.T) {
 			// publishes both again after the consumer applied them; the second outage flags the
 			// copy of price-2 in the consumer's hands.
 			cell: cell("outbox", "redelivered-flag", fault.BrokerDown), inv: invariants.Converges,
-			scenario: &history.Scenario{
-				Producer: "outbox", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.BrokerDown, Seed: 290,
-				Commands: prices(2), Faults: []history.Fault{outage(2), outage(12)},
-				Consumers: 1, Prefetch: 1, Batch: 2,
-			},
-			cite: "outages at the 2nd and the 12th broker operation",
+			scenario: byHand(cell("outbox", "redelivered-flag", fault.BrokerDown), 290, outage(2), outage(12)),
+			cite:     "outages at the 2nd and the 12th broker operation",
 		},
 		{
 			// The same with the tailer.
 			cell: cell("log-tailing", "redelivered-flag", fault.BrokerDown), inv: invariants.Converges,
-			scenario: &history.Scenario{
-				Producer: "log-tailing", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.BrokerDown, Seed: 290,
-				Commands: prices(2), Faults: []history.Fault{outage(2), outage(12)},
-				Consumers: 1, Prefetch: 1, Batch: 2,
-			},
-			cite: "outages at the 2nd and the 12th broker operation",
+			scenario: byHand(cell("log-tailing", "redelivered-flag", fault.BrokerDown), 290, outage(2), outage(12)),
+			cite:     "outages at the 2nd and the 12th broker operation",
 		},
 	}
 	// A relay batch out of order: a schedule the catalogue builds for each cell it allows.
@@ -100,13 +93,7 @@ func TestMayBreakIsReachable(t *testing.T) {
 			continue
 		}
 		for _, inv := range scenarios.Expected(c).MayBreak {
-			tests = append(tests, struct {
-				cell     result.Cell
-				inv      invariants.Name
-				seed     uint64
-				scenario *history.Scenario
-				cite     string
-			}{cell: c, inv: inv, scenario: &sc, cite: fmt.Sprintf("interleaving seed %d", sc.Seed)})
+			tests = append(tests, run{cell: c, inv: inv, scenario: &sc, cite: fmt.Sprintf("interleaving seed %d", sc.Seed)})
 		}
 	}
 	type allowance struct {
