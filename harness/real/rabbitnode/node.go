@@ -48,6 +48,7 @@ const (
 	ownerFile   = "owner"    // the owning process's pid
 	nodeFile    = "nodename" // the Erlang node name
 	pidFile     = "rabbitmq.pid"
+	watchFile   = "watchdog" // the watchdog's pid (watch)
 	confFile    = "rabbitmq.conf"
 	pluginsFile = "enabled_plugins"
 	sweepFile   = "sweeping" // the pid of the process that sweeps the directory
@@ -173,6 +174,9 @@ func (n *Node) watch(owner int) error {
 	}
 	n.watchdog = cmd.Process
 	go func() { _ = cmd.Wait() }() // reaped if it ends while the owner lives (Stop kills it)
+	if err := os.WriteFile(filepath.Join(n.dir, watchFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("rabbitnode: record the node's watchdog: %w", err)
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -358,11 +359,19 @@ func TestSweep(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
 	t.Setenv("TMPDIR", tmp)
 
-	// The orphan: a node whose owner, a process of its own, is SIGKILLed once the node is up.
+	// The orphan: a node whose owner, a process of its own, is SIGKILLed once the node is up,
+	// after its watchdog (TestWatchdogStopsOrphan), as when a whole session is killed.
 	owner, orphanDir := startOwner(t)
 	orphanName, _ := nodeNameOf(orphanDir)
 	orphanBeam, err := readPID(filepath.Join(orphanDir, pidFile))
 	if err != nil {
+		t.Fatal(err)
+	}
+	watchdog, err := readPID(filepath.Join(orphanDir, watchFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(watchdog, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	if err := owner.Process.Kill(); err != nil {
@@ -540,4 +549,40 @@ func TestNodePortTaken(t *testing.T) {
 			t.Errorf("left %s", d)
 		}
 	}
+}
+
+// TestWatchdogStopsOrphan: a node whose owner process is SIGKILLed does not outlive it: its
+// watchdog stops it and removes its directory, with no sweep.
+func TestWatchdogStopsOrphan(t *testing.T) {
+	tmp, err := os.MkdirTemp("", "rabbitnode-watchdog-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // the server's user reads its directory in it
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
+	t.Setenv("TMPDIR", tmp)
+	owner, dir := startOwner(t)
+	name, _ := nodeNameOf(dir)
+	beam, err := readPID(filepath.Join(dir, pidFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = owner.Wait()
+	deadline := time.Now().Add(time.Minute)
+	for runsNode(beam, name) || dirExists(dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after its owner died, node %s runs: %v, its directory is there: %v", name, runsNode(beam, name), dirExists(dir))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func dirExists(dir string) bool {
+	_, err := os.Stat(dir)
+	return err == nil
 }
