@@ -45,8 +45,22 @@ func emails(n int) []history.Message {
 	return Commands(NewSeedSource(0), workload.Emails.Name, n, 1)
 }
 
+// namedSets are the fidelity scenarios of the strategies, faults and brokers that have a file of
+// their own, each appended by that file's init.
+var namedSets []func() []Named
+
 // NamedScenarios is the fidelity set: each of the catalogue's mechanisms once, and its fix.
 func NamedScenarios() []Named {
+	all := coreNamed()
+	for _, set := range namedSets {
+		all = append(all, set()...)
+	}
+	return all
+}
+
+// coreNamed is the fidelity set of the first catalogue (RabbitMQ, the first four producers and
+// eight consumers).
+func coreNamed() []Named {
 	crash := func(target, point string) history.Fault {
 		kind := map[string]string{"producer": "crash-producer", "relay": "crash-relay"}[target]
 		if kind == "" {

@@ -231,3 +231,8 @@ type Consumer interface {
 	// Handle applies one delivery and acknowledges it, in the strategy's order.
 	Handle(ctx context.Context, env ConsumerEnv, d Delivery) error
 }
+
+// Window is how long the catalogue's dedup windows remember a message id: the dedup-window
+// consumer's store and the NATS stream's duplicate window. A copy that comes later than this
+// slips through them; the late-redelivery fault holds a copy back longer than Window.
+const Window = time.Second

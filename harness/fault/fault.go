@@ -37,6 +37,7 @@ const (
 	ConcurrentConsumers = "concurrent-consumers"
 	Latency             = "latency"
 	Reorder             = "reorder"
+	LateRedelivery      = "late-redelivery"
 )
 
 // Links a slow-link fault (latency) can hit.

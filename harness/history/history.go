@@ -65,6 +65,26 @@ type Scenario struct {
 	Consumers int       `json:"consumers"` // competing consumer processes
 	Prefetch  int       `json:"prefetch"`  // unacked deliveries per consumer
 	Batch     int       `json:"batch"`     // rows a relay claims per pass
+	// Broker is the broker the run publishes to (Brokers): "" is RabbitMQ, so that scenarios
+	// written before there was a choice replay unchanged.
+	Broker string `json:"broker,omitempty"`
+}
+
+// Brokers the harness runs against, by catalogue name (a contract with the CLI's --broker).
+const (
+	BrokerRabbitMQ = "rabbitmq" // the default: publisher confirms, requeue on channel close
+	BrokerNATS     = "nats"     // NATS JetStream: Nats-Msg-Id duplicate window, explicit acks, redelivery after the ack wait
+)
+
+// Brokers lists the broker names in catalogue order, the default first.
+func Brokers() []string { return []string{BrokerRabbitMQ, BrokerNATS} }
+
+// BrokerOf is the scenario's broker by name, RabbitMQ when it names none.
+func (s Scenario) BrokerOf() string {
+	if s.Broker == "" {
+		return BrokerRabbitMQ
+	}
+	return s.Broker
 }
 
 // Outcome is what the caller of an operation knows about it.
