@@ -26,12 +26,15 @@ const (
 	EnvPostgresURL  = "HARNESS_POSTGRES_URL"
 	EnvAMQPURL      = "HARNESS_AMQP_URL"
 	EnvRequireInfra = "HARNESS_REQUIRE_INFRA"
+	// EnvNATSURL names the NATS JetStream server of the runs whose scenario picks the nats broker.
+	EnvNATSURL = "HARNESS_NATS_URL"
 )
 
 // Default local servers, tried when no URL is given.
 const (
 	LocalPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	LocalAMQPURL     = "amqp://guest:guest@127.0.0.1:5672/"
+	LocalNATSURL     = "nats://127.0.0.1:4222"
 )
 
 // The local servers Discover tries; the package's tests point them at ports where nothing answers.
@@ -44,7 +47,11 @@ var (
 type Infra struct {
 	PostgresURL string
 	AMQPURL     string
-	Source      string // "env", "local" or "testcontainers"
+	// NATSURL is the NATS JetStream server, for the scenarios that pick the nats broker:
+	// HARNESS_NATS_URL, else LocalNATSURL. Discover does not require it to answer (RabbitMQ runs
+	// do not use it); RequireNATS does.
+	NATSURL string
+	Source  string // "env", "local" or "testcontainers"
 	// Close stops what discovery started (containers); nil when it started nothing.
 	Close func(ctx context.Context) error
 }
@@ -94,11 +101,11 @@ func Discover(ctx context.Context, opts ...Option) (Infra, error) {
 			return Infra{}, fmt.Errorf("real: %s is set but %s is not: set both %s and %s, or neither",
 				set, unset, EnvPostgresURL, EnvAMQPURL)
 		}
-		return Infra{PostgresURL: pg, AMQPURL: mq, Source: "env"}, nil
+		return Infra{PostgresURL: pg, AMQPURL: mq, NATSURL: natsURL(), Source: "env"}, nil
 	}
 	pgUp, mqUp := reachable(ctx, localPostgresURL), reachable(ctx, localAMQPURL)
 	if pgUp && mqUp {
-		return Infra{PostgresURL: localPostgresURL, AMQPURL: localAMQPURL, Source: "local"}, nil
+		return Infra{PostgresURL: localPostgresURL, AMQPURL: localAMQPURL, NATSURL: natsURL(), Source: "local"}, nil
 	}
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "set %s and %s, or start them on %s and %s (%s)", EnvPostgresURL, EnvAMQPURL,
@@ -109,6 +116,9 @@ func Discover(ctx context.Context, opts ...Option) (Infra, error) {
 	}
 	inf, err := d.containers(ctx)
 	if err == nil {
+		if inf.NATSURL == "" {
+			inf.NATSURL = natsURL()
+		}
 		return inf, nil
 	}
 	fmt.Fprintf(&msg, ", or make a Docker engine reachable (testcontainers: %s)", redact.Text(err.Error()))
@@ -139,4 +149,30 @@ func reachable(ctx context.Context, raw string) bool {
 	}
 	_ = c.Close()
 	return true
+}
+
+// natsURL is the NATS server named in the environment, else the local default.
+func natsURL() string {
+	if u := os.Getenv(EnvNATSURL); u != "" {
+		return u
+	}
+	return LocalNATSURL
+}
+
+// ErrNoNATS: the NATS server of a nats scenario does not answer. RequireNATS's error wraps it in
+// one line that says what to set.
+var ErrNoNATS = errors.New("real: no NATS JetStream server found")
+
+// RequireNATS checks that inf's NATS server accepts connections (a TCP connect within a second)
+// and returns an error wrapping ErrNoNATS, without a password, when it does not.
+func RequireNATS(ctx context.Context, inf Infra) error {
+	raw := inf.NATSURL
+	if raw == "" {
+		raw = natsURL()
+	}
+	if reachable(ctx, raw) {
+		return nil
+	}
+	return fmt.Errorf("%w: nothing answers on %s: set %s, or start nats-server -js there (.ci/services does)",
+		ErrNoNATS, redact.Host(raw), EnvNATSURL)
 }
