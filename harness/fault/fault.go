@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
 )
 
 // Catalogue names.
@@ -122,7 +123,13 @@ var kinds = []Kind{
 		Doc: "the broker restarts (on real servers a RabbitMQ node of the run's own: stop_app, start_app): every connection closes, unacknowledged deliveries return to the queue, a publish or confirm in flight is lost with its connection, durable messages survive, and no one reaches the broker until it is back, longer than every client's retries"},
 	{Name: ConcurrentProducers, Short: "conc-prd", Watches: OpCommit, Hits: TargetProducer, Bound: perCommand, Consumers: 1, Producers: 2,
 		Doc: "two producer processes share the commands, every other one each; the first's transaction waits at its COMMIT until an event of the second's has reached the broker, and the second starts only then, so that the change the first wrote earlier (and its outbox row's lower id) commits and is published last"},
+	{Name: LateRedelivery, Short: "late", Watches: OpPoint, Hits: TargetRelay | TargetConsumers, Bound: perCommand, Consumers: 1,
+		Doc: "a copy held back past every dedup window: the relay or a consumer dies at one of its fault points, as crash-relay and crash-consumer, and comes back only LateBy later (longer than strategies.Window), so that the relay's republish, or the broker's redelivery of what the consumer had not acknowledged, arrives after the first copy's window; on the simulator logical time jumps, on real servers the restart waits"},
 }
+
+// LateBy is how long late-redelivery keeps its target down: longer than strategies.Window, the
+// catalogue's dedup windows, so that the copy it holds back arrives after every window.
+const LateBy = 2 * strategies.Window
 
 // Kinds returns every fault kind in catalogue order.
 func Kinds() []Kind { return append([]Kind(nil), kinds...) }

@@ -27,6 +27,8 @@ func TestTargets(t *testing.T) {
 		{Latency, Topology{Relay: true, Consumers: 2}, []string{"producer", "relay", "consumer-1", "consumer-2"}},
 		{Reorder, Topology{Consumers: 2}, []string{"consumer-1", "consumer-2"}},
 		{None, Topology{Consumers: 1}, nil},
+		{LateRedelivery, Topology{Relay: true, Consumers: 1}, []string{"relay", "consumer-1"}},
+		{LateRedelivery, Topology{Relay: false, Consumers: 1}, []string{"consumer-1"}},
 	}
 	for _, tc := range cases {
 		k, err := Lookup(tc.kind)
@@ -41,7 +43,7 @@ func TestTargets(t *testing.T) {
 
 func TestCatalogue(t *testing.T) {
 	want := []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack",
-		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers"}
+		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery"}
 	if !slices.Equal(Names(), want) {
 		t.Errorf("names %q, want the catalogue's %q", Names(), want)
 	}

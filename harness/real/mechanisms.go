@@ -86,6 +86,7 @@ var mechanisms = map[string]mechanism{
 	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             reorder,
+	fault.LateRedelivery:      crash, // restarted fault.LateBy later (restartDelay)
 }
 
 // gate decides what the faults do at a worker's gate; it reports whether the worker was killed.
@@ -156,12 +157,12 @@ func (r *run) after(d time.Duration, what string, fn func()) {
 // its locks are released); RabbitMQ closes its channels (unacknowledged deliveries go back to the
 // queue flagged redelivered; unconfirmed publishes get no confirm); the mail gateway holds nothing
 // between requests. The proxies and their toxics, like the simulator's links, outlive it.
-func crash(ctx context.Context, r *run, w *wproc, at worker.Gate, _ *history.Fault) (bool, error) {
+func crash(ctx context.Context, r *run, w *wproc, at worker.Gate, f *history.Fault) (bool, error) {
 	name := w.name
 	r.note(name, history.OpCrash, "", at.Point+" (SIGKILL)")
 	r.kill(w)
 	r.observeBroker(ctx, name)
-	r.after(r.b.RestartDelay, "", func() {
+	r.after(r.restartDelay(f), "", func() {
 		if err := r.spawn(ctx, name); err == nil {
 			r.note(name, history.OpRestart, "", "new process")
 		}

@@ -158,7 +158,7 @@ func (r *run) fireWire(h *linkHook, f *history.Fault) wire.Action {
 	ctx := r.ctx
 	w := &wproc{name: proc} // the mechanisms below read its name only
 	switch f.Kind {
-	case fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer:
+	case fault.CrashProducer, fault.CrashRelay, fault.CrashConsumer, fault.LateRedelivery:
 		// The event passes, then the process's links freeze: nothing it does after it reaches a
 		// server, however long the SIGKILL takes to land.
 		sr.freeze(proc)

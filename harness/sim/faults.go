@@ -31,6 +31,7 @@ var mechanisms = map[string]mechanism{
 	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             handBack,
+	fault.LateRedelivery:      crashLate,
 }
 
 // at counts one operation op of p (at point, for fault points) for the faults whose kind

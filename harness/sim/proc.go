@@ -43,6 +43,7 @@ type proc struct {
 	handBack      bool           // the delivery in progress is handed back (reorder)
 	commitCut     *history.Fault // a link cut that meets the COMMIT in progress in flight (cutInFlight)
 	holdCommit    bool           // the COMMIT in progress waits for the other producer's (concurrent-producers)
+	restartIn     int64          // the next restart comes this long after the crash (late-redelivery); 0: Config.RestartDelay
 
 	txs   []*tx
 	pubCh *channel
@@ -105,7 +106,7 @@ func (p *proc) seq(yield func(struct{}) bool) {
 		p.w.reset(p)
 		p.down = true
 		p.unwinding = false
-		p.sleep(p.w.cfg.RestartDelay)
+		p.sleep(p.takeRestartDelay())
 		p.down = false
 		p.w.note(p.name, history.OpRestart, "", "", "")
 	}
