@@ -27,6 +27,7 @@ type flow struct {
 
 	pg   pgParser
 	amqp amqpParser
+	nats natsParser
 
 	hook     Hook      // during feed: the hook to ask
 	out      []byte    // what this chunk forwards
@@ -72,6 +73,8 @@ func (f *flow) feed(data []byte, h Hook) []byte {
 		f.pg.feed(f, data)
 	case f.proto == AMQP:
 		f.amqp.feed(f, data)
+	case f.proto == NATS:
+		f.nats.feed(f, data)
 	default:
 		f.opaque = true
 		return data
@@ -107,6 +110,11 @@ func firstByteDir(p Proto, b byte) dir {
 			return dirUp
 		}
 		return dirDown
+	case NATS:
+		if b == 'I' || b == 'i' { // the server opens with INFO, the client with CONNECT
+			return dirDown
+		}
+		return dirUp
 	}
 	return dirUp
 }
@@ -230,6 +238,7 @@ func (f *flow) stall() {
 	f.ev, f.segs, f.deferred = nil, nil, nil
 	f.pg = pgParser{}
 	f.amqp = amqpParser{}
+	f.nats = natsParser{}
 }
 
 // release forwards everything held, in an order the protocol accepts: deferred deliveries
@@ -244,8 +253,10 @@ func (f *flow) release() {
 	}
 	f.out = append(f.out, f.pg.partial()...)
 	f.out = append(f.out, f.amqp.partial()...)
+	f.out = append(f.out, f.nats.partial()...)
 	f.pg = pgParser{}
 	f.amqp = amqpParser{}
+	f.nats = natsParser{}
 }
 
 // goOpaque stops parsing: what is held goes out (the parsers' buffers included), then rest

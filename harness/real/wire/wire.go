@@ -46,7 +46,9 @@ type Event struct {
 	DeliveryTag uint64 // AMQP ack/confirm/deliver/nack
 	Multiple    bool   // AMQP ack/confirm/nack
 	Redelivered bool   // AMQP deliver
-	MessageID   string // AMQP publish/deliver: the message-id property when set
+	MessageID   string // AMQP publish/deliver: the message-id property when set; NATS publish/deliver: the Nats-Msg-Id header
+	Subject     string // NATS: the message's subject (a reply's: the reply subject it answers)
+	Reply       string // NATS publish/deliver: the reply subject (a publish's PubAck comes back on it)
 	Tag         string // PostgreSQL: the command tag ("COMMIT")
 }
 
