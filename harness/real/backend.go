@@ -15,6 +15,7 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/amqp"
+	"github.com/deliveryharness/harness/harness/real/nats"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/rabbitnode"
 	"github.com/deliveryharness/harness/harness/real/wire"
@@ -95,6 +96,9 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	if _, err := strategies.ConsumerFor(c); err != nil {
 		return nil, fmt.Errorf("real: %w", err)
 	}
+	if err := natsRefuses(sc); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.Deadline)
 	defer cancel()
 	r, err := b.newRun(ctx, sc)
@@ -107,7 +111,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		return nil, err
 	}
 	defer func() {
-		if r.slot != nil && !r.slot.Dropped() || r.queue != nil && !r.queue.Deleted() {
+		if r.slot != nil && !r.slot.Dropped() || r.queue != nil && !r.queue.Deleted() || r.stream != nil && !r.stream.Deleted() {
 			// The slot or the queue outlived the run: the schema stays as their record, and the
 			// liveness marker goes, so that Clean takes them all.
 			r.schema.Close()
@@ -128,20 +132,28 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			}
 		}()
 	}
-	amqpURL, release, err := r.broker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	if r.queue, err = amqp.DeclareQueue(ctx, amqpURL, r.runID); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if derr := r.queue.Delete(context.Background()); derr != nil && err == nil {
-			err = derr
+	var amqpURL string // the broker's URL: RabbitMQ's, or NATS's (nats_run.go)
+	if r.onNATS() {
+		if amqpURL, err = r.openStream(ctx); err != nil {
+			return nil, err
 		}
-		_ = r.queue.Close()
-	}()
+		defer r.closeStream(&err)
+	} else {
+		var release func()
+		if amqpURL, release, err = r.broker(ctx); err != nil {
+			return nil, err
+		}
+		defer release()
+		if r.queue, err = amqp.DeclareQueue(ctx, amqpURL, r.runID); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if derr := r.queue.Delete(context.Background()); derr != nil && err == nil {
+				err = derr
+			}
+			_ = r.queue.Close()
+		}()
+	}
 	r.proxies = newProxies()
 	defer r.proxies.close()
 	defer r.stopAll()
@@ -163,7 +175,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		if r.pgURL[n], err = r.watchCatalogue(n, proxyPostgres, b.Infra.PostgresURL, wire.Postgres); err != nil {
 			return nil, err
 		}
-		if r.mqURL[n], err = r.watchCatalogue(n, proxyAMQP, amqpURL, wire.AMQP); err != nil {
+		if r.mqURL[n], err = r.watchCatalogue(n, proxyAMQP, amqpURL, r.brokerProto()); err != nil {
 			return nil, err
 		}
 	}
@@ -241,6 +253,7 @@ type run struct {
 	schema  *pg.Schema
 	slot    *pg.Slot // the replication slot, when the producer tails the log
 	queue   *amqp.Queue
+	stream  *nats.Stream     // the run's stream on NATS, in place of the queue (nats_run.go)
 	node    *rabbitnode.Node // the run's own RabbitMQ node (broker-restart), nil on the shared server
 	proxies *proxies
 	pgURL   map[string]string
@@ -472,7 +485,7 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 	if err != nil || n > 0 {
 		return false, err
 	}
-	ready, err := r.queue.Depth(ctx)
+	ready, _, err := r.brokerDepth(ctx)
 	if err != nil || ready > 0 {
 		return false, err
 	}
@@ -492,12 +505,12 @@ func (r *run) history(ctx context.Context, quiesced bool) (*history.History, err
 	if r.gateway != nil {
 		h.Final.Effects = r.gateway.Effects() // the emails the gateway accepted
 	}
-	ready, err := r.queue.Depth(ctx)
+	ready, unacked, err := r.brokerDepth(ctx)
 	if err != nil {
 		return h, fmt.Errorf("final read of the queue depth: %w", err)
 	}
-	h.Final.Ready = ready
-	h.Final.Unacked = r.unacked
+	h.Final.Ready = ready - unacked
+	h.Final.Unacked = r.unacked + unacked
 	return h, nil
 }
 

@@ -174,6 +174,10 @@ func crash(ctx context.Context, r *run, w *wproc, at worker.Gate, f *history.Fau
 // deliveries it had not acknowledged are back in the queue, flagged redelivered.
 func (r *run) observeBroker(ctx context.Context, name string) {
 	time.Sleep(50 * time.Millisecond) // the broker sees the closed socket at once; give it a moment
+	if r.stream != nil {
+		r.observeStream(ctx, name)
+		return
+	}
 	ready, err := r.queue.Depth(ctx)
 	if err != nil {
 		return

@@ -26,9 +26,10 @@ func (r *run) spawn(ctx context.Context, name string) error {
 	}
 	cfg := worker.Config{
 		Role: role, Name: name, Producer: r.sc.Producer, Consumer: r.sc.Consumer, Workload: r.sc.Workload,
-		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queue.Name, Group: component.Group,
+		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queueName(), Group: component.Group,
 		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
 	}
+	r.natsConfig(&cfg)
 	switch {
 	case role == worker.RoleProducer && r.svc != nil:
 		cfg.Commands = r.sc.Commands[r.cursor:]

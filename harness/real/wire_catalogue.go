@@ -31,6 +31,7 @@ type wireHook struct {
 	proc  string // the worker
 	proxy string // its proxy: the worker's name and proxyPostgres or proxyAMQP
 
+	nats      bool // the link speaks NATS: arms name AMQP's events, the hook waits for NATS's (nats_wire.go)
 	mu        sync.Mutex
 	armed     *wireArm
 	publishes map[wireChannel]uint64 // basic.publish frames seen per channel: the last delivery tag
@@ -55,6 +56,7 @@ type wireArm struct {
 	// the delivery tag that publish got on its channel.
 	publish *wireChannel
 	tag     uint64
+	inbox   string // on NATS: the reply subject of that publish, where its PubAck comes
 
 	fired chan struct{} // closed when the event came
 
@@ -115,6 +117,9 @@ func (h *wireHook) Ended(conn uint64, _ bool) { h.r.held.end(h.conn(conn)) }
 // publish of its message after it was armed (tag: the publishes seen on ev's channel so far): a
 // confirm of the same tag, or a multiple one that covers it. The caller holds the hook's lock.
 func (a *wireArm) takes(ev wire.Event, tag uint64) bool {
+	if a.kind == wire.NATSReply {
+		return a.takesPubAck(ev)
+	}
 	if a.kind != wire.AMQPConfirm {
 		return ev.Kind == a.kind
 	}
@@ -146,6 +151,9 @@ func (a *wireArm) endsAt(g worker.Gate) bool {
 
 // arm arms a on the link, in place of what was armed before.
 func (h *wireHook) arm(a *wireArm) {
+	if h.nats {
+		a.kind = natsKind(a.kind)
+	}
 	h.mu.Lock()
 	h.armed = a
 	h.mu.Unlock()
@@ -171,6 +179,9 @@ func (h *wireHook) disarm(a *wireArm) {
 // (the worker records its own operation and the outcome it saw), with the outcome the client is
 // left with.
 func wireEvent(proc string, a *wireArm, ev wire.Event) history.Event {
+	if e, ok := natsWireEvent(proc, a, ev); ok {
+		return e
+	}
 	e := history.Event{Proc: "harness", Outcome: history.Unknown, Msg: a.msg}
 	if a.cut != nil {
 		e.Op = map[wire.Kind]string{wire.PGCommit: history.OpCommit, wire.PGReady: history.OpAdvance, wire.AMQPPublish: history.OpPublish,
@@ -227,6 +238,7 @@ func onWire(suffix string, kind wire.Kind, act wire.Action, until worker.GateKin
 // the URL that goes through it.
 func (r *run) watchCatalogue(name, suffix, rawURL string, proto wire.Proto) (string, error) {
 	h := newWireHook(r, name, name+suffix)
+	h.nats = proto == wire.NATS
 	proxied, err := r.watchProxy(name+suffix, rawURL, h, proto)
 	if err != nil {
 		return "", err
@@ -274,5 +286,6 @@ func (r *run) settleWire(w *wproc, g worker.Gate) error {
 
 // isRequest reports whether events of kind k go from the client to the server.
 func isRequest(k wire.Kind) bool {
-	return k == wire.AMQPPublish || k == wire.AMQPAck || k == wire.AMQPNack
+	return k == wire.AMQPPublish || k == wire.AMQPAck || k == wire.AMQPNack ||
+		k == wire.NATSPublish || k == wire.NATSAck || k == wire.NATSNack
 }

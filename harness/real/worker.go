@@ -14,7 +14,6 @@ import (
 	"github.com/deliveryharness/harness/harness/component"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
-	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/harness/real/worker"
 	"github.com/deliveryharness/harness/harness/record"
@@ -92,14 +91,14 @@ func (w *workerRun) run(ctx context.Context) error {
 	var faults strategies.Faults = workerFaults{w}
 	switch c.Role {
 	case worker.RoleProducer, worker.RoleRelay:
-		pub, err := amqp.NewPublisher(ctx, c.AMQP, c.Queue, c.Timeouts.Confirm)
+		pub, err := brokerPublisher(ctx, c)
 		if err != nil {
 			return err
 		}
 		defer pub.Close()
 		env.pub = record.Publisher(&gatedPublisher{inner: pub, w: w}, w, c.Name)
 	case worker.RoleConsumer:
-		sub, err := amqp.NewSubscription(ctx, c.AMQP, c.Queue, max(1, c.Prefetch), c.Timeouts.Idle)
+		sub, err := brokerSubscription(ctx, c)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,14 @@ type Config struct {
 	Batch    int               `json:"batch"`
 	Epoch    time.Time         `json:"epoch"` // the run's start: event times are milliseconds since
 	Timeouts Timeouts          `json:"timeouts"`
+	// Broker is the scenario's broker (history.BrokerNATS, or empty for RabbitMQ). On NATS the
+	// worker talks to NATS (its proxy) in place of AMQP: it publishes to Subject, and consumes
+	// from the durable consumer Durable of Stream.
+	Broker  string `json:"broker,omitempty"`
+	NATS    string `json:"nats,omitempty"`
+	Stream  string `json:"stream,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Durable string `json:"durable,omitempty"`
 	// Service names a team's registered service (service mode): the worker runs its code for
 	// the role instead of a strategy's.
 	Service   string         `json:"service,omitempty"`
