@@ -12,6 +12,7 @@ package real
 // it, so that the run cannot be live while it is reaped). A live run, in this process or any
 // other, holds its lock and is never touched.
 //
+// A nats run's stream (HARNESS_<run id>, its description the run's marker) goes with its queue.
 // Queues are also declared with x-expires (ten minutes, package amqp): the broker deletes one by
 // itself once it has had no consumer for that long, even if nothing ever calls Clean.
 
@@ -50,5 +51,5 @@ func Clean(ctx context.Context, inf Infra, dryRun bool) (CleanReport, error) {
 			return q.Name, nil
 		}
 	}
-	return pg.Clean(ctx, inf.PostgresURL, dryRun, queue)
+	return cleanWithStreams(ctx, inf, dryRun, queue) // and the NATS streams (nats_orphans.go)
 }
