@@ -39,6 +39,7 @@ const (
 	Latency             = "latency"
 	Reorder             = "reorder"
 	LateRedelivery      = "late-redelivery"
+	NewSubscriber       = "new-subscriber"
 )
 
 // Links a slow-link fault (latency) can hit.
@@ -125,6 +126,8 @@ var kinds = []Kind{
 		Doc: "two producer processes share the commands, every other one each; the first's transaction waits at its COMMIT until an event of the second's has reached the broker, and the second starts only then, so that the change the first wrote earlier (and its outbox row's lower id) commits and is published last"},
 	{Name: LateRedelivery, Short: "late", Watches: OpPoint, Hits: TargetRelay | TargetConsumers, Bound: perCommand, Consumers: 1,
 		Doc: "a copy held back past every dedup window: the relay or a consumer dies at one of its fault points, as crash-relay and crash-consumer, and comes back only LateBy later (longer than strategies.Window), so that the relay's republish, or the broker's redelivery of what the consumer had not acknowledged, arrives after the first copy's window; on the simulator logical time jumps, on real servers the restart waits"},
+	{Name: NewSubscriber, Short: "new-sub", Watches: OpPublish, Hits: TargetPublisher, Bound: perCommand, Consumers: 1,
+		Doc: "the consumers are a new service that subscribes mid-run (seed 001's catch-up): its queue is bound as the publisher's Nth publish goes out, so what was published before never reaches it (as if the broker's TTL had dropped it); its first consumer replays the outbox's committed rows, in id order, through the consumer strategy, then takes live deliveries, and the two overlap for the rows published after the binding (CatchUp)"},
 }
 
 // LateBy is how long late-redelivery keeps its target down: longer than strategies.Window, the

@@ -29,6 +29,8 @@ func TestTargets(t *testing.T) {
 		{None, Topology{Consumers: 1}, nil},
 		{LateRedelivery, Topology{Relay: true, Consumers: 1}, []string{"relay", "consumer-1"}},
 		{LateRedelivery, Topology{Relay: false, Consumers: 1}, []string{"consumer-1"}},
+		{NewSubscriber, Topology{Relay: true, Consumers: 1}, []string{"relay"}},
+		{NewSubscriber, Topology{Relay: false, Consumers: 2}, []string{"producer"}},
 	}
 	for _, tc := range cases {
 		k, err := Lookup(tc.kind)
@@ -43,7 +45,7 @@ func TestTargets(t *testing.T) {
 
 func TestCatalogue(t *testing.T) {
 	want := []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack",
-		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery"}
+		"lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery", "new-subscriber"}
 	if !slices.Equal(Names(), want) {
 		t.Errorf("names %q, want the catalogue's %q", Names(), want)
 	}

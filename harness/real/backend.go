@@ -194,6 +194,9 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 		}
 	}
 	for _, n := range names {
+		if r.newSubscriber() && history.RoleOf(n) == history.RoleConsumer {
+			continue // they start when their queue is bound (bindSubscriber)
+		}
 		if err := r.spawn(ctx, n); err != nil {
 			return nil, err
 		}
@@ -286,6 +289,7 @@ type run struct {
 	parked       *wproc
 	interleaved  bool
 	producerDone bool
+	subscribed   bool // new-subscriber: the new subscriber's queue is bound and its consumers run
 
 	// service mode (runService)
 	ctx    context.Context // the run's, for what the wire hooks queue
@@ -483,6 +487,9 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 	}
 	n, err := r.outstanding(ctx)
 	if err != nil || n > 0 {
+		return false, err
+	}
+	if late, err := r.subscribeLate(ctx); late || err != nil {
 		return false, err
 	}
 	ready, _, err := r.brokerDepth(ctx)

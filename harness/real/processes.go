@@ -28,6 +28,7 @@ func (r *run) spawn(ctx context.Context, name string) error {
 		Role: role, Name: name, Producer: r.sc.Producer, Consumer: r.sc.Consumer, Workload: r.sc.Workload,
 		Postgres: r.pgURL[name], AMQP: r.mqURL[name], Gateway: r.gwURL[name], Schema: r.schema.Name, Slot: r.slotName(), Queue: r.queueName(), Group: component.Group,
 		Prefetch: r.sc.Prefetch, Batch: r.sc.Batch, Epoch: r.epoch, Timeouts: r.b.Timeouts,
+		CatchUp: r.catchesUp(name),
 	}
 	r.natsConfig(&cfg)
 	switch {

@@ -105,7 +105,11 @@ func (w *workerRun) run(ctx context.Context) error {
 		defer sub.Close()
 		// As the simulator does: the reorder fault's mechanism outside the recording wrapper; the
 		// parent decides at the "reorder" gate.
-		env.sub = fault.Reordering(record.Subscription(&gatedSubscription{inner: sub, w: w}, w, c.Name),
+		var live strategies.Subscription = &gatedSubscription{inner: sub, w: w}
+		if c.CatchUp {
+			live = fault.CatchUp(live, env.store) // new-subscriber: the outbox's history first
+		}
+		env.sub = fault.Reordering(record.Subscription(live, w, c.Name),
 			func(_ context.Context, d strategies.Delivery) bool {
 				return w.ask(worker.Gate{Kind: worker.GateReorder, Msg: d.Msg.ID}) == worker.ReplyReorder
 			})

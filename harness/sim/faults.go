@@ -31,6 +31,7 @@ var mechanisms = map[string]mechanism{
 	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             handBack,
+	fault.NewSubscriber:       bindQueue,
 	fault.LateRedelivery:      crashLate,
 }
 

@@ -84,11 +84,13 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	for i := 1; i <= max(1, sc.Consumers); i++ {
 		cp := &proc{w: w, name: fault.ConsumerName(i)}
 		cp.body = func(ctx context.Context) {
+			w.awaitSubscription(cp)
 			cons := newCons()
+			cstore := record.Store(store{cp}, w, cp.name)
 			env := strategies.ConsumerEnv{
 				Group: Group,
-				Store: record.Store(store{cp}, w, cp.name),
-				Sub: fault.Reordering(record.Subscription(subscription{cp}, w, cp.name),
+				Store: cstore,
+				Sub: fault.Reordering(record.Subscription(w.feed(cp, subscription{cp}, cstore), w, cp.name),
 					func(context.Context, strategies.Delivery) bool {
 						w.at(cp, fault.OpDelivery, "")
 						return cp.takeHandBack()

@@ -82,6 +82,7 @@ type world struct {
 	producersLeft int            // producer processes whose commands are not all done
 	enqueued      map[string]int // copies the broker stored, by message id (concurrent-producers waits on them; nil otherwise)
 	interleaving  bool           // concurrent-producers: the first producer's COMMIT is held, the second may start
+	sub           subscriber     // new-subscriber: the new subscriber's queue
 	runnable      []*proc
 }
 

@@ -58,6 +58,9 @@ type Config struct {
 	// the role instead of a strategy's.
 	Service   string         `json:"service,omitempty"`
 	QueueArgs map[string]any `json:"queue_args,omitempty"` // the run queue's declare arguments, for a service
+	// CatchUp: the consumer is the new subscriber's first (new-subscriber) and replays the
+	// outbox's committed rows before its live deliveries (fault.CatchUp).
+	CatchUp bool `json:"catch_up,omitempty"`
 }
 
 // Timeouts are the real backend's waits.
