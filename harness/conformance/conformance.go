@@ -5,7 +5,8 @@
 // COMMITTED visibility, rollback, unique keys and the wait of a concurrent inserter, effects,
 // FOR UPDATE SKIP LOCKED claims of the outbox, reads of the outbox after an id and the durable
 // relay cursor of offset relays (a second writer of a cursor waits for the first), the clock's Now, publisher confirms, nack and requeue with the
-// redelivered flag, requeue when a consumer's channel dies, prefetch and the idle wait.
+// redelivered flag, requeue when a consumer's channel dies, prefetch and the idle wait, and where
+// the brokers differ (Features): redelivery after an ack wait, and a duplicate window on message ids.
 //
 // A backend implements Backend and calls Test from its own test with the Features it has:
 //
@@ -24,6 +25,7 @@ package conformance
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
@@ -82,6 +84,15 @@ type Features struct {
 	// simulator). Without it the suite only requires that the message comes back, flagged
 	// redelivered, before the queue is empty.
 	RequeueKeepsPosition bool
+	// AckWait: the broker redelivers a delivery nobody acknowledged after this long, whether its
+	// consumer is still connected or not, and a consumer that exits returns nothing at once (NATS
+	// JetStream's ack wait). Zero: a delivery stays with a live consumer until it settles, and
+	// comes back when its consumer's channel closes (RabbitMQ, and the simulator's RabbitMQ).
+	AckWait time.Duration
+	// DedupWindow: the broker drops a publish whose message id it stored less than this long ago,
+	// and confirms it (NATS JetStream's duplicate window, the Nats-Msg-Id header). Zero: every
+	// confirmed publish is queued, a repeat as a second copy.
+	DedupWindow time.Duration
 }
 
 // Test runs every check as a subtest of t, each on fresh infrastructure from b.
