@@ -86,6 +86,14 @@ func TestMayBreakIsReachable(t *testing.T) {
 			cite:     "outages at the 2nd and the 12th broker operation",
 		},
 	}
+	// The relays that read by position (catalogue_relays.go): the outbox's partition-broker seed,
+	// and a pair of outages of their own.
+	for _, p := range []string{"outbox-offset", "outbox-fenced", "event-sourcing"} {
+		tests = append(tests,
+			run{cell: cell(p, "redelivered-flag", fault.PartitionBroker), inv: invariants.Converges, seed: 87, cite: "seed 87"},
+			run{cell: cell(p, "redelivered-flag", fault.BrokerDown), inv: invariants.Converges,
+				scenario: byHand(cell(p, "redelivered-flag", fault.BrokerDown), 290, outage(5), outage(15)), cite: "outages at the 5th and the 15th broker operation"})
+	}
 	// A relay batch out of order: a schedule the catalogue builds for each cell it allows.
 	for _, c := range scenarios.Cells() {
 		sc, ok := scenarios.RelayLostOnWireScenario(c)

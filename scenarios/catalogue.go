@@ -448,7 +448,11 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 		if c.Consumer == "versioned" {
 			e, what = overtakenEffect, overtaken
 		}
-		add(e, "two producers' transactions interleave and the older change of a key commits after the newer one, so its event reaches the broker second, and "+what)
+		why, ok := interleaveWhy[c.Producer]
+		if !ok {
+			why = "two producers' transactions interleave and the older change of a key commits after the newer one, so its event reaches the broker second"
+		}
+		add(e, why+", and "+what)
 	}
 	// A relay's batch out of order: rare in the generator's draws (none in 1,000 seeds of a
 	// cell), shown by a schedule built for it. A consumer that keeps the newest version skips

@@ -53,6 +53,22 @@ type Tx interface {
 	// outbox row: the backends count the rows neither marked published nor at or below a relay's
 	// cursor as the work left before a run settles.
 	SetRelayCursor(ctx context.Context, relay string, id int64) error
+	// ReadOutboxFenced reads up to limit committed outbox rows after the position after, in
+	// (transaction id, id) order, published or not, without locking them, and only rows whose
+	// inserting transaction's id (OutboxRow.Tx, pg_current_xact_id() at insert) is below the
+	// oldest transaction id still in progress (pg_snapshot_xmin(pg_current_snapshot())). A
+	// transaction gets its id at its first write, so a row of a transaction still in progress,
+	// or of one that began writing before it, is read later, never skipped: the fence of
+	// watermill-sql v4's PostgreSQL offsets adapter.
+	ReadOutboxFenced(ctx context.Context, after Position, limit int) ([]OutboxRow, error)
+	// RelayPosition reads the durable position of the named fenced relay as this transaction
+	// sees it: the zero Position when it was never written.
+	RelayPosition(ctx context.Context, relay string) (Position, error)
+	// SetRelayPosition writes the named fenced relay's position in this transaction, as
+	// SetRelayCursor writes a cursor (locked to the end of the transaction, visible at commit,
+	// durable). The backends count the committed rows neither marked published nor at or before
+	// a relay's position as the work left.
+	SetRelayPosition(ctx context.Context, relay string, pos Position) error
 
 	// Apply performs the workload's effect the plain way: a new payment row, balance += amount,
 	// price := amount, or (emails) a call to the mail gateway. Applying twice has two effects
@@ -90,7 +106,21 @@ type Tx interface {
 type OutboxRow struct {
 	ID  int64
 	Msg Message
+	Tx  uint64 // the id of the transaction that inserted it; set by ReadOutboxFenced only
 }
+
+// Position is a fenced relay's place in the outbox: the transaction id and the outbox id of the
+// last row it published. Rows are read in (Tx, ID) order after it.
+type Position struct {
+	Tx uint64
+	ID int64
+}
+
+// PositionOf is the position of row r.
+func PositionOf(r OutboxRow) Position { return Position{Tx: r.Tx, ID: r.ID} }
+
+// After reports whether p comes after q in (Tx, ID) order.
+func (p Position) After(q Position) bool { return p.Tx > q.Tx || p.Tx == q.Tx && p.ID > q.ID }
 
 // ChangeLog is the database's transaction log as a logical replication slot decodes it: committed
 // transactions in commit order, from the slot's confirmed position on. Reading does not move the
@@ -220,6 +250,20 @@ type LogTailer interface {
 // TailsLog reports whether the producer's relay reads the transaction log.
 func TailsLog(p Producer) bool {
 	_, ok := p.(LogTailer)
+	return ok
+}
+
+// EventSourcer marks a producer whose events table is its state (event sourcing): it writes no
+// business row, only its event, into the outbox table, the event store; the backends read the
+// committed record (history.Final.Committed) from the committed events, in position order.
+type EventSourcer interface {
+	Producer
+	EventSourced()
+}
+
+// EventSourced reports whether the producer's state is its events table.
+func EventSourced(p Producer) bool {
+	_, ok := p.(EventSourcer)
 	return ok
 }
 

@@ -26,6 +26,9 @@ var (
 		func() Producer { return PublishFirst{} },
 		func() Producer { return Outbox{} },
 		func() Producer { return LogTailing{} },
+		func() Producer { return EventSourcing{} },
+		func() Producer { return OutboxOffset{} },
+		func() Producer { return OutboxFenced{} },
 	}
 	builtinConsumers = []NewConsumer{
 		func() Consumer { return Naive{} },

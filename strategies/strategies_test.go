@@ -42,7 +42,16 @@ func (c *calls) ReadOutboxAfter(context.Context, int64, int) ([]strategies.Outbo
 }
 func (c *calls) RelayCursor(context.Context, string) (int64, error)  { return 0, c.do("cursor") }
 func (c *calls) SetRelayCursor(context.Context, string, int64) error { return c.do("set-cursor") }
-func (c *calls) Apply(context.Context, strategies.Message) error     { return c.do("apply") }
+func (c *calls) ReadOutboxFenced(context.Context, strategies.Position, int) ([]strategies.OutboxRow, error) {
+	return c.claimed, c.do("read-fenced")
+}
+func (c *calls) RelayPosition(context.Context, string) (strategies.Position, error) {
+	return strategies.Position{}, c.do("position")
+}
+func (c *calls) SetRelayPosition(context.Context, string, strategies.Position) error {
+	return c.do("set-position")
+}
+func (c *calls) Apply(context.Context, strategies.Message) error { return c.do("apply") }
 func (c *calls) ApplyIdempotent(context.Context, strategies.Message) error {
 	return c.do("apply-idempotent")
 }

@@ -509,6 +509,11 @@ func (r *run) history(ctx context.Context, quiesced bool) (*history.History, err
 		return h, fmt.Errorf("final read of the database: %w", err)
 	}
 	h.Final = f
+	if p, perr := strategies.LookupProducer(r.sc.Producer); perr == nil && strategies.EventSourced(p) {
+		if h.Final.Committed, err = r.schema.Events(ctx); err != nil { // the events are the state
+			return h, fmt.Errorf("final read of the events: %w", err)
+		}
+	}
 	if r.gateway != nil {
 		h.Final.Effects = r.gateway.Effects() // the emails the gateway accepted
 	}

@@ -156,6 +156,31 @@ func (t *recTx) ReadOutboxAfter(ctx context.Context, after int64, limit int) ([]
 	return rows, nil
 }
 
+// ReadOutboxFenced records each row read as a read by the relay, as ReadOutboxAfter does, with
+// the row's transaction id in its detail. A read that found nothing is not recorded.
+func (t *recTx) ReadOutboxFenced(ctx context.Context, after strategies.Position, limit int) ([]strategies.OutboxRow, error) {
+	rows, err := t.inner.ReadOutboxFenced(ctx, after, limit)
+	if err != nil {
+		t.r.add(history.OpRead, "", "", history.Fail, detail(err))
+		return rows, err
+	}
+	for _, row := range rows {
+		t.touch(row.Msg.ID)
+		t.r.add(history.OpRead, row.Msg.ID, row.Msg.Key, history.OK, fmt.Sprintf("outbox id %d of transaction %d", row.ID, row.Tx))
+	}
+	return rows, nil
+}
+
+// RelayPosition is not recorded: it is about no message.
+func (t *recTx) RelayPosition(ctx context.Context, relay string) (strategies.Position, error) {
+	return t.inner.RelayPosition(ctx, relay)
+}
+
+// SetRelayPosition is not recorded: the commit that follows says whether it took effect.
+func (t *recTx) SetRelayPosition(ctx context.Context, relay string, pos strategies.Position) error {
+	return t.inner.SetRelayPosition(ctx, relay, pos)
+}
+
 // RelayCursor is not recorded: it is about no message.
 func (t *recTx) RelayCursor(ctx context.Context, relay string) (int64, error) {
 	return t.inner.RelayCursor(ctx, relay)

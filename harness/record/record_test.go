@@ -37,10 +37,17 @@ func (p *port) MarkPublished(context.Context, []int64) error { return nil }
 func (p *port) ReadOutboxAfter(context.Context, int64, int) ([]strategies.OutboxRow, error) {
 	return nil, nil
 }
-func (p *port) RelayCursor(context.Context, string) (int64, error)        { return 0, nil }
-func (p *port) SetRelayCursor(context.Context, string, int64) error       { return nil }
-func (p *port) Apply(context.Context, strategies.Message) error           { return nil }
-func (p *port) ApplyIdempotent(context.Context, strategies.Message) error { return nil }
+func (p *port) RelayCursor(context.Context, string) (int64, error)  { return 0, nil }
+func (p *port) SetRelayCursor(context.Context, string, int64) error { return nil }
+func (p *port) ReadOutboxFenced(context.Context, strategies.Position, int) ([]strategies.OutboxRow, error) {
+	return nil, nil
+}
+func (p *port) RelayPosition(context.Context, string) (strategies.Position, error) {
+	return strategies.Position{}, nil
+}
+func (p *port) SetRelayPosition(context.Context, string, strategies.Position) error { return nil }
+func (p *port) Apply(context.Context, strategies.Message) error                     { return nil }
+func (p *port) ApplyIdempotent(context.Context, strategies.Message) error           { return nil }
 func (p *port) ApplyVersioned(context.Context, strategies.Message) (bool, error) {
 	return false, nil
 }

@@ -31,6 +31,7 @@ type db struct {
 	values     map[string]int64
 	versions   map[string]int64 // per-key version of versioned effects
 	cursors    map[string]int64 // relay name -> the last outbox id it published (its durable cursor)
+	fence                       // transaction ids and fenced relays' positions (fence.go)
 
 	// The transaction log as a logical replication slot sees it: one entry per committed
 	// transaction that inserted outbox rows, in commit order. tails: the producer's relay reads
@@ -56,6 +57,7 @@ type outboxRow struct {
 	committed bool
 	published bool
 	lockedBy  *tx
+	xid       uint64 // the inserting transaction's id
 }
 
 func newDB(w *world, name string) *db {
@@ -87,6 +89,8 @@ type tx struct {
 	values    map[string]int64
 	versions  map[string]int64
 	cursors   map[string]int64 // relay cursors written, made on the first write
+	xid       uint64           // the transaction id, assigned at the first write (0: none yet)
+	positions map[string]strategies.Position
 }
 
 // store is a process's strategies.Store.
@@ -157,6 +161,7 @@ func (t *tx) end() {
 		}
 	}
 	t.d.open--
+	t.d.finish(t)
 	t.p.txs = slices.DeleteFunc(t.p.txs, func(x *tx) bool { return x == t })
 }
 
@@ -213,6 +218,7 @@ func (t *tx) InsertBusiness(_ context.Context, m history.Message) error {
 	if err := t.enter(""); err != nil {
 		return err
 	}
+	t.write()
 	ids := make([]string, len(t.business))
 	for i, b := range t.business {
 		ids[i] = "business/" + b.ID
@@ -248,6 +254,7 @@ func (t *tx) value(key string) int64 {
 // balance += amount (credits); where it sets, price := amount (prices). The value's row is locked
 // for the rest of the transaction.
 func (t *tx) effect(m history.Message) error {
+	t.write()
 	t.effects = append(t.effects, history.Effect{Msg: m.ID, Key: m.Key, Amount: m.Amount})
 	switch t.d.effect {
 	case workload.Add:
@@ -280,6 +287,7 @@ func (t *tx) ApplyVersioned(_ context.Context, m history.Message) (bool, error) 
 	if err := t.enter(""); err != nil {
 		return false, err
 	}
+	t.write()
 	if err := t.lock("version/" + m.Key); err != nil {
 		return false, err
 	}
@@ -321,6 +329,7 @@ func (t *tx) ApplyIdempotent(_ context.Context, m history.Message) error {
 		return t.effect(m)
 	}
 	if t.d.effect == workload.Set {
+		t.write()
 		if err := t.lock("value/" + m.Key); err != nil {
 			return err
 		}
@@ -335,6 +344,7 @@ func (t *tx) InboxInsert(_ context.Context, consumer, msgID string) error {
 	if err := t.enter(""); err != nil {
 		return err
 	}
+	t.write()
 	key := inboxKey(consumer, msgID)
 	ok, err := t.claimKey("inbox/"+key, func() bool { return t.d.inbox[key] }, prefixed("inbox/", t.inbox))
 	if err != nil {
@@ -367,6 +377,7 @@ func (t *tx) RecordProcessed(_ context.Context, consumer, msgID string) error {
 	if err := t.enter(""); err != nil {
 		return err
 	}
+	t.write()
 	t.processed = append(t.processed, inboxKey(consumer, msgID))
 	return nil
 }
@@ -421,6 +432,9 @@ func (t *tx) apply() {
 	var logged []strategies.OutboxRow
 	for _, r := range t.outbox {
 		r.committed = true
+		if d.events {
+			d.committed = append(d.committed, r.msg) // event sourcing: the event is the committed state
+		}
 		if d.tails {
 			logged = append(logged, strategies.OutboxRow{ID: r.id, Msg: r.msg})
 		} else {
@@ -455,6 +469,7 @@ func (t *tx) apply() {
 	for _, k := range sortedKeys(t.cursors) {
 		d.cursors[k] = t.cursors[k]
 	}
+	d.commitPositions(t)
 	t.end()
 }
 

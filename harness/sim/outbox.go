@@ -16,7 +16,7 @@ func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
 		return err
 	}
 	// Like a serial column: the id is taken at insert time, not at commit.
-	r := &outboxRow{id: t.d.nextOutbox, msg: m}
+	r := &outboxRow{id: t.d.nextOutbox, msg: m, xid: t.write()}
 	t.d.nextOutbox++
 	t.d.outbox = append(t.d.outbox, r)
 	t.outbox = append(t.outbox, r)
@@ -37,6 +37,7 @@ func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, 
 			continue // invisible, done, or locked by another relay: SKIP LOCKED
 		}
 		if r.lockedBy != t {
+			t.write() // a row lock is a write
 			r.lockedBy = t
 			t.claimed = append(t.claimed, r)
 		}
@@ -54,6 +55,7 @@ func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
 		if i < 0 {
 			return t.fail(fmt.Errorf("mark %d: row not claimed by this transaction: %w", id, strategies.ErrTxAborted))
 		}
+		t.write()
 		t.marked = append(t.marked, t.claimed[i])
 	}
 	return nil
@@ -84,7 +86,7 @@ func (t *tx) ReadOutboxAfter(_ context.Context, after int64, limit int) ([]strat
 // are its work. Without cursors (a claiming relay) it is the unpublished count, kept as rows
 // commit and are marked, so the check that runs at every scheduling step stays cheap.
 func (d *db) outstanding() int {
-	if d.unpublished == 0 || len(d.cursors) == 0 {
+	if d.unpublished == 0 || len(d.cursors) == 0 && len(d.positions) == 0 {
 		return d.unpublished
 	}
 	var top int64
@@ -93,7 +95,7 @@ func (d *db) outstanding() int {
 	}
 	n := 0
 	for _, r := range d.outbox {
-		if r.committed && !r.published && r.id > top {
+		if r.committed && !r.published && r.id > top && !d.passed(r) {
 			n++
 		}
 	}
@@ -120,6 +122,7 @@ func (t *tx) SetRelayCursor(_ context.Context, relay string, id int64) error {
 	if err := t.enter(""); err != nil {
 		return err
 	}
+	t.write()
 	if err := t.lock(cursorKey(relay)); err != nil {
 		return err
 	}

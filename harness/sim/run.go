@@ -33,6 +33,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	}
 	w := newWorld(sc, cfg)
 	w.db.tails = strategies.TailsLog(prod)
+	w.db.events = strategies.EventSourced(prod)
 
 	producers := fault.ProducersOf(sc.Fault)
 	w.producersLeft = producers

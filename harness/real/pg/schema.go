@@ -55,7 +55,8 @@ type Schema struct {
 // Tables: business (the producer's rows; seq is a bigserial taken at insert), outbox, inbox
 // (unique on consumer and message id), processed (no unique key), effects (idem_key unique, NULLs
 // distinct), vals (balances or prices by key), versions (the stored version per key of versioned
-// effects), relay_cursors (each offset relay's last published outbox id) and run (the run id
+// effects), relay_cursors (each offset relay's last published outbox id), relay_positions (each
+// fenced relay's (transaction id, id) position; outbox rows record their transaction's id) and run (the run id
 // and its creation time).
 func CreateSchema(ctx context.Context, url, runID string) (*Schema, error) {
 	return createSchema(ctx, url, runID, false)
@@ -106,7 +107,8 @@ func (s *Schema) create(ctx context.Context, runID string, bare bool) error {
 		`CREATE TABLE ` + tab("business") + ` (seq bigserial, id text PRIMARY KEY, key text NOT NULL,
 			amount bigint NOT NULL, version bigint NOT NULL, kind text NOT NULL)`,
 		`CREATE TABLE ` + tab("outbox") + ` (id bigserial PRIMARY KEY, msg_id text NOT NULL, key text NOT NULL,
-			amount bigint NOT NULL, version bigint NOT NULL, kind text NOT NULL, published boolean NOT NULL DEFAULT false)`,
+			amount bigint NOT NULL, version bigint NOT NULL, kind text NOT NULL, published boolean NOT NULL DEFAULT false,
+			xid xid8 NOT NULL DEFAULT pg_current_xact_id())`,
 		// The relay's claim walks only the rows still to publish, however many were published.
 		`CREATE INDEX ON ` + tab("outbox") + ` (id) WHERE NOT published`,
 		`CREATE TABLE ` + tab("inbox") + ` (consumer text, msg_id text, PRIMARY KEY (consumer, msg_id))`,
@@ -118,6 +120,7 @@ func (s *Schema) create(ctx context.Context, runID string, bare bool) error {
 		`CREATE TABLE ` + tab("vals") + ` (key text PRIMARY KEY, value bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("versions") + ` (key text PRIMARY KEY, version bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("relay_cursors") + ` (relay text PRIMARY KEY, last_id bigint NOT NULL)`,
+		`CREATE TABLE ` + tab("relay_positions") + ` (relay text PRIMARY KEY, last_xid xid8 NOT NULL, last_id bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("run") + ` (run_id text NOT NULL, created timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO ` + tab("run") + ` (run_id) VALUES (` + literal(runID) + `)`,
 	}
@@ -278,7 +281,8 @@ func (s *Schema) Outstanding(ctx context.Context) (int, error) {
 	var n int
 	err := s.read(ctx, "count outstanding outbox rows", func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{s.Name, "outbox"}.Sanitize()+
-			` WHERE NOT published AND id > (SELECT COALESCE(max(last_id), 0) FROM `+pgx.Identifier{s.Name, "relay_cursors"}.Sanitize()+`)`).Scan(&n)
+			` o WHERE NOT published AND id > (SELECT COALESCE(max(last_id), 0) FROM `+pgx.Identifier{s.Name, "relay_cursors"}.Sanitize()+`)`+
+			` AND NOT EXISTS (SELECT 1 FROM `+pgx.Identifier{s.Name, "relay_positions"}.Sanitize()+` p WHERE (o.xid, o.id) <= (p.last_xid, p.last_id))`).Scan(&n)
 	})
 	return n, err
 }
