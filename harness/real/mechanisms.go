@@ -86,7 +86,6 @@ var mechanisms = map[string]mechanism{
 	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             reorder,
-	fault.NewSubscriber:       bindQueue,
 	fault.LateRedelivery:      crash, // restarted fault.LateBy later (restartDelay)
 }
 
@@ -350,7 +349,7 @@ func slowLink(_ context.Context, r *run, w *wproc, _ worker.Gate, f *history.Fau
 	proxy, timeout := w.name+proxyPostgres, r.b.Timeouts.Commit
 	switch link {
 	case fault.LinkBroker:
-		proxy, timeout = w.name+proxyAMQP, r.b.Timeouts.Confirm
+		proxy, timeout = w.name+proxyAMQP, r.confirmTimeout() // as the worker waits (nats_run.go)
 	case fault.LinkGateway:
 		proxy, timeout = w.name+proxyGateway, r.b.Timeouts.GatewayTimeout() // as the worker does
 	}

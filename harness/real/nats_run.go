@@ -110,6 +110,15 @@ func (r *run) natsConfig(cfg *worker.Config) {
 	cfg.Timeouts.Confirm = min(cfg.Timeouts.Confirm, NATSConfirmTimeout)
 }
 
+// confirmTimeout is how long the run's publishers wait for a confirm: the backend's confirm
+// timeout, and on NATS at most NATSConfirmTimeout (natsConfig).
+func (r *run) confirmTimeout() time.Duration {
+	if r.onNATS() {
+		return min(r.b.Timeouts.Confirm, NATSConfirmTimeout)
+	}
+	return r.b.Timeouts.Confirm
+}
+
 // brokerDepth is what the broker still holds for the consumers: on RabbitMQ the queue's ready
 // messages; on NATS the messages the group's consumer has not delivered plus those delivered and
 // not acknowledged (the server redelivers them after the ack wait), and the latter alone.
