@@ -86,6 +86,7 @@ var mechanisms = map[string]mechanism{
 	fault.ConcurrentProducers: holdCommit,
 	fault.Latency:             slowLink,
 	fault.Reorder:             reorder,
+	fault.NewSubscriber:       bindQueue,
 	fault.LateRedelivery:      crash, // restarted fault.LateBy later (restartDelay)
 }
 
