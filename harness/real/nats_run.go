@@ -41,15 +41,12 @@ func natsRefuses(sc history.Scenario) error {
 		return nil
 	}
 	for _, k := range append([]string{sc.Fault}, faultKinds(sc.Faults)...) {
-		if k == newSubscriber || k == fault.BrokerRestart {
+		if k == fault.NewSubscriber || k == fault.BrokerRestart {
 			return fmt.Errorf("real: fault %s does not run on the nats broker", k)
 		}
 	}
 	return nil
 }
-
-// newSubscriber is the new-subscriber fault's name (package fault).
-const newSubscriber = "new-subscriber"
 
 func faultKinds(fs []history.Fault) []string {
 	out := make([]string, 0, len(fs))
