@@ -31,7 +31,8 @@ func bindQueue(ctx context.Context, r *run, _ *wproc, _ worker.Gate, _ *history.
 	return false, r.bindSubscriber(ctx, "as this publish goes out")
 }
 
-// bindSubscriber binds the new subscriber's queue now and starts its consumers.
+// bindSubscriber binds the new subscriber's queue now and starts its consumers. Once bound, it
+// changes nothing: a second new-subscriber fault of the schedule finds it bound.
 func (r *run) bindSubscriber(ctx context.Context, when string) error {
 	if r.subscribed {
 		return nil

@@ -48,9 +48,12 @@ func (w *world) feed(p *proc, live strategies.Subscription, st strategies.Store)
 }
 
 // bindQueue is new-subscriber's mechanism: the new subscriber's queue is bound as p's publish
-// in progress goes out, so that message is the first it gets.
+// in progress goes out, so that message is the first it gets. A second new-subscriber fault of
+// the schedule finds it bound and changes nothing.
 func bindQueue(w *world, _ *proc, _ *history.Fault, _ string) {
-	w.bindSubscriber(true, "as this publish goes out")
+	if !w.sub.bound {
+		w.bindSubscriber(true, "as this publish goes out")
+	}
 }
 
 // bindSubscriber binds the new subscriber's queue now: the messages the broker stored before
