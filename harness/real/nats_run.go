@@ -20,6 +20,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real/nats"
 	"github.com/deliveryharness/harness/harness/real/wire"
 	"github.com/deliveryharness/harness/harness/real/worker"
+	"github.com/deliveryharness/harness/service"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -33,12 +34,16 @@ const NATSConfirmTimeout = 250 * time.Millisecond
 // onNATS reports whether the run's scenario picks NATS JetStream.
 func (r *run) onNATS() bool { return r.sc.BrokerOf() == history.BrokerNATS }
 
-// natsRefuses says why sc cannot run on NATS on real servers, nil when it can. new-subscriber
-// binds and purges a RabbitMQ queue mid-run, which has no NATS counterpart here; broker-restart
-// restarts a RabbitMQ node (harness.ValidateWith refuses it for nats first).
-func natsRefuses(sc history.Scenario) error {
+// natsRefuses says why sc cannot run on NATS on real servers, nil when it can. A team's service
+// (service mode) brings its own RabbitMQ client; new-subscriber binds and purges a RabbitMQ
+// queue mid-run, which has no NATS counterpart here; broker-restart restarts a RabbitMQ node
+// (harness.ValidateWith refuses it for nats first).
+func natsRefuses(sc history.Scenario, p strategies.Producer) error {
 	if sc.BrokerOf() != history.BrokerNATS {
 		return nil
+	}
+	if svc, ok := service.Of(p); ok {
+		return fmt.Errorf("real: service %s talks to RabbitMQ: it does not run on the nats broker", svc.Name())
 	}
 	for _, k := range append([]string{sc.Fault}, faultKinds(sc.Faults)...) {
 		if k == fault.NewSubscriber || k == fault.BrokerRestart {
