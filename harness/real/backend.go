@@ -71,6 +71,9 @@ func (*Backend) Name() string { return "real" }
 
 // Run implements harness.Backend.
 func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Producer, c strategies.Consumer) (h *history.History, err error) {
+	if err := natsRefuses(sc, p); err != nil {
+		return nil, err
+	}
 	if svc, ok := service.Of(p); ok {
 		// A team's service (service mode): its own code runs in the workers.
 		if cs, ok := service.Of(c); !ok || cs.Name() != svc.Name() {
@@ -95,9 +98,6 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	}
 	if _, err := strategies.ConsumerFor(c); err != nil {
 		return nil, fmt.Errorf("real: %w", err)
-	}
-	if err := natsRefuses(sc); err != nil {
-		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.Deadline)
 	defer cancel()
