@@ -94,6 +94,12 @@ func TestMayBreakIsReachable(t *testing.T) {
 			run{cell: cell(p, "redelivered-flag", fault.BrokerDown), inv: invariants.Converges,
 				scenario: byHand(cell(p, "redelivered-flag", fault.BrokerDown), 290, outage(5), outage(15)), cite: "outages at the 5th and the 15th broker operation"})
 	}
+	// The dedup buffer's relay: a seed and a pair of outages of its own (the consumer's idle
+	// waits while the buffer holds the prices count as broker operations).
+	tests = append(tests,
+		run{cell: cell("dedup-buffer", "redelivered-flag", fault.PartitionBroker), inv: invariants.Converges, seed: 2316, cite: "seed 2316"},
+		run{cell: cell("dedup-buffer", "redelivered-flag", fault.BrokerDown), inv: invariants.Converges,
+			scenario: byHand(cell("dedup-buffer", "redelivered-flag", fault.BrokerDown), 1, outage(3), outage(13)), cite: "outages at the 3rd and the 13th broker operation"})
 	// A relay batch out of order: a schedule the catalogue builds for each cell it allows.
 	for _, c := range scenarios.Cells() {
 		sc, ok := scenarios.RelayLostOnWireScenario(c)

@@ -95,6 +95,19 @@ type Tx interface {
 	// Processed reports whether the processed log holds (consumer, message id).
 	Processed(ctx context.Context, consumer, msgID string) (bool, error)
 
+	// BufferPut puts m into the send buffer at time at (the producer's clock): an outbox row
+	// stamped at, under a unique key on m's id. The buffer holds an id while its row is
+	// unpublished or stamped less than period before at; a put of an id it holds writes nothing
+	// and reports false (the repeat is dropped). Past that the id is forgotten: a put takes the
+	// key again with a new row. A concurrent put of the same id waits for the first transaction to
+	// commit or abort, as for any unique key.
+	BufferPut(ctx context.Context, m Message, at time.Time, period time.Duration) (bool, error)
+	// ClaimBuffered is ClaimOutbox for the send buffer's rows stamped at or before before.
+	ClaimBuffered(ctx context.Context, before time.Time, limit int) ([]OutboxRow, error)
+	// NextBuffered reads the put time of the oldest committed buffered row not yet published, as
+	// this transaction sees it, locked or not; false when there is none.
+	NextBuffered(ctx context.Context) (time.Time, bool, error)
+
 	// Commit ends the transaction. Any error means the outcome is unknown to the caller: the
 	// COMMIT may have reached the server (ErrUnknownOutcome is the explicit form).
 	Commit(ctx context.Context) error

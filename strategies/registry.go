@@ -26,6 +26,7 @@ var (
 		func() Producer { return PublishFirst{} },
 		func() Producer { return Outbox{} },
 		func() Producer { return LogTailing{} },
+		func() Producer { return DedupBuffer{} },
 		func() Producer { return EventSourcing{} },
 		func() Producer { return OutboxOffset{} },
 		func() Producer { return OutboxFenced{} },

@@ -28,6 +28,7 @@ type db struct {
 	processed  map[string]int  // consumer \x00 message id -> rows
 	effects    []history.Effect
 	idem       map[string]bool // committed idempotency keys of natural effects
+	buffer     bufferState     // the dedup-buffer producer's send buffer (buffer.go)
 	values     map[string]int64
 	versions   map[string]int64 // per-key version of versioned effects
 	cursors    map[string]int64 // relay name -> the last outbox id it published (its durable cursor)
@@ -84,6 +85,7 @@ type tx struct {
 	marked    []*outboxRow
 	inbox     []string
 	processed []string
+	buffered  []bufferPut // send-buffer puts (buffer.go)
 	effects   []history.Effect
 	idem      []string
 	values    map[string]int64
@@ -444,6 +446,7 @@ func (t *tx) apply() {
 	if len(logged) > 0 {
 		d.log = append(d.log, logEntry{pos: d.commits, rows: logged})
 	}
+	d.buffer.commit(t)
 	for _, k := range sortedKeys(t.versions) {
 		d.versions[k] = t.versions[k]
 	}

@@ -115,6 +115,8 @@ func (s *Schema) create(ctx context.Context, runID string, bare bool) error {
 		// No unique key here (the point of the processed log), but lookups by message are indexed.
 		`CREATE TABLE ` + tab("processed") + ` (consumer text NOT NULL, msg_id text NOT NULL)`,
 		`CREATE INDEX ON ` + tab("processed") + ` (consumer, msg_id)`,
+		// The dedup-buffer producer's send buffer: one entry per message id, its put time and its outbox row.
+		`CREATE TABLE ` + tab("send_buffer") + ` (msg_id text PRIMARY KEY, at timestamptz NOT NULL, outbox_id bigint NOT NULL UNIQUE)`,
 		`CREATE TABLE ` + tab("effects") + ` (seq bigserial, msg_id text NOT NULL, key text NOT NULL,
 			amount bigint NOT NULL, idem_key text UNIQUE)`,
 		`CREATE TABLE ` + tab("vals") + ` (key text PRIMARY KEY, value bigint NOT NULL)`,
