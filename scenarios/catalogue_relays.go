@@ -35,9 +35,20 @@ func init() {
 	}
 	offset := positionLines("the offset relay")
 	offset[fault.ConcurrentProducers] = []producerLine{{lostEvent, "two producers commit out of id order: the offset relay reads the second's row (the larger id) while the first's transaction is still open, stores that id as its cursor, and never reads the smaller id committed after it (Watermill issue 311, Eventuous issue 222)"}}
-	producerTable["outbox-offset"] = offset
-	producerTable["outbox-fenced"] = positionLines("the fenced relay")
-	producerTable["event-sourcing"] = positionLines("the event store's subscriber")
+	for name, lines := range map[string]map[string][]producerLine{
+		"outbox-offset":  offset,
+		"outbox-fenced":  positionLines("the fenced relay"),
+		"event-sourcing": positionLines("the event store's subscriber"),
+	} {
+		// Added to, not replaced: a fault's own file (catalogue_catchup.go) may have put its
+		// lines for these producers in first.
+		if producerTable[name] == nil {
+			producerTable[name] = map[string][]producerLine{}
+		}
+		for kind, l := range lines {
+			producerTable[name][kind] = l
+		}
+	}
 
 	// A relay batch out of order (relayLostOnWire): these relays publish a batch as the outbox's
 	// does, with the same allowance, shown at these interleaving seeds of RelayLostOnWireScenario.

@@ -191,5 +191,8 @@ func smallest(c result.Cell) int {
 	if c.Producer == "publish-first" && c.Fault == fault.ConcurrentProducers {
 		return 3
 	}
+	if n, ok := positionRelaySmallest(c); ok {
+		return n
+	}
 	return 2
 }

@@ -129,6 +129,7 @@ var checks = []check{
 	{"outbox-read-after-id", checkReadAfter},
 	{"outbox-relay-cursor", checkRelayCursor},
 	{"outbox-relay-cursor-writer-waits", checkRelayCursorWriterWaits},
+	{"outbox-fenced-read", checkFencedRead},
 	{"clock-now-advances", checkClockNow},
 	{"broker-confirmed-message-is-queued", checkConfirmedQueued},
 	{"broker-publish-confirm-consume", checkPublishConsume},

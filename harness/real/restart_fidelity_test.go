@@ -68,8 +68,9 @@ func init() {
 // TestTeamRelaysUnderNewFaults: what broker-restart and concurrent-producers are for, found on
 // both backends with the same verdict. A relay that does not wait for its confirms loses the
 // event whose publish the restarting broker never got, where the catalogue's outbox relay
-// publishes it again; an offset relay (cursorRelay) skips the row that two producers committed
-// out of id order, where the outbox relay, which claims unpublished rows, does not.
+// publishes it again; the offset relay (outbox-offset) skips the row that two producers committed
+// out of id order, where the outbox relay, which claims unpublished rows, does not, and neither
+// does the fenced relay (outbox-fenced), which waits for the older transaction.
 func TestTeamRelaysUnderNewFaults(t *testing.T) {
 	orders := scenarios.Commands(scenarios.NewSeedSource(0), workload.Orders.Name, 2, 2)
 	restart := history.Fault{Kind: fault.BrokerRestart, Point: fault.SitePublish, Nth: 1}
@@ -83,7 +84,8 @@ func TestTeamRelaysUnderNewFaults(t *testing.T) {
 	}{
 		{"a relay that does not wait for confirms loses a publish the restart swallowed", unconfirmedRelay{}, restart, orders[:1], []invariants.Name{invariants.NoLostEffect}},
 		{"the outbox relay publishes it again", strategies.Outbox{}, restart, orders[:1], nil},
-		{"an offset relay skips the row committed out of id order", cursorRelay{}, interleave, orders, []invariants.Name{invariants.NoLostEffect}},
+		{"an offset relay skips the row committed out of id order", strategies.OutboxOffset{}, interleave, orders, []invariants.Name{invariants.NoLostEffect}},
+		{"the fenced relay waits for it", strategies.OutboxFenced{}, interleave, orders, nil},
 		{"the outbox relay claims it", strategies.Outbox{}, interleave, orders, nil},
 	}
 	backends := map[string]harness.Backend{"sim": harness.NewSim(), "real": real.NewBackend(realtest.Require(t))}
