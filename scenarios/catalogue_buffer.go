@@ -15,7 +15,7 @@ import (
 // later: whatever makes the outbox relay publish twice makes this one publish twice, and the
 // buffer, which is before the relay, cannot drop what the relay sends again.
 func init() {
-	producerTable["dedup-buffer"] = map[string][]producerLine{
+	lines := map[string][]producerLine{
 		fault.CrashRelay:      {{dupEvent, "the buffer's relay dies between publishing and marking: it publishes the entry again, after the buffer, which dropped repeats only on their way in"}},
 		fault.LostConfirm:     {{dupEvent, "the buffer's relay misses a confirm, rolls the mark back and publishes the entry again: the broker holds two copies the buffer never saw"}},
 		fault.PartitionBroker: {{dupEvent, "the buffer's relay loses a confirm with its link, rolls back and publishes the batch again"}},
@@ -25,6 +25,12 @@ func init() {
 		fault.Latency:         {{dupEvent, "the buffer's relay's confirms come after its timeout on a slow broker link: it rolls back and publishes the batch again"}},
 		fault.LateRedelivery:  {{dupEvent, "the buffer's relay dies between publishing and marking and comes back past the buffer period (fault.LateBy): it publishes the entry again, which no buffer before the broker could drop"}},
 		fault.NewSubscriber:   {{dupEvent, catchUpOverlap + " (the buffer's relay publishes the rows still unpublished at the binding, and the buffer keeps every row unpublished for a period first)"}},
+	}
+	if producerTable["dedup-buffer"] == nil {
+		producerTable["dedup-buffer"] = map[string][]producerLine{}
+	}
+	for f, l := range lines {
+		producerTable["dedup-buffer"][f] = append(producerTable["dedup-buffer"][f], l...)
 	}
 
 	// A relay batch out of order (relayLostOnWire) needs two events of one key in one batch. The
