@@ -94,6 +94,12 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	if err := ValidateBroker(sc.Broker); err != nil {
+		return err
+	}
+	if err := BrokerFault(sc.BrokerOf(), k.Name); err != nil {
+		return err
+	}
 	if err := k.Possible(strategies.HasRelay(p)); err != nil {
 		return fmt.Errorf("%w: %s with %w", ErrUsage, p.Name(), err)
 	}
@@ -122,6 +128,9 @@ func ValidateWith(sc history.Scenario, p strategies.Producer, c strategies.Consu
 		fk, err := fault.Lookup(f.Kind)
 		if err != nil {
 			return fmt.Errorf("%w: schedule: %w", ErrUsage, err)
+		}
+		if err := BrokerFault(sc.BrokerOf(), fk.Name); err != nil {
+			return fmt.Errorf("schedule: %w", err)
 		}
 		if f.Nth < 1 {
 			return fmt.Errorf("%w: schedule: fault %s: nth must be 1 or more", ErrUsage, f.Kind)

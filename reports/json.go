@@ -22,6 +22,7 @@ type JSONCell struct {
 	Consumer   string                  `json:"consumer"`
 	Workload   string                  `json:"workload"`
 	Fault      string                  `json:"fault"`
+	Broker     string                  `json:"broker,omitempty"` // left out for RabbitMQ (result.Cell.Broker)
 	Backend    string                  `json:"backend"`
 	Runs       int                     `json:"runs"`
 	Violations map[invariants.Name]int `json:"violations"` // invariant -> runs that broke it
@@ -89,6 +90,7 @@ func NewJSONReport(results []result.CellResult) JSONReport {
 			Consumer:   r.Consumer,
 			Workload:   r.Workload,
 			Fault:      r.Fault,
+			Broker:     r.Broker,
 			Backend:    r.Backend,
 			Runs:       r.Runs,
 			Violations: make(map[invariants.Name]int, len(r.Violations)),

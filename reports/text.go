@@ -235,11 +235,11 @@ func observed(r result.CellResult) string {
 
 // cellTitle is "producer / consumer / workload under fault".
 func cellTitle(c result.Cell) string {
-	return fmt.Sprintf("%s / %s / %s under %s", c.Producer, c.Consumer, c.Workload, c.Fault)
+	return fmt.Sprintf("%s / %s / %s under %s", c.Producer, c.Consumer, c.Workload, c.Fault) + onBroker(c.Broker)
 }
 
 // pair is the row label of a result: producer/consumer.
-func pair(r result.CellResult) string { return r.Producer + "/" + r.Consumer }
+func pair(r result.CellResult) string { return r.Producer + "/" + r.Consumer + atBroker(r.Broker) }
 
 // plural renders a count with its noun: "1 command", "2 commands", "0 faults".
 func plural(n int, word string) string {
@@ -348,6 +348,9 @@ func runsSummary(results []result.CellResult) string {
 		} else {
 			fmt.Fprintf(&b, "%d to %d runs per cell", lo, hi)
 		}
+	}
+	if s := brokersSummary(results); s != "" {
+		b.WriteString(", " + s)
 	}
 	if s := exploredSummary(results); s != "" {
 		b.WriteString(", " + s)

@@ -136,6 +136,9 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 	if cell.Fault == "" {
 		cell.Fault = sc.Fault
 	}
+	if cell.Broker == "" {
+		cell.Broker = sc.Broker
+	}
 	t := timeline{cell: cell, violations: ce.Violations}
 
 	names := invariants.Broken(ce.Violations)
@@ -169,6 +172,7 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 	if ce.History != nil && ce.History.Backend != "" && ce.History.Backend != "sim" {
 		backend = " --backend " + ce.History.Backend
 	}
+	backend = brokerFlag(sc.Broker) + backend // a seed or a schedule draws on the broker the flag names
 	// Only commands that rebuild this very scenario: a schedule's index within its bounds, a file
 	// of its own when nothing else is known to, or else the seed (which draws and shrinks again).
 	switch {
@@ -176,13 +180,13 @@ func buildTimeline(ce *result.Counterexample, cell result.Cell, o TimelineOption
 		t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --schedule %d%s%s",
 			ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Schedule, BoundsFlags(*ce.Bounds), backend)}
 	case ce.File != "":
-		t.replay = []string{ReplayCommand + " replay --scenario " + ce.File + backend}
+		t.replay = []string{ReplayCommand + " replay --scenario " + ce.File + strings.TrimPrefix(backend, brokerFlag(sc.Broker))}
 	default:
 		t.replay = []string{fmt.Sprintf("%s replay --producer %s --consumer %s --workload %s --fault %s --seed %d%s%s",
 			ReplayCommand, cell.Producer, cell.Consumer, cell.Workload, cell.Fault, ce.Seed, o.ReplayFlags, backend)}
 	}
 	if o.ReplayFile != "" && o.ReplayFile != ce.File {
-		t.replay = append(t.replay, ReplayCommand+" replay --scenario "+o.ReplayFile+backend)
+		t.replay = append(t.replay, ReplayCommand+" replay --scenario "+o.ReplayFile+strings.TrimPrefix(backend, brokerFlag(sc.Broker)))
 	}
 
 	h := ce.History

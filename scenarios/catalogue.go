@@ -346,7 +346,7 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 		}
 		return out
 	}
-	lines := slices.Clone(producerTable[c.Producer][c.Fault])
+	lines, notes := producerLinesOn(c, lim) // the broker's say (catalogue_nats.go)
 	attempts := strategies.PublishRetry.Attempts
 	var pastBound []producerLine
 	for _, line := range everyAttemptTable[c.Producer][c.Fault] {
@@ -362,7 +362,8 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 			add(e.what, e.why)
 		}
 	}
-	for _, cl := range consumerTable[c.Consumer][c.Fault] {
+	cls, cnotes := consumerLinesOn(c)
+	for _, cl := range cls {
 		add(cl.what, cl.why)
 	}
 	if kind == workload.External {
@@ -424,9 +425,9 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 	// link, each occurrence the generator draws, cuts and slow links of 1, 100 and 300 ms,
 	// prefetch 1-3) keeps it (TestPhantomOvertakesOnlyByHandBack).
 	if kind == workload.Set && !set[invariants.NoLostEffect] &&
-		slices.ContainsFunc(consumerTable[c.Consumer][c.Fault], func(l consumerLine) bool { return l.what == overtakenEffect }) &&
+		slices.ContainsFunc(cls, func(l consumerLine) bool { return l.what == overtakenEffect }) &&
 		slices.ContainsFunc(lines, func(l producerLine) bool { return l.what == phantomEvent }) {
-		allow(invariants.NoLostEffect, "with a phantom and a hand-back in one schedule: "+c.Consumer+" takes a phantom price change, whose version no committed change had yet, before the committed older change handed back behind it, and skips that one as older")
+		allow(invariants.NoLostEffect, phantomOvertakes(c))
 	}
 	// What competing consumers do only in rare draws: allowed where a run with at most n
 	// consumers shows it (competeShown), and else claimed to hold.
@@ -469,6 +470,7 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 			}
 		}
 	}
+	reasons = append(reasons, append(notes, cnotes...)...)
 	var out Expectation
 	for _, name := range invariants.Names() {
 		if set[name] {

@@ -1,9 +1,13 @@
 package scenarios
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
+	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/strategies"
@@ -64,4 +68,38 @@ func TeamCells() []result.Cell {
 // teamCell reports whether a cell has a team's strategy on either side.
 func teamCell(c result.Cell) bool {
 	return !slices.Contains(strategies.ProducerNames(), c.Producer) || !slices.Contains(strategies.ConsumerNames(), c.Consumer)
+}
+
+// BrokerCells lists a broker's cells (history.Brokers): on RabbitMQ, Cells(); on another broker,
+// Cells() on that broker, less the fault kinds it does not have (BrokerFaults). Unknown names
+// list none.
+func BrokerCells(broker string) []result.Cell {
+	if broker == "" || broker == history.BrokerRabbitMQ {
+		return Cells()
+	}
+	if !slices.Contains(history.Brokers(), broker) {
+		return nil
+	}
+	var out []result.Cell
+	for _, c := range Cells() {
+		if harness.BrokerFault(broker, c.Fault) != nil {
+			continue
+		}
+		c.Broker = broker
+		out = append(out, c)
+	}
+	return out
+}
+
+// brokerOf is the Broker a scenario of cell c names: "" on RabbitMQ, so that its scenarios are
+// those drawn before there was a choice; an unknown name is an error.
+func brokerOf(c result.Cell) (string, error) {
+	switch c.Broker {
+	case "", history.BrokerRabbitMQ:
+		return "", nil
+	}
+	if !slices.Contains(history.Brokers(), c.Broker) {
+		return "", fmt.Errorf("unknown broker %q (brokers: %s)", c.Broker, strings.Join(history.Brokers(), ", "))
+	}
+	return c.Broker, nil
 }

@@ -77,7 +77,12 @@ func Generate(src Source, c result.Cell, lim Limits) (history.Scenario, error) {
 	if err != nil {
 		return history.Scenario{}, err
 	}
-	return GenerateFor(src, p, cons, c.Workload, c.Fault, lim)
+	sc, err := GenerateFor(src, p, cons, c.Workload, c.Fault, lim)
+	if err != nil {
+		return sc, err
+	}
+	sc.Broker, err = brokerOf(c)
+	return sc, err
 }
 
 // GenerateFor draws a scenario for strategies given as values, registered or not: the same

@@ -78,7 +78,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		exp = ExpectedWithin(c, limitsFor(*opts.Explore))
 	}
 	r := result.CellResult{
-		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault,
+		Producer: c.Producer, Consumer: c.Consumer, Workload: c.Workload, Fault: c.Fault, Broker: c.Broker,
 		Backend: b.Name(), Violations: map[invariants.Name]int{}, Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
 	}
 	if r.Expected == nil {
@@ -262,7 +262,7 @@ func Shrink(ctx context.Context, b harness.Backend, sc history.Scenario, invaria
 	}
 	// Still large: look for a small scenario of the same cell that fails the same way, drawn
 	// afresh with at most that many commands and one fault, then shrink that.
-	c := result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+	c := result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault, Broker: sc.Broker}
 	small := DefaultLimits
 	small.MaxCommands, small.MaxFaults = few, 1
 	for seed := uint64(1); seed <= smallSearch && ctx.Err() == nil; seed++ {

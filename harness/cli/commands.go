@@ -10,6 +10,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
+	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/infra"
 	"github.com/deliveryharness/harness/harness/workload"
@@ -25,6 +26,7 @@ import (
 type common struct {
 	producer, consumer, workload, fault string
 	backend, format                     string
+	broker                              string // --broker: rabbitmq (the default) or nats
 	seeds                               int
 	firstSeed                           uint64
 	commands                            int
@@ -45,6 +47,7 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.StringVar(&c.workload, "workload", "", "workload `W`: "+strings.Join(workload.Names(), ", "))
 	fs.StringVar(&c.fault, "fault", "", "fault kind `F` (simulate list)")
 	fs.StringVar(&c.backend, "backend", "sim", "run on `sim|real`: the simulator, or PostgreSQL and RabbitMQ")
+	fs.StringVar(&c.broker, "broker", history.BrokerRabbitMQ, "the broker `B`: "+strings.Join(history.Brokers(), ", "))
 	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, markdown or html")
 	fs.IntVar(&c.seeds, "seeds", 100, "`N` seeds (runs) per cell, 5 by default with --backend real")
 	fs.Uint64Var(&c.firstSeed, "first-seed", 1, "the first seed `S`: the seeds are S, S+1, ...")
@@ -92,6 +95,9 @@ func (c *common) validate() error {
 	}
 	if c.commands < 1 || c.commands > 1000 {
 		return usagef("--commands must be between 1 and 1000, got %d", c.commands)
+	}
+	if err := c.validateBroker(); err != nil {
+		return err
 	}
 	switch c.explore {
 	case "random", "exhaustive", "":
@@ -193,7 +199,7 @@ func (c *common) cell() (result.Cell, error) {
 			return result.Cell{}, usagef("--%s is required (see `simulate list`)", f.name)
 		}
 	}
-	cell := result.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault}
+	cell := result.Cell{Producer: c.producer, Consumer: c.consumer, Workload: c.workload, Fault: c.fault, Broker: c.cellBroker()}
 	if err := checkNames(cell); err != nil {
 		return cell, err
 	}
@@ -331,6 +337,7 @@ func cmdList(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(w, "\ndemos:")
 	writeDemoList(w)
+	writeBrokerList(w)
 	fmt.Fprintf(w, "\nbackends: sim (deterministic, no servers), real (PostgreSQL and RabbitMQ; log-tailing needs wal_level=logical)\n")
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/reports"
 	"github.com/deliveryharness/harness/scenarios"
@@ -36,12 +37,15 @@ func selectCells(c common) ([]result.Cell, error) {
 	// of them, or names neither a producer nor a consumer; not in the catalogue's own run
 	// (`simulate` alone). A service's cells, which run on real servers only, join on the
 	// simulator only when the selection names the service, and then say why they cannot run.
-	cells := scenarios.Cells()
+	cells := scenarios.BrokerCells(c.brokerName())
 	builtin := func(name string, names []string) bool { return name == "" || slices.Contains(names, name) }
 	named := !builtin(sel.Producer, strategies.ProducerNames()) || !builtin(sel.Consumer, strategies.ConsumerNames())
 	if !c.catalogueOnly && (named || sel.Producer == "" && sel.Consumer == "") {
 		for _, cell := range scenarios.TeamCells() {
 			if isService(cell.Producer) && c.backend != "real" && !named {
+				continue
+			}
+			if cell.Broker = c.cellBroker(); harness.BrokerFault(c.brokerName(), cell.Fault) != nil {
 				continue
 			}
 			cells = append(cells, cell)

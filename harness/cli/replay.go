@@ -68,7 +68,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		sc := f.Scenario
-		cell = result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault}
+		cell = result.Cell{Producer: sc.Producer, Consumer: sc.Consumer, Workload: sc.Workload, Fault: sc.Fault, Broker: sc.Broker}
 		out, err := scenarios.RunScenario(ctx, b, sc)
 		if err != nil {
 			return usageOr(err)
@@ -130,7 +130,7 @@ func cmdReplay(ctx context.Context, args []string, stdout io.Writer) error {
 func replayResult(cell result.Cell, backend string, ce *result.Counterexample) result.CellResult {
 	exp := scenarios.Expected(cell)
 	r := result.CellResult{
-		Producer: cell.Producer, Consumer: cell.Consumer, Workload: cell.Workload, Fault: cell.Fault,
+		Producer: cell.Producer, Consumer: cell.Consumer, Workload: cell.Workload, Fault: cell.Fault, Broker: cell.Broker,
 		Backend: backend, Runs: 1, Violations: map[invariants.Name]int{},
 		Expected: exp.Breaks, MayBreak: exp.MayBreak, Reason: exp.Reason(),
 	}

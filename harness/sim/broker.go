@@ -24,6 +24,7 @@ type broker struct {
 	nextSeq int64
 	nextTag uint64
 	nextCh  int
+	nats    *natsState // the JetStream model (nats.go); nil on RabbitMQ
 }
 
 type bmsg struct {
@@ -35,6 +36,7 @@ type bmsg struct {
 type delivery struct {
 	tag uint64
 	m   *bmsg
+	at  int64 // when the broker handed it out
 }
 
 type channel struct {
@@ -53,7 +55,7 @@ func (b *broker) unacked() int {
 	for _, c := range b.chans {
 		n += len(c.unacked)
 	}
-	return n
+	return n + b.orphaned()
 }
 
 func (b *broker) openChannel(p *proc, consumer bool) *channel {
@@ -86,8 +88,12 @@ func (b *broker) close(c *channel, why string) {
 		return
 	}
 	c.open = false
-	for _, d := range c.unacked {
-		b.requeue(d.m, c.p.name, why+" ("+c.p.name+")")
+	if b.isNATS() {
+		b.orphan(c) // JetStream: back when their ack wait runs out
+	} else {
+		for _, d := range c.unacked {
+			b.requeue(d.m, c.p.name, why+" ("+c.p.name+")")
+		}
 	}
 	c.unacked, c.buffer = nil, nil
 	b.chans = slices.DeleteFunc(b.chans, func(x *channel) bool { return x == c })
@@ -134,7 +140,7 @@ func (b *broker) dispatch() {
 		m := b.ready[0]
 		b.ready = b.ready[1:]
 		b.nextTag++
-		d := delivery{tag: b.nextTag, m: m}
+		d := delivery{tag: b.nextTag, m: m, at: b.w.now}
 		target.unacked = append(target.unacked, d)
 		target.buffer = append(target.buffer, d)
 		detail := "to " + target.p.name
@@ -172,13 +178,17 @@ func (pub publisher) Publish(_ context.Context, m history.Message) (strategies.C
 		}
 		return nil, fmt.Errorf("publish %s: %w", m.ID, strategies.ErrChannelClosed)
 	}
-	bm := &bmsg{seq: b.nextSeq, msg: m}
-	b.nextSeq++
-	b.ready = append(b.ready, bm)
-	if w.enqueued != nil {
-		w.enqueued[m.ID]++
+	if dup, first := b.nats.duplicate(m.ID, w.now); dup {
+		b.dropDuplicate(p, m, first)
+	} else {
+		bm := &bmsg{seq: b.nextSeq, msg: m}
+		b.nextSeq++
+		b.ready = append(b.ready, bm)
+		if w.enqueued != nil {
+			w.enqueued[m.ID]++
+		}
+		w.noteEvent(history.Event{Proc: "broker", Op: history.OpEnqueue, Msg: m.ID, Key: m.Key, From: p.name, Detail: "from " + p.name})
 	}
-	w.noteEvent(history.Event{Proc: "broker", Op: history.OpEnqueue, Msg: m.ID, Key: m.Key, From: p.name, Detail: "from " + p.name})
 	w.at(p, fault.OpPublish, "")
 	// The confirm on its way back crosses the link: a cut now loses it with the connection.
 	w.brokerOp(p, fault.SiteConfirm)
@@ -276,8 +286,8 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 var errWrittenIntoCut = errors.New("written into a dead link")
 
 // settle finds the delivery tag on p's live channel; site is the operation's (fault.SiteAck,
-// SiteNack).
-func (s subscription) settle(site string, tag uint64) (*channel, int, error) {
+// SiteNack), drop whether it settles the message for good (an ack, a nack without requeue).
+func (s subscription) settle(site string, tag uint64, drop bool) (*channel, int, error) {
 	p := s.p
 	if p.unwinding {
 		return nil, 0, errUnwinding
@@ -302,6 +312,9 @@ func (s subscription) settle(site string, tag uint64) (*channel, int, error) {
 		return nil, 0, fmt.Errorf("%s: delivery tag %d: %w", op, tag, strategies.ErrChannelClosed)
 	}
 	i := slices.IndexFunc(c.unacked, func(d delivery) bool { return d.tag == tag })
+	if i < 0 && w.br.settleLate(p, op, tag, drop) {
+		return nil, 0, errSettledLate
+	}
 	if i < 0 {
 		return nil, 0, fmt.Errorf("%s: unknown delivery tag %d: %w", op, tag, strategies.ErrChannelClosed)
 	}
@@ -309,8 +322,8 @@ func (s subscription) settle(site string, tag uint64) (*channel, int, error) {
 }
 
 func (s subscription) Ack(_ context.Context, tag uint64) error {
-	c, i, err := s.settle(fault.SiteAck, tag)
-	if errors.Is(err, errWrittenIntoCut) {
+	c, i, err := s.settle(fault.SiteAck, tag, true)
+	if errors.Is(err, errWrittenIntoCut) || errors.Is(err, errSettledLate) {
 		return nil // the client wrote the ack and saw no error; the broker requeues the delivery
 	}
 	if err != nil {
@@ -327,8 +340,8 @@ func (s subscription) Ack(_ context.Context, tag uint64) error {
 }
 
 func (s subscription) Nack(_ context.Context, tag uint64, requeue bool) error {
-	c, i, err := s.settle(fault.SiteNack, tag)
-	if errors.Is(err, errWrittenIntoCut) {
+	c, i, err := s.settle(fault.SiteNack, tag, !requeue)
+	if errors.Is(err, errWrittenIntoCut) || errors.Is(err, errSettledLate) {
 		return nil // lost on the dead link; the broker requeues the delivery as it closes the channel
 	}
 	if err != nil {

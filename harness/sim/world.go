@@ -35,6 +35,7 @@ type Config struct {
 	GatewayTimeout int64 // a consumer waits this long for the mail gateway's reply
 	SlowLink       int64 // a slow link (latency) delays every reply by this much
 	BrokerRestart  int64 // a broker restart (broker-restart) keeps everyone out this long
+	AckWait        int64 // NATS JetStream: an unacknowledged delivery comes back after this long
 	MaxTime        int64 // simulated time after which the run gives up waiting for quiescence
 }
 
@@ -51,6 +52,7 @@ func DefaultConfig() Config {
 		GatewayTimeout: 50,
 		SlowLink:       80,
 		BrokerRestart:  300,
+		AckWait:        500,
 		MaxTime:        200_000,
 	}
 }
@@ -116,6 +118,7 @@ func (w *world) after(d int64, what string, fn func()) {
 }
 
 func (w *world) fireTimers() {
+	w.br.expire() // JetStream's ack waits (nats.go); nothing on RabbitMQ
 	for i := 0; i < len(w.timers); {
 		t := w.timers[i]
 		if t.at > w.now {
@@ -159,6 +162,9 @@ func (w *world) nextWake() (int64, bool) {
 			best, ok = t.at, true
 		}
 	}
+	if t, due := w.br.nextDue(); due && (!ok || t < best) {
+		best, ok = t, true
+	}
 	return best, ok
 }
 
@@ -175,6 +181,9 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 	}
 	w.db = newDB(w, sc.Workload)
 	w.br = &broker{w: w}
+	if sc.BrokerOf() == history.BrokerNATS {
+		w.br.nats = newNATS()
+	}
 	w.schedule = fault.NewSchedule(sc.Faults)
 	// About 24 events a command under the faults that retry most (broker-down): room for them up
 	// front, so that the history, whose events grew with their fields, is not copied as it grows.

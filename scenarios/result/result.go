@@ -16,17 +16,34 @@ import (
 	"github.com/deliveryharness/harness/invariants"
 )
 
-// Cell is one entry of the catalogue: a producer, a consumer, a workload and a fault kind.
+// Cell is one entry of the catalogue: a producer, a consumer, a workload and a fault kind, on a
+// broker.
 type Cell struct {
 	Producer string `json:"producer"`
 	Consumer string `json:"consumer"`
 	Workload string `json:"workload"`
 	Fault    string `json:"fault"`
+	// Broker is the broker the cell runs against (history.Brokers): "" is RabbitMQ, so that every
+	// cell and output written before there was a choice stays as it was.
+	Broker string `json:"broker,omitempty"`
 }
 
-// String renders the cell as producer/consumer/workload/fault.
+// String renders the cell as producer/consumer/workload/fault, with "@broker" after it on a
+// broker other than RabbitMQ.
 func (c Cell) String() string {
-	return fmt.Sprintf("%s/%s/%s/%s", c.Producer, c.Consumer, c.Workload, c.Fault)
+	s := fmt.Sprintf("%s/%s/%s/%s", c.Producer, c.Consumer, c.Workload, c.Fault)
+	if c.Broker != "" && c.Broker != history.BrokerRabbitMQ {
+		s += "@" + c.Broker
+	}
+	return s
+}
+
+// BrokerName is the cell's broker by name: RabbitMQ where it names none.
+func (c Cell) BrokerName() string {
+	if c.Broker == "" {
+		return history.BrokerRabbitMQ
+	}
+	return c.Broker
 }
 
 // CellResult is a cell run over many seeds, compared with the catalogue's expectation. It is
@@ -37,6 +54,7 @@ type CellResult struct {
 	Consumer       string
 	Workload       string
 	Fault          string
+	Broker         string // "" for RabbitMQ (Cell.Broker)
 	Backend        string
 	Runs           int
 	Violations     map[invariants.Name]int // invariant -> runs that broke it (every applicable invariant is present)
@@ -95,7 +113,7 @@ func (b Bounds) String() string {
 
 // Cell returns the cell of a result.
 func (r CellResult) Cell() Cell {
-	return Cell{Producer: r.Producer, Consumer: r.Consumer, Workload: r.Workload, Fault: r.Fault}
+	return Cell{Producer: r.Producer, Consumer: r.Consumer, Workload: r.Workload, Fault: r.Fault, Broker: r.Broker}
 }
 
 // Broken lists the invariants broken in at least one run, the search's included, in catalogue
