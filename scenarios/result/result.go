@@ -54,7 +54,7 @@ type CellResult struct {
 	Consumer       string
 	Workload       string
 	Fault          string
-	Broker         string // "" for RabbitMQ (Cell.Broker)
+	Broker         string `json:",omitempty"` // "" for RabbitMQ (Cell.Broker); left out of a shard's JSON then, as before there was a choice
 	Backend        string
 	Runs           int
 	Violations     map[invariants.Name]int // invariant -> runs that broke it (every applicable invariant is present)
