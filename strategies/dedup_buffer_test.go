@@ -51,47 +51,37 @@ func (o *oneFailure) Commit(context.Context) error {
 // retry budget of BufferRetry.Attempts.
 func TestDedupBufferOrder(t *testing.T) {
 	const once = "begin buffer insert @producer.before-commit commit"
+	tookEffect, didNot := &calls{}, &calls{}
 	cases := []struct {
 		name    string
-		f       strategies.Store
-		log     func() []string
+		f       *calls
+		store   strategies.Store // f when nil
 		want    string
 		wantErr error
-	}{}
-	add := func(name string, f *calls, store strategies.Store, want string, wantErr error) {
-		if store == nil {
-			store = f
-		}
-		cases = append(cases, struct {
-			name    string
-			f       strategies.Store
-			log     func() []string
-			want    string
-			wantErr error
-		}{name, store, func() []string { return f.log }, want, wantErr})
+	}{
+		{"plain", &calls{}, nil, once + " @producer.after-commit", nil},
+		{"repeat dropped", &calls{seen: true}, nil, "begin buffer rollback", nil},
+		{"forgotten, business key", &calls{fail: map[string]error{"insert": fmt.Errorf("insert: %w", strategies.ErrDuplicateKey)}}, nil,
+			"begin buffer insert rollback", nil},
+		{"unknown commit that took effect", tookEffect, &oneFailure{calls: tookEffect, name: "commit", err: strategies.ErrUnknownOutcome, held: true},
+			once + " sleep 10ms begin buffer rollback", nil},
+		{"unknown commit that did not", didNot, &oneFailure{calls: didNot, name: "commit", err: strategies.ErrUnknownOutcome},
+			once + " sleep 10ms " + once + " @producer.after-commit", nil},
+		{"gives up", &calls{fail: map[string]error{"begin": strategies.ErrConnection}}, nil,
+			"begin sleep 10ms begin sleep 20ms begin sleep 40ms begin", strategies.ErrConnection},
 	}
-	add("plain", &calls{}, nil, once+" @producer.after-commit", nil)
-	held := &calls{seen: true}
-	add("repeat dropped", held, nil, "begin buffer rollback", nil)
-	dup := &calls{fail: map[string]error{"insert": fmt.Errorf("insert: %w", strategies.ErrDuplicateKey)}}
-	add("forgotten, business key", dup, nil, "begin buffer insert rollback", nil)
-	c1 := &calls{}
-	add("unknown commit that took effect", c1, &oneFailure{calls: c1, name: "commit", err: strategies.ErrUnknownOutcome, held: true},
-		once+" sleep 10ms begin buffer rollback", nil)
-	c2 := &calls{}
-	add("unknown commit that did not", c2, &oneFailure{calls: c2, name: "commit", err: strategies.ErrUnknownOutcome},
-		once+" sleep 10ms "+once+" @producer.after-commit", nil)
-	always := &calls{fail: map[string]error{"begin": strategies.ErrConnection}}
-	add("gives up", always, nil, "begin sleep 10ms begin sleep 20ms begin sleep 40ms begin", strategies.ErrConnection)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &calls{}
-			env := strategies.ProducerEnv{Store: tc.f, Publisher: f, Faults: faultsOf(tc.f), Clock: clockOf(tc.f)}
+			store := tc.store
+			if store == nil {
+				store = tc.f
+			}
+			env := strategies.ProducerEnv{Store: store, Publisher: tc.f, Faults: tc.f, Clock: tc.f}
 			err := strategies.DedupBuffer{}.Produce(context.Background(), env, msg)
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Errorf("error %v, want %v", err, tc.wantErr)
 			}
-			if got := strings.Join(tc.log(), " "); got != tc.want {
+			if got := strings.Join(tc.f.log, " "); got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
@@ -100,15 +90,6 @@ func TestDedupBufferOrder(t *testing.T) {
 		t.Errorf("BufferRetry.Attempts %d: the gives-up case above pins 4", n)
 	}
 }
-
-func faultsOf(s strategies.Store) strategies.Faults {
-	if o, ok := s.(*oneFailure); ok {
-		return o.calls
-	}
-	return s.(*calls)
-}
-
-func clockOf(s strategies.Store) strategies.Clock { return faultsOf(s).(*calls) }
 
 // TestDedupBufferRelay: the relay claims only entries put at least BufferPeriod ago, then
 // publishes and marks as the outbox relay does; a missing confirm rolls the mark back.
