@@ -62,7 +62,7 @@ type checker interface {
 
 // catalogue is the list of invariants in catalogue order. A new invariant is one file plus one
 // line here.
-var catalogue = []checker{noDuplicateEffect{}, noLostEffect{}, noPhantomEffect{}, converges{}, balance{}}
+var catalogue = []checker{noDuplicateEffect{}, noLostEffect{}, noPhantomEffect{}, converges{}, balance{}, noGhostMessage{}, sameOutput{}}
 
 // All returns every invariant in catalogue order.
 func All() []Checker {
@@ -99,10 +99,9 @@ func Lookup(name Name) (Checker, error) {
 // For returns the invariants that apply to the named workload, by its effect kind, in catalogue
 // order; none for a name outside the catalogue.
 func For(name string) []Checker {
-	effect := workload.EffectOf(name)
 	var out []Checker
 	for _, c := range catalogue {
-		if c.Applies(effect) {
+		if applies(c, name) {
 			out = append(out, c)
 		}
 	}
@@ -118,7 +117,7 @@ func Check(h *history.History) []Violation {
 	s := newState(h)
 	var out []Violation
 	for _, c := range catalogue {
-		if c.Applies(s.effect) {
+		if applies(c, h.Scenario.Workload) {
 			out = append(out, c.run(s)...)
 		}
 	}

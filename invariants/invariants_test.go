@@ -192,7 +192,7 @@ func TestFixtures(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	wantNames := []Name{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
+	wantNames := []Name{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance", "no-ghost-message", "same-output"}
 	if got := Names(); !reflect.DeepEqual(got, wantNames) {
 		t.Fatalf("Names = %q, want %q", got, wantNames)
 	}
@@ -259,7 +259,7 @@ func TestLookup(t *testing.T) {
 	if err == nil || c != nil {
 		t.Fatalf("Lookup(unknown) = %v, %v; want an error", c, err)
 	}
-	wantErr := `unknown invariant "no-dupes" (known: no-duplicate-effect, no-lost-effect, no-phantom-effect, converges, balance)`
+	wantErr := `unknown invariant "no-dupes" (known: no-duplicate-effect, no-lost-effect, no-phantom-effect, converges, balance, no-ghost-message, same-output)`
 	if err.Error() != wantErr {
 		t.Errorf("error = %q, want %q", err, wantErr)
 	}

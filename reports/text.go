@@ -18,6 +18,8 @@ var abbreviations = map[invariants.Name]string{
 	invariants.NoPhantomEffect:   "phantom",
 	invariants.Converges:         "conv",
 	invariants.Balance:           "bal",
+	invariants.NoGhostMessage:    "ghost",
+	invariants.SameOutput:        "2nd-out",
 }
 
 // abbrev is the matrix symbol of an invariant: its abbreviation, or its name when it has none.

@@ -10,6 +10,7 @@ import (
 	"github.com/deliveryharness/harness/harness"
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
@@ -222,8 +223,8 @@ func TestBoundedClaims(t *testing.T) {
 			cells = append(cells, c)
 		}
 	}
-	if len(cells) != 32 {
-		t.Fatalf("%d publish-first lost-confirm cells, want 32", len(cells))
+	if want := len(strategies.ConsumerNames()) * len(workload.Names()); len(cells) != want {
+		t.Fatalf("%d publish-first lost-confirm cells, want %d", len(cells), want)
 	}
 	for _, maxFaults := range []int{scenarios.DefaultLimits.MaxFaults, 3, 4, 5} {
 		lim := scenarios.DefaultLimits

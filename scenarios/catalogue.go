@@ -471,6 +471,7 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 		}
 	}
 	reasons = append(reasons, append(notes, cnotes...)...)
+	reasons = append(reasons, chainNotes(c, set)...) // catalogue_chain.go
 	var out Expectation
 	for _, name := range invariants.Names() {
 		if set[name] {

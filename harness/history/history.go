@@ -210,6 +210,12 @@ type Final struct {
 	Outbox    []OutboxRow `json:"outbox,omitempty"`
 	Ready     int         `json:"ready"`   // messages still ready in the broker
 	Unacked   int         `json:"unacked"` // messages still unacknowledged
+	// The chain workload's downstream: Emitted are the middle service's committed outbox rows,
+	// every row (a re-emitted duplicate's included), in id order: Msg is the downstream message's
+	// id, Key the upstream message it follows from, Amount its content. Shipped are the rows the
+	// downstream service recorded, one per downstream message it applied.
+	Emitted []Effect `json:"emitted,omitempty"`
+	Shipped []Effect `json:"shipped,omitempty"`
 }
 
 // Effect is one committed effect row: a payment, a ledger entry, a price written; for emails,

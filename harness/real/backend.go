@@ -154,6 +154,15 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 			_ = r.queue.Close()
 		}()
 	}
+	if err := r.startChain(ctx, b.Infra.AMQPURL); err != nil { // on RabbitMQ whatever the run's broker
+		_ = r.deleteChainQueue()
+		return nil, err
+	}
+	defer func() {
+		if derr := r.deleteChainQueue(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
 	r.proxies = newProxies()
 	defer r.proxies.close()
 	defer r.stopAll()
@@ -205,6 +214,7 @@ func (b *Backend) Run(ctx context.Context, sc history.Scenario, p strategies.Pro
 	r.unacked = r.held.unackedCount()
 	close(r.done)
 	r.stopAll()
+	r.stopChain()
 	// The final reads get their own deadline: the run's may be spent.
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
@@ -263,6 +273,7 @@ type run struct {
 	mqURL   map[string]string
 	gwURL   map[string]string // consumers' way to the mail gateway (emails)
 	gateway *Gateway          // the mail gateway, for an emails run
+	chain   *chainRun         // the chain workload's downstream hop (chain.go)
 
 	mu       sync.Mutex
 	events   []history.Event
@@ -496,7 +507,7 @@ func (r *run) quiescent(ctx context.Context) (bool, error) {
 	if err != nil || ready > 0 {
 		return false, err
 	}
-	return true, nil
+	return r.chainSettled(ctx)
 }
 
 // history is the run's events in time order with the final reads. The history is returned even
@@ -512,6 +523,11 @@ func (r *run) history(ctx context.Context, quiesced bool) (*history.History, err
 	if p, perr := strategies.LookupProducer(r.sc.Producer); perr == nil && strategies.EventSourced(p) {
 		if h.Final.Committed, err = r.schema.Events(ctx); err != nil { // the events are the state
 			return h, fmt.Errorf("final read of the events: %w", err)
+		}
+	}
+	if r.chain != nil {
+		if err := r.schema.FinalChain(ctx, &h.Final); err != nil {
+			return h, fmt.Errorf("final read of the chain: %w", err)
 		}
 	}
 	if r.gateway != nil {

@@ -83,6 +83,9 @@ func (w *workerRun) run(ctx context.Context) error {
 	}
 	defer store.Close()
 	gstore := &gatedStore{inner: store, w: w}
+	if c.Role == worker.RoleConsumer && isChain(c.Workload) {
+		gstore.inner = store.ChainMiddle() // the payment service's own outbox (chain.go)
+	}
 	env := struct {
 		store strategies.Store
 		pub   strategies.Publisher
@@ -154,7 +157,7 @@ func (w *workerRun) run(ctx context.Context) error {
 			return err
 		}
 		faults = component.Declared(faults, c.Name, cons.Points(), undeclared)
-		cenv := strategies.ConsumerEnv{Group: c.Group, Store: env.store, Sub: env.sub, Faults: faults, Clock: Clock{}}
+		cenv := strategies.ConsumerEnv{Group: c.Group, Store: chainStore(env.store, cons, c.Workload), Sub: env.sub, Faults: faults, Clock: Clock{}}
 		component.Consumer(ctx, workerHost{w}, cons, cenv, c.Timeouts.Reconnect)
 		return ctx.Err()
 	}

@@ -45,6 +45,8 @@ type db struct {
 	locks       map[string]*tx
 	open        int // open transactions
 	unpublished int // committed outbox rows not yet marked published
+
+	chain *chainDB // the chain workload's downstream tables (chain.go); nil for the others
 }
 
 type logEntry struct {
@@ -68,6 +70,7 @@ func newDB(w *world, name string) *db {
 		idem: map[string]bool{}, values: map[string]int64{}, versions: map[string]int64{}, locks: map[string]*tx{},
 		cursors:    map[string]int64{},
 		nextOutbox: 1,
+		chain:      newChainDB(name),
 	}
 }
 
@@ -91,6 +94,7 @@ type tx struct {
 	values    map[string]int64
 	versions  map[string]int64
 	cursors   map[string]int64 // relay cursors written, made on the first write
+	chain     *chainWrites     // writes to the chain workload's downstream tables (chain.go)
 	xid       uint64           // the transaction id, assigned at the first write (0: none yet)
 	positions map[string]strategies.Position
 }
@@ -152,6 +156,7 @@ func (t *tx) end() {
 		return
 	}
 	t.done = true
+	t.endChain()
 	for _, k := range t.locks {
 		if t.d.locks[k] == t {
 			delete(t.d.locks, k)
@@ -274,6 +279,9 @@ func (t *tx) effect(m history.Message) error {
 }
 
 func (t *tx) Apply(_ context.Context, m history.Message) error {
+	if t.p.chainRole() == shipping {
+		return t.ship(m)
+	}
 	if t.d.effect == workload.External {
 		return t.d.w.send(t.p, m, "") // outside the database: no statement, no rollback
 	}
@@ -473,6 +481,7 @@ func (t *tx) apply() {
 		d.cursors[k] = t.cursors[k]
 	}
 	d.commitPositions(t)
+	t.applyChain()
 	t.end()
 }
 
@@ -521,5 +530,6 @@ func (d *db) final() history.Final {
 			f.Outbox = append(f.Outbox, history.OutboxRow{ID: r.id, Msg: r.msg.ID, Published: r.published})
 		}
 	}
+	d.finalChain(&f)
 	return f
 }

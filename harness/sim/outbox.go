@@ -12,6 +12,9 @@ import (
 )
 
 func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
+	if t.p.chainRole() == middle {
+		return t.chainAppend(m) // the payment service's own outbox (chain.go)
+	}
 	if err := t.enter(""); err != nil {
 		return err
 	}
@@ -24,6 +27,9 @@ func (t *tx) AppendOutbox(_ context.Context, m history.Message) error {
 }
 
 func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, error) {
+	if t.p.chainRole() == middle {
+		return t.chainClaim(limit)
+	}
 	if err := t.enter(""); err != nil {
 		return nil, err
 	}
@@ -47,6 +53,9 @@ func (t *tx) ClaimOutbox(_ context.Context, limit int) ([]strategies.OutboxRow, 
 }
 
 func (t *tx) MarkPublished(_ context.Context, ids []int64) error {
+	if t.p.chainRole() == middle {
+		return t.chainMark(ids)
+	}
 	if err := t.enter(""); err != nil {
 		return err
 	}

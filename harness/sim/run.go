@@ -90,7 +90,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 			cstore := record.Store(store{cp}, w, cp.name)
 			env := strategies.ConsumerEnv{
 				Group: Group,
-				Store: cstore,
+				Store: w.chainStore(cstore, cons),
 				Sub: fault.Reordering(record.Subscription(w.feed(cp, subscription{cp}, cstore), w, cp.name),
 					func(context.Context, strategies.Delivery) bool {
 						w.at(cp, fault.OpDelivery, "")
@@ -104,6 +104,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 		w.procs = append(w.procs, cp)
 	}
 
+	w.chainProcs()
 	err = w.loop(w.quiescent, "")
 	h := w.history(err)
 	if err != nil {

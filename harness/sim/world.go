@@ -138,7 +138,7 @@ func (w *world) quiescent() bool {
 	if !w.producerDone || len(w.timers) > 0 || w.db.outstanding() > 0 || w.db.backlog() > 0 || w.db.open > 0 {
 		return false
 	}
-	if len(w.br.ready) > 0 || w.br.unacked() > 0 {
+	if len(w.br.ready) > 0 || w.br.unacked() > 0 || w.chainBusy() {
 		return false
 	}
 	for _, p := range w.procs {

@@ -30,6 +30,10 @@ type Workload struct {
 	Effect Effect
 	Event  string // the events' kind: OrderPlaced, AccountCredited, ...
 	Words  Words
+	// Downstream is the event the consumer emits in turn for each event it applies, from its
+	// own outbox in the effect's transaction (Output): ShipmentRequested for the chain; empty
+	// for a workload whose consumer emits nothing.
+	Downstream string
 
 	// command is the i-th command (1-based) of a scenario with keys business keys: its id, key
 	// and amount. Amounts are distinct, so that a repeated, missing or stale effect always shows
@@ -84,7 +88,7 @@ func (w Workload) Commands(src Source, n, keys int) []Command {
 
 // catalogue is the list of workloads in catalogue order. A new workload is one file plus one
 // entry here.
-var catalogue = []*Workload{&Orders, &Credits, &Prices, &Emails}
+var catalogue = []*Workload{&Orders, &Credits, &Prices, &Emails, &Chain}
 
 // All returns every workload in catalogue order.
 func All() []Workload {

@@ -12,7 +12,7 @@ type fixed int
 func (f fixed) IntRange(_ string, lo, hi int) int { return min(max(int(f), lo), hi) }
 
 func TestCatalogue(t *testing.T) {
-	if got, want := Names(), []string{"orders", "credits", "prices", "emails"}; !reflect.DeepEqual(got, want) {
+	if got, want := Names(), []string{"orders", "credits", "prices", "emails", "chain"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
 	effects := map[Effect]bool{}
@@ -30,7 +30,7 @@ func TestCatalogue(t *testing.T) {
 		}
 	}
 	if len(effects) != 4 {
-		t.Errorf("effect kinds %v: want append, add, set and external once each", effects)
+		t.Errorf("effect kinds %v: want append, add, set and external", effects)
 	}
 	// All returns copies: changing one does not change the catalogue.
 	All()[0].Name = "x"
@@ -47,7 +47,7 @@ func TestLookupUnknown(t *testing.T) {
 		}
 	}
 	_, err := Lookup("stock")
-	if want := `unknown workload "stock" (known: orders, credits, prices, emails)`; err.Error() != want {
+	if want := `unknown workload "stock" (known: orders, credits, prices, emails, chain)`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
 }
@@ -70,6 +70,10 @@ func TestCommands(t *testing.T) {
 			{ID: "price-1", Key: "sku-1", Amount: 101, Seq: 1, Kind: "ProductPriceChanged"},
 			{ID: "price-2", Key: "sku-1", Amount: 102, Seq: 2, Kind: "ProductPriceChanged"},
 		}},
+		{Chain, fixed(0), []Command{
+			{ID: "order-1", Key: "order-1", Amount: 10, Seq: 1, Kind: "OrderPlaced"},
+			{ID: "order-2", Key: "order-2", Amount: 20, Seq: 1, Kind: "OrderPlaced"},
+		}},
 		{Emails, fixed(0), []Command{
 			{ID: "signup-1", Key: "user-1", Amount: 1, Seq: 1, Kind: "UserRegistered"},
 			{ID: "signup-2", Key: "user-2", Amount: 2, Seq: 1, Kind: "UserRegistered"},
@@ -77,6 +81,21 @@ func TestCommands(t *testing.T) {
 	} {
 		if got := tc.w.Commands(tc.src, 2, 2); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: Commands = %+v, want %+v", tc.w.Name, got, tc.want)
+		}
+	}
+}
+
+// TestChainOutput: the chain's downstream message is a function of the upstream one alone, so a
+// re-processed duplicate emits the same message; only the chain emits one.
+func TestChainOutput(t *testing.T) {
+	got := Output("order-3", 30)
+	want := Command{ID: "ship-order-3", Key: "order-3", Amount: 30, Seq: 1, Kind: "ShipmentRequested"}
+	if got != want || Output("order-3", 30) != got {
+		t.Errorf("Output = %+v, want %+v every time", got, want)
+	}
+	for _, w := range All() {
+		if (w.Downstream != "") != (w.Name == "chain") {
+			t.Errorf("%s: Downstream %q", w.Name, w.Downstream)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +127,7 @@ func (s *Schema) create(ctx context.Context, runID string, bare bool) error {
 		`CREATE TABLE ` + tab("run") + ` (run_id text NOT NULL, created timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO ` + tab("run") + ` (run_id) VALUES (` + literal(runID) + `)`,
 	}
+	stmts = slices.Insert(stmts, len(stmts)-2, chainTables(tab)...) // the chain workload's (chain.go), before the run table
 	if bare {
 		stmts = append(stmts[:2:2], stmts[len(stmts)-2:]...)
 	}
