@@ -22,10 +22,10 @@ import (
 // in the sample.
 var natsChanged = []string{fault.LostConfirm, fault.CrashRelay, fault.CrashConsumer, fault.LostAck, fault.PartitionBroker, fault.BrokerDown, fault.ConcurrentConsumers}
 
-// natsSample is the NATS cells the property tests run: every cell of the workloads orders and
-// prices under the faults NATS changes, and every stride-th of the other NATS cells; with
-// HARNESS_NATS_ALL=1, every NATS cell (scenarios.BrokerCells). The whole set is about as many
-// cells as RabbitMQ's, as slow as TestNothingUnexpected.
+// natsSample is the NATS cells the property tests run, in the order of scenarios.BrokerCells:
+// every stride-th cell of the workloads orders and prices under the faults NATS changes, and
+// every (4*stride)-th of the others; with HARNESS_NATS_ALL=1, every NATS cell. The whole set is
+// about as many cells as RabbitMQ's, and as slow as TestNothingUnexpected.
 func natsSample(stride int) []result.Cell {
 	all := scenarios.BrokerCells(history.BrokerNATS)
 	if os.Getenv("HARNESS_NATS_ALL") == "1" {
@@ -34,7 +34,7 @@ func natsSample(stride int) []result.Cell {
 	var out []result.Cell
 	for i, c := range all {
 		changed := slices.Contains(natsChanged, c.Fault) && (c.Workload == "orders" || c.Workload == "prices")
-		if changed || i%stride == 0 {
+		if changed && i%stride == 0 || i%(4*stride) == 0 {
 			out = append(out, c)
 		}
 	}
@@ -128,13 +128,26 @@ func TestNATSKnownBreaksAreFound(t *testing.T) {
 					if small.Broker != history.BrokerNATS {
 						t.Fatalf("shrunk onto broker %q", small.Broker)
 					}
-					if len(small.Commands) > smallest(c) || len(small.Faults) > 1 {
+					if len(small.Commands) > natsSmallest(c) || len(small.Faults) > 1 {
 						t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(small.Commands), len(small.Faults), small)
 					}
 				})
 			}
 		}
 	})
+}
+
+// natsSmallest is how many commands a NATS cell's smallest counterexample needs. Where a fault
+// closes a consumer's connection at its ack (lost-ack, and a cut or an outage at amqp.ack), the
+// delivery it acked is applied already, and a consumer that skips repeats skips its redelivery:
+// the stale one is a second, prefetched delivery the closed connection also left unacknowledged,
+// which comes back after the ack wait behind a third, newer one. Three commands, then.
+func natsSmallest(c result.Cell) int {
+	switch c.Fault {
+	case fault.LostAck, fault.PartitionBroker, fault.BrokerDown, fault.ConcurrentConsumers:
+		return max(3, smallest(c))
+	}
+	return smallest(c)
 }
 
 // TestNATSClaims: what the broker changes, cell by cell, as the catalogue states it and as the
