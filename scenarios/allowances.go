@@ -67,7 +67,7 @@ func RelayLostOnWireScenario(c result.Cell) (sc history.Scenario, ok bool) {
 // by its version): after a relay batch out of order it keeps the older event it applied last. A
 // consumer that applies every copy takes the batch's second copy of the later event last.
 func skipsRepeats(consumer string) bool {
-	return slices.Contains([]string{"inbox", "inbox-racy", "idempotency-key", "versioned"}, consumer)
+	return slices.Contains([]string{"inbox", "inbox-racy", "idempotency-key", "versioned", "dedup-window"}, consumer)
 }
 
 // competeRun is a run that shows a rare mechanism of competing consumers (competeLines): a seed

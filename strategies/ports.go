@@ -94,6 +94,15 @@ type Tx interface {
 	RecordProcessed(ctx context.Context, consumer, msgID string) error
 	// Processed reports whether the processed log holds (consumer, message id).
 	Processed(ctx context.Context, consumer, msgID string) (bool, error)
+	// WindowForget deletes the consumer's dedup-window records seen before before (the
+	// garbage collection of a dedup window's message store) and returns how many it deleted.
+	// A record another transaction is inserting or deleting is waited for, as any row lock.
+	WindowForget(ctx context.Context, consumer string, before time.Time) (int, error)
+	// WindowInsert records (consumer, message id) seen at at in the dedup window's store, under
+	// a unique key on the pair: while a record of the pair is there (committed, or this
+	// transaction's own), the insert fails with ErrDuplicateKey; a concurrent one waits for the
+	// first transaction to commit or abort, as InboxInsert does.
+	WindowInsert(ctx context.Context, consumer, msgID string, at time.Time) error
 
 	// BufferPut puts m into the send buffer at time at (the producer's clock): an outbox row
 	// stamped at, under a unique key on m's id. The buffer holds an id while its row is

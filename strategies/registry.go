@@ -40,6 +40,7 @@ var (
 		func() Consumer { return RedeliveredFlag{} },
 		func() Consumer { return Versioned{} },
 		func() Consumer { return IdempotencyKey{} },
+		func() Consumer { return DedupWindow{} },
 	}
 )
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/deliveryharness/harness/reports"
+	"github.com/deliveryharness/harness/scenarios"
 )
 
 // The catalogue names are a contract: the CLI, the reports and outside checks use them.
 var (
 	catalogueProducers  = []string{"double-write", "publish-first", "outbox", "log-tailing"}
-	catalogueConsumers  = []string{"naive", "ack-first", "inbox", "inbox-racy", "natural", "redelivered-flag", "versioned", "idempotency-key"}
-	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers"}
+	catalogueConsumers  = []string{"naive", "ack-first", "inbox", "inbox-racy", "natural", "redelivered-flag", "versioned", "idempotency-key", "dedup-window"}
+	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery"}
 	catalogueWorkloads  = []string{"orders", "credits", "prices", "emails"}
 	catalogueInvariants = []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
 )
@@ -278,7 +280,7 @@ func TestDefaultRun(t *testing.T) {
 	t.Chdir(t.TempDir())
 	r := simulate(t)
 	requireCode(t, r, exitOK, nil)
-	if !strings.Contains(r.stdout, "1856 cells x 100 seeds on the simulator") {
+	if !strings.Contains(r.stdout, fmt.Sprintf("%d cells x 100 seeds on the simulator", len(scenarios.Cells()))) {
 		t.Errorf("no summary line:\n%s", clip(r.stdout))
 	}
 	for _, f := range []string{"matrix.txt", "matrix.md", "matrix.html", "matrix.json"} {

@@ -31,6 +31,7 @@ type db struct {
 	buffer     bufferState     // the dedup-buffer producer's send buffer (buffer.go)
 	values     map[string]int64
 	versions   map[string]int64 // per-key version of versioned effects
+	window     map[string]int64 // the dedup window's records: key -> seen at, in ms (window.go); made at the first commit
 	cursors    map[string]int64 // relay name -> the last outbox id it published (its durable cursor)
 	fence                       // transaction ids and fenced relays' positions (fence.go)
 
@@ -93,6 +94,7 @@ type tx struct {
 	idem      []string
 	values    map[string]int64
 	versions  map[string]int64
+	win       windowWrites     // the dedup window's records it forgot and inserted (window.go)
 	cursors   map[string]int64 // relay cursors written, made on the first write
 	chain     *chainWrites     // writes to the chain workload's downstream tables (chain.go)
 	xid       uint64           // the transaction id, assigned at the first write (0: none yet)
@@ -477,6 +479,7 @@ func (t *tx) apply() {
 	for _, k := range sortedKeys(t.values) {
 		d.values[k] = t.values[k]
 	}
+	t.applyWindow()
 	for _, k := range sortedKeys(t.cursors) {
 		d.cursors[k] = t.cursors[k]
 	}

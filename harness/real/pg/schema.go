@@ -124,6 +124,7 @@ func (s *Schema) create(ctx context.Context, runID string, bare bool) error {
 		`CREATE TABLE ` + tab("versions") + ` (key text PRIMARY KEY, version bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("relay_cursors") + ` (relay text PRIMARY KEY, last_id bigint NOT NULL)`,
 		`CREATE TABLE ` + tab("relay_positions") + ` (relay text PRIMARY KEY, last_xid xid8 NOT NULL, last_id bigint NOT NULL)`,
+		windowTable(s.Name),
 		`CREATE TABLE ` + tab("run") + ` (run_id text NOT NULL, created timestamptz NOT NULL DEFAULT now())`,
 		`INSERT INTO ` + tab("run") + ` (run_id) VALUES (` + literal(runID) + `)`,
 	}
