@@ -28,6 +28,9 @@ func TestFidelity(t *testing.T) {
 			if n.Scenario.Producer == (strategies.LogTailing{}).Name() {
 				realtest.RequireLogicalWAL(t, inf)
 			}
+			if n.Scenario.BrokerOf() == history.BrokerNATS {
+				realtest.RequireNATS(t) // the scenario's broker
+			}
 			simOut, err := scenarios.RunScenario(context.Background(), simB, n.Scenario)
 			if err != nil {
 				t.Fatalf("sim: %v", err)
