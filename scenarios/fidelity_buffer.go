@@ -42,5 +42,13 @@ func bufferNamed() []Named {
 		named("inbox absorbs the buffer's relay's second publish", nil,
 			"dedup-buffer", "inbox", workload.Orders.Name, fault.CrashRelay, orders(1),
 			at(fault.CrashRelay, "relay", strategies.PointRelayAfterPublish)),
+		// On NATS the stream's duplicate window (strategies.Window) sits after the buffer's relay:
+		// it drops the relay's republish within the window, and not one past it.
+		onNATS(named("on NATS the duplicate window drops the buffer's relay's republish", nil,
+			"dedup-buffer", "naive", workload.Orders.Name, fault.CrashRelay, orders(1),
+			at(fault.CrashRelay, "relay", strategies.PointRelayAfterPublish))),
+		onNATS(named("on NATS the buffer's relay back after the window publishes again, and naive pays twice", dup,
+			"dedup-buffer", "naive", workload.Orders.Name, fault.LateRedelivery, orders(1),
+			at(fault.LateRedelivery, "relay", strategies.PointRelayAfterPublish))),
 	}
 }
