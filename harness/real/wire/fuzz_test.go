@@ -29,12 +29,12 @@ func FuzzFlow(f *testing.F) {
 	up := cat(amqpHeader, amqpPublish(1), amqpContent(1, 5, "m1"), amqpBody(1, "hello"), amqpAck(2, 1, true), amqpReject(2, 2))
 	down := cat(amqpOther(0, 10, 10), amqpAck(1, 1, false), amqpDeliver(2, 1, true), amqpContent(2, 3, "d1"), amqpBody(2, "one"), amqpHeartbeat())
 	pg := cat([]byte("N"), pgStartup(), pgComplete("COMMIT"), pgReady('I'), pgMsg('D', []byte("row")), pgReady('T'))
-	for _, seed := range [][]byte{up, down, pg, []byte("S\x16\x03"), {0, 0, 0, 8, 4, 210, 22, 47}, amqpContent(1, 9, "")} {
+	for _, seed := range [][]byte{up, down, pg, natsUp, natsDown, []byte("S\x16\x03"), {0, 0, 0, 8, 4, 210, 22, 47}, amqpContent(1, 9, "")} {
 		f.Add(seed, uint16(3), uint16(11), []byte{0, 2, 3, 5})
 	}
 	f.Fuzz(func(t *testing.T, in []byte, cut1, cut2 uint16, acts []byte) {
 		chunks := cut(in, int(cut1), int(cut2))
-		for _, proto := range []Proto{Postgres, AMQP, Raw} {
+		for _, proto := range []Proto{Postgres, AMQP, NATS, Raw} {
 			for _, d := range []dir{dirUnknown, dirUp, dirDown} { // unknown: from the first byte
 				out := feedAll(&flow{proto: proto, fresh: true, dir: d}, chunks, &actionHook{})
 				if !bytes.Equal(out, in) {
