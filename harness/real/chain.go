@@ -11,6 +11,7 @@ package real
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,4 +208,27 @@ func (s *countedSub) Ack(ctx context.Context, tag uint64) error {
 func (s *countedSub) Nack(ctx context.Context, tag uint64, requeue bool) error {
 	defer s.n.Add(-1)
 	return s.Subscription.Nack(ctx, tag, requeue)
+}
+
+// reapRunQueues is Clean's pg.QueueReaper on the broker at url: a dead run's queue and, for a
+// chain run, its second queue; it returns the names of those it found, joined by ", ".
+func reapRunQueues(url string) pg.QueueReaper {
+	return func(ctx context.Context, runID string, dryRun bool) (string, error) {
+		var names []string
+		for _, id := range []string{runID, runID + ChainQueueSuffix} {
+			q := amqp.QueueOf(url, id)
+			exists, err := q.Exists(ctx)
+			if err == nil && exists && !dryRun {
+				err = q.Delete(ctx)
+			}
+			_ = q.Close()
+			if err != nil {
+				return strings.Join(names, ", "), err
+			}
+			if exists {
+				names = append(names, q.Name)
+			}
+		}
+		return strings.Join(names, ", "), nil
+	}
 }

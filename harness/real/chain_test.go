@@ -12,6 +12,7 @@ import (
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/containers"
+	"github.com/deliveryharness/harness/harness/real/pg"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
@@ -144,4 +145,39 @@ func TestChainCatalogueOnReal(t *testing.T) {
 		}
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
+}
+
+// TestCleanTakesAChainRunsQueue: after a chain run that was killed (its schema left with its
+// liveness lock free), Clean removes its second queue with the first.
+func TestCleanTakesAChainRunsQueue(t *testing.T) {
+	inf := containers.Require(t)
+	ctx := context.Background()
+	runID := real.NewRunID()
+	schema, err := pg.CreateSchema(ctx, inf.PostgresURL, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queues []*amqp.Queue
+	for _, id := range []string{runID, runID + real.ChainQueueSuffix} {
+		q, err := amqp.DeclareQueue(ctx, inf.AMQPURL, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Delete(context.Background()); _ = q.Close() })
+		queues = append(queues, q)
+	}
+	schema.Close() // the run's process is gone
+	rep, err := real.Clean(ctx, inf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := amqp.QueueName(runID) + ", " + amqp.QueueName(runID+real.ChainQueueSuffix)
+	if !slices.ContainsFunc(rep.Dropped, func(l real.Leftover) bool { return l.Kind == "queue" && l.Name == want }) {
+		t.Errorf("dropped %v, want the queues %s", rep.Dropped, want)
+	}
+	for _, q := range queues {
+		if exists, err := q.Exists(ctx); err != nil || exists {
+			t.Errorf("%s: exists %v, %v", q.Name, exists, err)
+		}
+	}
 }

@@ -19,7 +19,6 @@ package real
 import (
 	"context"
 
-	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/pg"
 )
 
@@ -38,18 +37,7 @@ type Leftover = pg.Leftover
 func Clean(ctx context.Context, inf Infra, dryRun bool) (CleanReport, error) {
 	var queue pg.QueueReaper
 	if inf.AMQPURL != "" {
-		queue = func(ctx context.Context, runID string, dryRun bool) (string, error) {
-			q := amqp.QueueOf(inf.AMQPURL, runID)
-			exists, err := q.Exists(ctx)
-			if err == nil && exists && !dryRun {
-				err = q.Delete(ctx)
-			}
-			_ = q.Close()
-			if err != nil || !exists {
-				return "", err
-			}
-			return q.Name, nil
-		}
+		queue = reapRunQueues(inf.AMQPURL) // the run's queue and a chain run's second (chain.go)
 	}
 	return cleanWithStreams(ctx, inf, dryRun, queue) // and the NATS streams (nats_orphans.go)
 }
