@@ -20,8 +20,8 @@ var (
 	catalogueProducers  = []string{"double-write", "publish-first", "outbox", "log-tailing"}
 	catalogueConsumers  = []string{"naive", "ack-first", "inbox", "inbox-racy", "natural", "redelivered-flag", "versioned", "idempotency-key", "dedup-window"}
 	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery"}
-	catalogueWorkloads  = []string{"orders", "credits", "prices", "emails"}
-	catalogueInvariants = []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance"}
+	catalogueWorkloads  = []string{"orders", "credits", "prices", "emails", "chain"}
+	catalogueInvariants = []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance", "no-ghost-message", "same-output"}
 )
 
 // invocation is what one run of the CLI produced: its exit code and its output.
