@@ -72,7 +72,7 @@ func producerLinesOn(c result.Cell, lim Limits) (lines []producerLine, notes []s
 		case outage+natsRetrySlack >= window:
 			kept = append(kept, producerLine{dupEvent, fmt.Sprintf("%s; on NATS the outages these limits draw (%d faults of up to %d ms) can hold the copy past the stream's duplicate window of %s", line.why, lim.MaxFaults, lim.MaxDuration, strategies.Window)})
 		default:
-			notes = append(notes, fmt.Sprintf("absorbed on NATS: %s, but within %s of the first store (the bound of %d faults of at most %d ms a schedule, Limits), so the stream's duplicate window drops the copy (Nats-Msg-Id)", line.why, strategies.Window, lim.MaxFaults, lim.MaxDuration))
+			notes = append(notes, fmt.Sprintf("absorbed on NATS, where RabbitMQ stores the copy (%s): the copy comes within %s of the first store (at most %d faults of up to %d ms a schedule, Limits), and the stream's duplicate window drops it by its Nats-Msg-Id", line.why, strategies.Window, lim.MaxFaults, lim.MaxDuration))
 		}
 	}
 	return kept, notes
