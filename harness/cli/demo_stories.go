@@ -205,6 +205,47 @@ func stories() []story {
 			},
 			moral: "Idempotent says what a repeat does; only a version says which change is the latest.",
 		},
+		{
+			name:  "dedup-window",
+			title: "a duplicate that slips through after the dedup window",
+			intro: "Keeping every message id for ever is a table that only grows, so message stores forget: " +
+				"MassTransit's inbox keeps an id 30 minutes, NServiceBus's outbox 7 days. Here the payment " +
+				"service remembers an id for one second (strategies.Window). The order service publishes through an " +
+				"outbox relay, and in each act the relay dies after publishing OrderPlaced, before marking it: " +
+				"when it comes back, it publishes the order again. What matters is when it comes back.",
+			acts: []act{
+				{
+					title: "outbox, dedup window: the copy inside the window",
+					named: "the dedup window absorbs the relay's second publish inside the window",
+					tell: "The payment service forgets the ids it saw more than a second ago, records the message " +
+						"id with the time under a unique key in the payment's transaction, charges, commits, acks. We " +
+						"kill the relay after its publish; it is back 30 ms later.",
+					watch: "the relay publishes order-1 again; the window still holds its id, the insert fails on " +
+						"the key, and the service rolls back and acks without charging.",
+					lesson: "Inside the window, a dedup window is an inbox: the copy is recognised and refused.",
+				},
+				{
+					title: "outbox, dedup window: the copy after the window",
+					named: "the dedup window pays twice when the relay republishes after the window",
+					tell: "Same kill, but the relay is back only two seconds later (late-redelivery): on the " +
+						"simulator logical time jumps, on real servers it really waits.",
+					watch: "the second copy arrives after the window: the service has forgotten order-1's id, " +
+						"records it afresh and charges again.",
+					breaks: []invariants.Name{invariants.NoDuplicateEffect},
+					lesson: "A dedup window is a bet that no copy comes later than the window. A relay down for " +
+						"longer, a message parked and replayed, a backup restored: the copy comes late, and it is paid.",
+				},
+				{
+					title: "outbox, inbox: the same late copy",
+					named: "the inbox absorbs the relay's republish after the window",
+					tell:  "Same late republish, with an inbox that never forgets.",
+					watch: "the copy arrives two seconds late; the inbox check says \"seen\", and nothing is charged.",
+					lesson: "Size the window past the longest a copy can take to come back (the relay's downtime, " +
+						"the broker's redelivery, a replay), or keep the ids for as long as the messages can come back.",
+				},
+			},
+			moral: "A dedup window holds only for the copies that come back inside it.",
+		},
 	}
 }
 

@@ -39,6 +39,11 @@ var demoActs = map[string][]struct{ pairing, verdict, detail string }{
 		{"double-write/natural", "verdict: converges broken", "sku-1 price 101 from price-1, expected 102 from price-2"},
 		{"double-write/versioned", "verdict: nothing broken: sku-1 ends at price 102", ""},
 	},
+	"dedup-window": {
+		{"outbox/dedup-window", "verdict: nothing broken: order-1 paid once", ""},
+		{"outbox/dedup-window", "verdict: no-duplicate-effect broken", "order-1 paid 2 times"},
+		{"outbox/inbox", "verdict: nothing broken: order-1 paid once", ""},
+	},
 }
 
 // flat joins text's words with single spaces, so that wrapped narration compares with its source.
@@ -404,7 +409,7 @@ func TestDemoReal(t *testing.T) {
 	// The CLI discovers the servers itself: point it at the ones found here (containers included).
 	t.Setenv(infra.EnvPostgresURL, inf.PostgresURL)
 	t.Setenv(infra.EnvAMQPURL, inf.AMQPURL)
-	for _, name := range []string{"payment-charged-twice", "lost-order", "second-email", "stale-price"} {
+	for _, name := range []string{"payment-charged-twice", "lost-order", "second-email", "stale-price", "dedup-window"} {
 		t.Run(name, func(t *testing.T) {
 			a := []string{"demo", name, "--backend", "real"}
 			r := simulate(t, a...)

@@ -2,10 +2,12 @@ package record
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/strategies"
 )
 
 // The dedup window's store (strategies.Tx's WindowForget and WindowInsert), recorded as inbox
@@ -31,11 +33,22 @@ func (t *recTx) recordForget(n int, err error) {
 
 func (t *recTx) WindowInsert(ctx context.Context, consumer, msgID string, at time.Time) error {
 	err := t.inner.WindowInsert(ctx, consumer, msgID, at)
-	t.touch(msgID)
-	d := "dedup window"
-	if err != nil {
-		d = detail(err)
-	}
-	t.r.add(history.OpInbox, msgID, "", outcome(err), d)
+	t.recordWindowInsert(msgID, err)
 	return err
+}
+
+// recordWindowInsert records an insert into the window; one refused on the key is the window
+// recognising a copy, the inbox's defence (history.GuardInbox).
+//
+//go:noinline
+func (t *recTx) recordWindowInsert(msgID string, err error) {
+	t.touch(msgID)
+	e := history.Event{Op: history.OpInbox, Outcome: outcome(err), Msg: msgID, Detail: "dedup window"}
+	if err != nil {
+		e.Detail = detail(err)
+	}
+	if errors.Is(err, strategies.ErrDuplicateKey) {
+		e.Detail, e.Guard = "seen within the window: "+e.Detail, history.GuardInbox
+	}
+	t.r.addEvent(e)
 }

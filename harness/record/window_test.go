@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -40,7 +41,7 @@ func TestWindow(t *testing.T) {
 	}{
 		{"forgets one, refuses the copy", &port{}, []string{
 			"p inbox -> ok (dedup window: forgot 1 id(s) seen before the window)",
-			"p inbox m-1 -> fail (insert: strategies: duplicate key)",
+			"p inbox m-1 -> fail (seen within the window: insert: strategies: duplicate key)",
 			"p rollback m-1 -> ok"}},
 		{"forgets nothing, records the id", &forgetNothing{}, []string{
 			"p inbox m-1 -> ok (dedup window)",
@@ -55,6 +56,11 @@ func TestWindow(t *testing.T) {
 			_ = tx.Rollback(ctx)
 			if got, want := strings.Join(l.lines(), "\n"), strings.Join(tc.want, "\n"); got != want {
 				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+			for _, e := range l.events {
+				if refused := e.Outcome == history.Fail && e.Op == history.OpInbox; refused != (e.Guard == history.GuardInbox) {
+					t.Errorf("%s: guard %q", e, e.Guard)
+				}
 			}
 		})
 	}
