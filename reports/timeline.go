@@ -236,6 +236,10 @@ const (
 	MarkLost      MarkKind = "lost"      // the commit of a message whose effect never came
 	MarkPhantom   MarkKind = "phantom"   // an effect of a transaction that never committed
 	MarkGuard     MarkKind = "guard"     // a defence recognised a copy and turned it away
+	// The chain workload's (chain_marks.go): a downstream message emitted for an effect that did
+	// not commit, and each different message emitted for one upstream message.
+	MarkGhost  MarkKind = "ghost"
+	MarkOutput MarkKind = "output"
 )
 
 // Mark is one thing a timeline line shows.
@@ -249,7 +253,7 @@ type Mark struct {
 // Violation reports whether m is part of a violation: a mark the marker after "<==" names.
 func (m Mark) Violation() bool {
 	switch m.Kind {
-	case MarkEffect, MarkDuplicate, MarkLost, MarkPhantom:
+	case MarkEffect, MarkDuplicate, MarkLost, MarkPhantom, MarkGhost, MarkOutput:
 		return true
 	}
 	return false
@@ -278,6 +282,8 @@ func (m Mark) text(lineMsg string) string {
 		return markLost
 	case MarkPhantom:
 		return markPhantom
+	case MarkGhost, MarkOutput:
+		return chainMarkText(m)
 	}
 	return ""
 }
@@ -459,6 +465,9 @@ func markEffects(events []history.Event, vs []invariants.Violation) map[int][]Ma
 					add(i, Mark{Kind: MarkPhantom, Msg: id})
 				}
 			}
+		}
+		for _, m := range chainMarks(events, v) { // chain_marks.go
+			add(m.i, m.mark)
 		}
 	}
 	return marks
