@@ -13,10 +13,10 @@ import "github.com/deliveryharness/harness/harness/fault"
 //   - A producer that keeps every event in the outbox (the relays, the log tailer, the event
 //     store) loses nothing to it: whatever was published before the binding committed before the
 //     replay read it, and whatever commits after the replay's last read is published after the
-//     binding. But a row published after the binding comes twice, once replayed and once live,
-//     and the row at the binding itself always does: a producer-side copy, not flagged
-//     redelivered (dupEvent), which only a consumer that de-duplicates by message id or by its
-//     effect's key absorbs.
+//     binding. But a row that the replay read and that is published after the binding comes
+//     twice, once replayed and once live, and the row at the binding itself always does: a
+//     producer-side copy, not flagged redelivered (dupEvent), which only a consumer that
+//     de-duplicates by message id or by its effect's key absorbs.
 //   - A producer that keeps no outbox (double-write, publish-first) has nothing to replay: the
 //     events published before the binding are lost to the new subscriber (lostEvent), as the
 //     seed warns of a service whose write and publish are coupled. The generator's Nth is at

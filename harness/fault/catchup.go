@@ -30,8 +30,8 @@ const replayTag = uint64(1) << 63
 // no row after the last one it hands out the live subscription's deliveries. Rows that commit
 // after that read are published after the queue was bound, so the live queue brings them.
 //
-// A row in the outbox that is published after the binding comes twice: from the replay and from
-// the live queue. Nothing here tells the two apart; the consumer strategy must (an inbox, a
+// A row that the replay read and that is published after the binding comes twice: from the
+// replay and from the live queue. Nothing here tells the two apart; the consumer strategy must (an inbox, a
 // natural key), or it applies the event twice.
 //
 // Ack of a replayed row moves nothing on the broker; Nack with requeue hands it out again next.
