@@ -28,6 +28,14 @@ import "github.com/deliveryharness/harness/harness/fault"
 //   - an external effect (emails): the email goes out before the record commits, so a crash,
 //     a cut COMMIT or a slow gateway resends it, as for the inbox (externalTable).
 //
+// Those claims are the simulator's timing, where a client's COMMIT and confirm timeouts are 50 ms.
+// On real servers they are 1 s (worker.DefaultTimeouts), as long as the window: a consumer whose
+// COMMIT reply never comes hands the delivery back a second later (ambiguous-commit), and a relay
+// that misses a confirm publishes again a second later (lost-confirm); those copies come after
+// the window, and runs on real servers show the duplicate. A window must outlast every timeout and
+// retry between a first copy and the last (seed 004's warning); these cells differ on real
+// servers until it does.
+//
 // late-redelivery holds a copy back past the window: the relay or a consumer dies at one of its
 // fault points and is back only fault.LateBy (2 s) later.
 //   - Relays (outbox, log-tailing) that die between publishing and marking (or advancing the
