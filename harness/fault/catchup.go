@@ -17,6 +17,10 @@ import (
 // queue is bound (Proc "broker"; Msgs: the messages published before, which it never gets).
 const SubscribeEvent = "subscribe"
 
+// ReplayEvent is the operation of the history event a backend notes for each outbox row the new
+// subscriber's feed hands out from its replay (Proc: the consumer; Msg: the row's message).
+const ReplayEvent = "replay"
+
 // CatchUpBatch is how many outbox rows one replay read takes.
 const CatchUpBatch = 100
 
@@ -36,17 +40,21 @@ const replayTag = uint64(1) << 63
 //
 // Ack of a replayed row moves nothing on the broker; Nack with requeue hands it out again next.
 // The replay's position lives in the process: a new incarnation replays from the start.
-func CatchUp(live strategies.Subscription, store strategies.Store) strategies.Subscription {
-	return &catchUp{live: live, store: store}
+//
+// replayed, when set, is told each row as it is handed out: the backend notes a ReplayEvent, so
+// that a timeline tells a replayed copy from a live one.
+func CatchUp(live strategies.Subscription, store strategies.Store, replayed func(strategies.OutboxRow)) strategies.Subscription {
+	return &catchUp{live: live, store: store, replayed: replayed}
 }
 
 type catchUp struct {
-	live    strategies.Subscription
-	store   strategies.Store
-	after   int64 // the last outbox id read
-	pending []strategies.OutboxRow
-	out     map[uint64]strategies.Message // replayed rows handed out and not yet acked, by tag
-	done    bool                          // a read found nothing more: the live queue's turn
+	live     strategies.Subscription
+	store    strategies.Store
+	after    int64 // the last outbox id read
+	pending  []strategies.OutboxRow
+	out      map[uint64]strategies.Message // replayed rows handed out and not yet acked, by tag
+	done     bool                          // a read found nothing more: the live queue's turn
+	replayed func(strategies.OutboxRow)
 }
 
 func (c *catchUp) Next(ctx context.Context) (strategies.Delivery, error) {
@@ -70,6 +78,9 @@ func (c *catchUp) Next(ctx context.Context) (strategies.Delivery, error) {
 		c.out = map[uint64]strategies.Message{}
 	}
 	c.out[tag] = r.Msg
+	if c.replayed != nil {
+		c.replayed(r)
+	}
 	return strategies.Delivery{Msg: r.Msg, Tag: tag}, nil
 }
 

@@ -81,7 +81,8 @@ func TestCatchUpReplaysThenGoesLive(t *testing.T) {
 	}
 	st.rows[0].Msg.ID, st.rows[CatchUpBatch].Msg.ID = "first", "last"
 	live := &liveSub{ds: []strategies.Delivery{{Msg: strategies.Message{ID: "last"}, Tag: 1}, {Msg: strategies.Message{ID: "new"}, Tag: 2}}}
-	sub := CatchUp(live, st)
+	var noted []int64
+	sub := CatchUp(live, st, func(r strategies.OutboxRow) { noted = append(noted, r.ID) })
 
 	d, err := sub.Next(ctx)
 	if err != nil || d.Msg.ID != "first" || d.Redelivered {
@@ -118,6 +119,9 @@ func TestCatchUpReplaysThenGoesLive(t *testing.T) {
 	if !slices.Equal(live.acked, []uint64{1, 2}) || len(live.nackd) != 0 {
 		t.Errorf("the broker got acks %v and nacks %v; want only the live deliveries' acks [1 2]", live.acked, live.nackd)
 	}
+	if len(noted) != CatchUpBatch+3 || noted[0] != 1 || noted[1] != 1 || noted[len(noted)-1] != CatchUpBatch+2 {
+		t.Errorf("rows noted as replayed %v, want every row handed out from the replay, the one handed back twice", noted)
+	}
 	if st.reads != 3 {
 		t.Errorf("%d outbox reads, want 3 (a full batch, the rest, an empty one)", st.reads)
 	}
@@ -127,7 +131,7 @@ func TestCatchUpReplaysThenGoesLive(t *testing.T) {
 func TestCatchUpReadFails(t *testing.T) {
 	ctx := context.Background()
 	st := &outboxStore{rows: []strategies.OutboxRow{row(1, "a"), row(2, "b")}, fail: true}
-	sub := CatchUp(&liveSub{}, st)
+	sub := CatchUp(&liveSub{}, st, nil)
 	if _, err := sub.Next(ctx); !errors.Is(err, strategies.ErrConnection) {
 		t.Fatalf("Next with the database unreachable: %v, want ErrConnection", err)
 	}

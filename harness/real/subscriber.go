@@ -14,6 +14,7 @@ import (
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/worker"
+	"github.com/deliveryharness/harness/strategies"
 )
 
 // newSubscriber reports whether the run's consumers are a new subscriber that comes mid-run.
@@ -63,4 +64,13 @@ func (r *run) subscribeLate(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return true, r.bindSubscriber(ctx, "after the last publish: the schedule's publish never came")
+}
+
+// replayed is what the new subscriber's first consumer, named proc, notes for each outbox row
+// its catch-up feed hands out: a ReplayEvent, as on the simulator.
+func (w *workerRun) replayed(proc string) func(strategies.OutboxRow) {
+	return func(r strategies.OutboxRow) {
+		w.Add(history.Event{Time: w.Now(), Proc: proc, Op: fault.ReplayEvent, Msg: r.Msg.ID, Key: r.Msg.Key,
+			Detail: fmt.Sprintf("outbox row %d, replayed", r.ID)})
+	}
 }

@@ -110,7 +110,7 @@ func (w *workerRun) run(ctx context.Context) error {
 		// parent decides at the "reorder" gate.
 		var live strategies.Subscription = &gatedSubscription{inner: sub, w: w}
 		if c.CatchUp {
-			live = fault.CatchUp(live, env.store) // new-subscriber: the outbox's history first
+			live = fault.CatchUp(live, env.store, w.replayed(c.Name)) // new-subscriber: the outbox's history first
 		}
 		env.sub = fault.Reordering(record.Subscription(live, w, c.Name),
 			func(_ context.Context, d strategies.Delivery) bool {

@@ -44,7 +44,10 @@ func (w *world) feed(p *proc, live strategies.Subscription, st strategies.Store)
 	if w.sc.Fault != fault.NewSubscriber || p.name != fault.ConsumerName(1) {
 		return live
 	}
-	return fault.CatchUp(live, st)
+	return fault.CatchUp(live, st, func(r strategies.OutboxRow) {
+		w.noteEvent(history.Event{Proc: p.name, Op: fault.ReplayEvent, Msg: r.Msg.ID, Key: r.Msg.Key,
+			Detail: fmt.Sprintf("outbox row %d, replayed", r.ID)})
+	})
 }
 
 // bindQueue is new-subscriber's mechanism: the new subscriber's queue is bound as p's publish
