@@ -362,7 +362,7 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 			add(e.what, e.why)
 		}
 	}
-	cls, cnotes := consumerLinesOn(c)
+	cls, cnotes := consumerLinesOn(c, lim)
 	for _, cl := range cls {
 		add(cl.what, cl.why)
 	}
@@ -467,6 +467,13 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 		for _, name := range breaks[e][kind] {
 			if !set[name] {
 				allowShown(name, relayLostOnWire+", and "+what, relayLostOnWireShown(c))
+			}
+		}
+	}
+	for _, a := range natsAllowances(c, lim) { // catalogue_nats.go
+		for _, name := range breaks[a.what][kind] {
+			if !set[name] {
+				allowShown(name, a.why, a.shown)
 			}
 		}
 	}

@@ -204,15 +204,19 @@ func TestNATSMayBreakIsReachable(t *testing.T) {
 	b := harness.NewSim()
 	for _, tt := range []struct {
 		cell result.Cell
+		inv  invariants.Name
 		seed uint64
 	}{
-		{result.Cell{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.BrokerDown, Broker: history.BrokerNATS}, 7},
-		{result.Cell{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.PartitionBroker, Broker: history.BrokerNATS}, 405},
+		{result.Cell{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.BrokerDown, Broker: history.BrokerNATS}, invariants.NoLostEffect, 7},
+		{result.Cell{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.PartitionBroker, Broker: history.BrokerNATS}, invariants.NoLostEffect, 405},
+		// dedup-window's copy past its window, two redeliveries of one message later.
+		{result.Cell{Producer: "outbox", Consumer: "dedup-window", Workload: "orders", Fault: fault.CrashConsumer, Broker: history.BrokerNATS}, invariants.NoDuplicateEffect, 721},
+		{result.Cell{Producer: "outbox", Consumer: "dedup-window", Workload: "orders", Fault: fault.ConcurrentConsumers, Broker: history.BrokerNATS}, invariants.NoDuplicateEffect, 404},
 	} {
 		t.Run(tt.cell.String(), func(t *testing.T) {
 			exp := scenarios.Expected(tt.cell)
-			if !slices.Contains(exp.MayBreak, invariants.NoLostEffect) || !strings.Contains(exp.Reason(), fmt.Sprintf("seed %d", tt.seed)) {
-				t.Fatalf("the cell does not allow no-lost-effect citing seed %d: %s", tt.seed, exp.Reason())
+			if !slices.Contains(exp.MayBreak, tt.inv) || !strings.Contains(exp.Reason(), fmt.Sprintf("seed %d", tt.seed)) {
+				t.Fatalf("the cell does not allow %s citing seed %d: %s", tt.inv, tt.seed, exp.Reason())
 			}
 			sc, err := scenarios.FromSeed(tt.cell, tt.seed, scenarios.DefaultLimits)
 			if err != nil {
@@ -222,8 +226,8 @@ func TestNATSMayBreakIsReachable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Contains(invariants.Broken(out.Violations), invariants.NoLostEffect) {
-				t.Errorf("seed %d does not break no-lost-effect", tt.seed)
+			if !slices.Contains(invariants.Broken(out.Violations), tt.inv) {
+				t.Errorf("seed %d does not break %s", tt.seed, tt.inv)
 			}
 		})
 	}
