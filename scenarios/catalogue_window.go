@@ -31,8 +31,9 @@ import "github.com/deliveryharness/harness/harness/fault"
 // Those claims are the simulator's timing, where a client's COMMIT and confirm timeouts are 50 ms.
 // On real servers they are 1 s (worker.DefaultTimeouts), as long as the window: a consumer whose
 // COMMIT reply never comes hands the delivery back a second later (ambiguous-commit), and a relay
-// that misses a confirm publishes again a second later (lost-confirm); those copies come after
-// the window, and runs on real servers show the duplicate. A window must outlast every timeout and
+// that misses a confirm publishes again a second later (lost-confirm), and a real RabbitMQ restart
+// (broker-restart: stop_app, start_app) takes seconds, not the simulator's 300 ms; those copies come
+// after the window, and runs on real servers show the duplicate. A window must outlast every timeout and
 // retry between a first copy and the last (seed 004's warning); these cells differ on real
 // servers until it does.
 //
