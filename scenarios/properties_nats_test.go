@@ -128,7 +128,13 @@ func TestNATSKnownBreaksAreFound(t *testing.T) {
 					if small.Broker != history.BrokerNATS {
 						t.Fatalf("shrunk onto broker %q", small.Broker)
 					}
-					if len(small.Commands) > natsSmallest(c) || len(small.Faults) > 1 {
+					// dedup-window's copy past its window takes two faults on one message's
+					// deliveries (natsPastWindow); every other break takes one.
+					maxFaults := 1
+					if c.Consumer == "dedup-window" {
+						maxFaults = 2
+					}
+					if len(small.Commands) > natsSmallest(c) || len(small.Faults) > maxFaults {
 						t.Errorf("%s: %s shrank only to %d commands and %d faults: %+v", c, inv, len(small.Commands), len(small.Faults), small)
 					}
 				})
