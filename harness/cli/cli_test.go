@@ -19,7 +19,7 @@ import (
 var (
 	catalogueProducers  = []string{"double-write", "publish-first", "outbox", "log-tailing"}
 	catalogueConsumers  = []string{"naive", "ack-first", "inbox", "inbox-racy", "natural", "redelivered-flag", "versioned", "idempotency-key", "dedup-window"}
-	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery"}
+	catalogueFaults     = []string{"none", "crash-producer", "crash-relay", "crash-consumer", "ambiguous-commit", "lost-ack", "lost-confirm", "partition-broker", "partition-db", "broker-down", "concurrent-consumers", "latency", "reorder", "broker-restart", "concurrent-producers", "late-redelivery", "new-subscriber"}
 	catalogueWorkloads  = []string{"orders", "credits", "prices", "emails", "chain"}
 	catalogueInvariants = []string{"no-duplicate-effect", "no-lost-effect", "no-phantom-effect", "converges", "balance", "no-ghost-message", "same-output"}
 )

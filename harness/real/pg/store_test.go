@@ -207,7 +207,7 @@ func TestSchemaCreateAndDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"business", "effects", "inbox", "outbox", "processed", "relay_cursors", "run", "vals", "versions"}; !slices.Equal(tables, want) {
+	if want := []string{"business", "chain_outbox", "dedup_window", "effects", "inbox", "outbox", "processed", "relay_cursors", "relay_positions", "run", "send_buffer", "shipments", "vals", "versions"}; !slices.Equal(tables, want) {
 		t.Errorf("tables %v, want %v", tables, want)
 	}
 	if f := pgFinal(t, s); len(f.Committed)+len(f.Effects)+len(f.Values)+len(f.Outbox) != 0 {
