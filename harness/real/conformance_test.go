@@ -12,17 +12,29 @@ import (
 	"github.com/deliveryharness/harness/harness/real/amqp"
 	"github.com/deliveryharness/harness/harness/real/containers"
 	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/strategies"
 )
 
 // TestConformance runs the port-semantics suite on PostgreSQL and RabbitMQ: the same checks the
 // simulator passes, so that a verdict on one means the same on the other.
 func TestConformance(t *testing.T) {
 	inf := containers.Require(t)
-	conformance.Test(t, confBackend{inf: inf}, conformance.Features{RequeueKeepsPosition: true})
+	conformance.Test(t, confBackend{inf: inf, broker: rabbitQueue}, conformance.Features{RequeueKeepsPosition: true})
 }
 
-// confBackend runs each body as a goroutine with its own database pool and broker connections.
-type confBackend struct{ inf real.Infra }
+// confQueue is a check's own queue on one broker: a process's publisher and subscription on it,
+// and what is ready on it once every body has exited.
+type confQueue interface {
+	open(ctx context.Context, prefetch int) (strategies.Publisher, strategies.Subscription, func(), error)
+	ready(ctx context.Context) (int, error)
+}
+
+// confBackend runs each body as a goroutine with its own database pool and broker connections,
+// on a queue that broker makes for the check (and deletes when the test ends).
+type confBackend struct {
+	inf    real.Infra
+	broker func(ctx context.Context, t testing.TB, inf real.Infra, runID string) confQueue
+}
 
 func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformance.Body) history.Final {
 	t.Helper()
@@ -38,16 +50,7 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	q, err := amqp.DeclareQueue(ctx, b.inf.AMQPURL, runID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := q.Delete(context.Background()); err != nil {
-			t.Errorf("delete queue: %v", err)
-		}
-		_ = q.Close()
-	})
+	q := b.broker(ctx, t, b.inf, runID)
 	// The emails workload's effect goes to a mail gateway, outside the database.
 	var gw *real.Gateway
 	var mail pg.Mailer
@@ -64,22 +67,18 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub, err := amqp.NewPublisher(ctx, b.inf.AMQPURL, q.Name, 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sub, err := amqp.NewSubscription(ctx, b.inf.AMQPURL, q.Name, max(1, s.Prefetch), 50*time.Millisecond)
+		pub, sub, closeBroker, err := q.open(ctx, max(1, s.Prefetch))
 		if err != nil {
 			t.Fatal(err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// The body's return is its process's exit: channels close (the broker requeues what
-			// was not acknowledged) and connections go (open transactions roll back).
+			// The body's return is its process's exit: its connections close (what it held
+			// unacknowledged comes back: at the close on RabbitMQ, after the ack wait on NATS)
+			// and open transactions roll back.
 			defer store.Close()
-			defer pub.Close()
-			defer sub.Close()
+			defer closeBroker()
 			body(ctx, conformance.Env{Name: "body-" + string(rune('1'+i)), Store: store, Publisher: pub, Sub: sub, Clock: real.Clock{}})
 		}()
 	}
@@ -97,22 +96,63 @@ func (b confBackend) Run(t testing.TB, s conformance.Setup, bodies ...conformanc
 	if gw != nil {
 		final.Effects = gw.Effects()
 	}
-	// A closed channel's requeue reaches the queue shortly after Close returns.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		ready, err := q.Depth(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		final.Ready = ready
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-		again, err := q.Depth(ctx)
-		if err == nil && again == ready {
-			break
-		}
+	if final.Ready, err = q.ready(ctx); err != nil {
+		t.Fatal(err)
 	}
 	return final
+}
+
+// rabbitConf is a check's queue on RabbitMQ.
+type rabbitConf struct {
+	url string
+	q   *amqp.Queue
+}
+
+// rabbitQueue declares the check's queue on RabbitMQ.
+func rabbitQueue(ctx context.Context, t testing.TB, inf real.Infra, runID string) confQueue {
+	t.Helper()
+	q, err := amqp.DeclareQueue(ctx, inf.AMQPURL, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := q.Delete(context.Background()); err != nil {
+			t.Errorf("delete queue: %v", err)
+		}
+		_ = q.Close()
+	})
+	return rabbitConf{url: inf.AMQPURL, q: q}
+}
+
+func (r rabbitConf) open(ctx context.Context, prefetch int) (strategies.Publisher, strategies.Subscription, func(), error) {
+	pub, err := amqp.NewPublisher(ctx, r.url, r.q.Name, 2*time.Second)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sub, err := amqp.NewSubscription(ctx, r.url, r.q.Name, prefetch, 50*time.Millisecond)
+	if err != nil {
+		_ = pub.Close()
+		return nil, nil, nil, err
+	}
+	return pub, sub, func() { _ = sub.Close(); _ = pub.Close() }, nil
+}
+
+// ready waits for a closed channel's requeue, which reaches the queue shortly after Close
+// returns: the depth once two reads agree, or after 2 s.
+func (r rabbitConf) ready(ctx context.Context) (int, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ready, err := r.q.Depth(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if time.Now().After(deadline) {
+			return ready, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+		again, err := r.q.Depth(ctx)
+		if err == nil && again == ready {
+			return ready, nil
+		}
+	}
 }
