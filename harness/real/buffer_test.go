@@ -2,8 +2,6 @@ package real_test
 
 import (
 	"context"
-	"flag"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/scenarios/scenariotest"
 	"github.com/deliveryharness/harness/strategies"
-	"pgregory.net/rapid"
 )
 
 // bufferScenario is the fidelity scenario of the dedup-buffer producer with that name.
@@ -144,9 +141,6 @@ func TestBufferDropsTheRetriedPut(t *testing.T) {
 func TestBufferCatalogueOnReal(t *testing.T) {
 	inf := containers.Require(t)
 	b := real.NewBackend(inf)
-	old := flag.Lookup("rapid.checks").Value.String()
-	_ = flag.Set("rapid.checks", "2")
-	defer func() { _ = flag.Set("rapid.checks", old) }()
 	var cells []result.Cell
 	for _, f := range []string{fault.None, fault.CrashProducer, fault.CrashRelay, fault.AmbiguousCommit, fault.LostConfirm, fault.PartitionDB, fault.Latency} {
 		cells = append(cells, result.Cell{Producer: "dedup-buffer", Consumer: "inbox", Workload: "credits", Fault: f})
@@ -155,22 +149,6 @@ func TestBufferCatalogueOnReal(t *testing.T) {
 		cells = append(cells, result.Cell{Producer: "dedup-buffer", Consumer: "naive", Workload: "orders", Fault: f})
 	}
 	start := time.Now()
-	for _, c := range cells {
-		exp := scenarios.Expected(c)
-		t.Run(c.String(), func(t *testing.T) {
-			rapid.Check(t, func(rt *rapid.T) {
-				sc := scenariotest.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 2, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
-				out, err := scenarios.RunScenario(context.Background(), b, sc)
-				if err != nil {
-					rt.Fatalf("harness: %v", err)
-				}
-				for _, name := range invariants.Broken(out.Violations) {
-					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenariotest.Describe(out.History, out.Violations))
-					}
-				}
-			})
-		})
-	}
+	drawCells(t, inf, b, cells, 2, scenarios.Limits{MaxCommands: 3, MaxKeys: 2, MaxFaults: 1, MaxDuration: 300}, nil)
 	t.Logf("%d cells in %v", len(cells), time.Since(start).Round(time.Second))
 }

@@ -2,19 +2,16 @@ package real_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
-	"github.com/deliveryharness/harness/harness/real/realtest"
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
 	"github.com/deliveryharness/harness/scenarios/scenariotest"
-	"github.com/deliveryharness/harness/strategies"
 )
 
 // TestNewSubscriberOnReal: a sample of the new-subscriber cells on PostgreSQL and RabbitMQ, over
@@ -38,34 +35,11 @@ func TestNewSubscriberOnReal(t *testing.T) {
 	lim := scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}
 	for _, c := range cells {
 		c.Fault = fault.NewSubscriber
-		exp := scenarios.Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
-			if c.Producer == (strategies.LogTailing{}).Name() {
-				realtest.RequireLogicalWAL(t, inf)
-			}
-			found := map[invariants.Name]bool{}
-			for seed := uint64(1); seed <= seeds; seed++ {
-				sc, err := scenarios.FromSeed(c, seed, lim)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := scenarios.RunScenario(context.Background(), b, sc)
-				if err != nil {
-					t.Fatalf("seed %d: %v", seed, err)
-				}
-				for _, name := range invariants.Broken(out.Violations) {
-					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						t.Fatalf("seed %d broke %s, which the catalogue rules out:\n%s", seed, name, scenariotest.Describe(out.History, out.Violations))
-					}
-					found[name] = true
-				}
+			requireWALFor(t, inf, c)
+			runCellSeeds(t, b, c, seedRuns{seeds: seeds, lim: lim, each: func(t *testing.T, out scenarios.Outcome) {
 				checkSubscribedFirst(t, out.History)
-			}
-			for _, name := range exp.Breaks {
-				if !found[name] {
-					t.Errorf("%s not found within %d seeds on real servers (%s)", name, seeds, exp.Reason())
-				}
-			}
+			}})
 		})
 	}
 }

@@ -2,7 +2,6 @@ package real_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/deliveryharness/harness/harness"
@@ -14,7 +13,6 @@ import (
 	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
-	"github.com/deliveryharness/harness/scenarios/scenariotest"
 	"github.com/deliveryharness/harness/strategies"
 )
 
@@ -103,33 +101,9 @@ func TestPositionRelaysOnReal(t *testing.T) {
 	}
 	lim := scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}
 	for _, c := range cells {
-		exp := scenarios.Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
-			found := map[invariants.Name]uint64{}
-			for seed := uint64(1); seed <= seeds; seed++ {
-				sc, err := scenarios.FromSeed(c, seed, lim)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := scenarios.RunScenario(context.Background(), b, sc)
-				if err != nil {
-					t.Fatalf("seed %d: %v", seed, err)
-				}
-				for _, name := range invariants.Broken(out.Violations) {
-					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						t.Fatalf("seed %d broke %s, which the catalogue rules out:\n%s", seed, name, scenariotest.Describe(out.History, out.Violations))
-					}
-					if _, ok := found[name]; !ok {
-						found[name] = seed
-					}
-				}
-			}
-			for _, name := range exp.Breaks {
-				if _, ok := found[name]; !ok {
-					t.Errorf("%s not found within %d seeds on real servers (%s)", name, seeds, exp.Reason())
-				}
-			}
-			t.Logf("expected %v, found %v", exp.Breaks, found)
+			found := runCellSeeds(t, b, c, seedRuns{seeds: seeds, lim: lim})
+			t.Logf("expected %v, found %v", scenarios.Expected(c).Breaks, found)
 		})
 	}
 }

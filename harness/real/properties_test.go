@@ -1,23 +1,14 @@
 package real_test
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/real"
 	"github.com/deliveryharness/harness/harness/real/containers"
-	"github.com/deliveryharness/harness/harness/real/realtest"
-	"github.com/deliveryharness/harness/invariants"
 	"github.com/deliveryharness/harness/scenarios"
 	"github.com/deliveryharness/harness/scenarios/result"
-	"github.com/deliveryharness/harness/scenarios/scenariotest"
-	"github.com/deliveryharness/harness/strategies"
-	"pgregory.net/rapid"
 )
 
 // realDraws is how many rapid draws each cell gets on real servers (a run takes about a second).
@@ -28,30 +19,14 @@ const realDraws = 3
 func TestCatalogueHoldsOnReal(t *testing.T) {
 	inf := containers.Require(t)
 	b := real.NewBackend(inf)
-	old := flag.Lookup("rapid.checks").Value.String()
-	_ = flag.Set("rapid.checks", "3")
-	defer func() { _ = flag.Set("rapid.checks", old) }()
 	start := time.Now()
+	var cells []result.Cell
 	for _, w := range []string{"orders", "credits"} {
 		for _, f := range fault.Names() {
-			c := result.Cell{Producer: "outbox", Consumer: "inbox", Workload: w, Fault: f}
-			exp := scenarios.Expected(c)
-			t.Run(c.String(), func(t *testing.T) {
-				rapid.Check(t, func(rt *rapid.T) {
-					sc := scenariotest.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 2, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
-					out, err := scenarios.RunScenario(context.Background(), b, sc)
-					if err != nil {
-						rt.Fatalf("harness: %v", err)
-					}
-					for _, name := range invariants.Broken(out.Violations) {
-						if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-							rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenariotest.Describe(out.History, out.Violations))
-						}
-					}
-				})
-			})
+			cells = append(cells, result.Cell{Producer: "outbox", Consumer: "inbox", Workload: w, Fault: f})
 		}
 	}
+	drawCells(t, inf, b, cells, realDraws, scenarios.Limits{MaxCommands: 3, MaxKeys: 2, MaxFaults: 1, MaxDuration: 300}, nil)
 	t.Logf("%d cells x %d draws in %v", 2*len(fault.Names()), realDraws, time.Since(start).Round(time.Second))
 }
 
@@ -61,9 +36,6 @@ func TestCatalogueHoldsOnReal(t *testing.T) {
 func TestFixesHoldOnReal(t *testing.T) {
 	inf := containers.Require(t)
 	b := real.NewBackend(inf)
-	old := flag.Lookup("rapid.checks").Value.String()
-	_ = flag.Set("rapid.checks", fmt.Sprint(realDraws))
-	defer func() { _ = flag.Set("rapid.checks", old) }()
 	var cells []result.Cell
 	for _, f := range fault.Names() {
 		cells = append(cells, result.Cell{Producer: "log-tailing", Consumer: "inbox", Workload: "orders", Fault: f})
@@ -76,28 +48,11 @@ func TestFixesHoldOnReal(t *testing.T) {
 	}
 	start := time.Now()
 	for _, c := range cells {
-		exp := scenarios.Expected(c)
-		if len(exp.Breaks) > 0 {
+		if exp := scenarios.Expected(c); len(exp.Breaks) > 0 {
 			t.Fatalf("%s: the catalogue expects %v; this test is for cells that hold", c, exp.Breaks)
 		}
-		t.Run(c.String(), func(t *testing.T) {
-			if c.Producer == (strategies.LogTailing{}).Name() {
-				realtest.RequireLogicalWAL(t, inf)
-			}
-			rapid.Check(t, func(rt *rapid.T) {
-				sc := scenariotest.Scenarios(c, scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}).Draw(rt, "scenario")
-				out, err := scenarios.RunScenario(context.Background(), b, sc)
-				if err != nil {
-					rt.Fatalf("harness: %v", err)
-				}
-				for _, name := range invariants.Broken(out.Violations) {
-					if !slices.Contains(exp.MayBreak, name) {
-						rt.Fatalf("%s broke %s on real servers:\n%s", c, name, scenariotest.Describe(out.History, out.Violations))
-					}
-				}
-			})
-		})
 	}
+	drawCells(t, inf, b, cells, realDraws, scenarios.Limits{MaxCommands: 3, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}, nil)
 	t.Logf("%d cells x %d draws in %v", len(cells), realDraws, time.Since(start).Round(time.Second))
 }
 
@@ -123,35 +78,9 @@ func TestKnownBreaksFoundOnReal(t *testing.T) {
 	}
 	lim := scenarios.Limits{MaxCommands: 2, MaxKeys: 1, MaxFaults: 1, MaxDuration: 300}
 	for _, c := range cells {
-		exp := scenarios.Expected(c)
 		t.Run(c.String(), func(t *testing.T) {
-			if c.Producer == (strategies.LogTailing{}).Name() {
-				realtest.RequireLogicalWAL(t, inf)
-			}
-			found := map[invariants.Name]int{}
-			for seed := uint64(1); seed <= bound && len(found) < len(exp.Breaks); seed++ {
-				sc, err := scenarios.FromSeed(c, seed, lim)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := scenarios.RunScenario(context.Background(), b, sc)
-				if err != nil {
-					t.Fatalf("seed %d: %v", seed, err)
-				}
-				for _, name := range invariants.Broken(out.Violations) {
-					if !slices.Contains(exp.Breaks, name) && !slices.Contains(exp.MayBreak, name) {
-						t.Fatalf("seed %d broke %s, which the catalogue rules out:\n%s", seed, name, scenariotest.Describe(out.History, out.Violations))
-					}
-					if _, ok := found[name]; !ok {
-						found[name] = int(seed)
-					}
-				}
-			}
-			for _, name := range exp.Breaks {
-				if _, ok := found[name]; !ok {
-					t.Errorf("%s not found within %d seeds on real servers (%s)", name, bound, exp.Reason())
-				}
-			}
+			requireWALFor(t, inf, c)
+			runCellSeeds(t, b, c, seedRuns{seeds: bound, lim: lim, untilFound: true})
 		})
 	}
 }
