@@ -470,13 +470,6 @@ func ExpectedWithin(c result.Cell, lim Limits) Expectation {
 			}
 		}
 	}
-	for _, a := range natsAllowances(c, lim) { // catalogue_nats.go
-		for _, name := range breaks[a.what][kind] {
-			if !set[name] {
-				allowShown(name, a.why, a.shown)
-			}
-		}
-	}
 	reasons = append(reasons, append(notes, cnotes...)...)
 	reasons = append(reasons, chainNotes(c, set)...) // catalogue_chain.go
 	var out Expectation

@@ -15,7 +15,7 @@ import (
 // of the tables above; ExpectedWithin asks here for a cell whose Broker is history.BrokerNATS.
 //
 // The stream's duplicate window. Every publish carries its message id as Nats-Msg-Id, and the
-// stream stores an id it has stored within strategies.Window (1 s, counted from the first store)
+// stream stores an id it has stored within strategies.Window (3 s, counted from the first store)
 // only once, confirming the repeat as a duplicate. So a producer-side copy published within the
 // window never reaches a consumer. Every producer's copy in producerTable is such a republish:
 //
@@ -108,49 +108,16 @@ func consumerLinesOn(c result.Cell, lim Limits) (lines []consumerLine, notes []s
 			lines = append(lines, consumerLine{l.what, why})
 		}
 	}
-	if c.Consumer == "dedup-window" && lim.MaxFaults >= 2 && slices.Contains(natsTwiceFaults, c.Fault) {
-		lines = append(lines, consumerLine{dupEffect, natsPastWindow(c.Fault)})
-	}
 	return lines, notes
 }
 
-// natsTwiceFaults are the faults whose two occurrences in one schedule (Limits.MaxFaults >= 2)
-// a draw readily puts on the same message's two deliveries: a lost ack. Under crash-consumer and
-// concurrent-consumers it takes a rarer draw (a crash, or a dropped connection, at the first
-// delivery and again at the redelivery), allowed where a run shows it (natsPastWindowShown):
-// double-write/dedup-window/credits/concurrent-consumers@nats showed none in 1,000 seeds.
-var natsTwiceFaults = []string{fault.LostAck}
-
-// natsPastWindow is why dedup-window applies a message twice on NATS: each consumer-side
-// redelivery waits out the ack wait, so two in a row bring the message back past the window.
-func natsPastWindow(kind string) string {
-	return fmt.Sprintf("on NATS each redelivery waits out the ack wait (%s): with a %s on the delivery dedup-window applied and another on the redelivery it skipped as seen, the third delivery comes more than %s after its record, which dedup-window has forgotten, and it applies the message again", natsAckWait, kind, strategies.Window)
-}
-
-// natsAllowance is a mechanism allowed on a NATS cell where a run shows it (ExpectedWithin).
-type natsAllowance struct {
-	what  effect
-	why   string
-	shown string
-}
-
-// natsAllowances are a NATS cell's allowances: dedup-window's copy past the window under the
-// faults where two in a row on one message are a rare draw, citing the run that shows it.
-func natsAllowances(c result.Cell, lim Limits) []natsAllowance {
-	shown, ok := natsPastWindowShown[c.Fault]
-	if !isNATS(c) || c.Consumer != "dedup-window" || lim.MaxFaults < 2 || !ok {
-		return nil
-	}
-	return []natsAllowance{{dupEffect, natsPastWindow(c.Fault), shown}}
-}
-
-// natsPastWindowShown cites, by fault, the run that shows dedup-window's copy past the window
-// where it is a rare draw (TestNATSMayBreakIsReachable replays them): the mechanism is the
-// consumer's alone, so one producer's run shows it for every producer.
-var natsPastWindowShown = map[string]string{
-	fault.CrashConsumer:       "outbox/dedup-window/orders/crash-consumer@nats, seed 721",
-	fault.ConcurrentConsumers: "outbox/dedup-window/orders/concurrent-consumers@nats, seed 404",
-}
+// Redeliveries inside the window. Each consumer-side redelivery on NATS waits out the ack wait,
+// so a message hit on its delivery and again on its redelivery (two lost acks, two crashes, two
+// dropped connections) comes back a third time about two ack waits (1 s) and a restart (30 ms)
+// after dedup-window stored its record. strategies.Window (3 s) outlasts that: within
+// DefaultLimits (at most 2 faults of up to 300 ms) the last copy comes at most about 1.6 s after
+// the record, and it fails on the key, as on RabbitMQ. It would take six redeliveries of one
+// message in a row (Limits.MaxFaults >= 6) to outlive the window; no line claims that.
 
 // phantomOvertakes is why a consumer that skips older events may lose a committed one to a
 // phantom (ExpectedWithin): on RabbitMQ the committed change is handed back behind the phantom;

@@ -39,5 +39,14 @@ func windowNamed() []Named {
 		named("the dedup window credits once after a lost ack, the redelivery inside the window", nil,
 			"outbox", "dedup-window", workload.Credits.Name, fault.LostAck, Commands(NewSeedSource(0), workload.Credits.Name, 2, 1),
 			history.Fault{Kind: fault.LostAck, Target: "consumer-1", Nth: 1}),
+		// The window outlasts the clients' own timeouts (1 s on real servers): the redelivery
+		// after a COMMIT whose reply never came, and the relay's retry after a lost confirm,
+		// arrive inside it on both backends.
+		named("the dedup window pays once after its COMMIT reply is lost, the redelivery inside the window", nil,
+			"outbox", "dedup-window", workload.Orders.Name, fault.AmbiguousCommit, orders(1),
+			history.Fault{Kind: fault.AmbiguousCommit, Target: "consumer-1", Nth: 1}),
+		named("the dedup window absorbs the relay's retry after a lost confirm, inside the window", nil,
+			"outbox", "dedup-window", workload.Orders.Name, fault.LostConfirm, orders(1),
+			history.Fault{Kind: fault.LostConfirm, Target: "relay", Nth: 1}),
 	}
 }

@@ -24,8 +24,8 @@ func (c *calls) WindowInsert(_ context.Context, consumer, msgID string, at time.
 // records the message at the clock's time, applies, commits and acks; a duplicate on the key is
 // rolled back and acknowledged, and any other failure handed back.
 func TestDedupWindowOrder(t *testing.T) {
-	if strategies.Window != time.Second {
-		t.Fatalf("Window is %s; the cases below are written for 1s", strategies.Window)
+	if strategies.Window != 3*time.Second {
+		t.Fatalf("Window is %s; the cases below are written for 3s", strategies.Window)
 	}
 	cases := []struct {
 		name string
@@ -33,13 +33,13 @@ func TestDedupWindowOrder(t *testing.T) {
 		want string
 	}{
 		{"first copy", nil,
-			"@consumer.after-receive begin forget(g, now-1s) window-insert(g, order-1, now+0s) apply @consumer.before-commit commit @consumer.after-effect ack"},
+			"@consumer.after-receive begin forget(g, now-3s) window-insert(g, order-1, now+0s) apply @consumer.before-commit commit @consumer.after-effect ack"},
 		{"copy inside the window", map[string]error{"window-insert": strategies.ErrDuplicateKey},
-			"@consumer.after-receive begin forget(g, now-1s) window-insert(g, order-1, now+0s) rollback ack"},
+			"@consumer.after-receive begin forget(g, now-3s) window-insert(g, order-1, now+0s) rollback ack"},
 		{"lock timeout on the key", map[string]error{"window-insert": strategies.ErrLockTimeout},
-			"@consumer.after-receive begin forget(g, now-1s) window-insert(g, order-1, now+0s) rollback sleep 20ms nack(requeue=true)"},
+			"@consumer.after-receive begin forget(g, now-3s) window-insert(g, order-1, now+0s) rollback sleep 20ms nack(requeue=true)"},
 		{"forget fails", map[string]error{"forget": strategies.ErrConnection},
-			"@consumer.after-receive begin forget(g, now-1s) rollback sleep 20ms nack(requeue=true)"},
+			"@consumer.after-receive begin forget(g, now-3s) rollback sleep 20ms nack(requeue=true)"},
 	}
 	c, err := strategies.LookupConsumer("dedup-window")
 	if err != nil {

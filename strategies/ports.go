@@ -301,4 +301,9 @@ type Consumer interface {
 // Window is how long the catalogue's dedup windows remember a message id: the dedup-window
 // consumer's store and the NATS stream's duplicate window. A copy that comes later than this
 // slips through them; the late-redelivery fault holds a copy back longer than Window.
-const Window = time.Second
+//
+// A window must outlast every timeout and retry between a first copy and its last: on real
+// servers a client waits 1 s for a COMMIT reply and for a confirm (worker.DefaultTimeouts), and
+// on NATS a redelivery waits out a 500 ms ack wait, twice when two faults hit one message; 3 s
+// covers those with room for a reconnect, on the simulator and on real servers alike.
+const Window = 3 * time.Second

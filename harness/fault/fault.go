@@ -16,6 +16,7 @@ package fault
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/strategies"
@@ -131,8 +132,12 @@ var kinds = []Kind{
 }
 
 // LateBy is how long late-redelivery keeps its target down: longer than strategies.Window, the
-// catalogue's dedup windows, so that the copy it holds back arrives after every window.
-const LateBy = 2 * strategies.Window
+// catalogue's dedup windows, by 2 s. A consumer's record of the first copy is stored when the
+// consumer handles it, which can be after the relay published it by a queue's wait, a client's
+// 1 s COMMIT timeout on real servers and a worker's restart; the margin keeps the relay's late
+// republish after that record's window too, so that the copy it holds back arrives after every
+// window (a consumer's own late redelivery comes LateBy after its record, later still).
+const LateBy = strategies.Window + 2*time.Second
 
 // Kinds returns every fault kind in catalogue order.
 func Kinds() []Kind { return append([]Kind(nil), kinds...) }

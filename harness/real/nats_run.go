@@ -26,7 +26,7 @@ import (
 
 // NATSConfirmTimeout is how long a NATS publisher waits for its PubAck, at most (the backend's
 // confirm timeout when shorter). It is well inside the stream's duplicate window
-// (strategies.Window), as the simulator's 50 ms confirm wait is inside its 1000 ms window, so
+// (strategies.Window, 3 s), as the simulator's 50 ms confirm wait is inside the same window, so
 // that a publisher's retry after a lost confirm reaches the stream while it still remembers the
 // message id: the case broker-side dedup is made for.
 const NATSConfirmTimeout = 250 * time.Millisecond
