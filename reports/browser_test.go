@@ -38,9 +38,10 @@ const browserWidth, browserHeight = 1280, 900
 // JavaScript exception and no request outside the report's own files; no SVG text may stick out
 // of its SVG or overlap another text; the page may not be wider than the window. Each matrix
 // table must fit its column or scroll within it, with no cell's content clipped, the last fault
-// column reachable and the row labels staying in view. In a folder, a matrix cell's link is
-// followed to its counterexample page, and that page's link back to the cell; each target must
-// exist. A full-page screenshot of each page goes to $HARNESS_ARTIFACTS (default: artifacts/ at
+// column reachable and the row labels staying in view. In a folder, a matrix split by workload
+// (the whole catalogue's) has an overview with no table and a page per workload, each opened; a
+// matrix cell's link is followed to its counterexample page, and that page's link back to the
+// cell on the page it came from; each target must exist. A full-page screenshot of each page goes to $HARNESS_ARTIFACTS (default: artifacts/ at
 // the repository root).
 func TestBrowserRendersReport(t *testing.T) {
 	chromium := requireChromium(t)
@@ -97,9 +98,28 @@ func TestBrowserRendersReport(t *testing.T) {
 			}
 			b := newBrowser(t, chromium, dir)
 			defer b.close()
-			matrix := b.open(fileURL(filepath.Join(dir, "matrix.html")))
-			checkPage(t, matrix, pageWant{matrix: true, charts: true})
-			shoot(t, p.name+"-matrix", b.screenshot())
+			matrixPage := "matrix.html"
+			matrix := b.open(fileURL(filepath.Join(dir, matrixPage)))
+			// A matrix too heavy for one page is split: matrix.html is an overview that links to
+			// a page per workload, each with its table and charts.
+			var parts []string
+			b.run(chromedp.Evaluate(`[...document.querySelectorAll('ul.parts a[href]')].map(a => a.getAttribute('href'))`, &parts))
+			if len(parts) > 0 {
+				checkPage(t, matrix, pageWant{})
+				shoot(t, p.name+"-overview", b.screenshot())
+				for i, part := range parts {
+					got := b.open(fileURL(filepath.Join(dir, filepath.FromSlash(part))))
+					checkPage(t, got, pageWant{matrix: true, charts: true})
+					if i == 0 {
+						shoot(t, p.name+"-matrix", b.screenshot())
+					}
+				}
+				matrixPage = parts[0]
+				b.open(fileURL(filepath.Join(dir, filepath.FromSlash(matrixPage))))
+			} else {
+				checkPage(t, matrix, pageWant{matrix: true, charts: true})
+				shoot(t, p.name+"-matrix", b.screenshot())
+			}
 
 			// Follow the first counterexample link of the matrix, then the way back.
 			var ceURL string
@@ -115,7 +135,7 @@ func TestBrowserRendersReport(t *testing.T) {
 			shoot(t, p.name+"-counterexample", b.screenshot())
 			var backURL string
 			b.run(chromedp.Evaluate(`document.querySelector('nav a[href]').href`, &backURL))
-			if !strings.Contains(backURL, "/matrix.html#cell-") {
+			if !strings.Contains(backURL, "/"+matrixPage+"#cell-") {
 				t.Fatalf("the counterexample page's first link goes to %s, want its matrix cell", backURL)
 			}
 			back := b.open(backURL)

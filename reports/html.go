@@ -73,17 +73,36 @@ func CounterexampleName(c result.Cell) string {
 //
 // A counterexample gets a page of its own, not one per workload: a workload's counterexamples
 // weigh some 3 MB together, while one weighs tens of kilobytes, opens at once, and sits next to
-// its timeline and scenario files. The matrix page stays light (about 1.2 MB for the whole
-// catalogue, against 13 MB for HTML's one page) because it holds no diagram. Every page is
+// its timeline and scenario files. The matrix page holds no diagram. When it would still weigh
+// more than a megabyte (the whole catalogue's, some 6,000 cells, would weigh 5 MB) and has more
+// than one workload, it is split: matrix.html keeps the summary, the legend, the cells that
+// differ from the catalogue and a link to each workload's page, matrix-<workload>.html, which
+// holds that workload's table and charts; the reasons many of its cells share are written once
+// under its table and named in the cells' titles. Each page then weighs under 1 MB, some 600 to
+// 800 bytes a cell, and every link to a cell goes to the page that holds it. Every page is
 // self-contained like HTML's: inline styles, inline SVG, no script, nothing fetched; the links
 // between the pages are relative, so the folder can move.
 func HTMLSite(results []result.CellResult) ([]Page, error) {
+	return htmlSite(results, htmlMatrixBudget)
+}
+
+// htmlSite is HTMLSite with the size past which the matrix page is split by workload.
+func htmlSite(results []result.CellResult, budget int) ([]Page, error) {
 	links := htmlLinks(results, true)
 	var b bytes.Buffer
 	if err := htmlTemplate.ExecuteTemplate(&b, "matrix", newHTMLPage(results, links)); err != nil {
 		return nil, fmt.Errorf("reports: html: %w", err)
 	}
 	pages := []Page{{Path: htmlMatrixPath, Body: bytes.Clone(b.Bytes())}}
+	if b.Len() > budget {
+		split, ok, err := htmlSplitMatrix(results, &links)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			pages = split
+		}
+	}
 	var withCE []result.CellResult
 	for _, r := range results {
 		if r.Counterexample != nil {
@@ -118,6 +137,9 @@ func HTMLSite(results []result.CellResult) ([]Page, error) {
 type htmlLinkSet struct {
 	site    bool
 	numbers map[result.Cell]int // 1, 2, ... for each cell with a counterexample
+	// workloads maps a workload to the page that holds its matrix, when the matrix page is split
+	// by workload (htmlSplitMatrix); nil when every cell is on matrix.html.
+	workloads map[string]string
 }
 
 func htmlLinks(results []result.CellResult, site bool) htmlLinkSet {
@@ -156,7 +178,23 @@ func (l htmlLinkSet) ceFromMatrix(c result.Cell) string {
 // cellFromCE links a counterexample back to its cell in the matrix.
 func (l htmlLinkSet) cellFromCE(c result.Cell) string {
 	if l.site {
-		return "../" + htmlMatrixPath + "#" + cellID(c)
+		return "../" + l.matrixPage(c) + "#" + cellID(c)
+	}
+	return "#" + cellID(c)
+}
+
+// matrixPage is the page of the folder that holds a cell of the matrix.
+func (l htmlLinkSet) matrixPage(c result.Cell) string {
+	if p := l.workloads[c.Workload]; p != "" {
+		return p
+	}
+	return htmlMatrixPath
+}
+
+// cellFromMatrix links a page at the folder's top (matrix.html or a workload's page) to a cell.
+func (l htmlLinkSet) cellFromMatrix(c result.Cell) string {
+	if p := l.workloads[c.Workload]; p != "" {
+		return p + "#" + cellID(c)
 	}
 	return "#" + cellID(c)
 }
@@ -177,7 +215,13 @@ type htmlPage struct {
 	FaultNames  []string // the abbreviated fault columns: "crash-c = crash-consumer"
 	Workloads   []htmlWorkload
 	LatencyUnit string
-	Differing   []htmlDiffering
+	// Parts link the overview of a split matrix (htmlSplitMatrix) to each workload's page.
+	Parts []htmlPart
+	// Overview links a workload's page of a split matrix back to matrix.html; "" elsewhere.
+	Overview string
+	// Notes are the parts of reasons that many cells of a workload's page share (shareReasons).
+	Notes     []htmlNote
+	Differing []htmlDiffering
 	// Counterexamples are the sections of the single page (HTML); HTMLSite's matrix page has none.
 	Counterexamples []htmlCounterexample
 }
@@ -221,7 +265,7 @@ type htmlCell struct {
 
 // htmlDiffering is a cell that differs from the catalogue.
 type htmlDiffering struct {
-	Cell                      string // the matrix cell's id
+	Cell                      string // the link to the matrix cell: "#cell-...", or its workload's page
 	Title, Expected, Observed string
 	Notes                     []string
 	Reason                    string
@@ -309,7 +353,7 @@ func newHTMLPage(results []result.CellResult, links htmlLinkSet) htmlPage {
 	}
 	for _, r := range results {
 		if !r.Matches {
-			p.Differing = append(p.Differing, htmlDifferingOf(r, links.ceFromMatrix(r.Cell())))
+			p.Differing = append(p.Differing, htmlDifferingOf(r, links.cellFromMatrix(r.Cell()), links.ceFromMatrix(r.Cell())))
 		}
 	}
 	if !links.site {
@@ -399,9 +443,9 @@ func htmlCellOf(r result.CellResult, link string) htmlCell {
 	return c
 }
 
-func htmlDifferingOf(r result.CellResult, link string) htmlDiffering {
+func htmlDifferingOf(r result.CellResult, cell, link string) htmlDiffering {
 	d := htmlDiffering{
-		Cell:     cellID(r.Cell()),
+		Cell:     cell,
 		Title:    cellTitle(r.Cell()),
 		Expected: nameList(r.Expected, "nothing broken"),
 		Observed: observed(r),

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
+	"html"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,13 +118,21 @@ func TestHTMLSiteGolden(t *testing.T) {
 }
 
 // TestHTMLSiteLinks: every page is self-contained and well-formed; every link goes to a page of
-// the folder and to an element of it; each matrix cell with a counterexample links to its page,
-// and each counterexample page back to that cell.
+// the folder and to an element of it; every cell is on exactly one matrix page (matrix.html, or
+// its workload's page when the matrix is split); each matrix cell with a counterexample links to
+// its page, and each counterexample page back to that cell on the page that holds it.
 func TestHTMLSiteLinks(t *testing.T) {
 	for name, results := range map[string][]result.CellResult{
 		"fixture":   searchedResults(),
 		"simulated": simulated(t),
 		"catalogue": catalogueResults(),
+		"catalogue, some cells differing": func() []result.CellResult {
+			results := catalogueResults()
+			for i := 7; i < len(results); i += 401 {
+				results[i].Matches = false
+			}
+			return results
+		}(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			pages, paths := site(t, results)
@@ -153,50 +163,150 @@ func TestHTMLSiteLinks(t *testing.T) {
 					}
 				}
 			}
-			matrix := pages["matrix.html"]
+			matrixPages := matrixPagesOf(paths)
+			cells := matrixCells(pages, matrixPages)
 			n := 0
 			for _, r := range results {
+				cell := fmt.Sprintf(`<td id="%s" `, cellID(r.Cell()))
+				holder := cellPage(t, cells, r.Cell()).page
+				if holder == "" {
+					continue
+				}
+				if !r.Matches {
+					link := "#" + cellID(r.Cell())
+					if holder != "matrix.html" {
+						link = holder + link
+					}
+					if !strings.Contains(pages["matrix.html"], `<strong><a href="`+link+`">`) {
+						t.Errorf("the differing cells of matrix.html do not link %s to %s", r.Cell(), link)
+					}
+				}
 				if r.Counterexample == nil {
 					continue
 				}
 				n++
 				cePath := "counterexamples/" + CounterexampleName(r.Cell()) + ".html"
 				link := fmt.Sprintf(`%s#ce-%d`, cePath, n)
-				cell := fmt.Sprintf(`<td id="%s" `, cellID(r.Cell()))
+				matrix := pages[holder]
 				i := strings.Index(matrix, cell)
-				if i < 0 || !strings.Contains(matrix[i:i+strings.Index(matrix[i:], "</td>")], `href="`+link+`"`) {
+				if !strings.Contains(matrix[i:i+strings.Index(matrix[i:], "</td>")], `href="`+link+`"`) {
 					t.Errorf("the matrix cell of %s does not link to %s", r.Cell(), link)
 				}
-				if back := `href="../matrix.html#` + cellID(r.Cell()) + `"`; !strings.Contains(pages[cePath], back) {
-					t.Errorf("%s does not link back to its cell", cePath)
+				if back := `href="../` + holder + `#` + cellID(r.Cell()) + `"`; !strings.Contains(pages[cePath], back) {
+					t.Errorf("%s does not link back to its cell on %s", cePath, holder)
 				}
 			}
-			if len(paths) != n+1 {
-				t.Errorf("%d pages for %d counterexamples, want one each and the matrix", len(paths), n)
+			if len(paths) != n+len(matrixPages) {
+				t.Errorf("%d pages for %d counterexamples and %d matrix pages, want one each", len(paths), n, len(matrixPages))
 			}
 		})
 	}
 }
 
-// TestHTMLSiteMatrixStaysLight: the whole catalogue's matrix page holds no counterexample and
-// stays under 2 MB, well under a kilobyte per cell; each counterexample page holds its one
-// diagram and stays small.
+// matrixPagesOf are the pages of a folder that hold the matrix or a part of it: matrix.html
+// first, then the workloads' pages (matrix-<workload>.html) when it is split.
+func matrixPagesOf(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !strings.Contains(p, "/") && strings.HasPrefix(p, "matrix") && strings.HasSuffix(p, ".html") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// matrixCell is a cell of a matrix page: the page and the cell's title, unescaped.
+type matrixCell struct{ page, title string }
+
+// matrixCells are the cells of the matrix pages by id ("cell-..."), each with every page and
+// title it has (a cell must have one).
+func matrixCells(pages map[string]string, matrixPages []string) map[string][]matrixCell {
+	td := regexp.MustCompile(`<td id="(cell-[^"]*)" class="[^"]*" title="([^"]*)"`)
+	out := map[string][]matrixCell{}
+	for _, p := range matrixPages {
+		for _, m := range td.FindAllStringSubmatch(pages[p], -1) {
+			out[m[1]] = append(out[m[1]], matrixCell{page: p, title: html.UnescapeString(m[2])})
+		}
+	}
+	return out
+}
+
+// cellPage is the matrix page that holds a cell; a cell on no page or twice is an error, and
+// the zero matrixCell is returned.
+func cellPage(t *testing.T, cells map[string][]matrixCell, c result.Cell) matrixCell {
+	t.Helper()
+	if on := cells[cellID(c)]; len(on) != 1 {
+		t.Errorf("%s is on %v, want exactly one matrix page, once", c, on)
+		return matrixCell{}
+	}
+	return cells[cellID(c)][0]
+}
+
+// TestHTMLSiteMatrixStaysLight: the whole catalogue's matrix holds no counterexample, and each
+// of its pages (matrix.html, and a page per workload when it is split) stays under 2 MB and
+// under 900 bytes per cell it holds; every cell is on exactly one page; each counterexample page
+// holds its one diagram and stays small.
 func TestHTMLSiteMatrixStaysLight(t *testing.T) {
 	results := catalogueResults()
 	pages, paths := site(t, results)
-	matrix := pages["matrix.html"]
-	for _, heavy := range []string{`<svg class="sequence"`, `<article`, `<ol class="events"`} {
-		if strings.Contains(matrix, heavy) {
-			t.Errorf("the matrix page holds %s", heavy)
-		}
+	matrixPages := matrixPagesOf(paths)
+	if matrixPages[0] != "matrix.html" {
+		t.Fatalf("the first matrix page is %s, want matrix.html", matrixPages[0])
+	}
+	if len(matrixPages) == 1 {
+		t.Errorf("the whole catalogue's matrix is on one page, want a page per workload")
 	}
 	const maxMatrix, maxPerCell = 2 << 20, 900
-	if len(matrix) > maxMatrix || len(matrix) > maxPerCell*len(results) {
-		t.Errorf("the matrix page of %d cells is %d bytes (%d a cell), want at most %d and %d a cell",
-			len(results), len(matrix), len(matrix)/len(results), maxMatrix, maxPerCell)
+	onPage := map[string]int{}
+	cells := matrixCells(pages, matrixPages)
+	note := regexp.MustCompile(`<li id="note-(\d+)" value="\d+">(.*)\.</li>`)
+	notes := map[string][][]string{}
+	for _, p := range matrixPages {
+		notes[p] = note.FindAllStringSubmatch(pages[p], -1)
 	}
-	t.Logf("matrix page: %d cells, %d bytes, %d a cell; %d counterexample pages", len(results), len(matrix), len(matrix)/len(results), len(paths)-1)
-	for _, p := range paths[1:] {
+	for _, r := range results {
+		c := cellPage(t, cells, r.Cell())
+		if c.page == "" {
+			continue
+		}
+		onPage[c.page]++
+		// A title names the notes under the table in place of their text: put back, it is the
+		// whole title.
+		got := c.title
+		for _, m := range notes[c.page] {
+			n, _ := strconv.Atoi(m[1])
+			part := html.UnescapeString(m[2])
+			got = strings.ReplaceAll(got, noteRef(part, n), part)
+		}
+		if want := cellDetail(r); got != want {
+			t.Errorf("%s: the title on %s, its notes put back, is\n%s\nwant\n%s", r.Cell(), c.page, got, want)
+		}
+	}
+	total := 0
+	for _, p := range matrixPages {
+		page := pages[p]
+		for _, heavy := range []string{`<svg class="sequence"`, `<article`, `<ol class="events"`} {
+			if strings.Contains(page, heavy) {
+				t.Errorf("%s holds %s", p, heavy)
+			}
+		}
+		cells := onPage[p]
+		total += cells
+		per := len(page)
+		if cells > 0 {
+			per = len(page) / cells
+		}
+		if len(page) > maxMatrix || (cells > 0 && len(page) > maxPerCell*cells) || (cells == 0 && len(page) > maxPerCell*len(results)/10) {
+			t.Errorf("%s of %d cells is %d bytes (%d a cell), want at most %d and %d a cell",
+				p, cells, len(page), per, maxMatrix, maxPerCell)
+		}
+		t.Logf("%s: %d cells, %d bytes, %d a cell", p, cells, len(page), per)
+	}
+	if total != len(results) {
+		t.Errorf("the matrix pages hold %d cells, want the catalogue's %d", total, len(results))
+	}
+	t.Logf("%d counterexample pages", len(paths)-len(matrixPages))
+	for _, p := range paths[len(matrixPages):] {
 		if n := strings.Count(pages[p], `<svg class="sequence"`); n != 1 {
 			t.Errorf("%s has %d sequence diagrams, want 1", p, n)
 		}
