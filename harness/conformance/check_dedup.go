@@ -41,6 +41,8 @@ func checkRepeatedID(t *testing.T, b Backend, feat Features) {
 			}
 		},
 		func(ctx context.Context, env Env) {
+			// The publisher sleeps past the window first, which may outlast await's wait.
+			env.Clock.Sleep(ctx, 2*max(feat.DedupWindow, settle))
 			if !s.await(ctx, env, &published, "the confirms") {
 				return
 			}
