@@ -34,7 +34,9 @@ import "github.com/deliveryharness/harness/harness/fault"
 // comes hands the delivery back a second later (ambiguous-commit), and a relay that misses a
 // confirm publishes again a second later (lost-confirm), both inside 3 s. A real RabbitMQ restart
 // (broker-restart: stop_app, start_app) takes seconds, not the simulator's 300 ms, and one that
-// takes longer than the window still lets a copy through on real servers.
+// takes longer than the window still lets a copy through on real servers: the consumer's ack of
+// an applied delivery dies with its channel, and the delivery comes back after the restart (a
+// 5-run sample of outbox/dedup-window/orders broke once, its restart 4.7 s long).
 //
 // late-redelivery holds a copy back past the window: the relay or a consumer dies at one of its
 // fault points and is back only fault.LateBy (5 s) later.
