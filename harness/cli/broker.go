@@ -15,7 +15,7 @@ import (
 // brokerDocs says what each broker does differently, for `simulate list`.
 var brokerDocs = map[string]string{
 	history.BrokerRabbitMQ: "the default: publisher confirms; a closed channel's unacknowledged deliveries are requeued at once, flagged redelivered",
-	history.BrokerNATS:     "NATS JetStream: the message id as Nats-Msg-Id, and the stream drops a repeat within its duplicate window (1 s); explicit acks; an unacknowledged delivery comes back after the ack wait (500 ms), not when its connection closes; no broker-restart or new-subscriber",
+	history.BrokerNATS:     "NATS JetStream: the message id as Nats-Msg-Id, and the stream drops a repeat within its duplicate window (3 s); explicit acks; an unacknowledged delivery comes back after the ack wait (500 ms), not when its connection closes; no broker-restart or new-subscriber",
 }
 
 // brokerName is the broker the flags name: RabbitMQ where none is named.

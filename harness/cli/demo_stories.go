@@ -210,14 +210,14 @@ func stories() []story {
 			title: "a duplicate that slips through after the dedup window",
 			intro: "Keeping every message id for ever is a table that only grows, so message stores forget: " +
 				"MassTransit's inbox keeps an id 30 minutes, NServiceBus's outbox 7 days. Here the payment " +
-				"service remembers an id for one second (strategies.Window). The order service publishes through an " +
+				"service remembers an id for three seconds (strategies.Window). The order service publishes through an " +
 				"outbox relay, and in each act the relay dies after publishing OrderPlaced, before marking it: " +
 				"when it comes back, it publishes the order again. What matters is when it comes back.",
 			acts: []act{
 				{
 					title: "outbox, dedup window: the copy inside the window",
 					named: "the dedup window absorbs the relay's second publish inside the window",
-					tell: "The payment service forgets the ids it saw more than a second ago, records the message " +
+					tell: "The payment service forgets the ids it saw more than three seconds ago, records the message " +
 						"id with the time under a unique key in the payment's transaction, charges, commits, acks. We " +
 						"kill the relay after its publish; it is back 30 ms later.",
 					watch: "the relay publishes order-1 again; the window still holds its id, the insert fails on " +
@@ -227,7 +227,7 @@ func stories() []story {
 				{
 					title: "outbox, dedup window: the copy after the window",
 					named: "the dedup window pays twice when the relay republishes after the window",
-					tell: "Same kill, but the relay is back only two seconds later (late-redelivery): on the " +
+					tell: "Same kill, but the relay is back only five seconds later (late-redelivery): on the " +
 						"simulator logical time jumps, on real servers it really waits.",
 					watch: "the second copy arrives after the window: the service has forgotten order-1's id, " +
 						"records it afresh and charges again.",
@@ -239,7 +239,7 @@ func stories() []story {
 					title: "outbox, inbox: the same late copy",
 					named: "the inbox absorbs the relay's republish after the window",
 					tell:  "Same late republish, with an inbox that never forgets.",
-					watch: "the copy arrives two seconds late; the inbox check says \"seen\", and nothing is charged.",
+					watch: "the copy arrives five seconds late; the inbox check says \"seen\", and nothing is charged.",
 					lesson: "Size the window past the longest a copy can take to come back (the relay's downtime, " +
 						"the broker's redelivery, a replay), or keep the ids for as long as the messages can come back.",
 				},
