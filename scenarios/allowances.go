@@ -134,9 +134,21 @@ var competeShown = map[result.Cell]competeRun{
 // of the default generator, or a schedule built by hand where the break lies past the generator's
 // bounds. TestMayBreakIsReachable replays each one and fails for an allowance without a run.
 var mayBreakShown = map[result.Cell]string{
-	{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.PartitionDB}:          "seed 29",
-	{Producer: "outbox", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.PartitionBroker}:      "seed 87",
-	{Producer: "log-tailing", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.PartitionBroker}: "only past the generator's bound, by a schedule of 2 price changes in one batch with cuts of 1 ms at the relay's 2nd and consumer-1's 7th broker operation, where the generator draws up to the 6th",
-	{Producer: "outbox", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.BrokerDown}:           "only past the generator's bound, by a schedule of 2 price changes in one relay batch with outages at the 2nd and the 12th broker operation of the run, where the generator draws up to the 6th",
-	{Producer: "log-tailing", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.BrokerDown}:      "only past the generator's bound, by a schedule of 2 price changes in one batch with outages at the 2nd and the 12th broker operation of the run, where the generator draws up to the 6th",
+	{Producer: "outbox", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}:         "seed 499",
+	{Producer: "log-tailing", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}:    "seed 499",
+	{Producer: "outbox-offset", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}:  "seed 499",
+	{Producer: "outbox-fenced", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}:  "seed 499",
+	{Producer: "event-sourcing", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}: "seed 499",
+	{Producer: "dedup-buffer", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}:   "seed 2084",
+	{Producer: "outbox", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery}:                                     "seed 499",
+	{Producer: "log-tailing", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery}:                                "seed 499",
+	{Producer: "outbox-offset", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery}:                              "seed 499",
+	{Producer: "outbox-fenced", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery}:                              "seed 499",
+	{Producer: "event-sourcing", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery}:                             "seed 499",
+	{Producer: "dedup-buffer", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery}:                               "seed 2084",
+	{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.PartitionDB}:                                    "seed 29",
+	{Producer: "outbox", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.PartitionBroker}:                                "seed 87",
+	{Producer: "log-tailing", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.PartitionBroker}:                           "only past the generator's bound, by a schedule of 2 price changes in one batch with cuts of 1 ms at the relay's 2nd and consumer-1's 7th broker operation, where the generator draws up to the 6th",
+	{Producer: "outbox", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.BrokerDown}:                                     "only past the generator's bound, by a schedule of 2 price changes in one relay batch with outages at the 2nd and the 12th broker operation of the run, where the generator draws up to the 6th",
+	{Producer: "log-tailing", Consumer: "redelivered-flag", Workload: "prices", Fault: fault.BrokerDown}:                                "only past the generator's bound, by a schedule of 2 price changes in one batch with outages at the 2nd and the 12th broker operation of the run, where the generator draws up to the 6th",
 }

@@ -209,6 +209,12 @@ func TestNATSMayBreakIsReachable(t *testing.T) {
 	}{
 		{result.Cell{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.BrokerDown, Broker: history.BrokerNATS}, invariants.NoLostEffect, 7},
 		{result.Cell{Producer: "publish-first", Consumer: "versioned", Workload: "prices", Fault: fault.PartitionBroker, Broker: history.BrokerNATS}, invariants.NoLostEffect, 405},
+		{result.Cell{Producer: "outbox", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}, invariants.Converges, 499},
+		{result.Cell{Producer: "log-tailing", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}, invariants.Converges, 499},
+		{result.Cell{Producer: "outbox-offset", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}, invariants.Converges, 499},
+		{result.Cell{Producer: "outbox-fenced", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}, invariants.Converges, 499},
+		{result.Cell{Producer: "event-sourcing", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}, invariants.Converges, 499},
+		{result.Cell{Producer: "dedup-buffer", Consumer: "dedup-window", Workload: "prices", Fault: fault.LateRedelivery, Broker: history.BrokerNATS}, invariants.Converges, 2084},
 	} {
 		t.Run(tt.cell.String(), func(t *testing.T) {
 			exp := scenarios.Expected(tt.cell)
