@@ -24,14 +24,8 @@ import (
 // The chain's middle services as teams write them (strategytest), registered in this test
 // binary, which is also the workers' binary.
 func init() {
-	for name, c := range map[string]func(string) strategies.Consumer{
-		"chain-emit-first": func(n string) strategies.Consumer { return strategytest.NewEmitFirst(n) },
-		"chain-fresh-id":   func(n string) strategies.Consumer { return strategytest.NewFreshID(n) },
-		"chain-in-tx":      func(n string) strategies.Consumer { return strategytest.NewInTx(n) },
-	} {
-		if err := strategies.RegisterConsumer(name, func() strategies.Consumer { return c(name) }); err != nil {
-			panic(err)
-		}
+	if err := strategytest.RegisterChainServices(); err != nil {
+		panic(err)
 	}
 }
 

@@ -203,3 +203,19 @@ func giveBack(ctx context.Context, env strategies.ConsumerEnv, d strategies.Deli
 	}
 	return cause
 }
+
+// RegisterChainServices registers the three middle services above as chain-emit-first,
+// chain-fresh-id and chain-in-tx, for a test binary (and the real backend's workers, which are
+// that binary) to run them.
+func RegisterChainServices() error {
+	for name, c := range map[string]func(string) strategies.Consumer{
+		"chain-emit-first": func(n string) strategies.Consumer { return NewEmitFirst(n) },
+		"chain-fresh-id":   func(n string) strategies.Consumer { return NewFreshID(n) },
+		"chain-in-tx":      func(n string) strategies.Consumer { return NewInTx(n) },
+	} {
+		if err := strategies.RegisterConsumer(name, func() strategies.Consumer { return c(name) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
