@@ -1,0 +1,170 @@
+package real
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// ---------------------------------------------------------------------------------------------
+// Producers
+
+// BenchmarkProducer: a producer strategy alone, eight goroutines (each its own Store, and for
+// double-write its own Publisher) running Produce for n events as fast as they can; no relay, no
+// consumer. Latency is the Produce call's. Compared with the 8-connection commit ceiling.
+func BenchmarkProducer(b *testing.B) {
+	for _, p := range []strategies.Producer{strategies.DoubleWrite{}, strategies.Outbox{}} {
+		b.Run(p.Name(), func(b *testing.B) {
+			inf := realtest.Require(b)
+			runID := NewRunID()
+			s := benchSchema(b, inf, runID)
+			q := benchQueue(b, inf, runID)
+			ctx := benchCtx(b)
+			n := 4000 * b.N
+			envs := benchProducerEnvs(b, ctx, inf, s, q, p, nil)
+			var errs benchFirstErr
+			cpu := cpuNow()
+			start := time.Now()
+			lat := runProducers(ctx, p, envs, n, 0, start, &errs)
+			elapsed := time.Since(start)
+			cpu.report(b, n)
+			if err := errs.get(); err != nil {
+				b.Fatal(err)
+			}
+			if err := ctx.Err(); err != nil {
+				b.Fatalf("%d of %d events produced within %v", len(lat), n, benchDeadline)
+			}
+			rate := reportRate(b, n, elapsed)
+			reportLatency(b, lat)
+			reportOf(b, rate, ceilPG8)
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relay
+
+// BenchmarkRelayDrain: the outbox relay draining a backlog. The outbox is filled with committed
+// rows first (one INSERT ... SELECT); then one relay (its own Store and Publisher) loops
+// Outbox.RelayPass until every row is published and marked. Compared with the pipelined publish
+// ceiling; %claim, %publish, %confirm and %mark say where the relay's time went.
+func BenchmarkRelayDrain(b *testing.B) {
+	for _, batch := range []int{100, 256, 1024} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			inf := realtest.Require(b)
+			runID := NewRunID()
+			s := benchSchema(b, inf, runID)
+			q := benchQueue(b, inf, runID)
+			ctx := benchCtx(b)
+			n := 20000 * b.N
+			fillOutbox(b, ctx, inf, s, n)
+			probe := &relayProbe{}
+			st := benchNewStore(b, ctx, inf, s, nil)
+			st.probe = probe
+			pub := benchNewPublisher(b, ctx, inf, q)
+			env := strategies.RelayEnv{
+				Store: st, Publisher: probedPublisher{pub, probe}, Faults: benchFaults{}, Clock: Clock{}, Batch: batch,
+			}
+			cpu := cpuNow()
+			start := time.Now()
+			done := 0
+			for done < n {
+				k, err := strategies.Outbox{}.RelayPass(ctx, env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if k == 0 {
+					b.Fatalf("relay found nothing to publish after %d of %d rows", done, n)
+				}
+				done += k
+			}
+			elapsed := time.Since(start)
+			cpu.report(b, n)
+			if depth, err := q.Depth(ctx); err != nil || depth != n {
+				b.Fatalf("queue holds %d messages after relaying %d rows (%v)", depth, n, err)
+			}
+			rate := reportRate(b, n, elapsed)
+			reportOf(b, rate, ceilPubPipelined)
+			probe.report(b, elapsed)
+		})
+	}
+}
+
+// fillOutbox commits n unpublished outbox rows (and their business rows) in one transaction.
+func fillOutbox(b *testing.B, ctx context.Context, inf Infra, s *pg.Schema, n int) {
+	b.Helper()
+	conn, err := pgx.Connect(ctx, inf.PostgresURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tab := func(t string) string { return pgx.Identifier{s.Name, t}.Sanitize() }
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		ids := `SELECT 'order-' || lpad(i::text, 7, '0') AS id FROM generate_series(0, $1 - 1) AS i`
+		if _, err := tx.Exec(ctx, `INSERT INTO `+tab("business")+` (id, key, amount, version, kind)
+			SELECT id, id, 10, 0, 'OrderPlaced' FROM (`+ids+`) g`, n); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+tab("outbox")+` (msg_id, key, amount, version, kind)
+			SELECT id, id, 10, 0, 'OrderPlaced' FROM (`+ids+`) g ORDER BY id`, n)
+		return err
+	})
+	if err != nil {
+		b.Fatalf("fill outbox: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE `+tab("outbox")); err != nil {
+		b.Fatalf("fill outbox: %v", err)
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumers
+
+// benchConsumerStrategies are the consumer strategies measured.
+var benchConsumerStrategies = []strategies.Consumer{strategies.Naive{}, strategies.Inbox{}, strategies.Natural{}}
+
+// BenchmarkConsumerDrain: a queue filled with n messages (raw, pipelined confirms), then four
+// consumers of the strategy (prefetch 100, each its own Store) drain it; events/s from the start
+// to the n-th committed effect. Compared with the 8-connection commit ceiling.
+func BenchmarkConsumerDrain(b *testing.B) {
+	for _, c := range benchConsumerStrategies {
+		b.Run(c.Name(), func(b *testing.B) {
+			inf := realtest.Require(b)
+			runID := NewRunID()
+			s := benchSchema(b, inf, runID)
+			q := benchQueue(b, inf, runID)
+			ctx, cancel := context.WithCancel(benchCtx(b))
+			defer cancel()
+			n := 6000 * b.N
+			if _, _, err := rawPublish(ctx, inf.AMQPURL, q.Name, n, benchWindow, false); err != nil {
+				b.Fatal(err)
+			}
+			tr := newBenchTracker(n)
+			var errs benchFirstErr
+			gate := make(chan struct{})
+			wait := benchConsumers(b, ctx, inf, s, q, c, tr, &errs, gate)
+			cpu := cpuNow()
+			start := time.Now()
+			close(gate)
+			err := benchAwait(ctx, tr, &errs)
+			cpu.report(b, n)
+			cancel()
+			wait()
+			if err != nil {
+				b.Fatal(err)
+			}
+			rate := reportRate(b, n, tr.last.Sub(start))
+			reportOf(b, rate, ceilPG8)
+			if tr.repeats > 0 {
+				b.Logf("%d effects committed again", tr.repeats)
+			}
+		})
+	}
+}

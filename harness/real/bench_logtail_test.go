@@ -1,0 +1,172 @@
+package real
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/real/pg"
+	"github.com/deliveryharness/harness/harness/real/realtest"
+	"github.com/deliveryharness/harness/strategies"
+)
+
+// ---------------------------------------------------------------------------------------------
+// Log tailing
+
+// benchTailPolls are the relays' pauses after a pass that found nothing.
+var benchTailPolls = []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond}
+
+// BenchmarkLogTailing: the log-tailing producer next to the polling outbox relay, each at
+// several polling intervals. Eight producer goroutines (each its own Store) run Produce for n
+// events; one relay goroutine loops RelayPass (batch 256, its own Publisher; for log tailing a
+// LogReader on the run's replication slot, for the outbox its own Store) and pauses poll after a
+// pass that published nothing. No consumer: lag is, per message, the return of the relay's
+// publisher confirm minus the return of the producer's COMMIT. msg/s is n over the time from the
+// start to the n-th confirm. "full" runs the producers as fast as they go (lag then includes the
+// backlog); "paced" offers 500 events/s (event i not before i/500 s), so that p50-ms and p99-ms
+// are the relay's own lag.
+//
+//	HARNESS_REQUIRE_INFRA=1 go test ./harness/real/ -run '^$' -bench LogTailing -benchtime 1x
+func BenchmarkLogTailing(b *testing.B) {
+	for _, load := range []struct {
+		name string
+		n    int
+		rate float64
+	}{{"full", 3000, 0}, {"paced", 1500, benchPacedRate}} {
+		for _, poll := range benchTailPolls {
+			for _, p := range []strategies.Producer{strategies.LogTailing{}, strategies.Outbox{}} {
+				b.Run(fmt.Sprintf("%s/%s/poll=%v", load.name, p.Name(), poll), func(b *testing.B) {
+					benchTail(b, p, poll, load.n*b.N, load.rate)
+				})
+			}
+		}
+	}
+}
+
+// confirmTimer reports, for every message whose publisher confirm came, when its Wait returned.
+type confirmTimer struct {
+	strategies.Publisher
+	onConfirm func(ids []string, at time.Time)
+}
+
+func (p confirmTimer) Publish(ctx context.Context, m history.Message) (strategies.Confirmation, error) {
+	c, err := p.Publisher.Publish(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return timedConfirmation{c, m.ID, p.onConfirm}, nil
+}
+
+type timedConfirmation struct {
+	strategies.Confirmation
+	id        string
+	onConfirm func(ids []string, at time.Time)
+}
+
+func (c timedConfirmation) Wait(ctx context.Context) error {
+	err := c.Confirmation.Wait(ctx)
+	if err == nil {
+		c.onConfirm([]string{c.id}, time.Now())
+	}
+	return err
+}
+
+// benchTail runs n events through producer p and its relay, which pauses poll when it finds
+// nothing; rate > 0 paces the producers. The tracker's "effects" are the publisher confirms.
+func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, rate float64) {
+	inf := realtest.Require(b)
+	tails := strategies.TailsLog(p)
+	if tails {
+		realtest.RequireLogicalWAL(b, inf)
+	}
+	runID := NewRunID()
+	s := benchSchema(b, inf, runID)
+	q := benchQueue(b, inf, runID)
+	ctx, cancel := context.WithCancel(benchCtx(b))
+	defer cancel()
+	relay := p.(strategies.Relay)
+	tr := newBenchTracker(n)
+	var errs benchFirstErr
+	env := strategies.RelayEnv{
+		Publisher: confirmTimer{benchNewPublisher(b, ctx, inf, q), tr.apply},
+		Faults:    benchFaults{}, Clock: Clock{}, Batch: benchRelayBatch,
+	}
+	if tails {
+		sctx, scancel := context.WithTimeout(context.Background(), benchSetup)
+		slot, err := pg.CreateSlot(sctx, inf.PostgresURL, s.Name)
+		scancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			if err := slot.Drop(context.Background()); err != nil {
+				b.Errorf("drop slot: %v", err)
+			}
+		})
+		lr, err := pg.NewLogReader(ctx, inf.PostgresURL, s.Name, slot.Name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(lr.Close)
+		if _, err := lr.Read(ctx, 1); err != nil { // open its connection
+			b.Fatal(err)
+		}
+		env.Log = lr
+	} else {
+		env.Store = benchNewStore(b, ctx, inf, s, nil)
+	}
+	var passes, empty atomic.Int64
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		benchRelayLoop(ctx, relay, env, poll, &passes, &empty, &errs)
+	}()
+	envs := benchProducerEnvs(b, ctx, inf, s, q, p, tr.commit)
+	cpu := cpuNow()
+	start := time.Now()
+	runProducers(ctx, p, envs, n, rate, start, &errs)
+	err := benchAwait(ctx, tr, &errs)
+	cpu.report(b, n)
+	cancel()
+	bg.Wait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/tr.last.Sub(start).Seconds(), "msg/s")
+	b.ReportMetric(0, "ns/op")
+	reportLatency(b, tr.latencies())
+	b.ReportMetric(float64(passes.Load()), "relay-passes")
+	b.ReportMetric(float64(empty.Load()), "empty-passes")
+	if tr.repeats > 0 {
+		b.Logf("%d messages confirmed again", tr.repeats)
+	}
+}
+
+// benchRelayLoop runs relay passes until ctx ends or a pass fails (the first error goes to
+// errs), sleeping poll after a pass that found nothing; it counts the passes that published
+// rows, and the empty ones when empty is not nil.
+func benchRelayLoop(ctx context.Context, relay strategies.Relay, env strategies.RelayEnv, poll time.Duration,
+	passes, empty *atomic.Int64, errs *benchFirstErr) {
+	for ctx.Err() == nil {
+		k, err := relay.RelayPass(ctx, env)
+		if err != nil {
+			if ctx.Err() == nil {
+				errs.set(err)
+			}
+			return
+		}
+		if k > 0 {
+			passes.Add(1)
+			continue
+		}
+		if empty != nil {
+			empty.Add(1)
+		}
+		Clock{}.Sleep(ctx, poll)
+	}
+}
