@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -48,7 +49,7 @@ func (s *Service) consume(ctx context.Context, env service.Env) (err error) {
 		return fmt.Errorf("watermillsvc: consumer: router: %w", err)
 	}
 	router.AddMiddleware(s.dedup.Middleware)
-	router.AddConsumerHandler("payments", env.Queue, sub, pay(ctx, pool))
+	router.AddConsumerHandler("payments", env.Queue, sub, pay(ctx, pool, s.hooks.Paid))
 	// The router stops the way Watermill documents it: Close, which closes the subscriber, so
 	// that it takes no more deliveries. (Cancelling Run's context alone leaves the AMQP
 	// subscriber free to open a channel and consume again until it is closed.) A payment in
@@ -73,8 +74,8 @@ func (s *Service) consume(ctx context.Context, env service.Env) (err error) {
 
 // pay is the handler: one payment row per message (msg_id = the message's UUID), in its own
 // transaction, bounded by payTimeout and by the consumer's ctx. An error nacks the message,
-// which the broker then redelivers.
-func pay(ctx context.Context, pool *pgxpool.Pool) message.NoPublishHandlerFunc {
+// which the broker then redelivers. paid, when set, is told of each payment that committed.
+func pay(ctx context.Context, pool *pgxpool.Pool, paid func(id string, at time.Time)) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		var ev orderPlaced
 		if err := json.Unmarshal(msg.Payload, &ev); err != nil {
@@ -88,6 +89,9 @@ func pay(ctx context.Context, pool *pgxpool.Pool) message.NoPublishHandlerFunc {
 		})
 		if err != nil {
 			return fmt.Errorf("watermillsvc: message %s: insert the payment: %w", msg.UUID, err)
+		}
+		if paid != nil {
+			paid(msg.UUID, time.Now())
 		}
 		return nil
 	}

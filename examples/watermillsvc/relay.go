@@ -40,7 +40,7 @@ func (s *Service) forward(ctx context.Context, env service.Env) (err error) {
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(timedConn{pool}), wsql.SubscriberConfig{
 		ConsumerGroup:  RelayGroup,
 		AckDeadline:    new(ackDeadline),
-		PollInterval:   pollInterval,
+		PollInterval:   s.poll(),
 		ResendInterval: retryInterval,
 		RetryInterval:  retryInterval,
 		SchemaAdapter:  schemaAdapter(),

@@ -104,6 +104,8 @@ type Service struct {
 	// dedup is the consumer's Deduplicator, kept for the process's life so that a router
 	// restarted in the same process keeps its keys, as one long-lived router would.
 	dedup *middleware.Deduplicator
+	// hooks are a benchmark's (WithHooks); zero in service mode.
+	hooks Hooks
 }
 
 // New builds the service for one process.
@@ -224,19 +226,32 @@ func checkTables(ctx context.Context, conn *pgx.Conn, schema string) error {
 // Handle places the order: in one transaction, the order's row and its OrderPlaced event,
 // published with watermill-sql's publisher bound to the transaction and enveloped by the
 // forwarder's publisher for the outbox topic. The event's UUID is the command's id and its
-// destination topic the run's queue.
+// destination topic the run's queue. Each call connects on its own (see Place).
 func (s *Service) Handle(ctx context.Context, env service.Env, cmd service.Command) error {
 	ctx, cancel := context.WithTimeout(ctx, handleTimeout)
 	defer cancel()
-	payload, err := json.Marshal(orderPlaced{Key: cmd.Key, Amount: cmd.Amount})
-	if err != nil {
-		return fmt.Errorf("watermillsvc: %s: encode the event: %w", cmd.ID, err)
-	}
 	conn, err := connect(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer closeConn(conn)
+	return s.place(ctx, conn, env.Queue, cmd)
+}
+
+// Place is Handle on a connection the caller holds (its search_path the run's schema), for an
+// in-process producer that keeps its connection, as a service with a pool would: the order's
+// transaction, its event published to queue through the outbox, bounded by handleTimeout.
+func (s *Service) Place(ctx context.Context, conn *pgx.Conn, queue string, cmd service.Command) error {
+	ctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
+	return s.place(ctx, conn, queue, cmd)
+}
+
+func (s *Service) place(ctx context.Context, conn *pgx.Conn, queue string, cmd service.Command) error {
+	payload, err := json.Marshal(orderPlaced{Key: cmd.Key, Amount: cmd.Amount})
+	if err != nil {
+		return fmt.Errorf("watermillsvc: %s: encode the event: %w", cmd.ID, err)
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("watermillsvc: %s: begin: %w", cmd.ID, err)
@@ -252,12 +267,13 @@ func (s *Service) Handle(ctx context.Context, env service.Env, cmd service.Comma
 	pub := forwarder.NewPublisher(sqlPub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
 	defer func() { _ = pub.Close() }()
 	msg := message.NewMessageWithContext(ctx, cmd.ID, payload)
-	if err := pub.Publish(env.Queue, msg); err != nil {
+	if err := pub.Publish(queue, msg); err != nil {
 		return fmt.Errorf("watermillsvc: %s: publish into the outbox: %w", cmd.ID, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("watermillsvc: %s: commit: %w", cmd.ID, err)
 	}
+	s.committed(cmd.ID)
 	return nil
 }
 

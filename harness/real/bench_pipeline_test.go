@@ -84,6 +84,7 @@ func benchPipeline(b *testing.B, p strategies.Producer, c strategies.Consumer, n
 	produced := time.Since(start)
 	err := benchAwait(ctx, tr, &errs)
 	cpu.report(b, n)
+	recordPipeline(p.Name()+"/"+c.Name(), rate, n, start, tr, cpu) // for the peers' of-ours
 	cancel()
 	bg.Wait()
 	wait()
