@@ -1,7 +1,7 @@
 # The front door: `make demo` runs the whole catalogue on the simulator; `make test` runs the tests.
 GO ?= go
 
-.PHONY: demo test test-real services clean bench lint verify
+.PHONY: demo test test-real services clean bench bench-real lint verify
 
 demo:
 	$(GO) run ./cmd/simulate
@@ -27,8 +27,15 @@ services:
 clean:
 	$(GO) run ./cmd/simulate clean
 
+# The simulator's benchmarks: one scenario, and the whole default matrix.
 bench:
 	$(GO) test ./scenarios/ -run '^$$' -bench . -benchmem -count 1
+
+# The strategies on the real servers, each beside the raw ceilings measured first in the same run
+# (metrics named of-<ceiling>), and the Watermill peer beside our pipeline. Needs the servers
+# (make services); a missing one fails the run instead of skipping it.
+bench-real:
+	HARNESS_REQUIRE_INFRA=1 $(GO) test ./harness/real/ -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt would change the files above"; exit 1; }
