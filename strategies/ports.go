@@ -257,7 +257,9 @@ type Producer interface {
 type Relay interface {
 	// RelayPoints lists the relay's fault points.
 	RelayPoints() []string
-	// RelayPass claims, publishes and marks one batch; it returns how many rows it published.
+	// RelayPass claims, publishes and marks what it finds (one batch, or more while its claims
+	// come back full); it returns how many rows it marked published (or, for a relay that reads
+	// by position, moved its position past).
 	RelayPass(ctx context.Context, env RelayEnv) (int, error)
 }
 
