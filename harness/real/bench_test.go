@@ -25,6 +25,11 @@ package real
 //     business commit to the committed effect, at full speed: throughput (and latency, which
 //     then includes the backlog).
 //   - BenchmarkPipelineLatency: the same pipelines paced at 500 events/s: latency.
+//   - bench_watermill_test.go:
+//   - BenchmarkWatermillPipeline, BenchmarkWatermillPipelineLatency: the peer, the Watermill
+//     service of examples/watermillsvc (watermill-sql outbox, Forwarder, AMQP subscriber,
+//     Deduplicator), measured as our pipeline is, with its ratios to our outbox/inbox pipeline
+//     measured earlier in the same run (metrics named "...-of-ours").
 //
 // bench_support_test.go holds what they share: the instrumented Store, the tracker of commits and
 // effects, the producer and consumer loops.
