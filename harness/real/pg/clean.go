@@ -12,7 +12,7 @@ import (
 
 // Leftover is one thing a run left on the servers.
 type Leftover struct {
-	Kind string // "schema", "slot" or "queue"
+	Kind string // "schema", "slot" (with its publication), "publication" (one left without its slot), "queue" or "stream"
 	Name string
 	Run  string // the run id
 }
@@ -38,7 +38,7 @@ type QueueReaper func(ctx context.Context, runID string, dryRun bool) (string, e
 // Clean finds the runs whose process is gone (harness marker on their schema, liveness lock
 // free) on the server of url and removes what they left: the queue (through queue, when it is
 // not nil), the replication slot (its holder terminated first: the run is dead, so is every
-// session of it) and the schema. A run's sessions still open on PostgreSQL (workers that
+// session of it) and its publication, and the schema. A run's sessions still open on PostgreSQL (workers that
 // outlived their parent for a moment) are terminated before its schema is dropped. With dryRun it removes nothing and reports what it
 // would remove. Live runs, in this process or another, are never touched.
 func Clean(ctx context.Context, url string, dryRun bool, queue QueueReaper) (CleanReport, error) {
@@ -91,8 +91,8 @@ func Clean(ctx context.Context, url string, dryRun bool, queue QueueReaper) (Cle
 	return rep, nil
 }
 
-// reapRun removes what the dead run runID left: queue, slot, schema, in that order, so that
-// whatever stays after a failure still has its schema to vouch for it.
+// reapRun removes what the dead run runID left: queue, slot, publication, schema, in that order,
+// so that whatever stays after a failure still has its schema to vouch for it.
 func reapRun(ctx context.Context, conn *pgx.Conn, queue QueueReaper, runID string, dryRun bool, rep *CleanReport) error {
 	schema := SchemaPrefix + runID
 	if queue != nil {
@@ -104,14 +104,18 @@ func reapRun(ctx context.Context, conn *pgx.Conn, queue QueueReaper, runID strin
 			rep.Dropped = append(rep.Dropped, Leftover{Kind: "queue", Name: name, Run: runID})
 		}
 	}
-	var slots int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`,
-		schema).Scan(&slots); err != nil {
+	var slots, pubs int
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()),
+		(SELECT count(*) FROM pg_publication WHERE pubname = $1)`, schema).Scan(&slots, &pubs); err != nil {
 		return wrap("postgres: clean run "+runID+": look for its slot", err, conn)
 	}
+	pub := Leftover{Kind: "publication", Name: schema, Run: runID}
+	if slots > 0 {
+		pub.Kind = "slot" // the publication goes with it
+	}
 	if dryRun {
-		if slots > 0 {
-			rep.Dropped = append(rep.Dropped, Leftover{Kind: "slot", Name: schema, Run: runID})
+		if slots > 0 || pubs > 0 {
+			rep.Dropped = append(rep.Dropped, pub)
 		}
 		rep.Dropped = append(rep.Dropped, Leftover{Kind: "schema", Name: schema, Run: runID})
 		return nil
@@ -130,7 +134,14 @@ func reapRun(ctx context.Context, conn *pgx.Conn, queue QueueReaper, runID strin
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("schema %s: %v", schema, err))
 			return nil
 		}
-		rep.Dropped = append(rep.Dropped, Leftover{Kind: "slot", Name: schema, Run: runID})
+	}
+	if pubs > 0 {
+		if err := dropPublication(ctx, conn, schema); err != nil {
+			return fmt.Errorf("real: clean run %s: %w", runID, err)
+		}
+	}
+	if slots > 0 || pubs > 0 {
+		rep.Dropped = append(rep.Dropped, pub)
 	}
 	dropped, err := dropMarked(ctx, conn, schema)
 	if err != nil {

@@ -1,32 +1,17 @@
 package pg
 
-// test_decoding's text: the outbox inserts a slot decodes, and log positions.
+// pgoutput's stream: the outbox inserts a slot decodes, whole transactions, and log positions.
 
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pglogrepl"
+
 	"github.com/deliveryharness/harness/strategies"
 )
-
-// outboxInsertPrefix is how test_decoding starts the line of an insert into schema's outbox.
-func outboxInsertPrefix(schema string) string {
-	return "table " + quoteIdent(schema) + "." + quoteIdent("outbox") + ": INSERT: "
-}
-
-var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
-
-// quoteIdent quotes a name as PostgreSQL's quote_identifier does, for names that are not
-// keywords (the harness's are not).
-func quoteIdent(name string) string {
-	if plainIdent.MatchString(name) {
-		return name
-	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
 
 // parseLSN parses a pg_lsn ("16/B374D848") as the 64-bit position it stands for.
 func parseLSN(s string) (uint64, error) {
@@ -44,145 +29,158 @@ func parseLSN(s string) (uint64, error) {
 // formatLSN is parseLSN's inverse.
 func formatLSN(pos uint64) string { return fmt.Sprintf("%X/%X", pos>>32, uint32(pos)) }
 
-// decodedColumn is one column of a test_decoding tuple.
-type decodedColumn struct {
-	Name, Type, Value string
-	Null              bool
+// logTxn is one committed transaction of the stream: its inserts into the run's outbox, in log
+// order, and the end of its commit record (confirming it there passes it).
+type logTxn struct {
+	rows []strategies.OutboxRow
+	end  uint64
 }
 
-// parseTuple parses test_decoding's text of a tuple: columns separated by one space, each
-// name[type]:value, where the name is quoted as an identifier when it must be, the type is
-// format_type's text (it may hold spaces and brackets), and the value is null, or a literal
-// quoted with ' (a ' inside doubled; nothing else escaped: newlines are raw), or an unquoted
-// literal without spaces (numbers, booleans, bit strings, unchanged-toast-datum).
-func parseTuple(s string) ([]decodedColumn, error) {
-	if s == "(no-tuple-data)" {
-		return nil, errors.New("no tuple data")
-	}
-	var cols []decodedColumn
-	for i := 0; i < len(s); {
-		if len(cols) > 0 {
-			if s[i] != ' ' {
-				return nil, fmt.Errorf("column %d: want a space at byte %d of %q", len(cols)+1, i, s)
-			}
-			i++
-		}
-		var c decodedColumn
-		// name
-		if i < len(s) && s[i] == '"' {
-			v, n, err := unquote(s[i:], '"')
-			if err != nil {
-				return nil, fmt.Errorf("column %d name: %w", len(cols)+1, err)
-			}
-			c.Name, i = v, i+n
-		} else {
-			j := strings.IndexByte(s[i:], '[')
-			if j <= 0 {
-				return nil, fmt.Errorf("column %d: no name[type] at byte %d of %q", len(cols)+1, i, s)
-			}
-			c.Name, i = s[i:i+j], i+j
-		}
-		if i >= len(s) || s[i] != '[' {
-			return nil, fmt.Errorf("column %s: want [type] at byte %d of %q", c.Name, i, s)
-		}
-		j := strings.Index(s[i:], "]:")
-		if j < 0 {
-			return nil, fmt.Errorf("column %s: unterminated type in %q", c.Name, s)
-		}
-		c.Type, i = s[i+1:i+j], i+j+2
-		// value
-		switch {
-		case i < len(s) && s[i] == '\'':
-			v, n, err := unquote(s[i:], '\'')
-			if err != nil {
-				return nil, fmt.Errorf("column %s value: %w", c.Name, err)
-			}
-			c.Value, i = v, i+n
-		default:
-			j := strings.IndexByte(s[i:], ' ')
-			if j < 0 {
-				j = len(s) - i
-			}
-			c.Value, i = s[i:i+j], i+j
-			if c.Value == "" {
-				return nil, fmt.Errorf("column %s: empty value in %q", c.Name, s)
-			}
-			c.Null = c.Value == "null"
-		}
-		cols = append(cols, c)
-	}
-	if len(cols) == 0 {
-		return nil, errors.New("no columns")
-	}
-	return cols, nil
+// outboxColumns are the outbox's columns a relay publishes (see CreateSchema), by name.
+var outboxColumns = [...]string{"id", "msg_id", "key", "amount", "version", "kind"}
+
+// relation is what a RelationMessage said of a table: for the run's outbox, where each of
+// outboxColumns is in its tuples; for any other table, nothing (its inserts are skipped).
+type relation struct {
+	outbox bool
+	at     [len(outboxColumns)]int
 }
 
-// unquote reads a string that starts with quote q and ends at the first lone q (a doubled q
-// stands for one). It returns the text and how many bytes it took.
-func unquote(s string, q byte) (string, int, error) {
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		if s[i] != q {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == q {
-			b.WriteByte(q)
-			i++
-			continue
-		}
-		return b.String(), i + 1, nil
-	}
-	return "", 0, fmt.Errorf("unterminated %c-quoted text in %q", q, s)
+// txnDecoder assembles pgoutput's messages (protocol version 1) into committed transactions,
+// keeping the inserts into schema's outbox. A transaction's messages come together, BEGIN to
+// COMMIT, in commit order; each table's RelationMessage comes before its first change (and again
+// after its definition changes), so the decoder keeps them for the connection's life.
+type txnDecoder struct {
+	schema    string
+	relations map[uint32]relation
+	open      *logTxn // between a BEGIN and its COMMIT
 }
 
-// parseOutboxInsert parses the tuple of an insert into the outbox table (see CreateSchema:
-// id, msg_id, key, amount, version, kind, published) into the row a relay publishes.
-func parseOutboxInsert(tuple string) (strategies.OutboxRow, error) {
-	cols, err := parseTuple(tuple)
+func newTxnDecoder(schema string) *txnDecoder {
+	return &txnDecoder{schema: schema, relations: map[uint32]relation{}}
+}
+
+// decode takes one message of the stream (an XLogData's WAL data) and returns the transaction
+// it completed, if it was a COMMIT.
+func (d *txnDecoder) decode(data []byte) (done *logTxn, err error) {
+	if len(data) == 0 {
+		return nil, errors.New("pgoutput: empty message")
+	}
+	switch pglogrepl.MessageType(data[0]) {
+	case pglogrepl.MessageTypeBegin, pglogrepl.MessageTypeCommit, pglogrepl.MessageTypeRelation, pglogrepl.MessageTypeInsert:
+	default:
+		return nil, nil // types, origins, truncates, messages: nothing a relay publishes
+	}
+	msg, err := parsePgoutput(data)
 	if err != nil {
-		return strategies.OutboxRow{}, err
+		return nil, fmt.Errorf("pgoutput %q message: %w", data[0], err)
 	}
-	byName := make(map[string]decodedColumn, len(cols))
-	for _, c := range cols {
-		byName[c.Name] = c
-	}
-	get := func(name string) (string, error) {
-		c, ok := byName[name]
+	switch m := msg.(type) {
+	case *pglogrepl.BeginMessage:
+		if d.open != nil {
+			return nil, fmt.Errorf("pgoutput: BEGIN of xid %d inside an open transaction", m.Xid)
+		}
+		d.open = &logTxn{}
+	case *pglogrepl.CommitMessage:
+		if d.open == nil {
+			return nil, fmt.Errorf("pgoutput: COMMIT at %s without a BEGIN", m.CommitLSN)
+		}
+		done, d.open = d.open, nil
+		done.end = uint64(m.TransactionEndLSN)
+		return done, nil
+	case *pglogrepl.RelationMessage:
+		d.relations[m.RelationID] = d.relation(m)
+	case *pglogrepl.InsertMessage:
+		if d.open == nil {
+			return nil, errors.New("pgoutput: INSERT outside a transaction")
+		}
+		rel, ok := d.relations[m.RelationID]
 		switch {
 		case !ok:
-			return "", fmt.Errorf("no column %s in %q", name, tuple)
-		case c.Null:
-			return "", fmt.Errorf("column %s is null in %q", name, tuple)
+			return nil, fmt.Errorf("pgoutput: INSERT into relation %d before its RelationMessage", m.RelationID)
+		case !rel.outbox:
+			return nil, nil
 		}
-		return c.Value, nil
+		row, err := outboxRow(rel, m.Tuple)
+		if err != nil {
+			return nil, fmt.Errorf("outbox insert: %w", err)
+		}
+		d.open.rows = append(d.open.rows, row)
 	}
-	num := func(name string) (int64, error) {
-		v, err := get(name)
-		if err != nil {
-			return 0, err
+	return nil, nil
+}
+
+// relation reads where the outbox's columns are, when m is the run's outbox.
+func (d *txnDecoder) relation(m *pglogrepl.RelationMessage) relation {
+	var r relation
+	if m.Namespace != d.schema || m.RelationName != "outbox" {
+		return r
+	}
+	r.outbox = true
+	for i := range r.at {
+		r.at[i] = -1
+	}
+	for j, c := range m.Columns {
+		for i, name := range outboxColumns {
+			if c.Name == name {
+				r.at[i] = j
+			}
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("column %s: %w", name, err)
+	}
+	return r
+}
+
+// parsePgoutput is pglogrepl.Parse, with its panics on a message cut short (it indexes without
+// checking lengths) turned into errors.
+func parsePgoutput(data []byte) (m pglogrepl.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("malformed: %v", p)
 		}
-		return n, nil
+	}()
+	return pglogrepl.Parse(data)
+}
+
+// outboxRow turns an outbox insert's tuple (columns in text format) into the row a relay
+// publishes.
+func outboxRow(rel relation, tuple *pglogrepl.TupleData) (strategies.OutboxRow, error) {
+	var vals [len(outboxColumns)]string
+	var errs []error
+	for i, name := range outboxColumns {
+		j := rel.at[i]
+		switch {
+		case j < 0:
+			errs = append(errs, fmt.Errorf("no column %s", name))
+			continue
+		case tuple == nil || j >= len(tuple.Columns):
+			errs = append(errs, fmt.Errorf("column %s missing from the tuple", name))
+			continue
+		}
+		switch c := tuple.Columns[j]; c.DataType {
+		case pglogrepl.TupleDataTypeText:
+			vals[i] = string(c.Data)
+		case pglogrepl.TupleDataTypeNull:
+			errs = append(errs, fmt.Errorf("column %s is null", name))
+		default:
+			errs = append(errs, fmt.Errorf("column %s: data of kind %q, want text", name, c.DataType))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return strategies.OutboxRow{}, err
+	}
+	num := func(i int) int64 {
+		n, err := strconv.ParseInt(vals[i], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("column %s: %w", outboxColumns[i], err))
+		}
+		return n
 	}
 	var r strategies.OutboxRow
-	var errs []error
-	var e error
-	r.ID, e = num("id")
-	errs = append(errs, e)
-	r.Msg.ID, e = get("msg_id")
-	errs = append(errs, e)
-	r.Msg.Key, e = get("key")
-	errs = append(errs, e)
-	r.Msg.Amount, e = num("amount")
-	errs = append(errs, e)
-	r.Msg.Seq, e = num("version")
-	errs = append(errs, e)
-	r.Msg.Kind, e = get("kind")
-	errs = append(errs, e)
+	r.ID = num(0)
+	r.Msg.ID, r.Msg.Key = vals[1], vals[2]
+	r.Msg.Amount = num(3)
+	r.Msg.Seq = num(4)
+	r.Msg.Kind = vals[5]
 	if err := errors.Join(errs...); err != nil {
 		return strategies.OutboxRow{}, err
 	}

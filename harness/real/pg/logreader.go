@@ -1,187 +1,405 @@
 package pg
 
-// The tailer's reader of a run's slot: strategies.ChangeLog.
+// The tailer's reader of a run's slot: strategies.ChangeLog over the replication protocol.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/deliveryharness/harness/harness/real/redact"
 	"github.com/deliveryharness/harness/strategies"
 )
 
-// LogReader is a strategies.ChangeLog on a run's slot, for the tailer: its own connection (one,
-// opened lazily, with the schema's name as application_name), through whatever proxy the URL
-// names.
+const (
+	// readWait is how long a Read waits for a transaction when it has none in hand: the
+	// stream brings each commit as it happens, so a tailer that waits here publishes it at
+	// once, whatever its poll.
+	readWait = 50 * time.Millisecond
+	// readPeek is how long a Read that has transactions in hand waits for more: it takes what
+	// is there already, and finds a connection that ended (a cut link's end is already there).
+	readPeek = 100 * time.Microsecond
+	// messageWait bounds the wait for the rest of a message whose start has come.
+	messageWait = time.Second
+	// pendingMax bounds the rows the reader holds unconfirmed: past it, it stops reading the
+	// stream (the server waits) until the tailer advances.
+	pendingMax = 1 << 14
+	// recheckWait is how long Advance lets the stream run between two looks at the slot's
+	// confirmed position.
+	recheckWait = 500 * time.Microsecond
+)
+
+// slotPositionSQL is the slot's confirmed position: what a new stream starts from.
+const slotPositionSQL = `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`
+
+// LogReader is a strategies.ChangeLog on a run's slot, for the tailer. It holds two connections,
+// opened on the first Read and again after one is lost, both through whatever proxy the URL names
+// and with the schema's name as application_name: a replication connection
+// (replication=database) that streams the slot with pgoutput (START_REPLICATION, filtered by the
+// run's publication), and an ordinary one on which Advance watches the slot's confirmed position.
+//
+// The stream starts at the slot's confirmed position. The reader keeps the transactions it has
+// received and not yet confirmed; Read hands them out from the oldest, as often as asked, and
+// Advance confirms them with a standby status update. A lost connection loses only that memory:
+// the next stream starts again where the slot was confirmed, so whatever was read and not
+// confirmed comes again (a tailer that dies between publishing and advancing publishes it
+// again).
+//
+// Read, Advance and Close are called from one goroutine.
 type LogReader struct {
 	slot   string
+	schema string
 	url    string
-	prefix string
-	pool   *connPool
+	repl   *pgconn.Config  // the stream's
+	check  *pgx.ConnConfig // Advance's
+	args   []string        // pgoutput's options
+	closed bool
+
+	stream *pgconn.PgConn // nil until connected, and after a loss
+	db     *pgx.Conn
+	dec    *txnDecoder
+	// pending are the committed transactions received and not confirmed, in commit order.
+	pending []*logTxn
+	rows    int // in pending
+	// sent is the furthest position this stream has confirmed (the slot's confirmed position
+	// when it started): a status update never goes back.
+	sent uint64
 }
 
-// NewLogReader returns the tailer's reader of slot for the outbox of schema. It does not connect.
-func NewLogReader(ctx context.Context, url, schema, slot string) (*LogReader, error) {
+// NewLogReader returns the tailer's reader of slot, with the publication of the same name, for
+// the outbox of schema. It does not connect.
+func NewLogReader(_ context.Context, url, schema, slot string) (*LogReader, error) {
 	if err := checkSlotName(slot); err != nil {
 		return nil, err
 	}
-	pool, err := newConnPool(ctx, url, schema, 1)
+	repl, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad URL %s: %w", redact.URL(url), redacted(err, url))
+	}
+	if repl.ConnectTimeout == 0 {
+		repl.ConnectTimeout = connectTimeout
+	}
+	repl.RuntimeParams["replication"] = "database"
+	repl.RuntimeParams["application_name"] = schema
+	check, err := parseConfig(url, schema)
 	if err != nil {
 		return nil, err
 	}
-	return &LogReader{slot: slot, url: url, prefix: outboxInsertPrefix(schema), pool: pool}, nil
+	return &LogReader{slot: slot, schema: schema, url: url, repl: repl, check: check,
+		args: []string{"proto_version '" + pgoutputProto + "'", "publication_names " + literal(slot)}}, nil
 }
 
-// Close closes the reader's connection.
-func (l *LogReader) Close() { l.pool.close() }
-
-// logLine is one row of pg_logical_slot_peek_changes: the change's position and test_decoding's text.
-type logLine struct {
-	lsn  string
-	data string
+// Close closes the reader's connections (the server's walsender ends with its).
+func (l *LogReader) Close() {
+	l.closed = true
+	l.lose()
 }
 
-// Read implements strategies.ChangeLog: pg_logical_slot_peek_changes with upto_nchanges of
-// limit transactions' worth of rows (PostgreSQL stops at the first transaction boundary past
-// it), keeping the inserts into this run's outbox and the COMMITs. Other tables' and schemas'
-// changes are decoded too and skipped, but End covers them, so advancing passes them. End is
-// the position of the last COMMIT row, the end of that commit record: advancing to it confirms
-// the transaction. A server that refuses (the slot in use, an error) changed nothing.
-//
-// Transactions without an insert into this run's outbox (the run's consumers', other runs' and
-// other tests' in the same database) are not the tailer's business: when everything a peek
-// decoded is such, Read advances the slot past it itself, unrecorded and outside the fault
-// gates, and peeks again (a few times at most), as the simulator's log, which holds only
-// transactions with outbox rows, would never show them. So a tailer sees End > 0 only with rows,
-// and one with nothing to publish stays idle however busy the database is.
-func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
+// lose closes the connections and forgets what they brought.
+func (l *LogReader) lose() {
+	if l.stream != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = l.stream.Close(ctx)
+		cancel()
+	}
+	if l.db != nil {
+		closeConn(l.db)
+	}
+	l.stream, l.db, l.dec, l.pending, l.rows, l.sent = nil, nil, nil, nil, 0, 0
+}
+
+// connect opens both connections and starts the stream at the slot's confirmed position. A slot
+// that another backend still holds (the walsender of a tailer that died a moment ago) is waited
+// for, for at most slotBusyWait.
+func (l *LogReader) connect(ctx context.Context) error {
+	if l.closed {
+		return connectFailed(l.url, errPoolClosed)
+	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	upto := max(1, limit) * logRowsPerTxn
-	for range logPassMax {
-		b, err := l.peek(ctx, upto)
-		if err != nil || len(b.Rows) > 0 || b.End == 0 {
-			return b, err
-		}
-		if err := l.Advance(ctx, b.End); err != nil {
-			return strategies.LogBatch{}, fmt.Errorf("postgres: read slot %s: pass transactions without outbox rows: %v", l.slot, err)
-		}
-	}
-	return strategies.LogBatch{}, nil
-}
-
-// logPassMax is how many peeks one Read makes while it finds only other transactions.
-const logPassMax = 4
-
-// peek is one pg_logical_slot_peek_changes, decoded.
-func (l *LogReader) peek(ctx context.Context, upto int) (strategies.LogBatch, error) {
-	for attempt := 0; ; attempt++ {
-		held, err := l.pool.acquire(ctx)
-		if err != nil {
-			return strategies.LogBatch{}, connectFailed(l.url, err)
-		}
-		var lines []logLine
-		err = slotRetry(ctx, func() error {
-			rows, _ := held.conn.Query(ctx, `SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2,
-				'include-xids', '0', 'skip-empty-xacts', '1') WHERE data = 'COMMIT' OR starts_with(data, $3)`,
-				pgx.QueryExecModeExec, l.slot, upto, l.prefix)
-			var err error
-			lines, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (logLine, error) {
-				var x logLine
-				err := r.Scan(&x.lsn, &x.data)
-				return x, err
-			})
-			return err
-		})
-		if err != nil {
-			werr := wrap("postgres: read slot "+l.slot, err, held.conn)
-			if held.conn.IsClosed() {
-				l.pool.discard(held)
-			} else {
-				l.pool.release(held)
-			}
-			// A connection idle since its last use may have died (a cut link) too recently for
-			// the pool's ping; a read changes nothing, so one more try on a fresh one is safe.
-			if errors.Is(werr, strategies.ErrConnection) && held.reused && attempt == 0 && ctx.Err() == nil {
-				continue
-			}
-			return strategies.LogBatch{}, werr
-		}
-		l.pool.release(held)
-		b, err := decodeBatch(lines, l.prefix)
-		if err != nil {
-			return strategies.LogBatch{}, fmt.Errorf("postgres: read slot %s: %w", l.slot, err)
-		}
-		return b, nil
-	}
-}
-
-// Advance implements strategies.ChangeLog: pg_replication_slot_advance to pos, or to the slot's
-// confirmed position if that is further (an advance never goes back), sent in one round trip
-// (no prepare first), so that an advance whose reply is lost did reach the server. A server's
-// refusal is a plain error (nothing moved); a lost connection or a reply that did not come
-// within ctx wraps ErrUnknownOutcome: the slot may have moved.
-func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
-	defer cancel()
-	what := fmt.Sprintf("postgres: advance slot %s to %s", l.slot, formatLSN(pos))
-	held, err := l.pool.acquire(ctx)
+	db, err := pgx.ConnectConfig(ctx, l.check)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, connectFailed(l.url, err))
+		return connectFailed(l.url, err)
 	}
-	if held.conn.IsClosed() {
-		l.pool.discard(held)
-		return fmt.Errorf("%s: the connection closed before the statement was sent: %w", what, strategies.ErrConnection)
+	what := "postgres: stream slot " + l.slot
+	deadline := time.Now().Add(slotBusyWait)
+	var stream *pgconn.PgConn
+	for {
+		stream, err = pgconn.ConnectConfig(ctx, l.repl)
+		if err != nil {
+			closeConn(db)
+			return connectFailed(l.url, err)
+		}
+		err = pglogrepl.StartReplication(ctx, stream, l.slot, 0,
+			pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: l.args})
+		if err == nil {
+			break
+		}
+		_ = stream.Close(ctx)
+		if !SlotBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			closeConn(db)
+			return wrap(what, err, nil)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	err = slotRetry(ctx, func() error {
-		var end string
-		return held.conn.QueryRow(ctx, `SELECT a.end_lsn::text FROM pg_replication_slots s,
-			LATERAL pg_replication_slot_advance(s.slot_name, greatest(s.confirmed_flush_lsn, $2::pg_lsn)) a
-			WHERE s.slot_name = $1`, pgx.QueryExecModeExec, l.slot, formatLSN(pos)).Scan(&end)
-	})
-	var pgErr *pgconn.PgError
+	// The slot is this stream's now: its position moves only by it.
+	pos, err := slotPosition(ctx, db, l.slot)
+	if err != nil {
+		_ = stream.Close(ctx)
+		closeConn(db)
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	l.stream, l.db, l.dec, l.sent = stream, db, newTxnDecoder(l.schema), pos
+	return nil
+}
+
+// slotPosition reads the slot's confirmed position on db.
+func slotPosition(ctx context.Context, db *pgx.Conn, slot string) (uint64, error) {
+	var lsn *string
+	err := db.QueryRow(ctx, slotPositionSQL, slot).Scan(&lsn)
 	switch {
-	case err == nil:
-		l.pool.release(held)
-		return nil
 	case errors.Is(err, pgx.ErrNoRows):
-		l.pool.release(held)
-		return fmt.Errorf("%s: the slot does not exist", what)
-	case errors.As(err, &pgErr) && !held.conn.IsClosed():
-		l.pool.release(held)
-		return wrap(what, err, held.conn)
-	default:
-		l.pool.discard(held)
-		return fmt.Errorf("%s: %w: %w", what, strategies.ErrUnknownOutcome, redacted(err, l.url))
+		return 0, fmt.Errorf("the slot does not exist")
+	case err != nil:
+		return 0, wrap("read the slot's position", err, db)
+	case lsn == nil:
+		return 0, fmt.Errorf("the slot has no confirmed position")
+	}
+	return parseLSN(*lsn)
+}
+
+// Read implements strategies.ChangeLog: the transactions received and not confirmed, oldest
+// first, whole, until they hold limit rows or more; End is the end of the last one's commit
+// record (advancing to it confirms it). With none in hand it waits for the stream, at most
+// readWait (and within ctx), and returns as soon as a transaction has come. The stream holds
+// only transactions with inserts into the run's outbox (the publication filters the rest, and
+// the server skips transactions left empty), so a tailer sees End > 0 only with rows, and one
+// with nothing to publish stays idle however busy the database is. Transactions without outbox
+// rows that come anyway (an older server sends them empty) are confirmed here, unrecorded, when
+// nothing before them is unconfirmed. A lost connection is ErrConnection: the next Read opens a
+// new one.
+func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
+	if l.stream == nil {
+		if err := l.connect(ctx); err != nil {
+			return strategies.LogBatch{}, err
+		}
+	}
+	deadline := time.Now().Add(readWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	sock := l.stream.Conn()
+	stop := context.AfterFunc(ctx, func() { _ = sock.SetReadDeadline(time.Now()) })
+	defer stop()
+	for {
+		if err := l.pump(ctx, deadline); err != nil {
+			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
+		}
+		b, err := l.batch(max(1, limit))
+		if err != nil {
+			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
+		}
+		if b.End > 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return b, nil
+		}
 	}
 }
 
-// decodeBatch turns peeked rows (COMMITs and this run's outbox inserts, in log order) into a
-// LogBatch: the inserts, and End at the last COMMIT.
-func decodeBatch(lines []logLine, prefix string) (strategies.LogBatch, error) {
+// batch is the start of pending that Read hands out. Transactions without rows at its start are
+// confirmed and dropped instead.
+func (l *LogReader) batch(limit int) (strategies.LogBatch, error) {
 	var b strategies.LogBatch
-	for _, x := range lines {
-		if x.data == "COMMIT" {
-			pos, err := parseLSN(x.lsn)
-			if err != nil {
-				return strategies.LogBatch{}, err
-			}
-			b.End = pos
-			continue
+	for _, t := range l.pending {
+		b.Rows = append(b.Rows, t.rows...)
+		b.End = t.end
+		if len(b.Rows) >= limit {
+			break
 		}
-		tuple, ok := strings.CutPrefix(x.data, prefix)
-		if !ok {
-			continue
-		}
-		row, err := parseOutboxInsert(tuple)
-		if err != nil {
-			return strategies.LogBatch{}, fmt.Errorf("outbox insert at %s: %w", x.lsn, err)
-		}
-		b.Rows = append(b.Rows, row)
+	}
+	if b.End > 0 && len(b.Rows) == 0 {
+		l.confirmed(b.End)
+		return strategies.LogBatch{}, l.status(b.End)
 	}
 	return b, nil
+}
+
+// confirmed drops the pending transactions that end at or before pos.
+func (l *LogReader) confirmed(pos uint64) {
+	i := 0
+	for i < len(l.pending) && l.pending[i].end <= pos {
+		l.rows -= len(l.pending[i].rows)
+		i++
+	}
+	l.pending = l.pending[i:]
+}
+
+// pump takes the stream's messages until deadline, or, once it holds a transaction, until none
+// comes for readPeek. A timeout is not an error.
+func (l *LogReader) pump(ctx context.Context, deadline time.Time) error {
+	conn := l.stream
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if l.rows >= pendingMax {
+			return nil
+		}
+		d, now := deadline, time.Now()
+		switch {
+		case conn.Frontend().ReadBufferLen() > 0:
+			if rest := now.Add(messageWait); rest.After(d) {
+				d = rest // the rest of what has come
+			}
+		case len(l.pending) > 0:
+			if peek := now.Add(readPeek); peek.Before(d) {
+				d = peek
+			}
+		}
+		if err := conn.Conn().SetReadDeadline(d); err != nil {
+			return err
+		}
+		msg, err := conn.ReceiveMessage(context.Background())
+		if pgconn.Timeout(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if err := l.handle(m.Data); err != nil {
+				return err
+			}
+		case *pgproto3.ErrorResponse:
+			return pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.CopyDone:
+			return errors.New("the server ended the stream")
+		}
+	}
+}
+
+// handle takes one message of the stream: a keepalive is answered when the server asks, and
+// when the reader holds nothing unconfirmed it confirms the server's position (what the server
+// has decoded since holds no outbox rows: the slot keeps no WAL for them); WAL data is decoded.
+func (l *LogReader) handle(data []byte) error {
+	if len(data) == 0 {
+		return badStream{errors.New("empty replication message")}
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		k, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return badStream{err}
+		}
+		pos := l.sent
+		if len(l.pending) == 0 && l.dec.open == nil {
+			pos = max(pos, uint64(k.ServerWALEnd))
+		}
+		if pos > l.sent || k.ReplyRequested {
+			return l.status(pos)
+		}
+	case pglogrepl.XLogDataByteID:
+		x, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return badStream{err}
+		}
+		t, err := l.dec.decode(x.WALData)
+		switch {
+		case err != nil:
+			return badStream{err}
+		case t == nil || t.end <= l.sent: // not a commit, or one confirmed already
+		case len(t.rows) == 0 && len(l.pending) == 0:
+			return l.status(t.end)
+		default:
+			l.pending = append(l.pending, t)
+			l.rows += len(t.rows)
+		}
+	}
+	return nil
+}
+
+// status sends a standby status update that confirms pos (or what was confirmed before, if that
+// is further).
+func (l *LogReader) status(pos uint64) error {
+	pos = max(pos, l.sent)
+	if err := l.stream.Conn().SetWriteDeadline(time.Now().Add(statementTimeout)); err != nil {
+		return err
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), l.stream,
+		pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(pos)})
+	if err != nil {
+		return err
+	}
+	l.sent = pos
+	return nil
+}
+
+// badStream is a stream the reader cannot make sense of.
+type badStream struct{ err error }
+
+func (e badStream) Error() string { return e.err.Error() }
+func (e badStream) Unwrap() error { return e.err }
+
+// failed closes the connections after err and returns it wrapped: ErrConnection, unless the
+// server refused (a PostgreSQL error of no connection class) or the stream made no sense.
+func (l *LogReader) failed(what string, err error) error {
+	l.lose()
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, new(badStream)):
+		return fmt.Errorf("%s: %w", what, redacted(err, l.url))
+	case errors.As(err, &pgErr):
+		return wrap(what, err, nil)
+	}
+	return fmt.Errorf("%s: %w: %w", what, strategies.ErrConnection, redacted(err, l.url))
+}
+
+// Advance implements strategies.ChangeLog: a standby status update that confirms pos (or the
+// position confirmed before, if that is further: a slot never goes back), then a look at the
+// slot's confirmed position on the other connection, again until it shows pos. The transactions
+// before pos are forgotten. Without a connection nothing is sent: ErrConnection. Once the update
+// is sent, a lost connection, a refusal or a position that did not show within ctx (at most 5 s)
+// wraps ErrUnknownOutcome: the slot may have moved. Both connections are closed then, so that
+// the next Read starts from wherever the slot is.
+func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
+	what := fmt.Sprintf("postgres: advance slot %s to %s", l.slot, formatLSN(pos))
+	if l.stream == nil {
+		return fmt.Errorf("%s: not connected, nothing sent: %w", what, strategies.ErrConnection)
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	target := max(pos, l.sent)
+	l.confirmed(target)
+	if err := l.status(target); err != nil {
+		l.lose()
+		return fmt.Errorf("%s: %w: %w", what, strategies.ErrUnknownOutcome, redacted(err, l.url))
+	}
+	for {
+		at, err := slotPosition(ctx, l.db, l.slot)
+		if err == nil && at >= target {
+			return nil
+		}
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("the slot's position is %s: %w", formatLSN(at), ctx.Err())
+		}
+		if err == nil {
+			sock := l.stream.Conn()
+			stop := context.AfterFunc(ctx, func() { _ = sock.SetReadDeadline(time.Now()) })
+			err = l.pump(ctx, time.Now().Add(recheckWait))
+			stop()
+		}
+		if err != nil {
+			l.lose()
+			return fmt.Errorf("%s: %w: %w", what, strategies.ErrUnknownOutcome, redacted(err, l.url))
+		}
+	}
 }

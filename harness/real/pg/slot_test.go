@@ -2,9 +2,7 @@ package pg
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -21,116 +19,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------------------------
-// test_decoding's text
-
-func TestParseOutboxInsert(t *testing.T) {
-	row := func(id int64, msgID, key string, amount, seq int64, kind string) strategies.OutboxRow {
-		return strategies.OutboxRow{ID: id, Msg: history.Message{ID: msgID, Key: key, Amount: amount, Seq: seq, Kind: kind}}
-	}
-	tuple := func(msgID, key, kind string) string {
-		return "id[bigint]:7 msg_id[text]:" + msgID + " key[text]:" + key +
-			" amount[bigint]:10 version[bigint]:2 kind[text]:" + kind + " published[boolean]:false"
-	}
-	for _, tc := range []struct {
-		name  string
-		tuple string
-		want  strategies.OutboxRow
-		err   string // a part of the error; empty: no error
-	}{
-		{name: "plain", tuple: tuple("'order-1'", "'k1'", "'OrderPlaced'"), want: row(7, "order-1", "k1", 10, 2, "OrderPlaced")},
-		{name: "doubled quote", tuple: tuple("'a''b c'", "'k'", "'Order''s'"), want: row(7, "a'b c", "k", 10, 2, "Order's")},
-		{name: "quote at the end", tuple: tuple("'it'''", "''''", "'x'"), want: row(7, "it'", "'", 10, 2, "x")},
-		{name: "value that looks like columns", tuple: tuple("'x'' key[text]:''evil'' amount[bigint]:99'", "'real'", "'k'"),
-			want: row(7, "x' key[text]:'evil' amount[bigint]:99", "real", 10, 2, "k")},
-		{name: "newline and tab", tuple: tuple("'new\nline\tand more'", "'k'", "'x'"), want: row(7, "new\nline\tand more", "k", 10, 2, "x")},
-		{name: "empty text", tuple: tuple("'m'", "''", "''"), want: row(7, "m", "", 10, 2, "")},
-		{name: "the text null is not NULL", tuple: tuple("'null'", "'k'", "'null'"), want: row(7, "null", "k", 10, 2, "null")},
-		{name: "backslashes are not escapes", tuple: tuple(`'C:\path\'`, `'\'''`, `'\n'`), want: row(7, `C:\path\`, `\'`, 10, 2, `\n`)},
-		{name: "unicode", tuple: tuple("'Zoë 注文 🧾'", "'ключ'", "'x'"), want: row(7, "Zoë 注文 🧾", "ключ", 10, 2, "x")},
-		{name: "spaces only", tuple: tuple("'   '", "' a  b '", "' '"), want: row(7, "   ", " a  b ", 10, 2, " ")},
-		{name: "extremes", tuple: "id[bigint]:9223372036854775807 msg_id[text]:'m' key[text]:'k' amount[bigint]:-9223372036854775808 " +
-			"version[bigint]:-1 kind[text]:'x' published[boolean]:true",
-			want: row(9223372036854775807, "m", "k", -9223372036854775808, -1, "x")},
-		{name: "other columns and order", tuple: `"odd ""col"[character varying(10)]:'v w' tags[text[]]:'{a,"b c"}' ` +
-			`kind[text]:'K' version[bigint]:3 amount[bigint]:4 key[text]:'k' msg_id[text]:'m' id[bigint]:1 ` +
-			`at[timestamp with time zone]:'2024-01-02 03:04:05+00' big[text]:unchanged-toast-datum gone[integer]:null`,
-			want: row(1, "m", "k", 4, 3, "K")},
-		{name: "NULL in a needed column", tuple: tuple("null", "'k'", "'x'"), err: "column msg_id is null"},
-		{name: "missing column", tuple: "id[bigint]:1 msg_id[text]:'m' key[text]:'k' amount[bigint]:1 kind[text]:'x'", err: "no column version"},
-		{name: "not a number", tuple: "id[bigint]:x1 msg_id[text]:'m' key[text]:'k' amount[bigint]:1 version[bigint]:0 kind[text]:'x'", err: "column id"},
-		{name: "unterminated quote", tuple: "id[bigint]:1 msg_id[text]:'m key[text]:''k", err: "unterminated"},
-		{name: "unterminated type", tuple: "id[bigint:1", err: "unterminated type"},
-		{name: "no separator", tuple: "id[bigint]:1 msg_id[text]:'m'key[text]:'k'", err: "want a space"},
-		{name: "no tuple", tuple: "(no-tuple-data)", err: "no tuple data"},
-		{name: "empty", tuple: "", err: "no columns"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseOutboxInsert(tc.tuple)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("got %+v, %v; want an error with %q", got, err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("got %+v, want %+v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestParseTupleColumns(t *testing.T) {
-	got, err := parseTuple(`"a ""q"""[text]:'x' b[numeric(10,2)]:1.50 c[bit(4)]:B'0101' d[boolean]:null e[text]:'null'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []decodedColumn{
-		{Name: `a "q"`, Type: "text", Value: "x"},
-		{Name: "b", Type: "numeric(10,2)", Value: "1.50"},
-		{Name: "c", Type: "bit(4)", Value: "B'0101'"},
-		{Name: "d", Type: "boolean", Value: "null", Null: true},
-		{Name: "e", Type: "text", Value: "null"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v", got, want)
-	}
-}
-
-func TestDecodeBatch(t *testing.T) {
-	prefix := outboxInsertPrefix("harness_r1")
-	if prefix != "table harness_r1.outbox: INSERT: " {
-		t.Fatalf("prefix %q", prefix)
-	}
-	ins := func(id int, msg string) string {
-		return fmt.Sprintf("%sid[bigint]:%d msg_id[text]:'%s' key[text]:'k' amount[bigint]:1 version[bigint]:0 kind[text]:'x' published[boolean]:false", prefix, id, msg)
-	}
-	lines := []logLine{
-		{"0/10", ins(2, "b")}, {"0/20", "COMMIT"},
-		{"0/30", "COMMIT"}, // another schema's transaction: only its COMMIT is kept
-		{"0/40", ins(1, "a")}, {"0/48", ins(3, "c")}, {"1/A0", "COMMIT"},
-		{"1/B0", "table harness_r2.outbox: INSERT: id[bigint]:1"}, // filtered out by the query; skipped here too
-	}
-	b, err := decodeBatch(lines, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, r := range b.Rows {
-		ids = append(ids, r.Msg.ID)
-	}
-	if !slices.Equal(ids, []string{"b", "a", "c"}) || b.End != 1<<32|0xA0 {
-		t.Errorf("got rows %v, end %s; want b a c, end 1/A0", ids, formatLSN(b.End))
-	}
-	if b, err := decodeBatch(nil, prefix); err != nil || b.End != 0 || len(b.Rows) != 0 {
-		t.Errorf("empty read: %+v, %v", b, err)
-	}
-	if _, err := decodeBatch([]logLine{{"0/1", ins(1, "a")[:len(ins(1, "a"))-30]}}, prefix); err == nil {
-		t.Errorf("a cut insert line decoded without an error")
-	}
-}
+// Names and positions
 
 func TestLSN(t *testing.T) {
 	for _, s := range []string{"0/0", "0/1D9F408", "16/B374D848", "FFFFFFFF/FFFFFFFF"} {
@@ -206,6 +95,33 @@ func logRead(t *testing.T, lr *LogReader, limit int) (ids []string, end uint64) 
 	return ids, b.End
 }
 
+// logReadRows reads, without advancing, until the reader hands out n rows or more (the stream
+// brings transactions as the server decodes them), within 10 s.
+func logReadRows(t *testing.T, lr *LogReader, n int) (ids []string, end uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids, end = logRead(t, lr, 1000)
+		if len(ids) >= n || time.Now().After(deadline) {
+			return ids, end
+		}
+	}
+}
+
+// slotConfirmed is the slot's confirmed position.
+func slotConfirmed(t *testing.T, admin *pgx.Conn, slot string) uint64 {
+	t.Helper()
+	var lsn string
+	if err := admin.QueryRow(testCtx(t), `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := parseLSN(lsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
 func logBacklog(t *testing.T, slot *Slot) int {
 	t.Helper()
 	n, err := slot.Backlog(testCtx(t))
@@ -235,7 +151,9 @@ func pgTestLink(t *testing.T, rawURL string) (*toxiproxy.Proxy, string) {
 
 // TestLogReaderReadAndAdvance: committed outbox inserts come out in commit order, with every
 // column; reading again gives the same; rolled-back and other schemas' inserts do not come out;
-// after the advance nothing does, until the next commit.
+// after the advance nothing does, until the next commit; the slot is confirmed past other
+// schemas' transactions without the tailer seeing them. The parent counts the backlog while the
+// reader streams the slot.
 func TestLogReaderReadAndAdvance(t *testing.T) {
 	inf := realtest.Require(t)
 	t.Parallel()
@@ -264,9 +182,9 @@ func TestLogReaderReadAndAdvance(t *testing.T) {
 		}
 	}
 
-	// Other tests' transactions in other schemas go through the slot too: they give positions,
-	// never rows.
-	if ids, _ := logRead(t, lr, all); len(ids) != 0 {
+	// Other tests' transactions in other schemas go through the slot too: they give neither
+	// rows nor positions.
+	if ids, end := logRead(t, lr, all); len(ids) != 0 || end != 0 {
 		t.Fatalf("fresh slot: read %q", ids)
 	}
 	// The outbox ids are taken in the order first, second; the commits go the other way.
@@ -284,7 +202,7 @@ func TestLogReaderReadAndAdvance(t *testing.T) {
 	commit(third)
 
 	want := []string{"o-2\nsecond id", "o'1 first id", "o3"}
-	ids, end := logRead(t, lr, all)
+	ids, end := logReadRows(t, lr, len(want))
 	if !slices.Equal(ids, want) || end == 0 {
 		t.Fatalf("read %q (end %s), want %q in commit order", ids, formatLSN(end), want)
 	}
@@ -295,27 +213,26 @@ func TestLogReaderReadAndAdvance(t *testing.T) {
 	if b.Rows[2] != (strategies.OutboxRow{ID: 4, Msg: msg("o3")}) || b.Rows[0].ID != 2 || b.Rows[1].ID != 1 {
 		t.Errorf("rows %+v: want ids 2, 1, 4 (the rolled-back insert took 3) and every column", b.Rows)
 	}
-	// (End may be further: other schemas' commits since.)
-	if again, againEnd := logRead(t, lr, all); !slices.Equal(again, ids) || againEnd < end {
+	if again, againEnd := logRead(t, lr, all); !slices.Equal(again, ids) || againEnd != end {
 		t.Fatalf("second read %q (end %s), want the same %q (end %s on): reading must not move the slot", again, formatLSN(againEnd), ids, formatLSN(end))
 	}
 	if n := logBacklog(t, slot); n != 3 {
 		t.Errorf("backlog %d, want 3", n)
 	}
-	// A read of one decodes one transaction (other schemas' first, if they committed before).
-	var one []string
-	var oneEnd uint64
-	for len(one) == 0 {
-		one, oneEnd = logRead(t, lr, 1)
-		if oneEnd == 0 || oneEnd >= end {
-			t.Fatalf("read of 1: %q (end %s), want %q before %s", one, formatLSN(oneEnd), want[:1], formatLSN(end))
-		}
-		if err := lr.Advance(ctx, oneEnd); err != nil {
-			t.Fatal(err)
-		}
+	// A read of one hands out one transaction.
+	one, oneEnd := logRead(t, lr, 1)
+	if !slices.Equal(one, want[:1]) || oneEnd == 0 || oneEnd >= end {
+		t.Fatalf("read of 1: %q (end %s), want %q before %s", one, formatLSN(oneEnd), want[:1], formatLSN(end))
 	}
-	if !slices.Equal(one, want[:1]) {
-		t.Fatalf("read of 1: %q, want %q", one, want[:1])
+	if err := lr.Advance(ctx, oneEnd); err != nil {
+		t.Fatal(err)
+	}
+	admin := realtest.AdminConn(t, inf)
+	if at := slotConfirmed(t, admin, slot.Name); at != oneEnd {
+		t.Fatalf("after the advance the slot is confirmed at %s, want %s", formatLSN(at), formatLSN(oneEnd))
+	}
+	if n := logBacklog(t, slot); n != 2 {
+		t.Errorf("backlog %d after advancing past one transaction, want 2", n)
 	}
 	if rest, _ := logRead(t, lr, all); !slices.Equal(rest, want[1:]) {
 		t.Fatalf("after advancing past the first transaction: %q, want %q", rest, want[1:])
@@ -339,30 +256,39 @@ func TestLogReaderReadAndAdvance(t *testing.T) {
 	fourth := pgMustBegin(t, st)
 	write(fourth, "o4")
 	commit(fourth)
-	ids, e4 := logRead(t, lr, all)
+	ids, e4 := logReadRows(t, lr, 1)
 	if !slices.Equal(ids, []string{"o4"}) || e4 <= end {
 		t.Fatalf("after a new commit: %q (end %s), want o4 after %s", ids, formatLSN(e4), formatLSN(end))
 	}
 	if err := lr.Advance(ctx, e4); err != nil {
 		t.Fatal(err)
 	}
-	// Another schema's transaction alone: Read passes it (the slot moves) and reports nothing.
+	// Another schema's transaction alone: the tailer sees nothing, and the slot is confirmed
+	// past it (it keeps no WAL for it).
 	pgCommitted(t, otherSt, func(ctx context.Context, tx strategies.Tx) error { return tx.AppendOutbox(ctx, msg("elsewhere-2")) })
-	if ids, e := logRead(t, lr, all); len(ids) != 0 || e != 0 {
-		t.Errorf("only another schema's transaction left: read %q, end %s; want nothing", ids, formatLSN(e))
-	}
-	var left int
-	if err := realtest.AdminConn(t, inf).QueryRow(ctx, `SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, NULL)
-		WHERE starts_with(data, $2)`, slot.Name, outboxInsertPrefix(other.Name)).Scan(&left); err != nil {
+	var past uint64
+	var lsn string
+	if err := admin.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
 		t.Fatal(err)
 	}
-	if left != 0 {
-		t.Errorf("the slot still holds %d inserts of the other schema after a read that found only them", left)
+	if past, err = parseLSN(lsn); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for slotConfirmed(t, admin, slot.Name) < past {
+		if ids, e := logRead(t, lr, all); len(ids) != 0 || e != 0 {
+			t.Fatalf("only another schema's transaction left: read %q, end %s; want nothing", ids, formatLSN(e))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the slot is still confirmed at %s, before %s, after another schema's transaction",
+				formatLSN(slotConfirmed(t, admin, slot.Name)), formatLSN(past))
+		}
 	}
 }
 
-// TestLogReaderErrors: a cut link is ErrConnection on Read; an advance whose reply never comes is
-// ErrUnknownOutcome, and it did move the slot.
+// TestLogReaderErrors: a cut link is ErrConnection on Read, and an Advance after it sends
+// nothing; the next Read streams again from the slot's confirmed position; an advance whose
+// reply never comes is ErrUnknownOutcome, and it did move the slot.
 func TestLogReaderErrors(t *testing.T) {
 	inf := realtest.Require(t)
 	t.Parallel()
@@ -371,22 +297,30 @@ func TestLogReaderErrors(t *testing.T) {
 	st := pgTestStore(t, inf, s, "orders")
 	link, via := pgTestLink(t, inf.PostgresURL)
 	lr := logTestReader(t, infra.Infra{PostgresURL: via}, s, slot)
+	admin := realtest.AdminConn(t, inf)
 	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
 		return tx.AppendOutbox(ctx, history.Message{ID: "m1", Key: "k", Amount: 1})
 	})
-	ids, end := logRead(t, lr, 10)
+	ids, end := logReadRows(t, lr, 1)
 	if !slices.Equal(ids, []string{"m1"}) {
 		t.Fatalf("read %q", ids)
 	}
 
+	// The link dies between two reads: the one after finds out, though m1 is in hand.
 	link.Stop()
 	_, err := lr.Read(testCtx(t), 10)
 	pgWantIs(t, "read on a cut link", err, strategies.ErrConnection)
+	err = lr.Advance(testCtx(t), end)
+	pgWantIs(t, "advance after a lost connection", err, strategies.ErrConnection)
+	if at := slotConfirmed(t, admin, slot.Name); at >= end {
+		t.Fatalf("an advance without a connection moved the slot to %s", formatLSN(at))
+	}
 	if err := link.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := logRead(t, lr, 10); !slices.Equal(again, ids) {
-		t.Fatalf("read after healing: %q", again)
+	// The server may still hold the slot for the lost walsender a moment: Read waits for it.
+	if again, againEnd := logReadRows(t, lr, 1); !slices.Equal(again, ids) || againEnd != end {
+		t.Fatalf("read after healing: %q (end %s), want %q (end %s)", again, formatLSN(againEnd), ids, formatLSN(end))
 	}
 
 	if _, err := link.Toxics.AddToxicJson(strings.NewReader(
@@ -397,6 +331,9 @@ func TestLogReaderErrors(t *testing.T) {
 	err = lr.Advance(ctx, end)
 	cancel()
 	pgWantIs(t, "advance without a reply", err, strategies.ErrUnknownOutcome)
+	if at := slotConfirmed(t, admin, slot.Name); at != end {
+		t.Errorf("after the advance whose reply was lost the slot is at %s, want %s", formatLSN(at), formatLSN(end))
+	}
 	link.Stop()
 	if err := link.Start(); err != nil {
 		t.Fatal(err)
@@ -404,17 +341,50 @@ func TestLogReaderErrors(t *testing.T) {
 	if err := link.Toxics.RemoveToxic(context.Background(), "stall"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		// The server may still hold the slot for the lost session a moment.
-		b, err := lr.Read(testCtx(t), 10)
-		if err == nil && len(b.Rows) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the advance whose reply was lost: read %+v, %v; want nothing (the advance took effect)", b, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+		return tx.AppendOutbox(ctx, history.Message{ID: "m2", Key: "k", Amount: 1})
+	})
+	if ids, _ := logReadRows(t, lr, 1); !slices.Equal(ids, []string{"m2"}) {
+		t.Fatalf("after the advance whose reply was lost: read %q, want m2 alone (the advance took effect)", ids)
+	}
+}
+
+// TestLogReaderRestart: a reader that ends without advancing (its process died between
+// publishing and advancing) leaves everything to the next one; what a reader advanced past does
+// not come again.
+func TestLogReaderRestart(t *testing.T) {
+	inf := realtest.Require(t)
+	t.Parallel()
+	s := pgTestSchema(t, inf)
+	slot := logTestSlot(t, inf, s)
+	st := pgTestStore(t, inf, s, "orders")
+	commit := func(id string) {
+		t.Helper()
+		pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+			return tx.AppendOutbox(ctx, history.Message{ID: id, Key: "k", Amount: 1})
+		})
+	}
+	commit("m1")
+	commit("m2")
+	first := logTestReader(t, inf, s, slot)
+	ids, end := logReadRows(t, first, 2)
+	if !slices.Equal(ids, []string{"m1", "m2"}) {
+		t.Fatalf("first reader: %q", ids)
+	}
+	first.Close()
+	second := logTestReader(t, inf, s, slot)
+	if again, againEnd := logReadRows(t, second, 2); !slices.Equal(again, ids) || againEnd != end {
+		t.Fatalf("second reader: %q (end %s), want %q (end %s)", again, formatLSN(againEnd), ids, formatLSN(end))
+	}
+	one, oneEnd := logRead(t, second, 1)
+	if err := second.Advance(testCtx(t), oneEnd); err != nil || !slices.Equal(one, ids[:1]) {
+		t.Fatalf("second reader: read %q, advance %v", one, err)
+	}
+	second.Close()
+	commit("m3")
+	third := logTestReader(t, inf, s, slot)
+	if rest, _ := logReadRows(t, third, 2); !slices.Equal(rest, []string{"m2", "m3"}) {
+		t.Fatalf("third reader: %q, want m2 m3", rest)
 	}
 }
 
@@ -433,46 +403,86 @@ func TestCreateSlotRefusesExisting(t *testing.T) {
 	}
 }
 
-// TestSlotDropTerminatesHolder: Drop ends the session that holds the run's slot, then drops it.
-// The holder is a peek that decodes a large transaction, which takes a while.
+// TestSlotDropTerminatesHolder: Drop ends the session that holds the run's slot (the tailer's
+// walsender, or a peek that decodes a large transaction, which takes a while), then drops the
+// slot and its publication.
 func TestSlotDropTerminatesHolder(t *testing.T) {
 	inf := realtest.Require(t)
 	t.Parallel()
-	s := pgTestSchema(t, inf)
-	slot := logTestSlot(t, inf, s)
-	admin, holder := realtest.AdminConn(t, inf), realtest.AdminConn(t, inf)
-	if _, err := admin.Exec(testCtx(t), `INSERT INTO `+pgx.Identifier{s.Name, "outbox"}.Sanitize()+
-		` (msg_id, key, amount, version, kind) SELECT 'm' || i, 'k', i, 0, 'x' FROM generate_series(1, 300000) i`); err != nil {
+	for _, holder := range []string{"walsender", "peek"} {
+		t.Run(holder, func(t *testing.T) {
+			t.Parallel()
+			s := pgTestSchema(t, inf)
+			slot := logTestSlot(t, inf, s)
+			admin := realtest.AdminConn(t, inf)
+			done := make(chan error, 1)
+			switch holder {
+			case "walsender":
+				lr := logTestReader(t, inf, s, slot)
+				logRead(t, lr, 1)
+				go func() {
+					// The reader's stream ends with its walsender.
+					for {
+						if _, err := lr.Read(context.Background(), 1); err != nil {
+							done <- err
+							return
+						}
+					}
+				}()
+			case "peek":
+				if _, err := admin.Exec(testCtx(t), `INSERT INTO `+pgx.Identifier{s.Name, "outbox"}.Sanitize()+
+					` (msg_id, key, amount, version, kind) SELECT 'm' || i, 'k', i, 0, 'x' FROM generate_series(1, 300000) i`); err != nil {
+					t.Fatal(err)
+				}
+				peeker := realtest.AdminConn(t, inf)
+				go func() {
+					_, err := peeker.Exec(context.Background(), `SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL,
+						'proto_version', '1', 'publication_names', $2)`, slot.Name, slot.Name)
+					done <- err
+				}()
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var active bool
+				if err := admin.QueryRow(testCtx(t), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot.Name).Scan(&active); err != nil {
+					t.Fatal(err)
+				}
+				if active {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the %s never held the slot", holder)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := slot.Drop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if realtest.SlotExists(t, admin, slot.Name) {
+				t.Fatal("slot still there after Drop")
+			}
+			if publicationExists(t, admin, slot.Name) {
+				t.Fatal("publication still there after Drop")
+			}
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Logf("the %s ended before Drop came to it: nothing to terminate", holder)
+				} else {
+					t.Logf("holder: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the %s still runs after Drop", holder)
+			}
+		})
+	}
+}
+
+func publicationExists(t *testing.T, admin *pgx.Conn, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := admin.QueryRow(testCtx(t), `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, name).Scan(&ok); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := holder.Exec(context.Background(), `SELECT count(*) FROM pg_logical_slot_peek_changes($1, NULL, NULL)`, slot.Name)
-		done <- err
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var active bool
-		if err := admin.QueryRow(testCtx(t), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot.Name).Scan(&active); err != nil {
-			t.Fatal(err)
-		}
-		if active {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the peek never held the slot")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := slot.Drop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if realtest.SlotExists(t, admin, slot.Name) {
-		t.Fatal("slot still there after Drop")
-	}
-	if err := <-done; err == nil {
-		t.Log("the peek ended before Drop came to it: nothing to terminate")
-	} else {
-		t.Logf("holder: %v", err)
-	}
+	return ok
 }
