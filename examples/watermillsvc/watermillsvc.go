@@ -147,6 +147,13 @@ type orderPlaced struct {
 	Amount int64  `json:"amount"`
 }
 
+// payloadOf is the OrderPlaced event's payload for cmd, as Handle publishes it: the bytes the
+// consumer receives (the forwarder's envelope and watermill-amqp's marshaler carry them as they
+// are) and the Deduplicator's default key hashes.
+func payloadOf(cmd service.Command) ([]byte, error) {
+	return json.Marshal(orderPlaced{Key: cmd.Key, Amount: cmd.Amount})
+}
+
 // schemaAdapter and offsetsAdapter are watermill-sql's PostgreSQL defaults: their table names
 // are unqualified, so they land in the first schema of the connection's search_path.
 func schemaAdapter() wsql.DefaultPostgreSQLSchema { return wsql.DefaultPostgreSQLSchema{} }
@@ -248,7 +255,7 @@ func (s *Service) Place(ctx context.Context, conn *pgx.Conn, queue string, cmd s
 }
 
 func (s *Service) place(ctx context.Context, conn *pgx.Conn, queue string, cmd service.Command) error {
-	payload, err := json.Marshal(orderPlaced{Key: cmd.Key, Amount: cmd.Amount})
+	payload, err := payloadOf(cmd)
 	if err != nil {
 		return fmt.Errorf("watermillsvc: %s: encode the event: %w", cmd.ID, err)
 	}
