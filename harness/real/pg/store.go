@@ -108,39 +108,30 @@ func NewStoreWithGateway(ctx context.Context, url, schema, name string, mail Mai
 func (s *Store) Close() { s.pool.close() }
 
 // Begin implements strategies.Store: a transaction at the server's default isolation (READ
-// COMMITTED) on a connection of the pool. A server that cannot be reached gives ErrConnection.
+// COMMITTED) on a connection of the pool. BEGIN goes out with the transaction's first statement
+// (lazyTx), so Begin itself only takes a connection: a server that cannot be reached gives
+// ErrConnection.
 func (s *Store) Begin(ctx context.Context) (strategies.Tx, error) {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
-		held, err := s.pool.acquire(ctx)
-		if err != nil {
-			return nil, connectFailed(s.url, err)
-		}
-		tx, err := held.conn.Begin(ctx)
-		if err == nil {
-			return &storeTx{s: s, held: held, conn: held.conn, tx: tx}, nil
-		}
-		werr := wrap("postgres: begin", err, held.conn)
-		s.pool.discard(held)
-		// An idle connection may have died since its last use (a cut link, a restarted server)
-		// less than a second ago, too recently for the pool's ping: BEGIN on it changed nothing,
-		// so one more try on a fresh connection is safe.
-		if held.reused && attempt == 0 && ctx.Err() == nil {
-			continue
-		}
-		return nil, werr
+	held, err := s.pool.acquire(ctx)
+	if err != nil {
+		return nil, connectFailed(s.url, err)
 	}
+	t := &storeTx{s: s, held: held, conn: held.conn}
+	t.tx = lazyTx{t}
+	return t, nil
 }
 
 // storeTx is one transaction: a connection held from Begin to Commit or Rollback.
 type storeTx struct {
-	s    *Store
-	held *heldConn
-	conn *pgx.Conn // held.conn
-	tx   pgx.Tx
-	done bool  // Commit or Rollback was called
-	lost error // a statement lost the connection: the server has rolled the transaction back
+	s     *Store
+	held  *heldConn
+	conn  *pgx.Conn // held.conn
+	tx    lazyTx    // the statements
+	begun bool      // BEGIN went out and succeeded
+	done  bool      // Commit or Rollback was called
+	lost  error     // a statement lost the connection: the server has rolled the transaction back
 }
 
 // usable is the check before every statement: the transaction is still open on a live connection.
@@ -366,13 +357,26 @@ func (t *storeTx) Commit(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	err := t.tx.Commit(ctx)
+	if !t.begun {
+		// No statement: the transaction still commits, COMMIT alone in its round trip.
+		br, err := t.begin(ctx, "")
+		if err == nil {
+			err = br.Close()
+		}
+		if err != nil {
+			return wrap("postgres: commit: begin", err, t.conn)
+		}
+	}
+	tag, err := t.conn.Exec(ctx, "commit")
 	switch {
+	case err == nil && tag.String() == "ROLLBACK":
+		return fmt.Errorf("postgres: commit: the server rolled back the transaction an earlier error aborted: %w", strategies.ErrTxAborted)
 	case err == nil:
 		return nil
-	case errors.Is(err, pgx.ErrTxCommitRollback):
-		return fmt.Errorf("postgres: commit: the server rolled back the transaction an earlier error aborted: %w", strategies.ErrTxAborted)
 	default:
+		if t.conn.PgConn().TxStatus() != 'I' {
+			closeConn(t.conn) // the connection's state is unknown: the pool must not hand it out again
+		}
 		return fmt.Errorf("postgres: commit: %w: %w", strategies.ErrUnknownOutcome, redacted(err, t.s.url))
 	}
 }
@@ -384,16 +388,18 @@ func (t *storeTx) Rollback(ctx context.Context) error {
 		return nil
 	}
 	defer t.end()
-	if t.conn.IsClosed() {
-		return nil
+	if !t.begun || t.conn.IsClosed() {
+		return nil // no BEGIN went out, or the server rolled the transaction back when it lost it
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	err := t.tx.Rollback(ctx)
-	if err == nil || errors.Is(err, pgx.ErrTxClosed) || t.conn.IsClosed() {
+	_, err := t.conn.Exec(ctx, "rollback")
+	if err == nil || t.conn.IsClosed() {
 		return nil
 	}
-	return wrap("postgres: rollback", err, t.conn)
+	werr := wrap("postgres: rollback", err, t.conn)
+	closeConn(t.conn) // a failed ROLLBACK leaves the connection in an unknown state
+	return werr
 }
 
 // end gives the connection back: to the pool when it is idle and healthy, else closed.

@@ -855,7 +855,12 @@ func TestStoreSessionSettingsAndSize(t *testing.T) {
 	st := pgTestStore(t, inf, s, "orders")
 	var txs []*storeTx
 	for range storeConns {
-		txs = append(txs, pgMustBegin(t, st))
+		tx := pgMustBegin(t, st)
+		// BEGIN goes out with the first statement.
+		if _, err := tx.InboxContains(ctx, "g", "size-1"); err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
 	}
 	var lockTimeout, appName string
 	if err := txs[0].tx.QueryRow(ctx, `SELECT current_setting('lock_timeout'), current_setting('application_name')`).
