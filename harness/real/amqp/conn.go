@@ -111,6 +111,25 @@ func bounded(ctx context.Context, conn *amqp091.Connection, fn func() error) err
 	}
 }
 
+// send runs fn, a call that only writes frames to conn's socket and waits for no reply (a
+// publish on a confirm channel, an ack, a nack, a reject), on the calling goroutine: a goroutine
+// per call costs more than the call. It is bounded as bounded is: when ctx ends or opTimeout
+// passes first, conn is abandoned, which sets its socket's deadline and so makes a write stuck in
+// fn return, and send reports why.
+func send(ctx context.Context, conn *amqp091.Connection, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { abandon(conn) })
+	err := fn()
+	if !stop() {
+		return fmt.Errorf("rabbitmq: send cut off: %w", ctx.Err())
+	}
+	return err
+}
+
 // abandon drops a connection without the close handshake: the socket closes at once, as when a
 // client gives up on a link it no longer trusts. The broker requeues the channel's unacked
 // deliveries.

@@ -115,7 +115,7 @@ func (p *Publisher) Publish(ctx context.Context, m history.Message) (strategies.
 		return nil, fmt.Errorf("rabbitmq: publish %s: %w", m.ID, err)
 	}
 	var dc *amqp091.DeferredConfirmation
-	err = bounded(ctx, s.conn, func() error {
+	err = send(ctx, s.conn, func() error {
 		var err error
 		dc, err = s.ch.PublishWithDeferredConfirmWithContext(ctx, "", p.queue, false, false, amqp091.Publishing{
 			DeliveryMode: amqp091.Persistent,

@@ -144,7 +144,7 @@ func (s *Subscription) accept(ctx context.Context, sess *subSession, d amqp091.D
 		err = fmt.Errorf("message id %q differs from the body's id %q", d.MessageId, m.ID)
 	}
 	if err != nil {
-		rerr := bounded(ctx, sess.conn, func() error { return sess.ch.Reject(d.DeliveryTag, false) })
+		rerr := send(ctx, sess.conn, func() error { return sess.ch.Reject(d.DeliveryTag, false) })
 		if rerr != nil {
 			s.mu.Lock()
 			s.drop(sess)
@@ -180,7 +180,7 @@ func (s *Subscription) settle(ctx context.Context, op string, tag uint64, fn fun
 	case p.s != sess || p.s.ch.IsClosed():
 		return fmt.Errorf("rabbitmq: %s: delivery tag %d belongs to a closed channel: %w", op, tag, strategies.ErrChannelClosed)
 	}
-	if err := bounded(ctx, p.s.conn, func() error { return fn(p.s.ch, p.tag) }); err != nil {
+	if err := send(ctx, p.s.conn, func() error { return fn(p.s.ch, p.tag) }); err != nil {
 		s.mu.Lock()
 		s.drop(p.s)
 		s.mu.Unlock()
