@@ -3,6 +3,9 @@ package real
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,12 +26,18 @@ var benchTailPolls = []time.Duration{5 * time.Millisecond, 20 * time.Millisecond
 // BenchmarkLogTailing: the log-tailing producer next to the polling outbox relay, each at
 // several polling intervals. Eight producer goroutines (each its own Store) run Produce for n
 // events; one relay goroutine loops RelayPass (batch 256, its own Publisher; for log tailing a
-// LogReader on the run's replication slot, for the outbox its own Store) and pauses poll after a
-// pass that published nothing. No consumer: lag is, per message, the return of the relay's
-// publisher confirm minus the return of the producer's COMMIT. msg/s is n over the time from the
-// start to the n-th confirm. "full" runs the producers as fast as they go (lag then includes the
-// backlog); "paced" offers 500 events/s (event i not before i/500 s), so that p50-ms and p99-ms
-// are the relay's own lag.
+// LogReader that streams the run's replication slot with pgoutput over a replication connection,
+// for the outbox its own Store) and pauses poll after a pass that published nothing. The
+// LogReader's Read waits up to 50 ms for the stream's next transaction itself, so the tailer's
+// lag does not follow poll; its Advance is a standby status update and a look at the slot's
+// confirmed position. No consumer: lag is, per message, the return of the relay's publisher
+// confirm minus the return of the producer's COMMIT. msg/s is n over the time from the start to
+// the n-th confirm. "full" runs the producers as fast as they go (lag then includes the backlog);
+// "paced" offers 500 events/s (event i not before i/500 s), so that p50-ms and p99-ms are the
+// relay's own lag. cpu-us/event is the whole machine's (the servers' included), so it is a fair
+// price only on an otherwise idle machine (cpu-busy near 1 means it was not);
+// servers-cpu-us/event is the local servers' processes' alone (other clients' work on them
+// included), which with go-cpu-us/event still prices the two on a busy machine.
 //
 //	HARNESS_REQUIRE_INFRA=1 go test ./harness/real/ -run '^$' -bench LogTailing -benchtime 1x
 func BenchmarkLogTailing(b *testing.B) {
@@ -112,7 +121,7 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 			b.Fatal(err)
 		}
 		b.Cleanup(lr.Close)
-		if _, err := lr.Read(ctx, 1); err != nil { // open its connection
+		if _, err := lr.Read(ctx, 1); err != nil { // open its connections and start the stream
 			b.Fatal(err)
 		}
 		env.Log = lr
@@ -127,11 +136,12 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 		benchRelayLoop(ctx, relay, env, poll, &passes, &empty, &errs)
 	}()
 	envs := benchProducerEnvs(b, ctx, inf, s, q, p, tr.commit)
-	cpu := cpuNow()
+	cpu, servers := cpuNow(), serversCPU()
 	start := time.Now()
 	runProducers(ctx, p, envs, n, rate, start, &errs)
 	err := benchAwait(ctx, tr, &errs)
 	cpu.report(b, n)
+	servers.report(b, n)
 	cancel()
 	bg.Wait()
 	if err != nil {
@@ -169,4 +179,69 @@ func benchRelayLoop(ctx context.Context, relay strategies.Relay, env strategies.
 		}
 		Clock{}.Sleep(ctx, poll)
 	}
+}
+
+// serverTicks is the CPU time, in clock ticks, the local servers' processes had used: every
+// postgres process (the postmaster's waited-for children included: backends and walsenders that
+// have ended), RabbitMQ's beam.smp and nats-server. ok is false where /proc says nothing of
+// them (servers in another machine).
+type serverTicks struct {
+	ticks int64
+	ok    bool
+}
+
+func serversCPU() serverTicks {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return serverTicks{}
+	}
+	var t serverTicks
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid ... utime(14) stime(15) cutime(16) cstime(17)
+		s := string(data)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		comm, f := s[open+1:closing], strings.Fields(s[closing+1:])
+		if len(f) < 15 || comm != "postgres" && comm != "beam.smp" && comm != "nats-server" {
+			continue
+		}
+		fields := []int{11, 12} // utime, stime
+		if comm == "postgres" && !isPostgres(f[1]) {
+			fields = append(fields, 13, 14) // the postmaster: its children's that ended
+		}
+		for _, i := range fields {
+			n, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				return serverTicks{}
+			}
+			t.ticks += n
+		}
+		t.ok = true
+	}
+	return t
+}
+
+// isPostgres reports whether the process pid is a postgres process.
+func isPostgres(pid string) bool {
+	data, err := os.ReadFile("/proc/" + pid + "/comm")
+	return err == nil && strings.TrimSpace(string(data)) == "postgres"
+}
+
+// report reports the servers' CPU time used since t per event ("servers-cpu-us/event", at 100
+// ticks a second).
+func (t serverTicks) report(b *testing.B, n int) {
+	now := serversCPU()
+	if !t.ok || !now.ok || n == 0 {
+		return
+	}
+	b.ReportMetric(float64(now.ticks-t.ticks)*1e4/float64(n), "servers-cpu-us/event")
 }

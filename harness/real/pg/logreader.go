@@ -30,9 +30,9 @@ const (
 	// pendingMax bounds the rows the reader holds unconfirmed: past it, it stops reading the
 	// stream (the server waits) until the tailer advances.
 	pendingMax = 1 << 14
-	// recheckWait is how long Advance lets the stream run between two looks at the slot's
-	// confirmed position.
-	recheckWait = 500 * time.Microsecond
+	// replyWait bounds Advance's wait for the keepalive that answers its status update, before
+	// each look at the slot's confirmed position.
+	replyWait = 2 * time.Millisecond
 )
 
 // slotPositionSQL is the slot's confirmed position: what a new stream starts from.
@@ -70,6 +70,9 @@ type LogReader struct {
 	// sent is the furthest position this stream has confirmed (the slot's confirmed position
 	// when it started): a status update never goes back.
 	sent uint64
+	// keepalives counts the server's keepalive messages: Advance waits for the one that
+	// answers its status update.
+	keepalives int
 }
 
 // NewLogReader returns the tailer's reader of slot, with the publication of the same name, for
@@ -201,7 +204,7 @@ func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, e
 	stop := context.AfterFunc(ctx, func() { _ = sock.SetReadDeadline(time.Now()) })
 	defer stop()
 	for {
-		if err := l.pump(ctx, deadline); err != nil {
+		if err := l.pump(ctx, deadline, nil); err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
 		}
 		b, err := l.batch(max(1, limit))
@@ -227,7 +230,7 @@ func (l *LogReader) batch(limit int) (strategies.LogBatch, error) {
 	}
 	if b.End > 0 && len(b.Rows) == 0 {
 		l.confirmed(b.End)
-		return strategies.LogBatch{}, l.status(b.End)
+		return strategies.LogBatch{}, l.status(b.End, false)
 	}
 	return b, nil
 }
@@ -243,11 +246,11 @@ func (l *LogReader) confirmed(pos uint64) {
 }
 
 // pump takes the stream's messages until deadline, or, once it holds a transaction, until none
-// comes for readPeek. A timeout is not an error.
-func (l *LogReader) pump(ctx context.Context, deadline time.Time) error {
+// comes for readPeek; with until, until that holds instead. A timeout is not an error.
+func (l *LogReader) pump(ctx context.Context, deadline time.Time, until func() bool) error {
 	conn := l.stream
 	for {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || until != nil && until() {
 			return nil
 		}
 		if l.rows >= pendingMax {
@@ -259,7 +262,7 @@ func (l *LogReader) pump(ctx context.Context, deadline time.Time) error {
 			if rest := now.Add(messageWait); rest.After(d) {
 				d = rest // the rest of what has come
 			}
-		case len(l.pending) > 0:
+		case until == nil && len(l.pending) > 0:
 			if peek := now.Add(readPeek); peek.Before(d) {
 				d = peek
 			}
@@ -300,12 +303,13 @@ func (l *LogReader) handle(data []byte) error {
 		if err != nil {
 			return badStream{err}
 		}
+		l.keepalives++
 		pos := l.sent
 		if len(l.pending) == 0 && l.dec.open == nil {
 			pos = max(pos, uint64(k.ServerWALEnd))
 		}
 		if pos > l.sent || k.ReplyRequested {
-			return l.status(pos)
+			return l.status(pos, false)
 		}
 	case pglogrepl.XLogDataByteID:
 		x, err := pglogrepl.ParseXLogData(data[1:])
@@ -318,7 +322,7 @@ func (l *LogReader) handle(data []byte) error {
 			return badStream{err}
 		case t == nil || t.end <= l.sent: // not a commit, or one confirmed already
 		case len(t.rows) == 0 && len(l.pending) == 0:
-			return l.status(t.end)
+			return l.status(t.end, false)
 		default:
 			l.pending = append(l.pending, t)
 			l.rows += len(t.rows)
@@ -328,14 +332,14 @@ func (l *LogReader) handle(data []byte) error {
 }
 
 // status sends a standby status update that confirms pos (or what was confirmed before, if that
-// is further).
-func (l *LogReader) status(pos uint64) error {
+// is further); with reply, it asks the server for a keepalive once it has taken it.
+func (l *LogReader) status(pos uint64, reply bool) error {
 	pos = max(pos, l.sent)
 	if err := l.stream.Conn().SetWriteDeadline(time.Now().Add(statementTimeout)); err != nil {
 		return err
 	}
 	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), l.stream,
-		pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(pos)})
+		pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(pos), ReplyRequested: reply})
 	if err != nil {
 		return err
 	}
@@ -364,12 +368,13 @@ func (l *LogReader) failed(what string, err error) error {
 }
 
 // Advance implements strategies.ChangeLog: a standby status update that confirms pos (or the
-// position confirmed before, if that is further: a slot never goes back), then a look at the
-// slot's confirmed position on the other connection, again until it shows pos. The transactions
-// before pos are forgotten. Without a connection nothing is sent: ErrConnection. Once the update
-// is sent, a lost connection, a refusal or a position that did not show within ctx (at most 5 s)
-// wraps ErrUnknownOutcome: the slot may have moved. Both connections are closed then, so that
-// the next Read starts from wherever the slot is.
+// position confirmed before, if that is further: a slot never goes back), then, once the server's
+// keepalive says it has taken it, a look at the slot's confirmed position on the other connection,
+// again until it shows pos. The look is the round trip whose reply a fault can withhold, as for a
+// COMMIT. The transactions before pos are forgotten. Without a connection nothing is sent:
+// ErrConnection. Once the update is sent, a lost connection, a refusal or a position that did not
+// show within ctx (at most 5 s) wraps ErrUnknownOutcome: the slot may have moved. Both
+// connections are closed then, so that the next Read starts from wherever the slot is.
 func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	what := fmt.Sprintf("postgres: advance slot %s to %s", l.slot, formatLSN(pos))
 	if l.stream == nil {
@@ -377,29 +382,26 @@ func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
+	sock := l.stream.Conn()
+	stop := context.AfterFunc(ctx, func() { _ = sock.SetReadDeadline(time.Now()) })
+	defer stop()
 	target := max(pos, l.sent)
 	l.confirmed(target)
-	if err := l.status(target); err != nil {
-		l.lose()
-		return fmt.Errorf("%s: %w: %w", what, strategies.ErrUnknownOutcome, redacted(err, l.url))
-	}
-	for {
-		at, err := slotPosition(ctx, l.db, l.slot)
-		if err == nil && at >= target {
+	err := l.status(target, true)
+	for err == nil {
+		// A keepalive that left before the update came is answered by the next look.
+		seen := l.keepalives
+		if err = l.pump(ctx, time.Now().Add(replyWait), func() bool { return l.keepalives > seen }); err != nil {
+			break
+		}
+		var at uint64
+		if at, err = slotPosition(ctx, l.db, l.slot); err == nil && at >= target {
 			return nil
 		}
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("the slot's position is %s: %w", formatLSN(at), ctx.Err())
 		}
-		if err == nil {
-			sock := l.stream.Conn()
-			stop := context.AfterFunc(ctx, func() { _ = sock.SetReadDeadline(time.Now()) })
-			err = l.pump(ctx, time.Now().Add(recheckWait))
-			stop()
-		}
-		if err != nil {
-			l.lose()
-			return fmt.Errorf("%s: %w: %w", what, strategies.ErrUnknownOutcome, redacted(err, l.url))
-		}
 	}
+	l.lose()
+	return fmt.Errorf("%s: %w: %w", what, strategies.ErrUnknownOutcome, redacted(err, l.url))
 }
