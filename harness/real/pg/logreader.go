@@ -22,8 +22,9 @@ const (
 	// stream brings each commit as it happens, so a tailer that waits here publishes it at
 	// once, whatever its poll.
 	readWait = 50 * time.Millisecond
-	// readPeek is how long a Read that has transactions in hand waits for more: it takes what
-	// is there already, and finds a connection that ended (a cut link's end is already there).
+	// readPeek is how long a Read that has transactions in hand waits for more where it cannot
+	// look at the socket (peekSocket) instead: it takes what is there already, and finds a
+	// connection that ended (a cut link's end is already there).
 	readPeek = 100 * time.Microsecond
 	// messageWait bounds the wait for the rest of a message whose start has come.
 	messageWait = time.Second
@@ -33,6 +34,16 @@ const (
 	// replyWait bounds Advance's wait for the keepalive that answers its status update, before
 	// each look at the slot's confirmed position.
 	replyWait = 2 * time.Millisecond
+)
+
+// sockState is what peekSocket found in a socket.
+type sockState int
+
+const (
+	sockUnknown sockState = iota // it could not look
+	sockEmpty                    // nothing to read yet
+	sockData                     // bytes to read
+	sockEnded                    // the peer's end: reading gives the error
 )
 
 // slotPositionSQL is the slot's confirmed position: what a new stream starts from.
@@ -245,8 +256,8 @@ func (l *LogReader) confirmed(pos uint64) {
 	l.pending = l.pending[i:]
 }
 
-// pump takes the stream's messages until deadline, or, once it holds a transaction, until none
-// comes for readPeek; with until, until that holds instead. A timeout is not an error.
+// pump takes the stream's messages until deadline, or, once it holds a transaction, until the
+// socket holds nothing more; with until, until that holds instead. A timeout is not an error.
 func (l *LogReader) pump(ctx context.Context, deadline time.Time, until func() bool) error {
 	conn := l.stream
 	for {
@@ -257,15 +268,23 @@ func (l *LogReader) pump(ctx context.Context, deadline time.Time, until func() b
 			return nil
 		}
 		d, now := deadline, time.Now()
-		switch {
-		case conn.Frontend().ReadBufferLen() > 0:
-			if rest := now.Add(messageWait); rest.After(d) {
-				d = rest // the rest of what has come
+		more := conn.Frontend().ReadBufferLen() > 0
+		if !more && until == nil && len(l.pending) > 0 {
+			// Transactions in hand: take only what has come already, and whether the
+			// connection has ended.
+			switch peekSocket(conn.Conn()) {
+			case sockEmpty:
+				return nil
+			case sockData, sockEnded:
+				more = true
+			default:
+				if peek := now.Add(readPeek); peek.Before(d) {
+					d = peek
+				}
 			}
-		case until == nil && len(l.pending) > 0:
-			if peek := now.Add(readPeek); peek.Before(d) {
-				d = peek
-			}
+		}
+		if rest := now.Add(messageWait); more && rest.After(d) {
+			d = rest // the rest of what has come
 		}
 		if err := conn.Conn().SetReadDeadline(d); err != nil {
 			return err
