@@ -60,7 +60,9 @@ const slotPositionSQL = `SELECT confirmed_flush_lsn::text FROM pg_replication_sl
 // Advance confirms them with a standby status update. A lost connection loses only that memory:
 // the next stream starts again where the slot was confirmed, so whatever was read and not
 // confirmed comes again (a tailer that dies between publishing and advancing publishes it
-// again).
+// again). The server's keepalives are answered while Read or Advance runs: a tailer that calls
+// neither for the server's wal_sender_timeout (60 s by default) loses the stream, and its next
+// Read opens a new one.
 //
 // Read, Advance and Close are called from one goroutine.
 type LogReader struct {
