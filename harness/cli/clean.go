@@ -14,8 +14,8 @@ import (
 
 const cleanUsage = `simulate clean [--dry-run]
 
-Removes what killed real-server runs left behind: their schemas, logical replication slots,
-queues and NATS streams. A run is removed only when its schema carries the harness's marker and its liveness lock
+Removes what killed real-server runs left behind: their schemas, logical replication slots and
+publications, queues and NATS streams. A run is removed only when its schema carries the harness's marker and its liveness lock
 (held by the run's process for as long as it lives) is free; live runs, in this process or any
 other, are left alone. --dry-run lists what would be removed and removes nothing. Every real run
 does the same at its start; queues also expire on the broker after 10 minutes unused.
@@ -99,7 +99,7 @@ func writeClean(w io.Writer, rep real.CleanReport, nodes int, dryRun, complete b
 		return
 	}
 	var parts []string
-	for _, k := range []string{"schema", "slot", "queue", "stream"} {
+	for _, k := range []string{"schema", "slot", "publication", "queue", "stream"} {
 		if n := counts[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, k)))
 		}
