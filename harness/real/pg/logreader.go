@@ -31,6 +31,12 @@ const (
 	// pendingMax bounds the rows the reader holds unconfirmed: past it, it stops reading the
 	// stream (the server waits) until the tailer advances.
 	pendingMax = 1 << 14
+	// gatherWait is how long a Read holds a transaction that came alone, while the stream is
+	// busy, for the next one to go in the same pass: a pass's publish, status update and look
+	// at the slot are paid once for both. It returns as soon as the next one has come. The
+	// stream counts as busy when the transaction came within gatherWait of the one before it,
+	// so a quiet stream's transactions go at once.
+	gatherWait = 3 * time.Millisecond
 	// replyWait bounds Advance's wait for the keepalive that answers its status update, before
 	// each look at the slot's confirmed position.
 	replyWait = 2 * time.Millisecond
@@ -80,6 +86,10 @@ type LogReader struct {
 	// pending are the committed transactions received and not confirmed, in commit order.
 	pending []*logTxn
 	rows    int // in pending
+	// last is when the stream's latest transaction with rows came, and busy whether it came
+	// within gatherWait of the one before it.
+	last time.Time
+	busy bool
 	// sent is the furthest position this stream has confirmed (the slot's confirmed position
 	// when it started): a status update never goes back.
 	sent uint64
@@ -127,7 +137,7 @@ func (l *LogReader) lose() {
 	if l.db != nil {
 		closeConn(l.db)
 	}
-	l.stream, l.db, l.dec, l.pending, l.rows, l.sent = nil, nil, nil, nil, 0, 0
+	l.stream, l.db, l.dec, l.pending, l.rows, l.sent, l.busy = nil, nil, nil, nil, 0, 0, false
 }
 
 // connect opens both connections and starts the stream at the slot's confirmed position. A slot
@@ -196,7 +206,9 @@ func slotPosition(ctx context.Context, db *pgx.Conn, slot string) (uint64, error
 // Read implements strategies.ChangeLog: the transactions received and not confirmed, oldest
 // first, whole, until they hold limit rows or more; End is the end of the last one's commit
 // record (advancing to it confirms it). With none in hand it waits for the stream, at most
-// readWait (and within ctx), and returns as soon as a transaction has come. The stream holds
+// readWait (and within ctx), and returns as soon as a transaction has come, or, when that one
+// came alone on a busy stream, as soon as the next has come, at most gatherWait after the first
+// (within readWait and ctx). The stream holds
 // only transactions with inserts into the run's outbox (the publication filters the rest, and
 // the server skips transactions left empty), so a tailer sees End > 0 only with rows, and one
 // with nothing to publish stays idle however busy the database is. Transactions without outbox
@@ -220,6 +232,9 @@ func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, e
 		if err := l.pump(ctx, deadline, nil); err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
 		}
+		if err := l.gather(ctx, deadline, limit); err != nil {
+			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
+		}
 		b, err := l.batch(max(1, limit))
 		if err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
@@ -228,6 +243,26 @@ func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, e
 			return b, nil
 		}
 	}
+}
+
+// gather waits, when the one transaction in hand came on a busy stream and holds fewer than
+// limit rows, for the next one, until gatherWait after the first came (and at most until
+// deadline), then takes whatever else has come with it.
+func (l *LogReader) gather(ctx context.Context, deadline time.Time, limit int) error {
+	if len(l.pending) != 1 || !l.busy || l.rows >= limit {
+		return nil
+	}
+	until := l.last.Add(gatherWait)
+	if until.After(deadline) {
+		until = deadline
+	}
+	if !time.Now().Before(until) {
+		return nil
+	}
+	if err := l.pump(ctx, until, func() bool { return len(l.pending) > 1 || l.rows >= limit }); err != nil {
+		return err
+	}
+	return l.pump(ctx, deadline, nil)
 }
 
 // batch is the start of pending that Read hands out. Transactions without rows at its start are
@@ -345,6 +380,11 @@ func (l *LogReader) handle(data []byte) error {
 		case len(t.rows) == 0 && len(l.pending) == 0:
 			return l.status(t.end, false)
 		default:
+			if len(t.rows) > 0 {
+				now := time.Now()
+				l.busy = now.Sub(l.last) < gatherWait
+				l.last = now
+			}
 			l.pending = append(l.pending, t)
 			l.rows += len(t.rows)
 		}
