@@ -90,6 +90,8 @@ type LogReader struct {
 	// within gatherWait of the one before it.
 	last time.Time
 	busy bool
+	// takeOnly makes pump take only what has come already, whatever it holds.
+	takeOnly bool
 	// sent is the furthest position this stream has confirmed (the slot's confirmed position
 	// when it started): a status update never goes back.
 	sent uint64
@@ -306,7 +308,7 @@ func (l *LogReader) pump(ctx context.Context, deadline time.Time, until func() b
 		}
 		d, now := deadline, time.Now()
 		more := conn.Frontend().ReadBufferLen() > 0
-		if !more && until == nil && len(l.pending) > 0 {
+		if !more && (l.takeOnly || until == nil && len(l.pending) > 0) {
 			// Transactions in hand: take only what has come already, and whether the
 			// connection has ended.
 			switch peekSocket(conn.Conn()) {
@@ -431,9 +433,11 @@ func (l *LogReader) failed(what string, err error) error {
 // Advance implements strategies.ChangeLog: a standby status update that confirms pos (or the
 // position confirmed before, if that is further: a slot never goes back), then, once the server's
 // keepalive says it has taken it, a look at the slot's confirmed position on the other connection,
-// again until it shows pos. The look is the round trip whose reply a fault can withhold, as for a
-// COMMIT. The transactions before pos are forgotten. Without a connection nothing is sent:
-// ErrConnection. Once the update is sent, a lost connection, a refusal or a position that did not
+// again until it shows pos. What the stream brought before the update is taken first, so that a
+// keepalive that left before it is not taken for the answer (the look would come too early and
+// be repeated). The look is the round trip whose reply a fault can withhold, as for a COMMIT. The
+// transactions before pos are forgotten. Without a connection, or with one found lost before
+// the update goes, nothing is sent: ErrConnection. Once the update is sent, a lost connection, a refusal or a position that did not
 // show within ctx (at most 5 s) wraps ErrUnknownOutcome: the slot may have moved. Both
 // connections are closed then, so that the next Read starts from wherever the slot is.
 func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
@@ -448,7 +452,14 @@ func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	defer stop()
 	target := max(pos, l.sent)
 	l.confirmed(target)
-	err := l.status(target, true)
+	// A keepalive that came before the update cannot answer it: take what has come first.
+	l.takeOnly = true
+	err := l.pump(ctx, time.Now().Add(replyWait), nil)
+	l.takeOnly = false
+	if err != nil {
+		return l.failed(what+": nothing sent", err)
+	}
+	err = l.status(target, true)
 	for err == nil {
 		// A keepalive that left before the update came is answered by the next look.
 		seen := l.keepalives
