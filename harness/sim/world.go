@@ -187,7 +187,7 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 	w.schedule = fault.NewSchedule(sc.Faults)
 	// About 24 events a command under the faults that retry most (broker-down): room for them up
 	// front, so that the history, whose events grew with their fields, is not copied as it grows.
-	w.events = make([]history.Event, 0, 24*len(sc.Commands)+16)
+	w.events = takeEvents(24*len(sc.Commands) + 16)
 	if sc.Fault == fault.ConcurrentProducers {
 		w.enqueued = map[string]int{}
 	}
