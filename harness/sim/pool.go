@@ -33,3 +33,28 @@ func Recycle(h *history.History) {
 	ev = ev[:0]
 	eventBufs.Put(&ev)
 }
+
+// txs holds transactions of finished runs for later runs: a relay polling an idle outbox begins
+// one every few steps.
+var txs sync.Pool
+
+// newTx begins a transaction of p's. The world keeps it, to give it back when the run is over.
+func (w *world) newTx(p *proc) *tx {
+	t, _ := txs.Get().(*tx)
+	if t == nil {
+		t = new(tx)
+	}
+	t.d, t.p = w.db, p // values and versions are made on the first write
+	w.txs = append(w.txs, t)
+	return t
+}
+
+// freeTxs gives back every transaction of the run once nothing of it runs any more: its
+// processes have been unwound and the strategies' instances are dropped with it.
+func (w *world) freeTxs() {
+	for _, t := range w.txs {
+		*t = tx{}
+		txs.Put(t)
+	}
+	w.txs = nil
+}

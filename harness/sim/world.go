@@ -86,6 +86,7 @@ type world struct {
 	interleaving  bool           // concurrent-producers: the first producer's COMMIT is held, the second may start
 	sub           subscriber     // new-subscriber: the new subscriber's queue
 	runnable      []*proc
+	txs           []*tx // every transaction begun in the run (pool.go)
 }
 
 // link is one process's link to a server: db, broker or gateway.
@@ -134,11 +135,10 @@ func (w *world) fireTimers() {
 // quiescent: the clients are done, nothing waits in the outbox (db.outstanding) or the broker,
 // no transaction is open, no fault is still in force and every process is up and idle, waiting
 // for work.
+//
+// It runs at every step: the cheap conditions come first, the outbox's scan last.
 func (w *world) quiescent() bool {
-	if !w.producerDone || len(w.timers) > 0 || w.db.outstanding() > 0 || w.db.backlog() > 0 || w.db.open > 0 {
-		return false
-	}
-	if len(w.br.ready) > 0 || w.br.unacked() > 0 || w.chainBusy() {
+	if !w.producerDone || len(w.timers) > 0 || w.db.open > 0 || len(w.br.ready) > 0 {
 		return false
 	}
 	for _, p := range w.procs {
@@ -146,7 +146,7 @@ func (w *world) quiescent() bool {
 			return false
 		}
 	}
-	return true
+	return w.db.backlog() == 0 && w.br.unacked() == 0 && !w.chainBusy() && w.db.outstanding() == 0
 }
 
 // nextWake is the earliest time a blocked process or a timer wakes up.
