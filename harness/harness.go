@@ -59,6 +59,10 @@ func (s *Sim) Run(_ context.Context, sc history.Scenario, p strategies.Producer,
 	return sim.Run(sc, p, c, s.Config)
 }
 
+// Recycle gives a history's events back to the simulator for later runs to reuse. The caller
+// must keep no reference to h.Events (single events copied out are fine); h.Events is nil after.
+func (*Sim) Recycle(h *history.History) { sim.Recycle(h) }
+
 // Validate checks a scenario's names and topology; errors wrap ErrUsage.
 func Validate(sc history.Scenario) (strategies.Producer, strategies.Consumer, error) {
 	p, err := strategies.LookupProducer(sc.Producer)

@@ -197,10 +197,15 @@ func exploreCell(ctx context.Context, b harness.Backend, c result.Cell, opts Opt
 			}
 			continue
 		}
+		kept := false
 		for _, name := range t.settled(out) {
 			if _, ok := first[name]; !ok {
 				first[name] = firstBreak{i + 1, sc, out}
+				kept = true
 			}
+		}
+		if !kept {
+			recycle(b, out.History, opts)
 		}
 	}
 	r.Exhausted = exhausted && r.Explored == len(scs)

@@ -96,10 +96,13 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 		out  Outcome
 	}
 	first := map[invariants.Name]firstBreak{}
-	note := func(name invariants.Name, seed uint64, out Outcome) {
+	// note keeps the run that first broke name; it reports whether it kept it.
+	note := func(name invariants.Name, seed uint64, out Outcome) bool {
 		if _, ok := first[name]; !ok {
 			first[name] = firstBreak{seed, out}
+			return true
 		}
+		return false
 	}
 	runSeed := func(seed uint64) (Outcome, error) {
 		sc, err := FromSeed(c, seed, opts.Limits)
@@ -122,8 +125,12 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 			}
 			continue
 		}
+		kept := false
 		for _, name := range t.settled(out) {
-			note(name, seed, out)
+			kept = note(name, seed, out) || kept
+		}
+		if !kept {
+			recycle(b, out.History, opts)
 		}
 	}
 	for i := 0; i < opts.Search && len(r.Missing()) > 0; i++ {
@@ -140,6 +147,7 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 			continue
 		}
 		t.reach.add(out.History) // its coverage; its cost and breaks are not the first runs' rates
+		kept := false
 		for _, name := range invariants.Broken(out.Violations) {
 			if _, found := r.FoundBySearch[name]; r.Violations[name] > 0 || found {
 				continue
@@ -148,7 +156,10 @@ func RunCell(ctx context.Context, b harness.Backend, c result.Cell, opts Options
 				r.FoundBySearch = map[invariants.Name]uint64{}
 			}
 			r.FoundBySearch[name] = seed
-			note(name, seed, out)
+			kept = note(name, seed, out) || kept
+		}
+		if !kept {
+			recycle(b, out.History, opts)
 		}
 	}
 	r.Cost = t.meter.cost()
@@ -236,7 +247,20 @@ func breaksInvariant(ctx context.Context, b harness.Backend, sc history.Scenario
 	if err != nil {
 		return false
 	}
-	return slices.Contains(invariants.Broken(out.Violations), invariant)
+	broke := slices.Contains(invariants.Broken(out.Violations), invariant)
+	recycle(b, out.History, Options{})
+	return broke
+}
+
+// recycler is a backend that takes back a history's memory for later runs (harness.Sim).
+type recycler interface{ Recycle(*history.History) }
+
+// recycle hands h back to the backend, when it takes histories back, once the caller is done
+// with it. A team's invariants may have kept a reference to it: then it is left alone.
+func recycle(b harness.Backend, h *history.History, opts Options) {
+	if r, ok := b.(recycler); ok && h != nil && len(opts.Invariants) == 0 {
+		r.Recycle(h)
+	}
 }
 
 // Shrink makes a failing scenario smaller while it keeps breaking invariant: fewer faults, fewer

@@ -219,6 +219,19 @@ func writeReport(dir string, results []result.CellResult) error {
 	if err := write("matrix.md", func(w io.Writer) error { return reports.Markdown(w, results) }); err != nil {
 		return err
 	}
+	// The HTML pages and the counterexamples' files are written at the same time (the renderers
+	// only read the results); an error of the HTML pages is reported first, as when they came first.
+	htmlErr := make(chan error, 1)
+	go func() { htmlErr <- writeHTML(dir, results) }()
+	ceErr := writeCounterexamples(dir, results, write)
+	if err := <-htmlErr; err != nil {
+		return err
+	}
+	return ceErr
+}
+
+// writeHTML writes the HTML matrix and its pages (reports.HTMLSite) into dir.
+func writeHTML(dir string, results []result.CellResult) error {
 	pages, err := reports.HTMLSite(results)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -232,6 +245,11 @@ func writeReport(dir string, results []result.CellResult) error {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
+	return nil
+}
+
+// writeCounterexamples writes, per counterexample, its shrunk scenario as JSON and its timeline.
+func writeCounterexamples(dir string, results []result.CellResult, write func(name string, render func(io.Writer) error) error) error {
 	for _, r := range results {
 		if r.Counterexample == nil {
 			continue

@@ -113,7 +113,7 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 	if !p.w.dbOp(p, fault.SiteBegin) {
 		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
 	}
-	t := &tx{d: p.w.db, p: p} // values and versions are made on the first write
+	t := p.w.newTx(p)
 	p.txs = append(p.txs, t)
 	p.w.db.open++
 	return t, nil

@@ -64,11 +64,19 @@ func (p *proc) ready(now int64) bool {
 	}
 }
 
-// block hands the baton back until cond holds or the deadline passes.
+// block hands the baton back until cond holds or the deadline passes. The process takes the
+// scheduler's next step itself (world.advance): when the pick is its own it runs on at once,
+// without the round trip through the scheduler's goroutine; otherwise it hands the pick over.
 func (p *proc) block(cond func() bool, until int64) {
 	p.cond, p.until = cond, until
-	if p.stopping || !p.yield(struct{}{}) || p.stopping {
+	if p.stopping {
 		panic(stopSignal{})
+	}
+	if next := p.w.advance(); next != p {
+		p.w.handoff = next // nil: the run is over
+		if !p.yield(struct{}{}) || p.stopping {
+			panic(stopSignal{})
+		}
 	}
 	p.cond, p.until = nil, 0
 }

@@ -107,6 +107,7 @@ func Run(sc history.Scenario, prod strategies.Producer, cons strategies.Consumer
 	w.chainProcs()
 	err = w.loop(w.quiescent, "")
 	h := w.history(err)
+	w.freeTxs()
 	if err != nil {
 		return h, fmt.Errorf("sim: %s/%s/%s seed %d: %w", sc.Producer, sc.Consumer, sc.Workload, sc.Seed, err)
 	}

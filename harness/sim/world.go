@@ -86,6 +86,15 @@ type world struct {
 	interleaving  bool           // concurrent-producers: the first producer's COMMIT is held, the second may start
 	sub           subscriber     // new-subscriber: the new subscriber's queue
 	runnable      []*proc
+	// The scheduler's state (loop, advance): the run ends when done holds, noting why; over once
+	// it has ended, with overErr when it did not settle; handoff is the process a blocking
+	// process picked to run next.
+	done    func() bool
+	why     string
+	over    bool
+	overErr error
+	handoff *proc
+	txs     []*tx // every transaction begun in the run (pool.go)
 }
 
 // link is one process's link to a server: db, broker or gateway.
@@ -134,11 +143,10 @@ func (w *world) fireTimers() {
 // quiescent: the clients are done, nothing waits in the outbox (db.outstanding) or the broker,
 // no transaction is open, no fault is still in force and every process is up and idle, waiting
 // for work.
+//
+// It runs at every step: the cheap conditions come first, the outbox's scan last.
 func (w *world) quiescent() bool {
-	if !w.producerDone || len(w.timers) > 0 || w.db.outstanding() > 0 || w.db.backlog() > 0 || w.db.open > 0 {
-		return false
-	}
-	if len(w.br.ready) > 0 || w.br.unacked() > 0 || w.chainBusy() {
+	if !w.producerDone || len(w.timers) > 0 || w.db.open > 0 || len(w.br.ready) > 0 {
 		return false
 	}
 	for _, p := range w.procs {
@@ -146,7 +154,7 @@ func (w *world) quiescent() bool {
 			return false
 		}
 	}
-	return true
+	return w.db.backlog() == 0 && w.br.unacked() == 0 && !w.chainBusy() && w.db.outstanding() == 0
 }
 
 // nextWake is the earliest time a blocked process or a timer wakes up.
@@ -187,7 +195,7 @@ func newWorld(sc history.Scenario, cfg Config) *world {
 	w.schedule = fault.NewSchedule(sc.Faults)
 	// About 24 events a command under the faults that retry most (broker-down): room for them up
 	// front, so that the history, whose events grew with their fields, is not copied as it grows.
-	w.events = make([]history.Event, 0, 24*len(sc.Commands)+16)
+	w.events = takeEvents(24*len(sc.Commands) + 16)
 	if sc.Fault == fault.ConcurrentProducers {
 		w.enqueued = map[string]int{}
 	}
@@ -231,14 +239,35 @@ func (w *world) loop(done func() bool, why string) (err error) {
 			err = fmt.Errorf("sim: a simulated process panicked: %v", r)
 		}
 	}()
+	w.done, w.why = done, why
+	// A process that blocks makes the next step's pick itself (proc.block): it runs on when the
+	// pick is its own, and hands the pick over here otherwise.
+	for p := w.advance(); p != nil; {
+		w.handoff = nil
+		p.co.next() // until p blocks again, or finishes (proc.seq marks it)
+		if p = w.handoff; p == nil && !w.over {
+			p = w.advance()
+		}
+	}
+	return w.overErr
+}
+
+// advance takes the scheduler one step: it fires the timers that are due, ends the run when
+// done holds or the time bound has passed (over, overErr), and otherwise picks the process that
+// runs next, the PRNG choosing among the runnable ones, and moves time on by the step. It
+// returns nil when the run is over. Whether the scheduler's goroutine or a blocking process runs
+// it, the steps are the same.
+func (w *world) advance() *proc {
 	for {
 		w.fireTimers()
-		if done() {
-			w.note("harness", history.OpQuiesce, "", "", why)
+		if w.done() {
+			w.note("harness", history.OpQuiesce, "", "", w.why)
+			w.over = true
 			return nil
 		}
 		if w.now > w.cfg.MaxTime {
-			return fmt.Errorf("%w (%d ms)", ErrNoQuiescence, w.cfg.MaxTime)
+			w.over, w.overErr = true, fmt.Errorf("%w (%d ms)", ErrNoQuiescence, w.cfg.MaxTime)
+			return nil
 		}
 		w.runnable = w.runnable[:0]
 		for _, p := range w.procs {
@@ -249,7 +278,8 @@ func (w *world) loop(done func() bool, why string) (err error) {
 		if len(w.runnable) == 0 {
 			t, ok := w.nextWake()
 			if !ok {
-				return fmt.Errorf("%w: every process is blocked and nothing is due", ErrNoQuiescence)
+				w.over, w.overErr = true, fmt.Errorf("%w: every process is blocked and nothing is due", ErrNoQuiescence)
+				return nil
 			}
 			w.now = t
 			continue
@@ -259,6 +289,6 @@ func (w *world) loop(done func() bool, why string) (err error) {
 			p = w.runnable[w.rng.IntN(len(w.runnable))]
 		}
 		w.now++
-		p.co.next() // until p blocks again, or finishes (proc.seq marks it)
+		return p
 	}
 }
