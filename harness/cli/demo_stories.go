@@ -96,8 +96,8 @@ func stories() []story {
 					tell: "Same outbox, same kill of the relay. This time the payment service keeps an inbox: in the " +
 						"payment's own transaction it inserts the message id under a unique key, and skips a message " +
 						"whose id is already there.",
-					watch: "the second copy arrives; the inbox check says \"seen\", and the service rolls back and " +
-						"acks without charging.",
+					watch: "the second copy arrives; its inbox insert fails on the unique key, and the service rolls " +
+						"back and acks without charging.",
 					lesson: "Exactly-once delivery does not exist; exactly-once effects do: deliver at least once " +
 						"(outbox), and de-duplicate in the effect's own transaction (inbox).",
 				},
@@ -239,7 +239,7 @@ func stories() []story {
 					title: "outbox, inbox: the same late copy",
 					named: "the inbox absorbs the relay's republish after the window",
 					tell:  "Same late republish, with an inbox that never forgets.",
-					watch: "the copy arrives five seconds late; the inbox check says \"seen\", and nothing is charged.",
+					watch: "the copy arrives five seconds late; its inbox insert fails on the key, and nothing is charged.",
 					lesson: "Size the window past the longest a copy can take to come back (the relay's downtime, " +
 						"the broker's redelivery, a replay), or keep the ids for as long as the messages can come back.",
 				},

@@ -240,14 +240,19 @@ func (t *recTx) recordVersioned(m strategies.Message, applied bool, err error) {
 	t.r.addEvent(e)
 }
 
+// InboxInsert records the insert; one refused on the key is the inbox recognising a copy, its
+// defence (history.GuardInbox), as a lookup that found the message is.
 func (t *recTx) InboxInsert(ctx context.Context, consumer, msgID string) error {
 	err := t.inner.InboxInsert(ctx, consumer, msgID)
 	t.touch(msgID)
-	d := ""
+	e := history.Event{Op: history.OpInbox, Outcome: outcome(err), Msg: msgID}
 	if err != nil {
-		d = detail(err)
+		e.Detail = detail(err)
 	}
-	t.r.add(history.OpInbox, msgID, "", outcome(err), d)
+	if errors.Is(err, strategies.ErrDuplicateKey) {
+		e.Guard = history.GuardInbox
+	}
+	t.r.addEvent(e)
 	return err
 }
 
