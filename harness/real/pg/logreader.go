@@ -212,13 +212,12 @@ func slotPosition(ctx context.Context, db *pgx.Conn, slot string) (uint64, error
 // record (advancing to it confirms it). With none in hand it waits for the stream, at most
 // readWait (and within ctx), and returns as soon as a transaction has come, or, when that one
 // came alone on a busy stream, as soon as the next has come, at most gatherWait after the first
-// (within readWait and ctx). The stream holds
-// only transactions with inserts into the run's outbox (the publication filters the rest, and
-// the server skips transactions left empty), so a tailer sees End > 0 only with rows, and one
-// with nothing to publish stays idle however busy the database is. Transactions without outbox
-// rows that come anyway (an older server sends them empty) are confirmed here, unrecorded, when
-// nothing before them is unconfirmed. A lost connection is ErrConnection: the next Read opens a
-// new one.
+// (within readWait and ctx). The stream holds only transactions with inserts into the run's
+// outbox (the publication filters the rest, and the server skips transactions left empty), so a
+// tailer sees End > 0 only with rows, and one with nothing to publish stays idle however busy
+// the database is. Transactions without outbox rows that come anyway (an older server sends
+// them empty) are confirmed here, unrecorded, when nothing before them is unconfirmed. A lost
+// connection is ErrConnection: the next Read opens a new one.
 func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
 	if l.stream == nil {
 		if err := l.connect(ctx); err != nil {
@@ -437,11 +436,11 @@ func (l *LogReader) failed(what string, err error) error {
 // keepalive says it has taken it, a look at the slot's confirmed position on the other connection,
 // again until it shows pos. What the stream brought before the update is taken first, so that a
 // keepalive that left before it is not taken for the answer (the look would come too early and
-// be repeated). The look is the round trip whose reply a fault can withhold, as for a COMMIT. The
-// transactions before pos are forgotten. Without a connection, or with one found lost before
-// the update goes, nothing is sent: ErrConnection. Once the update is sent, a lost connection, a refusal or a position that did not
-// show within ctx (at most 5 s) wraps ErrUnknownOutcome: the slot may have moved. Both
-// connections are closed then, so that the next Read starts from wherever the slot is.
+// be repeated). The look is the round trip whose reply a fault can withhold, as for a COMMIT.
+// The transactions before pos are forgotten. Without a connection nothing is sent:
+// ErrConnection. With one, a lost connection, a refusal or a position that did not show within
+// ctx (at most 5 s) wraps ErrUnknownOutcome: the slot may have moved. Both connections are
+// closed then, so that the next Read starts from wherever the slot is.
 func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	what := fmt.Sprintf("postgres: advance slot %s to %s", l.slot, formatLSN(pos))
 	if l.stream == nil {
@@ -458,10 +457,9 @@ func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	l.takeOnly = true
 	err := l.pump(ctx, time.Now().Add(replyWait), nil)
 	l.takeOnly = false
-	if err != nil {
-		return l.failed(what+": nothing sent", err)
+	if err == nil {
+		err = l.status(target, true)
 	}
-	err = l.status(target, true)
 	for err == nil {
 		// A keepalive that left before the update came is answered by the next look.
 		seen := l.keepalives
