@@ -77,12 +77,14 @@ func TestExpectationsFollowMaxConsumers(t *testing.T) {
 }
 
 // TestExploreFollowsMaxConsumers: an exhaustive exploration compares with the expectation for its
-// bounds. Within (2 commands, 1 fault, 2 consumers) schedule 61 of outbox/inbox-racy/credits
-// under partition-broker applies a credit twice: the relay's second copy arrives while
-// consumer-2 still processes the first, and consumer-1 takes it. One consumer keeps it.
+// bounds. Within (2 commands, 1 fault, 2 consumers, 4 interleavings) schedule 244 of
+// double-write/inbox-racy/orders under partition-broker pays an order twice: a 1 ms cut under the
+// producer's second publish loses its confirm and the producer publishes it again, consumer-1 and
+// consumer-2 each take a copy, and both look in the processed log before either commits. One
+// consumer keeps it.
 func TestExploreFollowsMaxConsumers(t *testing.T) {
-	c := result.Cell{Producer: "outbox", Consumer: "inbox-racy", Workload: "credits", Fault: fault.PartitionBroker}
-	b := Bounds{MaxCommands: 2, MaxFaults: 1, MaxConsumers: 2, Interleavings: 1}
+	c := result.Cell{Producer: "double-write", Consumer: "inbox-racy", Workload: "orders", Fault: fault.PartitionBroker}
+	b := Bounds{MaxCommands: 2, MaxFaults: 1, MaxConsumers: 2, Interleavings: 4}
 	opts := DefaultOptions()
 	opts.Explore = &b
 	r, err := RunCell(context.Background(), harness.NewSim(), c, opts)
@@ -98,8 +100,8 @@ func TestExploreFollowsMaxConsumers(t *testing.T) {
 	if Expected(c).Agrees(r.Broken()) {
 		t.Errorf("the default topology's expectation agrees with %v: the bound does not matter", r.Broken())
 	}
-	if r.Counterexample == nil || r.Counterexample.Schedule != 61 {
-		t.Errorf("counterexample %+v, want schedule 61", r.Counterexample)
+	if r.Counterexample == nil || r.Counterexample.Schedule != 244 {
+		t.Errorf("counterexample %+v, want schedule 244", r.Counterexample)
 	}
 }
 

@@ -70,7 +70,7 @@ func Example_ownStrategy() {
 	}
 	// Output:
 	// crash-consumer: 0 runs broke no-duplicate-effect
-	// concurrent-consumers: 33 runs broke no-duplicate-effect
+	// concurrent-consumers: 34 runs broke no-duplicate-effect
 }
 
 // TestProveOutboxInbox proves the catalogue's exactly-once pairing the way a team proves its own.
