@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/workload"
@@ -115,6 +116,7 @@ func Check(h *history.History) []Violation {
 		return nil
 	}
 	s := newState(h)
+	defer s.release()
 	var out []Violation
 	for _, c := range catalogue {
 		if applies(c, h.Scenario.Workload) {
@@ -154,11 +156,12 @@ func check(c checker, h *history.History) []Violation {
 	if h == nil {
 		return nil
 	}
-	return c.run(newState(h))
+	s := newState(h)
+	defer s.release()
+	return c.run(s)
 }
 
-// state is a history indexed once: the final reads by message id and by key, and (on first need)
-// the events by message id.
+// state is a history indexed once: the final reads by message id and by key.
 type state struct {
 	h      *history.History
 	effect workload.Effect // of the scenario's workload
@@ -172,8 +175,6 @@ type state struct {
 
 	values   map[string]int64 // final value by key (last row wins)
 	valueKey []string         // distinct keys of values, in row order
-
-	events map[string][]int // indices into h.Events by message id; built by evidence
 }
 
 func newState(h *history.History) *state {
@@ -182,15 +183,16 @@ func newState(h *history.History) *state {
 	if err != nil {
 		w.Words = unknownWords
 	}
-	s := &state{
-		h:         h,
-		effect:    w.Effect,
-		words:     w.Words,
-		committed: make(map[string]history.Message, len(f.Committed)),
-		commits:   make([]history.Message, 0, len(f.Committed)),
-		effects:   make(map[string][]history.Effect, len(f.Effects)),
-		values:    make(map[string]int64, len(f.Values)),
+	s, _ := states.Get().(*state)
+	if s == nil {
+		s = &state{
+			committed: make(map[string]history.Message, len(f.Committed)),
+			commits:   make([]history.Message, 0, len(f.Committed)),
+			effects:   make(map[string][]history.Effect, len(f.Effects)),
+			values:    make(map[string]int64, len(f.Values)),
+		}
 	}
+	s.h, s.effect, s.words = h, w.Effect, w.Words
 	for _, m := range f.Committed {
 		if _, dup := s.committed[m.ID]; dup {
 			continue
@@ -212,6 +214,27 @@ func newState(h *history.History) *state {
 		s.values[v.Key] = v.Value
 	}
 	return s
+}
+
+// states holds the states of finished checks, their maps emptied, for later checks: a matrix
+// checks hundreds of thousands of histories, each with maps of a few dozen entries.
+var states sync.Pool
+
+// release empties s and keeps it for a later check. Nothing the checkers returned refers to s:
+// a violation's ids, details and evidence are its own.
+func (s *state) release() {
+	clear(s.committed)
+	clear(s.effects)
+	clear(s.values)
+	clear(s.commits)
+	clear(s.effectIDs)
+	clear(s.valueKey)
+	*s = state{
+		committed: s.committed, commits: s.commits[:0],
+		effects: s.effects, effectIDs: s.effectIDs[:0],
+		values: s.values, valueKey: s.valueKey[:0],
+	}
+	states.Put(s)
 }
 
 // keyOf is the business key of message id: the committed row's, else the first effect row's.
@@ -239,28 +262,24 @@ func (s *state) violation(invariant Name, key string, msgs []string, detail stri
 
 // evidence returns the events about msgs (h.About of each, merged): in time order, ties in
 // history order. msgs are distinct, and an event names one message, so each event comes once.
+// A run has few violations and a few hundred events: one pass over the events per violation
+// costs less than indexing every message's events.
 func (s *state) evidence(msgs []string) []history.Event {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if s.events == nil {
-		s.events = make(map[string][]int)
-		for i, e := range s.h.Events {
-			if e.Msg != "" {
-				s.events[e.Msg] = append(s.events[e.Msg], i)
-			}
-		}
-	}
+	events := s.h.Events
 	var idx []int
-	for _, m := range msgs { // distinct: violation deduplicates them
-		idx = append(idx, s.events[m]...)
+	for i := range events {
+		if m := events[i].Msg; m != "" && slices.Contains(msgs, m) {
+			idx = append(idx, i)
+		}
 	}
 	if len(idx) == 0 {
 		return nil
 	}
-	events := s.h.Events
 	sort.SliceStable(idx, func(a, b int) bool {
-		ea, eb := events[idx[a]], events[idx[b]]
+		ea, eb := &events[idx[a]], &events[idx[b]]
 		if ea.Time != eb.Time {
 			return ea.Time < eb.Time
 		}

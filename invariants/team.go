@@ -51,6 +51,7 @@ func CheckWith(h *history.History, extra ...Checker) []Violation {
 		return out
 	}
 	s := newState(h)
+	defer s.release()
 	for _, c := range extra {
 		if c == nil || !c.Applies(s.effect) {
 			continue

@@ -264,9 +264,11 @@ func writeTable(b *strings.Builder, rows [][]string) {
 }
 
 // mdEscape keeps text from breaking a table or starting markup it does not mean.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`").Replace(s)
-}
+func mdEscape(s string) string { return mdEscaper.Replace(s) }
+
+// mdEscaper is built once: a Replacer is safe for concurrent use, and building one per call
+// cost more than the replacing.
+var mdEscaper = strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`")
 
 // sentence capitalizes s and ends it with a full stop.
 func sentence(s string) string {

@@ -44,6 +44,13 @@ var (
 	}
 )
 
+// The built-ins' names, in catalogue order, taken once: a lookup neither builds a strategy nor
+// allocates. ProducerNames and ConsumerNames hand out copies.
+var (
+	builtinProducerNames = names(build(builtinProducers))
+	builtinConsumerNames = names(build(builtinConsumers))
+)
+
 // A team's own strategies, in registration order, after the built-ins.
 var (
 	teamMu        sync.RWMutex
@@ -108,7 +115,7 @@ func nameOf(s interface{ Name() string }) string {
 
 // findProducer looks a name up among the built-ins and the registrations; the caller holds teamMu.
 func findProducer(name string) (NewProducer, bool) {
-	if i := slices.Index(ProducerNames(), name); i >= 0 {
+	if i := slices.Index(builtinProducerNames, name); i >= 0 {
 		return builtinProducers[i], true
 	}
 	if i := slices.Index(teamProducerNames, name); i >= 0 {
@@ -118,7 +125,7 @@ func findProducer(name string) (NewProducer, bool) {
 }
 
 func findConsumer(name string) (NewConsumer, bool) {
-	if i := slices.Index(ConsumerNames(), name); i >= 0 {
+	if i := slices.Index(builtinConsumerNames, name); i >= 0 {
 		return builtinConsumers[i], true
 	}
 	if i := slices.Index(teamConsumerNames, name); i >= 0 {
@@ -229,10 +236,10 @@ func names[T interface{ Name() string }](list []T) []string {
 }
 
 // ProducerNames lists the built-in producer names in catalogue order.
-func ProducerNames() []string { return names(Producers()) }
+func ProducerNames() []string { return slices.Clone(builtinProducerNames) }
 
 // ConsumerNames lists the built-in consumer names in catalogue order.
-func ConsumerNames() []string { return names(Consumers()) }
+func ConsumerNames() []string { return slices.Clone(builtinConsumerNames) }
 
 // HasRelay reports whether the producer publishes through a background relay.
 func HasRelay(p Producer) bool {

@@ -81,7 +81,32 @@ func (s *store) Begin(ctx context.Context) (strategies.Tx, error) {
 		s.r.add(history.OpBegin, "", "", history.Fail, detail(err))
 		return nil, err
 	}
+	if h, ok := tx.(SlotHolder); ok {
+		if sl := h.RecordSlot(); sl != nil {
+			t := &sl.t
+			*t = recTx{inner: tx, r: s.r, msgs: t.msgs[:0]}
+			return t, nil
+		}
+	}
 	return &recTx{inner: tx, r: s.r}, nil
+}
+
+// TxSlot is room for the recording wrapper of one transaction. A backend that keeps its
+// transactions' memory itself (the simulator hands its transactions out again after a run) lets
+// its transactions implement SlotHolder, so that the wrapper is made in that memory, not on its
+// own. A slot holds one transaction's wrapper at a time: the wrapper lives as long as the
+// transaction it wraps.
+type TxSlot struct{ t recTx }
+
+// Reset empties the slot for another transaction, keeping the room it took.
+func (s *TxSlot) Reset() {
+	clear(s.t.msgs)
+	s.t = recTx{msgs: s.t.msgs[:0]}
+}
+
+// SlotHolder is a transaction that carries the room for its own recording wrapper.
+type SlotHolder interface {
+	RecordSlot() *TxSlot
 }
 
 // recTx records statements. Begin and empty claims are not recorded (an idle relay would fill the

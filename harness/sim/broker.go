@@ -219,7 +219,7 @@ func (c *confirmation) Wait(context.Context) error {
 	if !c.ch.open {
 		// The connection died before the confirm arrived (a cut at the publish or at its
 		// confirm, an outage, a channel closed by the broker).
-		return fmt.Errorf("confirm: %w", strategies.ErrChannelClosed)
+		return errConfirmClosed
 	}
 	if !c.lost {
 		return nil
@@ -227,7 +227,7 @@ func (c *confirmation) Wait(context.Context) error {
 	ch := c.ch
 	p.block(func() bool { return !ch.open }, w.now+w.cfg.ConfirmTimeout)
 	if !ch.open {
-		return fmt.Errorf("confirm: %w", strategies.ErrChannelClosed)
+		return errConfirmClosed
 	}
 	// The publisher gives up on this connection and will publish again on a new one.
 	w.br.close(ch, "publisher abandoned a stalled connection")
@@ -252,7 +252,7 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 			b.close(p.subCh, "link down")
 			p.subCh = nil
 		}
-		return strategies.Delivery{}, fmt.Errorf("consume: %w", strategies.ErrChannelClosed)
+		return strategies.Delivery{}, errConsumeClosed
 	}
 	if p.subCh == nil || !p.subCh.open {
 		p.subCh = b.openChannel(p, true)
@@ -269,7 +269,7 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 		if p.subCh == c {
 			p.subCh = nil
 		}
-		return strategies.Delivery{}, fmt.Errorf("consume: %w", strategies.ErrChannelClosed)
+		return strategies.Delivery{}, errConsumeClosed
 	}
 	if len(c.buffer) == 0 {
 		return strategies.Delivery{}, strategies.ErrIdle
@@ -280,6 +280,13 @@ func (s subscription) Next(context.Context) (strategies.Delivery, error) {
 	w.at(p, fault.OpReceive, "") // concurrent-consumers drops the connection under this delivery
 	return out, nil
 }
+
+// The errors a closed channel gives a confirm wait and a consume, made once: a consumer whose
+// link is down asks again every few steps.
+var (
+	errConfirmClosed = fmt.Errorf("confirm: %w", strategies.ErrChannelClosed)
+	errConsumeClosed = fmt.Errorf("consume: %w", strategies.ErrChannelClosed)
+)
 
 // errWrittenIntoCut: an ack or a nack was written into a link that died under it. The client
 // sees no error; the broker never gets it.

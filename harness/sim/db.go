@@ -8,6 +8,7 @@ import (
 
 	"github.com/deliveryharness/harness/harness/fault"
 	"github.com/deliveryharness/harness/harness/history"
+	"github.com/deliveryharness/harness/harness/record"
 	"github.com/deliveryharness/harness/harness/workload"
 	"github.com/deliveryharness/harness/strategies"
 )
@@ -99,7 +100,19 @@ type tx struct {
 	chain     *chainWrites     // writes to the chain workload's downstream tables (chain.go)
 	xid       uint64           // the transaction id, assigned at the first write (0: none yet)
 	positions map[string]strategies.Position
+
+	rec record.TxSlot // the recording wrapper's room (pool.go)
 }
+
+// RecordSlot gives the recording wrapper its room in the transaction.
+func (t *tx) RecordSlot() *record.TxSlot { return &t.rec }
+
+// The errors of a transaction's link and end, made once.
+var (
+	errBeginDown     = fmt.Errorf("begin: %w", strategies.ErrConnection)
+	errStatementDown = fmt.Errorf("statement: %w", strategies.ErrConnection)
+	errAfterEnd      = fmt.Errorf("statement after the transaction ended: %w", strategies.ErrTxAborted)
+)
 
 // store is a process's strategies.Store.
 type store struct{ p *proc }
@@ -111,7 +124,7 @@ func (s store) Begin(context.Context) (strategies.Tx, error) {
 	}
 	p.step()
 	if !p.w.dbOp(p, fault.SiteBegin) {
-		return nil, fmt.Errorf("begin: %w", strategies.ErrConnection)
+		return nil, errBeginDown
 	}
 	t := p.w.newTx(p)
 	p.txs = append(p.txs, t)
@@ -131,11 +144,11 @@ func (t *tx) enter(site string) error {
 	}
 	p.step()
 	if t.done {
-		return fmt.Errorf("statement after the transaction ended: %w", strategies.ErrTxAborted)
+		return errAfterEnd
 	}
 	if !p.w.dbOp(p, site) {
 		t.abort("connection lost")
-		return fmt.Errorf("statement: %w", strategies.ErrConnection)
+		return errStatementDown
 	}
 	if site == "" && p.w.slow[link{p.name, fault.LinkDB}] {
 		p.sleep(p.w.cfg.SlowLink) // the reply is late; statements other than COMMIT have no deadline

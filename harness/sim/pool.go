@@ -53,7 +53,9 @@ func (w *world) newTx(p *proc) *tx {
 // processes have been unwound and the strategies' instances are dropped with it.
 func (w *world) freeTxs() {
 	for _, t := range w.txs {
-		*t = tx{}
+		rec := t.rec
+		rec.Reset()
+		*t = tx{rec: rec}
 		txs.Put(t)
 	}
 	w.txs = nil
