@@ -334,13 +334,26 @@ func benchProducerEnvs(b *testing.B, ctx context.Context, inf Infra, s *pg.Schem
 // event is produced or one Produce failed (errs), with each Produce call's duration.
 func runProducers(ctx context.Context, p strategies.Producer, envs []strategies.ProducerEnv, n int, rate float64,
 	start time.Time, errs *benchFirstErr) []time.Duration {
+	lats := make([][]time.Duration, len(envs))
+	pacedLoops(ctx, len(envs), n, rate, start, errs, func(g, i int) error {
+		t0 := time.Now()
+		if err := p.Produce(ctx, envs[g], benchOrder("order-", i)); err != nil {
+			return err
+		}
+		lats[g] = append(lats[g], time.Since(t0))
+		return nil
+	})
+	return slices.Concat(lats...)
+}
+
+// pacedLoops runs do(g, i) for i from 0 to n-1 on loops goroutines (g is the goroutine's index),
+// each taking the next i; rate > 0 paces them (i not before start + i/rate). It returns when
+// every i is done or a call failed (errs, unless ctx ended), which stops its goroutine.
+func pacedLoops(ctx context.Context, loops, n int, rate float64, start time.Time, errs *benchFirstErr, do func(g, i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	lats := make([][]time.Duration, len(envs))
-	for g, env := range envs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for g := range loops {
+		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= n {
@@ -349,17 +362,14 @@ func runProducers(ctx context.Context, p strategies.Producer, envs []strategies.
 				if rate > 0 {
 					Clock{}.Sleep(ctx, time.Until(start.Add(time.Duration(float64(i)/rate*float64(time.Second)))))
 				}
-				t0 := time.Now()
-				if err := p.Produce(ctx, env, benchOrder("order-", i)); err != nil {
+				if err := do(g, i); err != nil {
 					if ctx.Err() == nil {
 						errs.set(err)
 					}
 					return
 				}
-				lats[g] = append(lats[g], time.Since(t0))
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return slices.Concat(lats...)
 }

@@ -317,28 +317,8 @@ func benchWatermillReady(ctx context.Context, amqpURL string, env service.Env) e
 // order is placed or one failed (errs).
 func runWatermillProducers(ctx context.Context, svc *watermillsvc.Service, conns []*pgx.Conn, queue string, n int,
 	rate float64, start time.Time, errs *benchFirstErr) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for _, conn := range conns {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if rate > 0 {
-					Clock{}.Sleep(ctx, time.Until(start.Add(time.Duration(float64(i)/rate*float64(time.Second)))))
-				}
-				m := benchOrder("order-", i)
-				cmd := service.Command{ID: m.ID, Key: m.Key, Amount: m.Amount, Kind: m.Kind}
-				if err := svc.Place(ctx, conn, queue, cmd); err != nil {
-					if ctx.Err() == nil {
-						errs.set(err)
-					}
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	pacedLoops(ctx, len(conns), n, rate, start, errs, func(g, i int) error {
+		m := benchOrder("order-", i)
+		return svc.Place(ctx, conns[g], queue, service.Command{ID: m.ID, Key: m.Key, Amount: m.Amount, Kind: m.Kind})
+	})
 }
