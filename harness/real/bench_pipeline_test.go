@@ -91,12 +91,7 @@ func benchPipeline(b *testing.B, p strategies.Producer, c strategies.Consumer, n
 	if err != nil {
 		b.Fatal(err)
 	}
-	got := reportRate(b, n, tr.last.Sub(start))
-	reportLatency(b, tr.latencies())
-	if rate == 0 {
-		reportOf(b, got, ceilPG8)
-		b.ReportMetric(float64(n)/produced.Seconds(), "produce-events/s")
-	}
+	reportPipeline(b, tr, n, rate, start, produced)
 	if hasRelay && passes.Load() > 0 {
 		// The relay's claims (BEGIN and the SKIP LOCKED select, empty passes included) per event.
 		b.ReportMetric(float64(passes.Load()), "relay-passes")
@@ -104,5 +99,17 @@ func benchPipeline(b *testing.B, p strategies.Producer, c strategies.Consumer, n
 	}
 	if tr.repeats > 0 {
 		b.Logf("%d effects committed again", tr.repeats)
+	}
+}
+
+// reportPipeline reports a pipeline's figures, ours or a peer's, alike: events/s from the start
+// to the last effect, the latencies from COMMIT to effect, and at full speed (rate 0) the ratio to
+// the 8-connection commit ceiling and how fast the producers went (produced: their time).
+func reportPipeline(b *testing.B, tr *benchTracker, n int, rate float64, start time.Time, produced time.Duration) {
+	got := reportRate(b, n, tr.last.Sub(start))
+	reportLatency(b, tr.latencies())
+	if rate == 0 {
+		reportOf(b, got, ceilPG8)
+		b.ReportMetric(float64(n)/produced.Seconds(), "produce-events/s")
 	}
 }

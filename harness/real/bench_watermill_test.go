@@ -231,12 +231,7 @@ func benchWatermill(b *testing.B, poll time.Duration, n int, rate float64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	got := reportRate(b, n, tr.last.Sub(start))
-	reportLatency(b, tr.latencies())
-	if rate == 0 {
-		reportOf(b, got, ceilPG8)
-		b.ReportMetric(float64(n)/produced.Seconds(), "produce-events/s")
-	}
+	reportPipeline(b, tr, n, rate, start, produced)
 	if ok {
 		reportOfOurs(b, peer, rate)
 	}
