@@ -48,7 +48,7 @@ func BenchmarkCeilingPostgresCommits(b *testing.B) {
 				ctx := benchCtx(b)
 				cpu := cpuNow()
 				done := 0
-				rate, lat := bestOf(b, samples, func() (float64, []time.Duration, error) {
+				rate, lat := medianOf(b, samples, func() (float64, []time.Duration, error) {
 					elapsed, lat, err := rawCommits(ctx, url, s.Name, conns, n, done)
 					done += n
 					return float64(n) / elapsed.Seconds(), lat, err
@@ -167,7 +167,7 @@ func BenchmarkCeilingRabbitPublish(b *testing.B) {
 				samples = benchSamples
 			}
 			cpu := cpuNow()
-			rate, lat := bestOf(b, samples, func() (float64, []time.Duration, error) {
+			rate, lat := medianOf(b, samples, func() (float64, []time.Duration, error) {
 				var elapsed time.Duration
 				var lat []time.Duration
 				var err error

@@ -432,15 +432,17 @@ func (l *LogReader) failed(what string, err error) error {
 }
 
 // Advance implements strategies.ChangeLog: a standby status update that confirms pos (or the
-// position confirmed before, if that is further: a slot never goes back), then, once the server's
-// keepalive says it has taken it, a look at the slot's confirmed position on the other connection,
-// again until it shows pos. What the stream brought before the update is taken first, so that a
-// keepalive that left before it is not taken for the answer (the look would come too early and
-// be repeated). The look is the round trip whose reply a fault can withhold, as for a COMMIT.
-// The transactions before pos are forgotten. Without a connection nothing is sent:
-// ErrConnection. With one, a lost connection, a refusal or a position that did not show within
-// ctx (at most 5 s) wraps ErrUnknownOutcome: the slot may have moved. Both connections are
-// closed then, so that the next Read starts from wherever the slot is.
+// position confirmed before, if that is further: a slot never goes back), then a look at the
+// slot's confirmed position on the other connection. The walsender takes the update from its
+// socket while the look's statement is on its way, so the look mostly shows pos at once; when it
+// does not, Advance sends the update again asking for a reply and, once the server's keepalive
+// says it has taken it, looks again, until the look shows pos. What the stream brought before
+// that update is taken first, so that a keepalive that left before it is not taken for the
+// answer. The look is the round trip whose reply a fault can withhold, as for a COMMIT. The
+// transactions before pos are forgotten. Without a connection nothing is sent: ErrConnection.
+// With one, a lost connection, a refusal or a position that did not show within ctx (at most
+// 5 s) wraps ErrUnknownOutcome: the slot may have moved. Both connections are closed then, so
+// that the next Read starts from wherever the slot is.
 func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	what := fmt.Sprintf("postgres: advance slot %s to %s", l.slot, formatLSN(pos))
 	if l.stream == nil {
@@ -453,10 +455,20 @@ func (l *LogReader) Advance(ctx context.Context, pos uint64) error {
 	defer stop()
 	target := max(pos, l.sent)
 	l.confirmed(target)
-	// A keepalive that came before the update cannot answer it: take what has come first.
-	l.takeOnly = true
-	err := l.pump(ctx, time.Now().Add(replyWait), nil)
-	l.takeOnly = false
+	err := l.status(target, false)
+	if err == nil {
+		var at uint64
+		if at, err = slotPosition(ctx, l.db, l.slot); err == nil && at >= target {
+			return nil
+		}
+	}
+	if err == nil {
+		// The look came first. A keepalive that came before the update cannot answer it: take
+		// what has come, then ask for one.
+		l.takeOnly = true
+		err = l.pump(ctx, time.Now().Add(replyWait), nil)
+		l.takeOnly = false
+	}
 	if err == nil {
 		err = l.status(target, true)
 	}
