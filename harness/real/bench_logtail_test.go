@@ -1,9 +1,11 @@
 package real
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +89,38 @@ func (c timedConfirmation) Wait(ctx context.Context) error {
 // benchTail runs n events through producer p and its relay, which pauses poll when it finds
 // nothing; rate > 0 paces the producers. The tracker's "effects" are the publisher confirms.
 func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, rate float64) {
+	tailRun(b, p, poll, n, rate).report(b, n)
+}
+
+// report reports the figures of n events.
+func (f tailFigures) report(b *testing.B, n int) {
+	f.cpu.reportSpent(b, n)
+	if f.servers.ok {
+		b.ReportMetric(float64(f.servers.ticks)*1e4/float64(n), "servers-cpu-us/event")
+	}
+	b.ReportMetric(f.rate, "msg/s")
+	b.ReportMetric(0, "ns/op")
+	reportLatency(b, f.lat)
+	b.ReportMetric(float64(f.passes), "relay-passes")
+	b.ReportMetric(float64(f.empty), "empty-passes")
+}
+
+// tailFigures are what one tailRun measured.
+type tailFigures struct {
+	cpu           cpuMeter    // the machine's and this process's CPU, spent
+	servers       serverTicks // the servers', spent
+	rate          float64     // msg/s
+	lat           []time.Duration
+	passes, empty int64
+}
+
+// ownCPU is the CPU this process and the local servers spent, in microseconds.
+func (f tailFigures) ownCPU() float64 {
+	return float64(f.cpu.self)/float64(time.Microsecond) + float64(f.servers.ticks)*1e4
+}
+
+// tailRun is benchTail's run: it returns the figures instead of reporting them.
+func tailRun(b *testing.B, p strategies.Producer, poll time.Duration, n int, rate float64) tailFigures {
 	inf := realtest.Require(b)
 	tails := strategies.TailsLog(p)
 	if tails {
@@ -111,16 +145,20 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() {
+		drop := func() {
 			if err := slot.Drop(context.Background()); err != nil {
 				b.Errorf("drop slot: %v", err)
 			}
-		})
+		}
+		b.Cleanup(drop)
 		lr, err := pg.NewLogReader(ctx, inf.PostgresURL, s.Name, slot.Name)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(lr.Close)
+		// A walsender left streaming would decode the WAL of what runs next.
+		defer drop()
+		defer lr.Close()
 		if _, err := lr.Read(ctx, 1); err != nil { // open its connections and start the stream
 			b.Fatal(err)
 		}
@@ -140,21 +178,75 @@ func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, r
 	start := time.Now()
 	runProducers(ctx, p, envs, n, rate, start, &errs)
 	err := benchAwait(ctx, tr, &errs)
-	cpu.report(b, n)
-	servers.report(b, n)
+	f := tailFigures{cpu: cpu.spent(cpuNow()), servers: servers.spent(serversCPU())}
 	cancel()
 	bg.Wait()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(n)/tr.last.Sub(start).Seconds(), "msg/s")
-	b.ReportMetric(0, "ns/op")
-	reportLatency(b, tr.latencies())
-	b.ReportMetric(float64(passes.Load()), "relay-passes")
-	b.ReportMetric(float64(empty.Load()), "empty-passes")
+	f.rate = float64(n) / tr.last.Sub(start).Seconds()
+	f.lat = tr.latencies()
+	f.passes, f.empty = passes.Load(), empty.Load()
 	if tr.repeats > 0 {
 		b.Logf("%d messages confirmed again", tr.repeats)
 	}
+	return f
+}
+
+// BenchmarkLogTailingPaired: the CPU price of log tailing against the polling outbox's at a 20 ms
+// poll, paced at 500 events/s, in benchSamples rounds that run one after the other (the order
+// swapped from round to round; each run a sub-benchmark of its own, reporting as LogTailing's
+// do): the machine's pace drifts from minute to minute by more than the difference, so each
+// round's ratio is taken between neighbours. The last sub-benchmark, "ratio", reports
+// own-cpu-ratio, the median round's ratio of this process's and the servers' CPU per event,
+// machine-cpu-ratio, the same for the whole machine's, and p50-ms and p99-ms, the tailer's lag in
+// the median round of own-cpu-ratio.
+//
+//	HARNESS_REQUIRE_INFRA=1 go test ./harness/real/ -run '^$' -bench LogTailingPaired -benchtime 1x
+func BenchmarkLogTailingPaired(b *testing.B) {
+	const poll = 20 * time.Millisecond
+	type round struct {
+		own, machine float64
+		lat          []time.Duration
+	}
+	var rounds []round
+	for i := range benchSamples {
+		ps := []strategies.Producer{strategies.LogTailing{}, strategies.Outbox{}}
+		if i%2 == 1 {
+			ps[0], ps[1] = ps[1], ps[0]
+		}
+		figs := map[string]tailFigures{}
+		for _, p := range ps {
+			b.Run(fmt.Sprintf("round-%d/%s", i+1, p.Name()), func(b *testing.B) {
+				n := 1500 * b.N
+				f := tailRun(b, p, poll, n, benchPacedRate)
+				f.report(b, n)
+				figs[p.Name()] = f
+			})
+		}
+		tail, outbox := figs[strategies.LogTailing{}.Name()], figs[strategies.Outbox{}.Name()]
+		if outbox.cpu.busy <= 0 || outbox.ownCPU() <= 0 {
+			b.Fatal("a round measured no CPU")
+		}
+		rounds = append(rounds, round{
+			own:     tail.ownCPU() / outbox.ownCPU(),
+			machine: float64(tail.cpu.busy) / float64(outbox.cpu.busy),
+			lat:     tail.lat,
+		})
+	}
+	b.Run("ratio", func(b *testing.B) {
+		slices.SortFunc(rounds, func(x, y round) int { return cmp.Compare(x.own, y.own) })
+		mid := rounds[len(rounds)/2]
+		b.ReportMetric(mid.own, "own-cpu-ratio")
+		machine := make([]float64, len(rounds))
+		for i, r := range rounds {
+			machine[i] = r.machine
+		}
+		slices.Sort(machine)
+		b.ReportMetric(machine[len(machine)/2], "machine-cpu-ratio")
+		b.ReportMetric(0, "ns/op")
+		reportLatency(b, mid.lat)
+	})
 }
 
 // benchRelayLoop runs relay passes until ctx ends or a pass fails (the first error goes to
@@ -236,12 +328,7 @@ func isPostgres(pid string) bool {
 	return err == nil && strings.TrimSpace(string(data)) == "postgres"
 }
 
-// report reports the servers' CPU time used since t per event ("servers-cpu-us/event", at 100
-// ticks a second).
-func (t serverTicks) report(b *testing.B, n int) {
-	now := serversCPU()
-	if !t.ok || !now.ok || n == 0 {
-		return
-	}
-	b.ReportMetric(float64(now.ticks-t.ticks)*1e4/float64(n), "servers-cpu-us/event")
+// spent is the servers' CPU time from t to now; it is not ok when either reading failed.
+func (t serverTicks) spent(now serverTicks) serverTicks {
+	return serverTicks{ticks: now.ticks - t.ticks, ok: t.ok && now.ok}
 }
