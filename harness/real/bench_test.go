@@ -20,6 +20,8 @@ package real
 //   - bench_logtail_test.go:
 //   - BenchmarkLogTailing: the log-tailing relay (a replication slot) next to the polling outbox
 //     relay at several polling intervals: msg/s and the lag from COMMIT to publisher confirm.
+//   - BenchmarkLogTailingPaired: the two at a 20 ms poll, paced, in alternating rounds: the ratio
+//     of their CPU per event.
 //   - bench_pipeline_test.go:
 //   - BenchmarkPipeline: producer strategy, relay and consumer strategy together, from the
 //     business commit to the committed effect, at full speed: throughput (and latency, which
