@@ -32,8 +32,10 @@ bench:
 	$(GO) test ./scenarios/ -run '^$$' -bench . -benchmem -count 1
 
 # The strategies on the real servers, each beside the raw ceilings measured first in the same run
-# (metrics named of-<ceiling>), and the Watermill peer beside our pipeline. Needs the servers
-# (make services); a missing one fails the run instead of skipping it.
+# (metrics named of-<ceiling>) and, where the machine's drift would decide a ratio, measured again
+# beside it (of-<ceiling>-paired, LogTailingPaired), and the Watermill peer beside our pipeline.
+# About 5 minutes. Needs the servers (make services); a missing one fails the run instead of
+# skipping it.
 bench-real:
 	HARNESS_REQUIRE_INFRA=1 $(GO) test ./harness/real/ -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m
 
