@@ -21,9 +21,10 @@ import (
 // four consumers (prefetch 100, each its own Store) run Handle. events/s is n over the time from
 // the start to the n-th committed effect; of-pg-8conn compares it with the commit ceiling
 // measured at the start of the run, of-pg-8conn-paired with the ceiling measured again right
-// before the pipeline (8,000 commits); produce-events/s is n over the time the producers took. Latency is, per event, the effect's
-// COMMIT return minus the business COMMIT return: at full speed it includes the backlog that
-// builds up when producers outpace the consumers (BenchmarkPipelineLatency paces them).
+// before the pipeline (8,000 commits); produce-events/s is n over the time the producers took.
+// Latency is, per event, the effect's COMMIT return minus the business COMMIT return: at full
+// speed it includes the backlog that builds up when producers outpace the consumers
+// (BenchmarkPipelineLatency paces them).
 func BenchmarkPipeline(b *testing.B) {
 	for _, p := range []strategies.Producer{strategies.DoubleWrite{}, strategies.Outbox{}} {
 		for _, c := range benchConsumerStrategies {

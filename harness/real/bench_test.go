@@ -43,7 +43,7 @@ package real
 //
 //	HARNESS_REQUIRE_INFRA=1 go test ./harness/real/ -run '^$' -bench . -benchtime 1x -count 1
 //
-// Sizes scale with b.N; with -benchtime 1x the whole set takes under two minutes.
+// Sizes scale with b.N; with -benchtime 1x the whole set takes about five minutes.
 
 import (
 	"cmp"
@@ -243,6 +243,12 @@ func medianOf(b *testing.B, samples int, measure func() (rate float64, lat []tim
 		b.ReportMetric(got[n-1].rate/mid.rate, "best-of-median")
 	}
 	return mid.rate, mid.lat
+}
+
+// median is the middle of xs (the upper one of an even count); xs is not empty. It sorts xs.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // benchCtx bounds a benchmark: past benchDeadline everything it started gives up.
