@@ -89,7 +89,7 @@ func (c timedConfirmation) Wait(ctx context.Context) error {
 // benchTail runs n events through producer p and its relay, which pauses poll when it finds
 // nothing; rate > 0 paces the producers. The tracker's "effects" are the publisher confirms.
 func benchTail(b *testing.B, p strategies.Producer, poll time.Duration, n int, rate float64) {
-	tailRun(b, p, poll, n, rate).report(b, n)
+	tailRun(b, p, poll, 0, n, rate).report(b, n)
 }
 
 // report reports the figures of n events.
@@ -119,8 +119,9 @@ func (f tailFigures) ownCPU() float64 {
 	return float64(f.cpu.self)/float64(time.Microsecond) + float64(f.servers.ticks)*1e4
 }
 
-// tailRun is benchTail's run: it returns the figures instead of reporting them.
-func tailRun(b *testing.B, p strategies.Producer, poll time.Duration, n int, rate float64) tailFigures {
+// tailRun is benchTail's run: it returns the figures instead of reporting them. A hold above zero
+// is the tailer's (LogReader.SetHold).
+func tailRun(b *testing.B, p strategies.Producer, poll, hold time.Duration, n int, rate float64) tailFigures {
 	inf := realtest.Require(b)
 	tails := strategies.TailsLog(p)
 	if tails {
@@ -156,6 +157,7 @@ func tailRun(b *testing.B, p strategies.Producer, poll time.Duration, n int, rat
 			b.Fatal(err)
 		}
 		b.Cleanup(lr.Close)
+		lr.SetHold(hold)
 		// A walsender left streaming would decode the WAL of what runs next.
 		defer drop()
 		defer lr.Close()
@@ -193,61 +195,84 @@ func tailRun(b *testing.B, p strategies.Producer, poll time.Duration, n int, rat
 	return f
 }
 
+// benchTailHold is the held tailer's hold in BenchmarkLogTailingPaired: about the lag the
+// polling outbox has at a 20 ms poll, paced at 500 events/s.
+const benchTailHold = 10 * time.Millisecond
+
 // BenchmarkLogTailingPaired: the CPU price of log tailing against the polling outbox's at a 20 ms
 // poll, paced at 500 events/s, in benchSamples rounds that run one after the other (the order
-// swapped from round to round; each run a sub-benchmark of its own, reporting as LogTailing's
+// rotated from round to round; each run a sub-benchmark of its own, reporting as LogTailing's
 // do): the machine's pace drifts from minute to minute by more than the difference, so each
-// round's ratio is taken between neighbours. The last sub-benchmark, "ratio", reports
+// round's ratios are taken between neighbours. Each round runs three: the tailer as it comes
+// (its lag about 2 ms), the tailer held (LogReader.SetHold, benchTailHold: fewer, larger passes,
+// its lag near the outbox's), and the outbox. The last sub-benchmark, "ratio", reports
 // own-cpu-ratio, the median round's ratio of this process's and the servers' CPU per event,
-// machine-cpu-ratio, the same for the whole machine's, and p50-ms and p99-ms, the tailer's lag in
-// the median round of own-cpu-ratio.
+// tailer to outbox, machine-cpu-ratio, the same for the whole machine's, p50-ms and p99-ms, the
+// tailer's lag in the median round of own-cpu-ratio, and the same for the held tailer
+// (held-own-cpu-ratio, held-machine-cpu-ratio, held-p50-ms).
 //
 //	HARNESS_REQUIRE_INFRA=1 go test ./harness/real/ -run '^$' -bench LogTailingPaired -benchtime 1x
 func BenchmarkLogTailingPaired(b *testing.B) {
 	const poll = 20 * time.Millisecond
+	type arm struct {
+		name string
+		p    strategies.Producer
+		hold time.Duration
+	}
 	type round struct {
 		own, machine float64
 		lat          []time.Duration
 	}
-	var rounds []round
+	arms := []arm{
+		{"log-tailing", strategies.LogTailing{}, 0},
+		{fmt.Sprintf("log-tailing-held-%v", benchTailHold), strategies.LogTailing{}, benchTailHold},
+		{"outbox", strategies.Outbox{}, 0},
+	}
+	rounds := make([][]round, 2) // the tailer's, the held tailer's
 	for i := range benchSamples {
-		ps := []strategies.Producer{strategies.LogTailing{}, strategies.Outbox{}}
-		if i%2 == 1 {
-			ps[0], ps[1] = ps[1], ps[0]
-		}
-		figs := map[string]tailFigures{}
-		for _, p := range ps {
-			ok := b.Run(fmt.Sprintf("round-%d/%s", i+1, p.Name()), func(b *testing.B) {
+		figs := make([]tailFigures, len(arms))
+		for k := range arms {
+			j := (i + k) % len(arms)
+			a := arms[j]
+			ok := b.Run(fmt.Sprintf("round-%d/%s", i+1, a.name), func(b *testing.B) {
 				n := 1500 * b.N
-				f := tailRun(b, p, poll, n, benchPacedRate)
-				f.report(b, n)
-				figs[p.Name()] = f
+				figs[j] = tailRun(b, a.p, poll, a.hold, n, benchPacedRate)
+				figs[j].report(b, n)
 			})
 			if !ok {
 				b.FailNow() // no ratio from a round with a failed run
 			}
 		}
-		tail, outbox := figs[strategies.LogTailing{}.Name()], figs[strategies.Outbox{}.Name()]
+		outbox := figs[2]
 		if outbox.cpu.busy <= 0 || outbox.ownCPU() <= 0 {
 			b.Fatal("a round measured no CPU")
 		}
-		rounds = append(rounds, round{
-			own:     tail.ownCPU() / outbox.ownCPU(),
-			machine: float64(tail.cpu.busy) / float64(outbox.cpu.busy),
-			lat:     tail.lat,
-		})
+		for j := range rounds {
+			rounds[j] = append(rounds[j], round{
+				own:     figs[j].ownCPU() / outbox.ownCPU(),
+				machine: float64(figs[j].cpu.busy) / float64(outbox.cpu.busy),
+				lat:     figs[j].lat,
+			})
+		}
 	}
 	b.Run("ratio", func(b *testing.B) {
-		slices.SortFunc(rounds, func(x, y round) int { return cmp.Compare(x.own, y.own) })
-		mid := rounds[len(rounds)/2]
-		b.ReportMetric(mid.own, "own-cpu-ratio")
-		machine := make([]float64, len(rounds))
-		for i, r := range rounds {
-			machine[i] = r.machine
+		for j, prefix := range []string{"", "held-"} {
+			rs := rounds[j]
+			slices.SortFunc(rs, func(x, y round) int { return cmp.Compare(x.own, y.own) })
+			mid := rs[len(rs)/2]
+			b.ReportMetric(mid.own, prefix+"own-cpu-ratio")
+			machine := make([]float64, len(rs))
+			for i, r := range rs {
+				machine[i] = r.machine
+			}
+			b.ReportMetric(median(machine), prefix+"machine-cpu-ratio")
+			if prefix == "" {
+				reportLatency(b, mid.lat)
+			} else if len(mid.lat) > 0 {
+				b.ReportMetric(quantileMs(mid.lat, 0.50), prefix+"p50-ms")
+			}
 		}
-		b.ReportMetric(median(machine), "machine-cpu-ratio")
 		b.ReportMetric(0, "ns/op")
-		reportLatency(b, mid.lat)
 	})
 }
 

@@ -130,13 +130,15 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
+	b.ReportMetric(quantileMs(lat, 0.50), "p50-ms")
+	b.ReportMetric(quantileMs(lat, 0.99), "p99-ms")
+}
+
+// quantileMs is the q quantile of lat (not empty; sorted in place), in milliseconds.
+func quantileMs(lat []time.Duration, q float64) float64 {
 	slices.Sort(lat)
-	at := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(lat)))) - 1
-		return float64(lat[max(i, 0)]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
+	i := int(math.Ceil(q*float64(len(lat)))) - 1
+	return float64(lat[max(i, 0)]) / float64(time.Millisecond)
 }
 
 // cpuMeter reads the machine's CPU time (all processes: this one, PostgreSQL, RabbitMQ) from

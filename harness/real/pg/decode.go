@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 
@@ -34,6 +35,7 @@ func formatLSN(pos uint64) string { return fmt.Sprintf("%X/%X", pos>>32, uint32(
 type logTxn struct {
 	rows []strategies.OutboxRow
 	end  uint64
+	came time.Time // when the reader took its commit from the stream
 }
 
 // outboxColumns are the outbox's columns a relay publishes (see CreateSchema), by name.

@@ -100,7 +100,17 @@ type LogReader struct {
 	// keepalives counts the server's keepalive messages: Advance waits for the one that
 	// answers its status update.
 	keepalives int
+	// hold, when set, replaces the gather rule (SetHold).
+	hold time.Duration
 }
+
+// SetHold makes Read keep the oldest transaction in hand for up to d after it came (within the
+// Read's context), while the batch holds fewer rows than asked, so that what comes meanwhile goes in
+// the same pass: fewer and larger passes, each paying one publish round, one status update and
+// one look at the slot, for up to d more lag per event. Zero, the default, is Read's gather rule,
+// which holds a transaction only for the next one on a busy stream. Call it before the first
+// Read.
+func (l *LogReader) SetHold(d time.Duration) { l.hold = max(0, d) }
 
 // NewLogReader returns the tailer's reader of slot, with the publication of the same name, for
 // the outbox of schema. It does not connect.
@@ -212,7 +222,8 @@ func slotPosition(ctx context.Context, db *pgx.Conn, slot string) (uint64, error
 // record (advancing to it confirms it). With none in hand it waits for the stream, at most
 // readWait (and within ctx), and returns as soon as a transaction has come, or, when that one
 // came alone on a busy stream, as soon as the next has come, at most gatherWait after the first
-// (within readWait and ctx). The stream holds only transactions with inserts into the run's
+// (within readWait and ctx); with a hold (SetHold), it waits instead until the hold has passed
+// since the oldest came or limit rows are in hand. The stream holds only transactions with inserts into the run's
 // outbox (the publication filters the rest, and the server skips transactions left empty), so a
 // tailer sees End > 0 only with rows, and one with nothing to publish stays idle however busy
 // the database is. Transactions without outbox rows that come anyway (an older server sends
@@ -235,7 +246,11 @@ func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, e
 		if err := l.pump(ctx, deadline, nil); err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
 		}
-		if err := l.gather(ctx, deadline, limit); err != nil {
+		gather := l.gather
+		if l.hold > 0 {
+			gather = l.holdOldest
+		}
+		if err := gather(ctx, deadline, limit); err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
 		}
 		b, err := l.batch(max(1, limit))
@@ -266,6 +281,19 @@ func (l *LogReader) gather(ctx context.Context, deadline time.Time, limit int) e
 		return err
 	}
 	return l.pump(ctx, deadline, nil)
+}
+
+// holdOldest waits, while the transactions in hand hold fewer than limit rows, until hold after
+// the oldest came (within ctx), taking what comes meanwhile.
+func (l *LogReader) holdOldest(ctx context.Context, _ time.Time, limit int) error {
+	if len(l.pending) == 0 || l.rows >= limit {
+		return nil
+	}
+	until := l.pending[0].came.Add(l.hold)
+	if !time.Now().Before(until) {
+		return nil
+	}
+	return l.pump(ctx, until, func() bool { return l.rows >= limit })
 }
 
 // batch is the start of pending that Read hands out. Transactions without rows at its start are
@@ -383,10 +411,10 @@ func (l *LogReader) handle(data []byte) error {
 		case len(t.rows) == 0 && len(l.pending) == 0:
 			return l.status(t.end, false)
 		default:
+			t.came = time.Now()
 			if len(t.rows) > 0 {
-				now := time.Now()
-				l.busy = now.Sub(l.last) < gatherWait
-				l.last = now
+				l.busy = t.came.Sub(l.last) < gatherWait
+				l.last = t.came
 			}
 			l.pending = append(l.pending, t)
 			l.rows += len(t.rows)

@@ -3,6 +3,7 @@ package pg
 import (
 	"context"
 	"errors"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -75,5 +76,67 @@ func TestLogReaderAdvanceOutwaitsTheWalsender(t *testing.T) {
 	}
 	if at := slotConfirmed(t, admin, slot.Name); at < end {
 		t.Errorf("Advance returned with the slot at %s, want %s or later", formatLSN(at), formatLSN(end))
+	}
+}
+
+// TestLogReaderHold: a held reader (SetHold) keeps the oldest transaction in hand until its hold
+// has passed or the batch is full, so that one committed meanwhile goes in the same batch; a
+// reader without a hold hands out a transaction that came alone on a quiet stream at once.
+func TestLogReaderHold(t *testing.T) {
+	inf := realtest.Require(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		hold  time.Duration
+		limit int
+		want  []string
+	}{
+		{"no hold: the first at once", 0, 10, []string{"h1"}},
+		{"held: the second goes with the first", 2 * time.Second, 10, []string{"h1", "h2"}},
+		{"held: a full batch goes at once", time.Minute, 2, []string{"h1", "h2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := pgTestSchema(t, inf)
+			slot := logTestSlot(t, inf, s)
+			st := pgTestStore(t, inf, s, "orders")
+			lr := logTestReader(t, inf, s, slot)
+			lr.SetHold(tc.hold)
+			if ids, _ := logRead(t, lr, tc.limit); len(ids) != 0 { // the stream is open
+				t.Fatalf("read %q from an empty outbox", ids)
+			}
+			commit := func(id string) {
+				pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+					return tx.AppendOutbox(ctx, history.Message{ID: id, Key: "k", Amount: 1, Kind: "OrderPlaced"})
+				})
+			}
+			commit("h1")
+			type read struct {
+				ids []string
+				err error
+			}
+			got := make(chan read, 1)
+			go func() {
+				b, err := lr.Read(testCtx(t), tc.limit)
+				var ids []string
+				for _, r := range b.Rows {
+					ids = append(ids, r.Msg.ID)
+				}
+				got <- read{ids, err}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			commit("h2")
+			select {
+			case r := <-got:
+				if r.err != nil {
+					t.Fatalf("read: %v", r.err)
+				}
+				if !slices.Equal(r.ids, tc.want) {
+					t.Errorf("read %q, want %q", r.ids, tc.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Read did not return within 20 s (hold %v, limit %d)", tc.hold, tc.limit)
+			}
+		})
 	}
 }
