@@ -21,11 +21,39 @@ import (
 // The proxies listen on ports below the kernel's ephemeral range (32768-60999 by default on
 // Linux): while a cut proxy's port is free, an outgoing connection of any process could take it
 // as its local port, and the heal would find it taken. A port here is picked at random and
-// another tried if it is in use.
+// another tried if it is in use, or held by another proxy of this process (heldPorts).
 const (
 	proxyPortLo = 20000
 	proxyPortHi = 32768
 )
+
+// heldPorts are the ports of this process's proxies, listening or cut, until their run closes
+// them: a cut proxy's port is free on the machine, and a run beside it in the same process must
+// not take it, or the heal fails.
+var heldPorts = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
+
+// pickProxyPort picks a port for a new proxy; tests replace it.
+var pickProxyPort = func() int { return proxyPortLo + rand.IntN(proxyPortHi-proxyPortLo) }
+
+// holdPort takes port for this process's proxies, unless another holds it.
+func holdPort(port int) bool {
+	heldPorts.Lock()
+	defer heldPorts.Unlock()
+	if heldPorts.m[port] {
+		return false
+	}
+	heldPorts.m[port] = true
+	return true
+}
+
+func releasePort(port int) {
+	heldPorts.Lock()
+	delete(heldPorts.m, port)
+	heldPorts.Unlock()
+}
 
 // proxies is an in-process Toxiproxy server with one proxy per component per server, so that a
 // fault can cut or poison exactly one link.
@@ -34,6 +62,7 @@ type proxies struct {
 	srv    *toxiproxy.ApiServer
 	byName map[string]*toxiproxy.Proxy
 	toxics map[string]int // proxy -> toxics added, for unique names
+	ports  []int          // held (heldPorts) until close
 }
 
 func newProxies() *proxies {
@@ -52,12 +81,17 @@ func (ps *proxies) add(name, rawURL string) (string, error) {
 		return "", fmt.Errorf("proxy %s: bad server URL %s", name, redact.URL(rawURL))
 	}
 	var p *toxiproxy.Proxy
+	var port int
 	for try := 0; ; try++ {
-		port := proxyPortLo + rand.IntN(proxyPortHi-proxyPortLo)
-		p = toxiproxy.NewProxy(ps.srv, name, fmt.Sprintf("127.0.0.1:%d", port), u.Host)
-		err := ps.srv.Collection.Add(p, true)
-		if err == nil {
-			break
+		port = pickProxyPort()
+		if !holdPort(port) {
+			err = fmt.Errorf("port %d: %w", port, syscall.EADDRINUSE)
+		} else {
+			p = toxiproxy.NewProxy(ps.srv, name, fmt.Sprintf("127.0.0.1:%d", port), u.Host)
+			if err = ps.srv.Collection.Add(p, true); err == nil {
+				break
+			}
+			releasePort(port)
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) || try == 50 {
 			return "", fmt.Errorf("proxy %s: %w", name, err)
@@ -65,6 +99,7 @@ func (ps *proxies) add(name, rawURL string) (string, error) {
 	}
 	ps.mu.Lock()
 	ps.byName[name] = p
+	ps.ports = append(ps.ports, port)
 	ps.mu.Unlock()
 	u.Host = p.Listen
 	return u.String(), nil
@@ -145,6 +180,10 @@ func (ps *proxies) close() {
 		p.Stop()
 	}
 	_ = ps.srv.Collection.Clear()
+	for _, port := range ps.ports {
+		releasePort(port)
+	}
+	ps.ports = nil
 }
 
 // watchProxy starts a proxy named name in front of the server of rawURL with the harness-wire

@@ -33,3 +33,39 @@ func TestProxyPortsStayOutOfTheEphemeralRange(t *testing.T) {
 		}
 	}
 }
+
+// A cut proxy's port stays its own while it is cut: a proxy of another run in the same process
+// that picks it takes another, and the heal finds the port free.
+func TestCutProxyKeepsItsPort(t *testing.T) {
+	first := proxyPortLo + 4321
+	picks := []int{first, first, first + 1}
+	pick := pickProxyPort
+	pickProxyPort = func() int {
+		p := picks[0]
+		picks = picks[1:]
+		return p
+	}
+	t.Cleanup(func() { pickProxyPort = pick })
+	a, b := newProxies(), newProxies()
+	defer a.close()
+	defer b.close()
+	rawA, err := a.add("a/postgres", "postgres://127.0.0.1:5432/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cut("a/postgres"); err != nil {
+		t.Fatal(err)
+	}
+	rawB, err := b.add("b/postgres", "postgres://127.0.0.1:5432/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, _ := url.Parse(rawA)
+	ub, _ := url.Parse(rawB)
+	if ua.Port() != strconv.Itoa(first) || ub.Port() != strconv.Itoa(first+1) {
+		t.Fatalf("ports %s and %s, want %d for the cut proxy and %d for the other", ua.Port(), ub.Port(), first, first+1)
+	}
+	if err := a.heal("a/postgres"); err != nil {
+		t.Fatalf("heal: %v", err)
+	}
+}
