@@ -214,6 +214,7 @@ const benchTailHold = 10 * time.Millisecond
 //	HARNESS_REQUIRE_INFRA=1 go test ./harness/real/ -run '^$' -bench LogTailingPaired -benchtime 1x
 func BenchmarkLogTailingPaired(b *testing.B) {
 	const poll = 20 * time.Millisecond
+	realtest.RequireLogicalWAL(b, realtest.Require(b)) // no round without its tailers
 	type arm struct {
 		name string
 		p    strategies.Producer
@@ -244,8 +245,10 @@ func BenchmarkLogTailingPaired(b *testing.B) {
 			}
 		}
 		outbox := figs[2]
-		if outbox.cpu.busy <= 0 || outbox.ownCPU() <= 0 {
-			b.Fatal("a round measured no CPU")
+		for j, f := range figs {
+			if f.cpu.busy <= 0 || f.ownCPU() <= 0 {
+				b.Fatalf("round %d: %s measured no CPU", i+1, arms[j].name)
+			}
 		}
 		for j := range rounds {
 			rounds[j] = append(rounds[j], round{
