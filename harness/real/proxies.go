@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -28,30 +29,40 @@ const (
 )
 
 // heldPorts are the ports of this process's proxies, listening or cut, until their run closes
-// them: a cut proxy's port is free on the machine, and a run beside it in the same process must
-// not take it, or the heal fails.
+// them: a cut proxy's port is free on the machine, and another run must not take it, or the heal
+// fails. A run in this process finds the port here; one in another process (test packages run
+// side by side) finds the UDP port of the same number bound, which each held port keeps as its
+// claim (the kernel frees it with the process, however it ends).
 var heldPorts = struct {
 	sync.Mutex
-	m map[int]bool
-}{m: map[int]bool{}}
+	m map[int]net.PacketConn
+}{m: map[int]net.PacketConn{}}
 
 // pickProxyPort picks a port for a new proxy; tests replace it.
 var pickProxyPort = func() int { return proxyPortLo + rand.IntN(proxyPortHi-proxyPortLo) }
 
-// holdPort takes port for this process's proxies, unless another holds it.
+// holdPort claims port for this process's proxies, unless a proxy of this process or of another
+// harness process holds it.
 func holdPort(port int) bool {
 	heldPorts.Lock()
 	defer heldPorts.Unlock()
-	if heldPorts.m[port] {
+	if _, ok := heldPorts.m[port]; ok {
 		return false
 	}
-	heldPorts.m[port] = true
+	claim, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	heldPorts.m[port] = claim
 	return true
 }
 
 func releasePort(port int) {
 	heldPorts.Lock()
-	delete(heldPorts.m, port)
+	if claim, ok := heldPorts.m[port]; ok {
+		_ = claim.Close()
+		delete(heldPorts.m, port)
+	}
 	heldPorts.Unlock()
 }
 

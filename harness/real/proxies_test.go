@@ -1,6 +1,8 @@
 package real
 
 import (
+	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"testing"
@@ -34,18 +36,25 @@ func TestProxyPortsStayOutOfTheEphemeralRange(t *testing.T) {
 	}
 }
 
+// pickPorts makes the proxies pick ports in this order, for the test.
+func pickPorts(t *testing.T, ports ...int) {
+	pick := pickProxyPort
+	pickProxyPort = func() int {
+		if len(ports) == 0 {
+			t.Fatal("the proxies picked more ports than the test gave")
+		}
+		p := ports[0]
+		ports = ports[1:]
+		return p
+	}
+	t.Cleanup(func() { pickProxyPort = pick })
+}
+
 // A cut proxy's port stays its own while it is cut: a proxy of another run in the same process
 // that picks it takes another, and the heal finds the port free.
 func TestCutProxyKeepsItsPort(t *testing.T) {
 	first := proxyPortLo + 4321
-	picks := []int{first, first, first + 1}
-	pick := pickProxyPort
-	pickProxyPort = func() int {
-		p := picks[0]
-		picks = picks[1:]
-		return p
-	}
-	t.Cleanup(func() { pickProxyPort = pick })
+	pickPorts(t, first, first, first+1)
 	a, b := newProxies(), newProxies()
 	defer a.close()
 	defer b.close()
@@ -67,5 +76,34 @@ func TestCutProxyKeepsItsPort(t *testing.T) {
 	}
 	if err := a.heal("a/postgres"); err != nil {
 		t.Fatalf("heal: %v", err)
+	}
+}
+
+// A port that another harness process claims (its UDP port of the same number bound, as
+// holdPort does) is not taken, even while its TCP port is free (a cut proxy's); once the claim
+// ends, it can be.
+func TestProxySkipsAnotherProcesssPort(t *testing.T) {
+	first := proxyPortLo + 5432
+	claim, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", first))
+	if err != nil {
+		t.Skipf("cannot claim UDP port %d here: %v", first, err)
+	}
+	pickPorts(t, first, first+1, first)
+	ps := newProxies()
+	defer ps.close()
+	raw, err := ps.add("a/postgres", "postgres://127.0.0.1:5432/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := url.Parse(raw); u.Port() != strconv.Itoa(first+1) {
+		t.Fatalf("the proxy took port %s, want %d: %d is claimed elsewhere", u.Port(), first+1, first)
+	}
+	_ = claim.Close()
+	raw, err = ps.add("b/postgres", "postgres://127.0.0.1:5432/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := url.Parse(raw); u.Port() != strconv.Itoa(first) {
+		t.Fatalf("the proxy took port %s, want %d once its claim ended", u.Port(), first)
 	}
 }
