@@ -21,7 +21,6 @@ import (
 // difference is explained in the README.
 func TestFidelity(t *testing.T) {
 	inf := containers.Require(t)
-	t.Parallel() // runs beside the other long ones: they wait on servers and timeouts, not on the cores
 	realB := real.NewBackend(inf)
 	simB := harness.NewSim()
 	for _, n := range scenarios.NamedScenarios() {

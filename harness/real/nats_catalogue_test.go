@@ -35,7 +35,6 @@ func natsRealSample() []result.Cell {
 // nothing its catalogue line does not expect, for 2 rapid draws per cell.
 func TestNATSCatalogueHoldsOnReal(t *testing.T) {
 	inf := realtest.RequireNATS(t)
-	t.Parallel() // runs beside the other long ones: they wait on servers and timeouts, not on the cores
 	b := real.NewBackend(inf)
 	start := time.Now()
 	cells := natsRealSample()

@@ -80,7 +80,6 @@ func TestPositionRelaysSettle(t *testing.T) {
 // the catalogue rules out breaks on the way; each cell that holds holds for every seed.
 func TestPositionRelaysOnReal(t *testing.T) {
 	b := real.NewBackend(realtest.Require(t))
-	t.Parallel() // runs beside the other long ones: they wait on servers and timeouts, not on the cores
 	const seeds = 4
 	cell := func(p, c, w, f string) result.Cell {
 		return result.Cell{Producer: p, Consumer: c, Workload: w, Fault: f}

@@ -18,7 +18,6 @@ const realDraws = 3
 // under every fault on PostgreSQL and RabbitMQ, for realDraws rapid draws per fault and workload.
 func TestCatalogueHoldsOnReal(t *testing.T) {
 	inf := containers.Require(t)
-	t.Parallel() // runs beside the other long ones: they wait on servers and timeouts, not on the cores
 	b := real.NewBackend(inf)
 	start := time.Now()
 	var cells []result.Cell
@@ -36,7 +35,6 @@ func TestCatalogueHoldsOnReal(t *testing.T) {
 // second email without it, versioned under the faults that reorder prices.
 func TestFixesHoldOnReal(t *testing.T) {
 	inf := containers.Require(t)
-	t.Parallel() // runs beside the other long ones: they wait on servers and timeouts, not on the cores
 	b := real.NewBackend(inf)
 	var cells []result.Cell
 	for _, f := range fault.Names() {

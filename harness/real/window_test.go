@@ -17,7 +17,6 @@ import (
 // draws); the inbox holds under late-redelivery.
 func TestDedupWindowOnReal(t *testing.T) {
 	inf := containers.Require(t)
-	t.Parallel() // runs beside the other long ones: they wait on servers and timeouts, not on the cores
 	b := real.NewBackend(inf)
 	start := time.Now()
 	t.Run("found", func(t *testing.T) {
