@@ -92,7 +92,7 @@ func TestLogReaderHold(t *testing.T) {
 		want  []string
 	}{
 		{"no hold: the first at once", 0, 10, []string{"h1"}},
-		{"held: the second goes with the first", 2 * time.Second, 10, []string{"h1", "h2"}},
+		{"held: the second goes with the first", 5 * time.Second, 10, []string{"h1", "h2"}},
 		{"held: a full batch goes at once", time.Minute, 2, []string{"h1", "h2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,15 +116,21 @@ func TestLogReaderHold(t *testing.T) {
 				err error
 			}
 			got := make(chan read, 1)
-			go func() {
-				b, err := lr.Read(testCtx(t), tc.limit)
-				var ids []string
-				for _, r := range b.Rows {
-					ids = append(ids, r.Msg.ID)
+			go func() { // the first batch with rows (a Read that waited its 50 ms for none is empty)
+				ctx := testCtx(t)
+				for {
+					b, err := lr.Read(ctx, tc.limit)
+					if err != nil || len(b.Rows) > 0 || ctx.Err() != nil {
+						var ids []string
+						for _, r := range b.Rows {
+							ids = append(ids, r.Msg.ID)
+						}
+						got <- read{ids, err}
+						return
+					}
 				}
-				got <- read{ids, err}
 			}()
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(time.Second)
 			commit("h2")
 			select {
 			case r := <-got:
