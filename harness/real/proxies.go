@@ -22,7 +22,7 @@ import (
 // The proxies listen on ports below the kernel's ephemeral range (32768-60999 by default on
 // Linux): while a cut proxy's port is free, an outgoing connection of any process could take it
 // as its local port, and the heal would find it taken. A port here is picked at random and
-// another tried if it is in use, or held by another proxy of this process (heldPorts).
+// another tried if it is in use, or claimed by another proxy of a harness process (heldPorts).
 const (
 	proxyPortLo = 20000
 	proxyPortHi = 32768

@@ -223,10 +223,10 @@ func slotPosition(ctx context.Context, db *pgx.Conn, slot string) (uint64, error
 // readWait (and within ctx), and returns as soon as a transaction has come, or, when that one
 // came alone on a busy stream, as soon as the next has come, at most gatherWait after the first
 // (within readWait and ctx); with a hold (SetHold), it waits instead until the hold has passed
-// since the oldest came or limit rows are in hand. The stream holds only transactions with inserts into the run's
-// outbox (the publication filters the rest, and the server skips transactions left empty), so a
-// tailer sees End > 0 only with rows, and one with nothing to publish stays idle however busy
-// the database is. Transactions without outbox rows that come anyway (an older server sends
+// since the oldest came or limit rows are in hand. The stream holds only transactions with
+// inserts into the run's outbox (the publication filters the rest, and the server skips
+// transactions left empty), so a tailer sees End > 0 only with rows, and one with nothing to
+// publish stays idle however busy the database is. Transactions without outbox rows that come anyway (an older server sends
 // them empty) are confirmed here, unrecorded, when nothing before them is unconfirmed. A lost
 // connection is ErrConnection: the next Read opens a new one.
 func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, error) {
@@ -246,11 +246,13 @@ func (l *LogReader) Read(ctx context.Context, limit int) (strategies.LogBatch, e
 		if err := l.pump(ctx, deadline, nil); err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
 		}
-		gather := l.gather
+		var err error
 		if l.hold > 0 {
-			gather = l.holdOldest
+			err = l.holdOldest(ctx, limit)
+		} else {
+			err = l.gather(ctx, deadline, limit)
 		}
-		if err := gather(ctx, deadline, limit); err != nil {
+		if err != nil {
 			return strategies.LogBatch{}, l.failed("postgres: read slot "+l.slot, err)
 		}
 		b, err := l.batch(max(1, limit))
@@ -285,7 +287,7 @@ func (l *LogReader) gather(ctx context.Context, deadline time.Time, limit int) e
 
 // holdOldest waits, while the transactions in hand hold fewer than limit rows, until hold after
 // the oldest came (within ctx), taking what comes meanwhile.
-func (l *LogReader) holdOldest(ctx context.Context, _ time.Time, limit int) error {
+func (l *LogReader) holdOldest(ctx context.Context, limit int) error {
 	if len(l.pending) == 0 || l.rows >= limit {
 		return nil
 	}

@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deliveryharness/harness/harness/history"
 	"github.com/deliveryharness/harness/harness/real/realtest"
-	"github.com/deliveryharness/harness/strategies"
 )
 
 // TestLogReaderAdvanceOutwaitsTheWalsender: Advance returns only once the slot shows the
@@ -26,9 +24,7 @@ func TestLogReaderAdvanceOutwaitsTheWalsender(t *testing.T) {
 	slot := logTestSlot(t, inf, s)
 	st := pgTestStore(t, inf, s, "orders")
 	lr := logTestReader(t, inf, s, slot)
-	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
-		return tx.AppendOutbox(ctx, history.Message{ID: "o1", Key: "k", Amount: 1, Kind: "OrderPlaced"})
-	})
+	logAppended(t, st, "o1")
 	ids, end := logReadRows(t, lr, 1)
 	if len(ids) != 1 || end == 0 {
 		t.Fatalf("read %q (end %s), want o1", ids, formatLSN(end))
@@ -105,12 +101,7 @@ func TestLogReaderHold(t *testing.T) {
 			if ids, _ := logRead(t, lr, tc.limit); len(ids) != 0 { // the stream is open
 				t.Fatalf("read %q from an empty outbox", ids)
 			}
-			commit := func(id string) {
-				pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
-					return tx.AppendOutbox(ctx, history.Message{ID: id, Key: "k", Amount: 1, Kind: "OrderPlaced"})
-				})
-			}
-			commit("h1")
+			logAppended(t, st, "h1")
 			type read struct {
 				ids []string
 				err error
@@ -131,7 +122,7 @@ func TestLogReaderHold(t *testing.T) {
 				}
 			}()
 			time.Sleep(time.Second)
-			commit("h2")
+			logAppended(t, st, "h2")
 			select {
 			case r := <-got:
 				if r.err != nil {

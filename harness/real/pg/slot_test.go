@@ -108,6 +108,14 @@ func logReadRows(t *testing.T, lr *LogReader, n int) (ids []string, end uint64) 
 	}
 }
 
+// logAppended commits one transaction on st with an outbox row of id alone.
+func logAppended(t *testing.T, st *Store, id string) {
+	t.Helper()
+	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
+		return tx.AppendOutbox(ctx, history.Message{ID: id, Key: "k", Amount: 1})
+	})
+}
+
 // slotConfirmed is the slot's confirmed position.
 func slotConfirmed(t *testing.T, admin *pgx.Conn, slot string) uint64 {
 	t.Helper()
@@ -298,9 +306,7 @@ func TestLogReaderErrors(t *testing.T) {
 	link, via := pgTestLink(t, inf.PostgresURL)
 	lr := logTestReader(t, infra.Infra{PostgresURL: via}, s, slot)
 	admin := realtest.AdminConn(t, inf)
-	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
-		return tx.AppendOutbox(ctx, history.Message{ID: "m1", Key: "k", Amount: 1})
-	})
+	logAppended(t, st, "m1")
 	ids, end := logReadRows(t, lr, 1)
 	if !slices.Equal(ids, []string{"m1"}) {
 		t.Fatalf("read %q", ids)
@@ -341,9 +347,7 @@ func TestLogReaderErrors(t *testing.T) {
 	if err := link.Toxics.RemoveToxic(context.Background(), "stall"); err != nil {
 		t.Fatal(err)
 	}
-	pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
-		return tx.AppendOutbox(ctx, history.Message{ID: "m2", Key: "k", Amount: 1})
-	})
+	logAppended(t, st, "m2")
 	if ids, _ := logReadRows(t, lr, 1); !slices.Equal(ids, []string{"m2"}) {
 		t.Fatalf("after the advance whose reply was lost: read %q, want m2 alone (the advance took effect)", ids)
 	}
@@ -358,14 +362,8 @@ func TestLogReaderRestart(t *testing.T) {
 	s := pgTestSchema(t, inf)
 	slot := logTestSlot(t, inf, s)
 	st := pgTestStore(t, inf, s, "orders")
-	commit := func(id string) {
-		t.Helper()
-		pgCommitted(t, st, func(ctx context.Context, tx strategies.Tx) error {
-			return tx.AppendOutbox(ctx, history.Message{ID: id, Key: "k", Amount: 1})
-		})
-	}
-	commit("m1")
-	commit("m2")
+	logAppended(t, st, "m1")
+	logAppended(t, st, "m2")
 	first := logTestReader(t, inf, s, slot)
 	ids, end := logReadRows(t, first, 2)
 	if !slices.Equal(ids, []string{"m1", "m2"}) {
@@ -381,7 +379,7 @@ func TestLogReaderRestart(t *testing.T) {
 		t.Fatalf("second reader: read %q, advance %v", one, err)
 	}
 	second.Close()
-	commit("m3")
+	logAppended(t, st, "m3")
 	third := logTestReader(t, inf, s, slot)
 	if rest, _ := logReadRows(t, third, 2); !slices.Equal(rest, []string{"m2", "m3"}) {
 		t.Fatalf("third reader: %q, want m2 m3", rest)
